@@ -1,0 +1,33 @@
+# Parley's two commands: `make run` and `make test`. Both install what a fresh machine lacks.
+
+# Builds land outside the checkout so a fresh clone (as in CI) reuses earlier builds.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/parley/target
+# cargo-leptos sets this while it builds; setting it for plain cargo too keeps the two
+# builds' artifacts shared instead of rebuilding Leptos for each.
+export LEPTOS_OUTPUT_NAME := parley
+BIN := $(CARGO_TARGET_DIR)/release/parley
+WITH_TOOLS = PATH="$$(scripts/tools.sh):$$PATH"
+
+.PHONY: run test build model test-deps test-rust test-browser
+
+## Build the release server and browser bundle, fetch the model, serve on 127.0.0.1:3000.
+run: build model
+	$(BIN) serve
+
+## Unit, store (SQLite and PostgreSQL), HTTP and browser tests against the release build.
+test: build test-deps test-rust test-browser
+
+build:
+	$(WITH_TOOLS) cargo leptos build --release
+
+model:
+	scripts/fetch-model.sh
+
+test-deps:
+	scripts/test-deps.sh
+
+test-rust:
+	PARLEY_BIN=$(BIN) cargo test --workspace --release
+
+test-browser:
+	cd tests/browser && PARLEY_BIN=$(BIN) PARLEY_SITE_ROOT=$(CURDIR)/target/site node --test --test-concurrency=1

@@ -1,0 +1,11 @@
+mod create_first_admin;
+mod current_user;
+mod login;
+mod logout;
+mod setup_status;
+
+pub use create_first_admin::*;
+pub use current_user::*;
+pub use login::*;
+pub use logout::*;
+pub use setup_status::*;

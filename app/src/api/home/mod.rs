@@ -1,0 +1,3 @@
+mod my_counts;
+
+pub use my_counts::*;

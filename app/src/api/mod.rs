@@ -1,0 +1,5 @@
+//! Server functions, one a file, grouped by domain. Each checks the caller's role first.
+
+pub mod auth;
+pub mod home;
+pub mod users;

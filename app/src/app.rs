@@ -1,0 +1,80 @@
+use crate::api::auth::{CreateFirstAdmin, Login, Logout, current_user};
+use crate::components::nav::Nav;
+use crate::domain::{AREAS, User};
+use crate::error::ApiError;
+use crate::pages::{AdminPage, AreaPage, HomePage, LoginPage, NotFound, SetupPage};
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{StaticSegment, path};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// Who is signed in, and the actions that change it. The user resource refetches whenever
+/// one of the actions completes, so the navigation follows sign-in and sign-out.
+#[derive(Clone, Copy)]
+pub struct Session {
+    pub user: Resource<Result<Option<User>, ApiError>>,
+    pub login: ServerAction<Login>,
+    pub logout: ServerAction<Logout>,
+    pub setup: ServerAction<CreateFirstAdmin>,
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let login = ServerAction::<Login>::new();
+    let logout = ServerAction::<Logout>::new();
+    let setup = ServerAction::<CreateFirstAdmin>::new();
+    let user = Resource::new(
+        move || (login.version().get(), logout.version().get(), setup.version().get()),
+        |_| current_user(),
+    );
+    provide_context(Session { user, login, logout, setup });
+
+    // Effects run only in the browser: this marks the moment the page became interactive,
+    // which the browser tests wait for before they click.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/parley.css" />
+        <Title text="Parley" />
+        <Router>
+            <Nav />
+            <main>
+                <Routes fallback=NotFound>
+                    <Route path=StaticSegment("") view=HomePage />
+                    <Route path=path!("/login") view=LoginPage />
+                    <Route path=path!("/setup") view=SetupPage />
+                    <Route path=path!("/admin") view=AdminPage />
+                    <Route path=path!("/write") view=|| view! { <AreaPage area=&AREAS[0] /> } />
+                    <Route path=path!("/chat") view=|| view! { <AreaPage area=&AREAS[1] /> } />
+                    <Route path=path!("/rank") view=|| view! { <AreaPage area=&AREAS[2] /> } />
+                    <Route path=path!("/feedback") view=|| view! { <AreaPage area=&AREAS[3] /> } />
+                    <Route path=path!("/review") view=|| view! { <AreaPage area=&AREAS[4] /> } />
+                    <Route path=path!("/datasets") view=|| view! { <AreaPage area=&AREAS[5] /> } />
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,3 @@
+pub mod error_line;
+pub mod nav;
+pub mod password_field;

@@ -1,0 +1,40 @@
+use crate::app::Session;
+use crate::domain::AREAS;
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+/// The top bar: the areas the signed-in role may use, who is signed in, and sign-out.
+#[component]
+pub fn Nav() -> impl IntoView {
+    let session = expect_context::<Session>();
+    view! {
+        <header class="topbar">
+            <a href="/" class="brand">"Parley"</a>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match session.user.await {
+                        Ok(Some(user)) => {
+                            let links = AREAS
+                                .iter()
+                                .filter(|area| user.role.allows(area.needs))
+                                .map(|area| view! { <A href=area.path>{area.label}</A> })
+                                .collect_view();
+                            view! {
+                                <nav aria-label="Areas">{links}</nav>
+                                <div class="who">
+                                    <span data-testid="signed-in-as">{user.email.clone()}</span>
+                                    <span class="role">{user.role.as_str()}</span>
+                                    <ActionForm action=session.logout>
+                                        <button type="submit" class="link">"Sign out"</button>
+                                    </ActionForm>
+                                </div>
+                            }
+                                .into_any()
+                        }
+                        _ => view! { <a href="/login" class="who">"Sign in"</a> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </header>
+    }
+}

@@ -1,0 +1,22 @@
+//! Parley's app: the pages and components the browser and the server share, the server
+//! function declarations, shared domain types, and (under `ssr`) the ports that the
+//! server's adapters implement.
+
+pub mod api;
+pub mod app;
+pub mod components;
+pub mod domain;
+pub mod error;
+pub mod pages;
+pub mod validate;
+
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+/// The browser's entry point: takes over the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

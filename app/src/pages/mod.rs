@@ -1,0 +1,13 @@
+mod admin;
+mod area;
+mod home;
+mod login;
+mod not_found;
+mod setup;
+
+pub use admin::AdminPage;
+pub use area::AreaPage;
+pub use home::HomePage;
+pub use login::LoginPage;
+pub use not_found::NotFound;
+pub use setup::SetupPage;

@@ -1,0 +1,54 @@
+//! Server-only code of the app: the ports that adapters in `server/` implement, and the
+//! helpers every server function uses to find the caller and answer with the right status.
+
+pub mod clock;
+mod passwords;
+mod session;
+mod store;
+
+pub use passwords::{dummy_hash, hash_password, verify_password};
+pub use session::{
+    SESSION_COOKIE, SESSION_DAYS, caller, clear_session_cookie, new_session_token, request_token,
+    require, set_session_cookie, token_from_cookie_header, token_hash,
+};
+pub use store::{NewUser, SessionRecord, Store, StoreError, StoredUser};
+
+use crate::error::{ApiError, ErrorKind};
+use leptos::prelude::*;
+use std::sync::Arc;
+
+/// What the server hands every server function through Leptos context.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    /// Mark the session cookie `Secure` (set when Parley is served over HTTPS).
+    pub secure_cookies: bool,
+}
+
+pub fn state() -> Result<AppState, ApiError> {
+    use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the server-function context");
+        ApiError::internal()
+    })
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::DuplicateEmail => ApiError::field(
+                ErrorKind::Conflict,
+                "email",
+                "an account with this e-mail already exists",
+            ),
+            StoreError::AlreadySetUp => ApiError::new(
+                ErrorKind::Conflict,
+                "Parley already has an admin; sign in instead",
+            ),
+            StoreError::NotFound(what) => ApiError::new(ErrorKind::NotFound, format!("{what} not found")),
+            StoreError::Backend(detail) => {
+                tracing::error!(%detail, "store failure");
+                ApiError::internal()
+            }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Argon2id password hashes. Hashing is deliberately slow, so it runs on the blocking pool,
+//! never on the async executor.
+
+use crate::error::ApiError;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+
+pub async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+    })
+    .await
+    .map_err(|err| {
+        tracing::error!(%err, "password hashing task failed");
+        ApiError::internal()
+    })?
+    .map_err(|err| {
+        tracing::error!(%err, "password hashing failed");
+        ApiError::internal()
+    })
+}
+
+/// Whether `password` matches `stored`. A malformed stored hash counts as no match.
+pub async fn verify_password(password: String, stored: String) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&stored)
+            .map(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+            .unwrap_or(false)
+    })
+    .await
+    .map_err(|err| {
+        tracing::error!(%err, "password check task failed");
+        ApiError::internal()
+    })
+}
+
+/// A real hash of a throwaway password, made once, to check against when an account does
+/// not exist: the reply then takes as long as for a wrong password.
+pub async fn dummy_hash() -> Result<String, ApiError> {
+    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    DUMMY
+        .get_or_try_init(|| hash_password("parley-no-such-account".to_string()))
+        .await
+        .cloned()
+}

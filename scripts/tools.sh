@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the build tools a fresh machine lacks, each only when missing or at the wrong
+# version: the wasm target, cargo-leptos, wasm-bindgen-cli (the version in Cargo.lock) and
+# wasm-opt (npm package binaryen; Debian's binaryen 108 makes a wasm that never hydrates).
+# Prints the PATH additions to stdout; everything else goes to stderr.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools=${PARLEY_TOOLS:-$HOME/.cache/parley/tools}
+mkdir -p "$tools"
+log() { echo "tools: $*" >&2; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    log "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown >&2
+fi
+
+leptos_version=0.3.11
+if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$leptos_version" ]; then
+    log "installing cargo-leptos $leptos_version (about 35 CPU-minutes, once)"
+    # Its dependencies need a newer rustc than the project's; no_downloads makes it use the
+    # tools on PATH instead of fetching them from GitHub.
+    cargo +nightly install cargo-leptos --version "$leptos_version" --locked --features no_downloads >&2
+fi
+
+bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ]; then
+    log "installing wasm-bindgen-cli $bindgen_version"
+    cargo +nightly install wasm-bindgen-cli --version "=$bindgen_version" >&2
+fi
+
+binaryen_version=132.0.0
+if [ "$(cat "$tools/binaryen.version" 2>/dev/null)" != "$binaryen_version" ]; then
+    log "installing wasm-opt (npm binaryen $binaryen_version)"
+    npm install --silent --no-audit --no-fund --prefix "$tools/binaryen" "binaryen@$binaryen_version" >&2
+    echo "$binaryen_version" > "$tools/binaryen.version"
+fi
+
+echo "$tools/binaryen/node_modules/.bin:$HOME/.cargo/bin"

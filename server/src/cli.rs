@@ -1,0 +1,155 @@
+//! The `parley` command line: `serve` (the default), `migrate`, `user add`, `model check`.
+
+use crate::model_file::{self, DEFAULT_MODEL_PATH};
+use crate::store::SqlStore;
+use anyhow::Context;
+use app::domain::Role;
+use app::ssr::{NewUser, Store, hash_password};
+use app::validate::{check_email, check_password};
+use clap::{Args, Parser, Subcommand};
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "parley", version, about = "Parley: a studio where trainers make RLHF data")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the web app (the default when no command is given).
+    Serve(ServeArgs),
+    /// Apply the database migrations and exit.
+    Migrate(StoreArgs),
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Check a model file.
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StoreArgs {
+    /// Database URL: sqlite://PATH or postgres://... [default: a SQLite file in the data dir]
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Folder for Parley's own files (the default SQLite database).
+    #[arg(long, env = "PARLEY_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on; port 0 picks a free port (the chosen one is printed).
+    #[arg(long, env = "PARLEY_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// GGUF model file. [default: models/SmolLM2-135M-Instruct.Q4_1.gguf when present]
+    #[arg(long, env = "PARLEY_MODEL")]
+    pub model: Option<PathBuf>,
+    /// Folder with the built browser files (pkg/). Set by `cargo leptos` when it runs Parley.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+    /// Mark the session cookie Secure; use when Parley is served over HTTPS.
+    #[arg(long, env = "PARLEY_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create an account. The password is read from standard input, or made up and printed.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// trainer, reviewer or admin
+        #[arg(long)]
+        role: Role,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelCommand {
+    /// Check that a file is a GGUF model (and, for the default model, its SHA-256).
+    Check {
+        #[arg(long, env = "PARLEY_MODEL", default_value = DEFAULT_MODEL_PATH)]
+        model: PathBuf,
+    },
+}
+
+impl StoreArgs {
+    pub fn url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("parley.db").display())
+        })
+    }
+
+    pub async fn open(&self) -> anyhow::Result<SqlStore> {
+        if self.database_url.is_none() {
+            std::fs::create_dir_all(&self.data_dir).with_context(|| {
+                format!("cannot create the data folder {}", self.data_dir.display())
+            })?;
+        }
+        let store = SqlStore::connect(&self.url()).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => crate::http::serve(cli.serve).await,
+        Some(Command::Serve(args)) => crate::http::serve(args).await,
+        Some(Command::Migrate(store)) => {
+            store.open().await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Some(Command::User(UserCommand::Add { email, role, password_stdin, store })) => {
+            add_user(&store, &email, role, password_stdin).await
+        }
+        Some(Command::Model(ModelCommand::Check { model })) => {
+            let checked = model_file::check(&model).await?;
+            println!("{checked}");
+            Ok(())
+        }
+    }
+}
+
+async fn add_user(
+    store: &StoreArgs,
+    email: &str,
+    role: Role,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
+    let email = check_email(email)?;
+    let (password, made_up) = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).context("cannot read the password")?;
+        (line.trim_end_matches(['\r', '\n']).to_string(), false)
+    } else {
+        (app::ssr::new_session_token(), true)
+    };
+    check_password(&password, &email)?;
+    let store = store.open().await?;
+    let password_hash = hash_password(password.clone()).await?;
+    let user = store
+        .create_user(NewUser { id: uuid::Uuid::new_v4(), email, password_hash, role })
+        .await?;
+    println!("created {} ({})", user.email, user.role);
+    if made_up {
+        println!("password: {password}");
+    }
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! Parley's server: the adapters behind the app's ports (the sqlx store), the axum router,
+//! the model file check and the command line.
+
+pub mod cli;
+pub mod http;
+pub mod model_file;
+pub mod store;

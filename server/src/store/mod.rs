@@ -1,0 +1,99 @@
+//! The sqlx store: one implementation of the app's `Store` port for SQLite and PostgreSQL,
+//! through sqlx's `Any` driver. Both engines get the same schema from their own migration
+//! folder (same version numbers), so queries stay portable: `$1` placeholders, uuids and
+//! times as TEXT.
+
+mod login_failures;
+mod port;
+mod sessions;
+mod users;
+
+use anyhow::Context;
+use app::ssr::StoreError;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::Migrator;
+use sqlx::AnyPool;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    engine: Engine,
+}
+
+impl SqlStore {
+    pub async fn connect(url: &str) -> anyhow::Result<SqlStore> {
+        install_default_drivers();
+        let engine = if url.starts_with("sqlite:") {
+            Engine::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Engine::Postgres
+        } else {
+            anyhow::bail!("DATABASE_URL must start with sqlite:// or postgres://, not {url:?}");
+        };
+        // SQLite allows one writer at a time; a small pool avoids needless lock waits.
+        let max_connections = if engine == Engine::Sqlite { 4 } else { 10 };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .connect(url)
+            .await
+            .with_context(|| format!("cannot open the database at {}", redact(url)))?;
+        if engine == Engine::Sqlite {
+            // Readers do not block the writer; it persists in the file.
+            sqlx::query("pragma journal_mode = wal").execute(&pool).await?;
+        }
+        Ok(SqlStore { pool, engine })
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Applies pending migrations. A failure stops start-up with the failing version named.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.engine {
+            Engine::Sqlite => &SQLITE_MIGRATIONS,
+            Engine::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await.context("database migration failed; nothing was started")
+    }
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://…{}", &url[..scheme], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+fn backend(err: sqlx::Error) -> StoreError {
+    StoreError::Backend(err.to_string())
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_hides_credentials() {
+        assert_eq!(redact("postgres://u:secret@db:5432/x"), "postgres://…@db:5432/x");
+        assert_eq!(redact("sqlite://data/parley.db"), "sqlite://data/parley.db");
+    }
+}

@@ -1,0 +1,58 @@
+//! `SqlStore` as the app's `Store` port. The queries live in the files named after their
+//! domain (users, sessions, login failures); this block only routes to them.
+
+use super::SqlStore;
+use app::domain::{Role, User, UserCounts};
+use app::ssr::{NewUser, SessionRecord, Store, StoreError, StoredUser};
+use async_trait::async_trait;
+use uuid::Uuid;
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn user_count(&self) -> Result<i64, StoreError> {
+        self.count_users(None).await
+    }
+    async fn create_first_admin(&self, user: NewUser) -> Result<User, StoreError> {
+        self.insert_first_admin(user).await
+    }
+    async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
+        self.insert_user(user).await
+    }
+    async fn user_by_email(&self, email: &str) -> Result<Option<StoredUser>, StoreError> {
+        self.find_user_by_email(email).await
+    }
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        self.all_users().await
+    }
+    async fn admin_count(&self) -> Result<i64, StoreError> {
+        self.count_users(Some(Role::Admin)).await
+    }
+    async fn set_role(&self, user_id: Uuid, role: Role) -> Result<User, StoreError> {
+        self.update_role(user_id, role).await
+    }
+    async fn user_counts(&self, user_id: Uuid) -> Result<UserCounts, StoreError> {
+        self.counts_for(user_id).await
+    }
+    async fn create_session(&self, session: SessionRecord) -> Result<(), StoreError> {
+        self.insert_session(session).await
+    }
+    async fn session_user(&self, token_hash: &str, now: &str) -> Result<Option<User>, StoreError> {
+        self.user_of_session(token_hash, now).await
+    }
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        self.remove_session(token_hash).await
+    }
+    async fn record_login_failure(&self, key: &str, at: &str) -> Result<(), StoreError> {
+        self.insert_login_failure(key, at).await
+    }
+    async fn login_failures_since(
+        &self,
+        key: &str,
+        since: &str,
+    ) -> Result<(i64, Option<String>), StoreError> {
+        self.count_login_failures(key, since).await
+    }
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+        self.delete_login_failures(key).await
+    }
+}

@@ -1,0 +1,161 @@
+use super::{SqlStore, backend, is_unique_violation};
+use app::domain::{Role, User, UserCounts};
+use app::ssr::clock::now_rfc3339;
+use app::ssr::{NewUser, StoreError, StoredUser};
+use uuid::Uuid;
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: String,
+    email: String,
+    role: String,
+    created_at: String,
+    password_hash: String,
+}
+
+impl UserRow {
+    fn into_stored(self) -> Result<StoredUser, StoreError> {
+        let corrupt = |what: &str| StoreError::Backend(format!("user {}: bad {what}", self.id));
+        let user = User {
+            id: Uuid::parse_str(&self.id).map_err(|_| corrupt("id"))?,
+            role: self.role.parse::<Role>().map_err(|_| corrupt("role"))?,
+            email: self.email,
+            created_at: self.created_at,
+        };
+        Ok(StoredUser { user, password_hash: self.password_hash })
+    }
+}
+
+/// A select of every user column, followed by the given clauses (SQL must be literal).
+macro_rules! select_users {
+    ($rest:literal) => {
+        concat!("select id, email, role, created_at, password_hash from users ", $rest)
+    };
+}
+
+impl SqlStore {
+    pub(super) async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+        let row: Option<UserRow> =
+            sqlx::query_as(select_users!("where id = $1"))
+                .bind(id.to_string())
+                .fetch_optional(self.pool())
+                .await
+                .map_err(backend)?;
+        Ok(row.map(UserRow::into_stored).transpose()?.map(|s| s.user))
+    }
+
+    /// A unique violation on insert is either a retry of the same request (same id, same
+    /// e-mail: answer with the stored account) or a taken e-mail.
+    async fn resolve_conflict(&self, user: &NewUser) -> Result<User, StoreError> {
+        match self.user_by_id(user.id).await? {
+            Some(existing) if existing.email == user.email => Ok(existing),
+            _ => Err(StoreError::DuplicateEmail),
+        }
+    }
+
+    pub(super) async fn insert_user(&self, user: NewUser) -> Result<User, StoreError> {
+        let created_at = now_rfc3339();
+        let inserted = sqlx::query(
+            "insert into users (id, email, password_hash, role, created_at) values ($1, $2, $3, $4, $5)",
+        )
+        .bind(user.id.to_string())
+        .bind(&user.email)
+        .bind(&user.password_hash)
+        .bind(user.role.as_str())
+        .bind(&created_at)
+        .execute(self.pool())
+        .await;
+        match inserted {
+            Ok(_) => Ok(User { id: user.id, email: user.email, role: user.role, created_at }),
+            Err(err) if is_unique_violation(&err) => self.resolve_conflict(&user).await,
+            Err(err) => Err(backend(err)),
+        }
+    }
+
+    pub(super) async fn insert_first_admin(&self, user: NewUser) -> Result<User, StoreError> {
+        if let Some(existing) = self.user_by_id(user.id).await?
+            && existing.email == user.email
+        {
+            return Ok(existing);
+        }
+        let created_at = now_rfc3339();
+        let mut tx = self.pool().begin().await.map_err(backend)?;
+        let (users,): (i64,) =
+            sqlx::query_as("select count(*) from users").fetch_one(&mut *tx).await.map_err(backend)?;
+        if users > 0 {
+            return Err(StoreError::AlreadySetUp);
+        }
+        // The single `instance` row is the lock: of two concurrent first-admin requests,
+        // the second fails on its primary key.
+        sqlx::query("insert into instance (id, set_up_at) values (1, $1)")
+            .bind(&created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|err| if is_unique_violation(&err) { StoreError::AlreadySetUp } else { backend(err) })?;
+        sqlx::query(
+            "insert into users (id, email, password_hash, role, created_at) values ($1, $2, $3, $4, $5)",
+        )
+        .bind(user.id.to_string())
+        .bind(&user.email)
+        .bind(&user.password_hash)
+        .bind(user.role.as_str())
+        .bind(&created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(User { id: user.id, email: user.email, role: user.role, created_at })
+    }
+
+    pub(super) async fn find_user_by_email(&self, email: &str) -> Result<Option<StoredUser>, StoreError> {
+        let row: Option<UserRow> =
+            sqlx::query_as(select_users!("where email = $1"))
+                .bind(email)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(backend)?;
+        row.map(UserRow::into_stored).transpose()
+    }
+
+    pub(super) async fn all_users(&self) -> Result<Vec<User>, StoreError> {
+        let rows: Vec<UserRow> =
+            sqlx::query_as(select_users!("order by created_at, email"))
+                .fetch_all(self.pool())
+                .await
+                .map_err(backend)?;
+        rows.into_iter().map(|row| row.into_stored().map(|s| s.user)).collect()
+    }
+
+    pub(super) async fn count_users(&self, role: Option<Role>) -> Result<i64, StoreError> {
+        let (count,): (i64,) = match role {
+            None => sqlx::query_as("select count(*) from users").fetch_one(self.pool()).await,
+            Some(role) => {
+                sqlx::query_as("select count(*) from users where role = $1")
+                    .bind(role.as_str())
+                    .fetch_one(self.pool())
+                    .await
+            }
+        }
+        .map_err(backend)?;
+        Ok(count)
+    }
+
+    pub(super) async fn update_role(&self, user_id: Uuid, role: Role) -> Result<User, StoreError> {
+        let done = sqlx::query("update users set role = $1 where id = $2")
+            .bind(role.as_str())
+            .bind(user_id.to_string())
+            .execute(self.pool())
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        self.user_by_id(user_id).await?.ok_or(StoreError::NotFound("user"))
+    }
+
+    /// Demonstrations, rankings and feedback do not exist yet: every count is zero until
+    /// the issues that add them extend this query.
+    pub(super) async fn counts_for(&self, _user_id: Uuid) -> Result<UserCounts, StoreError> {
+        Ok(UserCounts::default())
+    }
+}
