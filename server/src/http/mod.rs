@@ -1,5 +1,6 @@
 //! The axum side: the router (Leptos pages, server functions, static files) and `serve`.
 
+mod body_limit;
 mod error_status;
 mod guard;
 
@@ -10,16 +11,12 @@ use anyhow::Context;
 use app::app::{App, shell};
 use app::ssr::AppState;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::net::SocketAddr;
 use std::sync::Arc;
-
-/// Largest request body accepted by default; bigger bodies get 413, never a silent cut.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub fn router(state: AppState, options: LeptosOptions) -> Router {
     let routes = generate_route_list(App);
@@ -36,7 +33,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .fallback(leptos_axum::file_and_error_handler(shell))
         .layer(axum::middleware::from_fn(error_status::server_fn_error_status))
         .layer(axum::middleware::from_fn_with_state(state, guard::page_guard))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(body_limit::limit_body))
         .with_state(options)
 }
 
@@ -55,6 +52,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .site_root(args.site_root.display().to_string())
         .site_pkg_dir("pkg")
         .site_addr(args.addr)
+        // PROD: no live-reload socket script in the pages.
+        .env(leptos::config::Env::PROD)
         .build();
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await

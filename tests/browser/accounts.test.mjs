@@ -1,0 +1,79 @@
+// A person's first run in a real browser: create the first admin, add a trainer, sign out,
+// sign in as the trainer and see that role's navigation, against the release build.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { hydrated, startBrowser, startParley } from './harness.mjs';
+
+let parley;
+let browser;
+before(async () => {
+  parley = await startParley();
+  browser = await startBrowser();
+});
+after(async () => {
+  await browser?.stop();
+  await parley?.stop();
+});
+
+const navLinks = (page) => page.locator('nav[aria-label="Areas"] a').allTextContents();
+
+test('first admin, a trainer, sign-out, sign-in and role navigation', async () => {
+  const page = await browser.context.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+
+  // A fresh install sends the visitor to create the first admin.
+  await page.goto(parley.base + '/');
+  assert.equal(new URL(page.url()).pathname, '/setup');
+  await hydrated(page);
+
+  // The password hint follows the typing: only a hydrated page can do that.
+  const hint = page.getByTestId('password-hint');
+  await page.getByLabel('E-mail').fill('admin@example.org');
+  await page.getByLabel('Password').pressSequentially('short');
+  await assert.doesNotReject(hint.filter({ hasText: 'at least 10 characters (5 so far)' }).waitFor());
+  await page.getByLabel('Password').fill('correct horse battery');
+  await hint.filter({ hasText: 'strong enough' }).waitFor();
+
+  await page.getByRole('button', { name: 'Create admin' }).click();
+  await page.getByRole('heading', { name: 'Welcome, admin@example.org' }).waitFor();
+  assert.deepEqual(await navLinks(page), ['Write', 'Chat', 'Rank', 'Feedback', 'Review', 'Datasets', 'Admin']);
+  assert.deepEqual(await page.getByTestId('counts').locator('dd').allTextContents(), ['0', '0', '0']);
+
+  // The admin creates a trainer's account.
+  await page.getByRole('link', { name: 'Admin' }).click();
+  await page.getByRole('heading', { name: 'New account' }).waitFor();
+  const form = page.locator('section', { has: page.getByRole('heading', { name: 'New account' }) });
+  await form.getByLabel('E-mail').fill('trainer@example.org');
+  await form.getByLabel('Password').fill('another long passphrase');
+  await form.getByLabel('Role').selectOption('trainer');
+  await form.getByRole('button', { name: 'Create account' }).click();
+  await page.getByText('Created trainer@example.org as trainer').waitFor();
+  await page.getByTestId('users').getByText('trainer@example.org').waitFor();
+
+  // The same e-mail again is refused with a message that says why.
+  await form.getByRole('button', { name: 'Create account' }).click();
+  await form.getByRole('alert').filter({ hasText: 'already exists' }).waitFor();
+
+  // Sign out, then a wrong password, then the trainer signs in.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(/\/login$/);
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  await hydrated(page);
+  await page.getByLabel('E-mail').fill('trainer@example.org');
+  await page.getByLabel('Password').fill('not the password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').filter({ hasText: 'wrong e-mail or password' }).waitFor();
+
+  await page.getByLabel('Password').fill('another long passphrase');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Welcome, trainer@example.org' }).waitFor();
+  assert.deepEqual(await navLinks(page), ['Write', 'Chat', 'Rank', 'Feedback']);
+
+  // Typing the address of an admin page does not get a trainer in.
+  const reply = await page.goto(parley.base + '/admin');
+  assert.equal(reply.status(), 403);
+  await page.getByRole('heading', { name: 'Not allowed' }).waitFor();
+
+  assert.deepEqual(errors, [], 'no script errors in the page');
+});

@@ -1,0 +1,54 @@
+// Starts the real release `parley` binary on a free port with a fresh SQLite database, and
+// a real headless Chromium (Debian's) in a fresh profile.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+
+export async function startParley() {
+  const bin = process.env.PARLEY_BIN;
+  const siteRoot = process.env.PARLEY_SITE_ROOT;
+  if (!bin || !siteRoot) throw new Error('set PARLEY_BIN and PARLEY_SITE_ROOT (make test does)');
+  const dataDir = mkdtempSync(join(tmpdir(), 'parley-browser-'));
+  const child = spawn(bin, ['serve', '--addr', '127.0.0.1:0', '--data-dir', dataDir, '--site-root', siteRoot], {
+    env: { ...process.env, RUST_LOG: 'warn', DATABASE_URL: '', PARLEY_MODEL: '' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const base = await new Promise((resolve, reject) => {
+    child.on('exit', (code) => reject(new Error(`parley exited with ${code}`)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const found = line.match(/^Parley listening on (http:\/\/\S+)/);
+      if (found) resolve(found[1]);
+    });
+  });
+  return {
+    base,
+    async stop() {
+      child.kill();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startBrowser() {
+  const profile = mkdtempSync(join(tmpdir(), 'parley-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  return {
+    context,
+    async stop() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/// Clicks are lost before hydration: wait until the app marks the page interactive.
+export async function hydrated(page) {
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 20000 });
+}

@@ -1,0 +1,84 @@
+//! The `parley` command line: start-up failures are clear, accounts can be made from a shell.
+
+mod common;
+use common::{Engine, TestDb, parley_bin};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+#[tokio::test]
+async fn failed_migration_stops_the_server_with_a_clear_message() {
+    let db = TestDb::new(Engine::Sqlite).await;
+    let path = db.dir.join("parley.db");
+    // A database someone else made, whose `users` table clashes with the first migration.
+    let status = Command::new("python3")
+        .args(["-c", "import sqlite3,sys; sqlite3.connect(sys.argv[1]).execute('create table users (x int)')"])
+        .arg(&path)
+        .status()
+        .expect("python3");
+    assert!(status.success());
+    let out = Command::new(parley_bin())
+        .args(["serve", "--addr", "127.0.0.1:0", "--database-url", &db.url])
+        .output()
+        .expect("run parley");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("database migration failed"), "{stderr}");
+    assert!(stderr.contains("users"), "the message names the clash: {stderr}");
+}
+
+#[tokio::test]
+async fn user_add_reads_the_password_from_stdin() {
+    let db = TestDb::new(Engine::Sqlite).await;
+    let add = |email: &str, password: &str| {
+        let mut child = Command::new(parley_bin())
+            .args(["user", "add", "--role", "reviewer", "--email", email, "--password-stdin", "--database-url", &db.url])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run parley");
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = add("rev@example.org", "correct horse battery");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created rev@example.org (reviewer)"));
+
+    let again = add("rev@example.org", "correct horse battery");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
+    let weak = add("new@example.org", "short");
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 10"));
+}
+
+#[test]
+fn unknown_role_is_refused_by_name() {
+    let out = Command::new(parley_bin())
+        .args(["user", "add", "--role", "owner", "--email", "a@example.org"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown role \"owner\""));
+}
+
+#[test]
+fn model_check_explains_a_missing_file() {
+    let out = Command::new(parley_bin())
+        .args(["model", "check", "--model", "/nonexistent/SmolLM2-135M-Instruct.Q4_1.gguf"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not found") && stderr.contains("fetch-model.sh"), "{stderr}");
+}
+
+#[test]
+fn help_documents_every_serve_flag() {
+    let out = Command::new(parley_bin()).args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in ["--addr", "PARLEY_ADDR", "--database-url", "DATABASE_URL", "--data-dir", "PARLEY_DATA_DIR", "--model", "PARLEY_MODEL"] {
+        assert!(help.contains(flag), "serve --help lacks {flag}:\n{help}");
+    }
+}

@@ -1,0 +1,198 @@
+//! Helpers shared by the end-to-end tests: fresh databases on both engines, and the real
+//! `parley` binary started on port 0.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that exists only for one test, removed when dropped.
+pub struct TestDb {
+    pub url: String,
+    pub dir: PathBuf,
+    postgres_name: Option<String>,
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("PARLEY_TEST_POSTGRES").unwrap_or_else(|_| "postgres://127.0.0.1:5432/test".into())
+}
+
+impl TestDb {
+    pub async fn new(engine: Engine) -> TestDb {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let dir = std::env::temp_dir().join(format!("parley-test-{id}"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        match engine {
+            Engine::Sqlite => TestDb {
+                url: format!("sqlite://{}?mode=rwc", dir.join("parley.db").display()),
+                dir,
+                postgres_name: None,
+            },
+            Engine::Postgres => {
+                use sqlx::Connection;
+                let name = format!("parley_test_{id}");
+                sqlx::any::install_default_drivers();
+                let admin = postgres_admin_url();
+                let mut conn = sqlx::AnyConnection::connect(&admin).await.unwrap_or_else(|err| {
+                    panic!("PostgreSQL at {admin} is needed for these tests: {err}")
+                });
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin);
+                TestDb { url: format!("{base}/{name}"), dir, postgres_name: Some(name) }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(name) = &self.postgres_name {
+            // Best effort: the server process is gone by now, so nothing holds the database.
+            let _ = Command::new("psql")
+                .args([&postgres_admin_url(), "-q", "-c", &format!("drop database if exists {name} with (force)")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+pub fn parley_bin() -> PathBuf {
+    if let Ok(path) = std::env::var("PARLEY_BIN") {
+        return PathBuf::from(path);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "../target".into());
+    let path = PathBuf::from(target).join("release/parley");
+    assert!(path.exists(), "{} not found: build it with `make build` or set PARLEY_BIN", path.display());
+    path
+}
+
+/// The real `parley serve`, on a free port, with its own database.
+pub struct TestApp {
+    pub base: String,
+    pub db: TestDb,
+    child: Child,
+}
+
+impl TestApp {
+    pub async fn spawn(engine: Engine) -> TestApp {
+        let db = TestDb::new(engine).await;
+        let mut child = Command::new(parley_bin())
+            .args(["serve", "--addr", "127.0.0.1:0", "--database-url", &db.url])
+            .arg("--data-dir")
+            .arg(&db.dir)
+            .env("RUST_LOG", "warn")
+            .env_remove("PARLEY_MODEL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start parley");
+        let stdout = child.stdout.take().expect("stdout");
+        let base = tokio::task::spawn_blocking(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            lines
+                .find_map(|line| line.ok()?.strip_prefix("Parley listening on ").map(str::to_string))
+                .expect("parley printed no listening address")
+        })
+        .await
+        .expect("read address");
+        TestApp { base, db, child }
+    }
+
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Calls a server function the way a browser form does.
+    pub async fn call(
+        &self,
+        client: &reqwest::Client,
+        function: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        client.post(self.url(&format!("/api/{function}"))).form(form).send().await.expect("request")
+    }
+
+    /// Creates the first admin and returns a client signed in as them.
+    pub async fn first_admin(&self, email: &str, password: &str) -> reqwest::Client {
+        let client = self.client();
+        let id = uuid::Uuid::new_v4().to_string();
+        let reply = self
+            .call(&client, "auth/create_first_admin", &[("request_id", &id), ("email", email), ("password", password)])
+            .await;
+        assert_eq!(reply.status(), 200, "{}", reply.text().await.unwrap_or_default());
+        client
+    }
+
+    /// A client signed in with an existing account.
+    pub async fn first_admin_login(&self, email: &str, password: &str) -> reqwest::Client {
+        let client = self.client();
+        let reply = self.call(&client, "auth/login", &[("email", email), ("password", password)]).await;
+        assert_eq!(reply.status(), 200, "{}", reply.text().await.unwrap_or_default());
+        client
+    }
+
+    /// As the given admin, creates an account; then returns a client signed in as it.
+    pub async fn user(&self, admin: &reqwest::Client, email: &str, role: &str) -> reqwest::Client {
+        let id = uuid::Uuid::new_v4().to_string();
+        let password = "a long enough passphrase";
+        let reply = self
+            .call(admin, "users/create", &[("request_id", &id), ("email", email), ("password", password), ("role", role)])
+            .await;
+        assert_eq!(reply.status(), 200, "{}", reply.text().await.unwrap_or_default());
+        let client = self.client();
+        let reply = self.call(&client, "auth/login", &[("email", email), ("password", password)]).await;
+        assert_eq!(reply.status(), 200, "{}", reply.text().await.unwrap_or_default());
+        client
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The JSON error body of a failed call.
+pub async fn error_body(reply: reqwest::Response) -> serde_json::Value {
+    let text = reply.text().await.expect("body");
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("error body is not JSON: {text}"))
+}
+
+/// Runs one async test body against SQLite and against PostgreSQL, as two tests.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($scenario:ident) => {
+        mod $scenario {
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                super::$scenario(common::Engine::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$scenario(common::Engine::Postgres).await
+            }
+        }
+    };
+}
