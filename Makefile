@@ -27,7 +27,7 @@ test-deps:
 	scripts/test-deps.sh
 
 test-rust:
-	PARLEY_BIN=$(BIN) cargo test --workspace --release
+	PARLEY_BIN=$(BIN) cargo test --workspace --release --no-fail-fast
 
 test-browser:
 	cd tests/browser && PARLEY_BIN=$(BIN) PARLEY_SITE_ROOT=$(CURDIR)/target/site node --test --test-concurrency=1

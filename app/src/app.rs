@@ -43,10 +43,21 @@ pub fn App() -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
     let setup = ServerAction::<CreateFirstAdmin>::new();
     let user = Resource::new(
-        move || (login.version().get(), logout.version().get(), setup.version().get()),
+        move || {
+            (
+                login.version().get(),
+                logout.version().get(),
+                setup.version().get(),
+            )
+        },
         |_| current_user(),
     );
-    provide_context(Session { user, login, logout, setup });
+    provide_context(Session {
+        user,
+        login,
+        logout,
+        setup,
+    });
 
     // Effects run only in the browser: this marks the moment the page became interactive,
     // which the browser tests wait for before they click.

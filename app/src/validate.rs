@@ -8,9 +8,24 @@ pub const PASSWORD_MAX_CHARS: usize = 256;
 
 /// Passwords that meet the length rule but are guessed first by every attacker.
 const COMMON_PASSWORDS: &[&str] = &[
-    "1234567890", "0123456789", "password12", "password123", "password1234", "qwertyuiop",
-    "1q2w3e4r5t", "iloveyou12", "letmein123", "welcome123", "administrator", "passw0rd12",
-    "trustno1234", "abcdefghij", "0987654321", "1111111111", "qwerty1234", "changeme12",
+    "1234567890",
+    "0123456789",
+    "password12",
+    "password123",
+    "password1234",
+    "qwertyuiop",
+    "1q2w3e4r5t",
+    "iloveyou12",
+    "letmein123",
+    "welcome123",
+    "administrator",
+    "passw0rd12",
+    "trustno1234",
+    "abcdefghij",
+    "0987654321",
+    "1111111111",
+    "qwerty1234",
+    "changeme12",
 ];
 
 /// Checks an e-mail address and returns it trimmed and lower-cased, the form it is stored in.
@@ -60,16 +75,25 @@ pub fn password_problem(password: &str, email: &str) -> Option<ApiError> {
     }
     let lower = password.to_lowercase();
     if COMMON_PASSWORDS.contains(&lower.as_str()) {
-        return problem(ErrorKind::Invalid, "password is one of the most common; pick another".into());
+        return problem(
+            ErrorKind::Invalid,
+            "password is one of the most common; pick another".into(),
+        );
     }
     let first = lower.chars().next();
     if lower.chars().all(|c| Some(c) == first) {
-        return problem(ErrorKind::Invalid, "password must not repeat one character".into());
+        return problem(
+            ErrorKind::Invalid,
+            "password must not repeat one character".into(),
+        );
     }
     let local = email.trim().to_lowercase();
     let local = local.split('@').next().unwrap_or_default();
     if local.len() >= 3 && lower.contains(local) {
-        return problem(ErrorKind::Invalid, "password must not contain your e-mail name".into());
+        return problem(
+            ErrorKind::Invalid,
+            "password must not contain your e-mail name".into(),
+        );
     }
     None
 }
@@ -84,12 +108,23 @@ mod tests {
 
     #[test]
     fn email_is_trimmed_and_lowercased() {
-        assert_eq!(check_email("  Ada@Example.ORG ").unwrap(), "ada@example.org");
+        assert_eq!(
+            check_email("  Ada@Example.ORG ").unwrap(),
+            "ada@example.org"
+        );
     }
 
     #[test]
     fn malformed_emails_name_the_field() {
-        for bad in ["", "ada", "ada@", "@example.org", "a b@example.org", "ada@example", "a@b@c.org"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.org",
+            "a b@example.org",
+            "ada@example",
+            "a@b@c.org",
+        ] {
             let err = check_email(bad).unwrap_err();
             assert_eq!(err.field.as_deref(), Some("email"), "{bad:?}");
             assert_eq!(err.kind, ErrorKind::Invalid, "{bad:?}");
@@ -105,10 +140,30 @@ mod tests {
     #[test]
     fn weak_passwords_are_refused_with_a_reason() {
         let email = "ada@example.org";
-        assert!(password_problem("short", email).unwrap().message.contains("at least 10"));
-        assert!(password_problem("Password123", email).unwrap().message.contains("common"));
-        assert!(password_problem("aaaaaaaaaaaa", email).unwrap().message.contains("repeat"));
-        assert!(password_problem("ada-is-great", email).unwrap().message.contains("e-mail"));
+        assert!(
+            password_problem("short", email)
+                .unwrap()
+                .message
+                .contains("at least 10")
+        );
+        assert!(
+            password_problem("Password123", email)
+                .unwrap()
+                .message
+                .contains("common")
+        );
+        assert!(
+            password_problem("aaaaaaaaaaaa", email)
+                .unwrap()
+                .message
+                .contains("repeat")
+        );
+        assert!(
+            password_problem("ada-is-great", email)
+                .unwrap()
+                .message
+                .contains("e-mail")
+        );
         assert_eq!(
             password_problem(&"x1".repeat(200), email).unwrap().kind,
             ErrorKind::TooLarge

@@ -12,7 +12,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "parley", version, about = "Parley: a studio where trainers make RLHF data")]
+#[command(
+    name = "parley",
+    version,
+    about = "Parley: a studio where trainers make RLHF data"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -91,7 +95,10 @@ pub enum ModelCommand {
 impl StoreArgs {
     pub fn url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("parley.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("parley.db").display()
+            )
         })
     }
 
@@ -116,9 +123,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Some(Command::User(UserCommand::Add { email, role, password_stdin, store })) => {
-            add_user(&store, &email, role, password_stdin).await
-        }
+        Some(Command::User(UserCommand::Add {
+            email,
+            role,
+            password_stdin,
+            store,
+        })) => add_user(&store, &email, role, password_stdin).await,
         Some(Command::Model(ModelCommand::Check { model })) => {
             let checked = model_file::check(&model).await?;
             println!("{checked}");
@@ -136,7 +146,10 @@ async fn add_user(
     let email = check_email(email)?;
     let (password, made_up) = if password_stdin {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).context("cannot read the password")?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password")?;
         (line.trim_end_matches(['\r', '\n']).to_string(), false)
     } else {
         (app::ssr::new_session_token(), true)
@@ -145,7 +158,12 @@ async fn add_user(
     let store = store.open().await?;
     let password_hash = hash_password(password.clone()).await?;
     let user = store
-        .create_user(NewUser { id: uuid::Uuid::new_v4(), email, password_hash, role })
+        .create_user(NewUser {
+            id: uuid::Uuid::new_v4(),
+            email,
+            password_hash,
+            role,
+        })
         .await?;
     println!("created {} ({})", user.email, user.role);
     if made_up {

@@ -15,7 +15,10 @@ pub enum ModelFileError {
     #[error("model file {0} not found; run `scripts/fetch-model.sh` or pass --model PATH")]
     Missing(PathBuf),
     #[error("model file {path} cannot be read: {source}")]
-    Unreadable { path: PathBuf, source: std::io::Error },
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0} is not a GGUF model file (it does not start with the GGUF magic bytes)")]
     NotGguf(PathBuf),
     #[error(
@@ -25,6 +28,7 @@ pub enum ModelFileError {
     WrongChecksum { path: PathBuf, actual: String },
 }
 
+#[derive(Debug)]
 pub struct CheckedModel {
     pub path: PathBuf,
     pub bytes: u64,
@@ -47,14 +51,19 @@ pub async fn check(path: &Path) -> Result<CheckedModel, ModelFileError> {
     let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || check_blocking(&path))
         .await
-        .unwrap_or_else(|err| Err(ModelFileError::Unreadable {
-            path: PathBuf::new(),
-            source: std::io::Error::other(err.to_string()),
-        }))
+        .unwrap_or_else(|err| {
+            Err(ModelFileError::Unreadable {
+                path: PathBuf::new(),
+                source: std::io::Error::other(err.to_string()),
+            })
+        })
 }
 
 pub fn check_blocking(path: &Path) -> Result<CheckedModel, ModelFileError> {
-    let unreadable = |source| ModelFileError::Unreadable { path: path.to_path_buf(), source };
+    let unreadable = |source| ModelFileError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
@@ -67,20 +76,33 @@ pub fn check_blocking(path: &Path) -> Result<CheckedModel, ModelFileError> {
     if file.read_exact(&mut magic).is_err() || &magic != b"GGUF" {
         return Err(ModelFileError::NotGguf(path.to_path_buf()));
     }
-    let is_default = path.file_name().is_some_and(|name| name == DEFAULT_MODEL_FILE);
+    let is_default = path
+        .file_name()
+        .is_some_and(|name| name == DEFAULT_MODEL_FILE);
     let sha256 = if is_default {
         let mut hasher = Sha256::new();
         hasher.update(magic);
         std::io::copy(&mut file, &mut hasher).map_err(unreadable)?;
-        let actual: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let actual: String = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         if actual != DEFAULT_MODEL_SHA256 {
-            return Err(ModelFileError::WrongChecksum { path: path.to_path_buf(), actual });
+            return Err(ModelFileError::WrongChecksum {
+                path: path.to_path_buf(),
+                actual,
+            });
         }
         Some(actual)
     } else {
         None
     };
-    Ok(CheckedModel { path: path.to_path_buf(), bytes, sha256 })
+    Ok(CheckedModel {
+        path: path.to_path_buf(),
+        bytes,
+        sha256,
+    })
 }
 
 #[cfg(test)]
@@ -105,7 +127,10 @@ mod tests {
     #[test]
     fn non_gguf_file_is_refused() {
         let path = temp_file("model.gguf", b"<html>not a model</html>");
-        assert!(matches!(check_blocking(&path), Err(ModelFileError::NotGguf(_))));
+        assert!(matches!(
+            check_blocking(&path),
+            Err(ModelFileError::NotGguf(_))
+        ));
     }
 
     #[test]

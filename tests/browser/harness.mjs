@@ -12,8 +12,12 @@ export async function startParley() {
   const siteRoot = process.env.PARLEY_SITE_ROOT;
   if (!bin || !siteRoot) throw new Error('set PARLEY_BIN and PARLEY_SITE_ROOT (make test does)');
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-browser-'));
+  // A fresh SQLite database in dataDir, whatever the caller's environment says.
+  const env = { ...process.env, RUST_LOG: 'warn' };
+  delete env.DATABASE_URL;
+  delete env.PARLEY_MODEL;
   const child = spawn(bin, ['serve', '--addr', '127.0.0.1:0', '--data-dir', dataDir, '--site-root', siteRoot], {
-    env: { ...process.env, RUST_LOG: 'warn', DATABASE_URL: '', PARLEY_MODEL: '' },
+    env,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const base = await new Promise((resolve, reject) => {

@@ -23,7 +23,10 @@ async fn failed_migration_stops_the_server_with_a_clear_message() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("database migration failed"), "{stderr}");
-    assert!(stderr.contains("users"), "the message names the clash: {stderr}");
+    assert!(
+        stderr.contains("users"),
+        "the message names the clash: {stderr}"
+    );
 }
 
 #[tokio::test]
@@ -31,7 +34,17 @@ async fn user_add_reads_the_password_from_stdin() {
     let db = TestDb::new(Engine::Sqlite).await;
     let add = |email: &str, password: &str| {
         let mut child = Command::new(parley_bin())
-            .args(["user", "add", "--role", "reviewer", "--email", email, "--password-stdin", "--database-url", &db.url])
+            .args([
+                "user",
+                "add",
+                "--role",
+                "reviewer",
+                "--email",
+                email,
+                "--password-stdin",
+                "--database-url",
+                &db.url,
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -41,7 +54,11 @@ async fn user_add_reads_the_password_from_stdin() {
         child.wait_with_output().unwrap()
     };
     let out = add("rev@example.org", "correct horse battery");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("created rev@example.org (reviewer)"));
 
     let again = add("rev@example.org", "correct horse battery");
@@ -66,19 +83,39 @@ fn unknown_role_is_refused_by_name() {
 #[test]
 fn model_check_explains_a_missing_file() {
     let out = Command::new(parley_bin())
-        .args(["model", "check", "--model", "/nonexistent/SmolLM2-135M-Instruct.Q4_1.gguf"])
+        .args([
+            "model",
+            "check",
+            "--model",
+            "/nonexistent/SmolLM2-135M-Instruct.Q4_1.gguf",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("not found") && stderr.contains("fetch-model.sh"), "{stderr}");
+    assert!(
+        stderr.contains("not found") && stderr.contains("fetch-model.sh"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn help_documents_every_serve_flag() {
-    let out = Command::new(parley_bin()).args(["serve", "--help"]).output().unwrap();
+    let out = Command::new(parley_bin())
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for flag in ["--addr", "PARLEY_ADDR", "--database-url", "DATABASE_URL", "--data-dir", "PARLEY_DATA_DIR", "--model", "PARLEY_MODEL"] {
+    for flag in [
+        "--addr",
+        "PARLEY_ADDR",
+        "--database-url",
+        "DATABASE_URL",
+        "--data-dir",
+        "PARLEY_DATA_DIR",
+        "--model",
+        "PARLEY_MODEL",
+    ] {
         assert!(help.contains(flag), "serve --help lacks {flag}:\n{help}");
     }
 }

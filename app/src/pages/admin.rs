@@ -76,10 +76,12 @@ fn CreateUserForm(create: ServerAction<CreateUser>) -> impl IntoView {
         create.version().track();
         Uuid::new_v4().to_string()
     });
-    let created = move || create.value().with(|v| match v {
-        Some(Ok(user)) => Some(format!("Created {} as {}", user.email, user.role)),
-        _ => None,
-    });
+    let created = move || {
+        create.value().with(|v| match v {
+            Some(Ok(user)) => Some(format!("Created {} as {}", user.email, user.role)),
+            _ => None,
+        })
+    };
     view! {
         <section class="card narrow">
             <h2>"New account"</h2>

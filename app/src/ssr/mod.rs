@@ -44,7 +44,9 @@ impl From<StoreError> for ApiError {
                 ErrorKind::Conflict,
                 "Parley already has an admin; sign in instead",
             ),
-            StoreError::NotFound(what) => ApiError::new(ErrorKind::NotFound, format!("{what} not found")),
+            StoreError::NotFound(what) => {
+                ApiError::new(ErrorKind::NotFound, format!("{what} not found"))
+            }
             StoreError::Backend(detail) => {
                 tracing::error!(%detail, "store failure");
                 ApiError::internal()

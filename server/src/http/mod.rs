@@ -31,8 +31,13 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
-        .layer(axum::middleware::from_fn(error_status::server_fn_error_status))
-        .layer(axum::middleware::from_fn_with_state(state, guard::page_guard))
+        .layer(axum::middleware::from_fn(
+            error_status::server_fn_error_status,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            guard::page_guard,
+        ))
         .layer(axum::middleware::from_fn(body_limit::limit_body))
         .with_state(options)
 }
@@ -46,7 +51,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
     }
     let store: SqlStore = args.store.open().await?;
-    let state = AppState { store: Arc::new(store), secure_cookies: args.secure_cookies };
+    let state = AppState {
+        store: Arc::new(store),
+        secure_cookies: args.secure_cookies,
+    };
     let options = LeptosOptions::builder()
         .output_name("parley")
         .site_root(args.site_root.display().to_string())

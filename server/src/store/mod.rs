@@ -10,9 +10,9 @@ mod users;
 
 use anyhow::Context;
 use app::ssr::StoreError;
+use sqlx::AnyPool;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
-use sqlx::AnyPool;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -48,7 +48,9 @@ impl SqlStore {
             .with_context(|| format!("cannot open the database at {}", redact(url)))?;
         if engine == Engine::Sqlite {
             // Readers do not block the writer; it persists in the file.
-            sqlx::query("pragma journal_mode = wal").execute(&pool).await?;
+            sqlx::query("pragma journal_mode = wal")
+                .execute(&pool)
+                .await?;
         }
         Ok(SqlStore { pool, engine })
     }
@@ -67,7 +69,10 @@ impl SqlStore {
             Engine::Sqlite => &SQLITE_MIGRATIONS,
             Engine::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&self.pool).await.context("database migration failed; nothing was started")
+        migrator
+            .run(&self.pool)
+            .await
+            .context("database migration failed; nothing was started")
     }
 }
 
@@ -93,7 +98,10 @@ mod tests {
 
     #[test]
     fn redact_hides_credentials() {
-        assert_eq!(redact("postgres://u:secret@db:5432/x"), "postgres://…@db:5432/x");
+        assert_eq!(
+            redact("postgres://u:secret@db:5432/x"),
+            "postgres://…@db:5432/x"
+        );
         assert_eq!(redact("sqlite://data/parley.db"), "sqlite://data/parley.db");
     }
 }

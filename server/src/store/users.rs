@@ -22,25 +22,30 @@ impl UserRow {
             email: self.email,
             created_at: self.created_at,
         };
-        Ok(StoredUser { user, password_hash: self.password_hash })
+        Ok(StoredUser {
+            user,
+            password_hash: self.password_hash,
+        })
     }
 }
 
 /// A select of every user column, followed by the given clauses (SQL must be literal).
 macro_rules! select_users {
     ($rest:literal) => {
-        concat!("select id, email, role, created_at, password_hash from users ", $rest)
+        concat!(
+            "select id, email, role, created_at, password_hash from users ",
+            $rest
+        )
     };
 }
 
 impl SqlStore {
     pub(super) async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {
-        let row: Option<UserRow> =
-            sqlx::query_as(select_users!("where id = $1"))
-                .bind(id.to_string())
-                .fetch_optional(self.pool())
-                .await
-                .map_err(backend)?;
+        let row: Option<UserRow> = sqlx::query_as(select_users!("where id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(backend)?;
         Ok(row.map(UserRow::into_stored).transpose()?.map(|s| s.user))
     }
 
@@ -66,7 +71,12 @@ impl SqlStore {
         .execute(self.pool())
         .await;
         match inserted {
-            Ok(_) => Ok(User { id: user.id, email: user.email, role: user.role, created_at }),
+            Ok(_) => Ok(User {
+                id: user.id,
+                email: user.email,
+                role: user.role,
+                created_at,
+            }),
             Err(err) if is_unique_violation(&err) => self.resolve_conflict(&user).await,
             Err(err) => Err(backend(err)),
         }
@@ -80,8 +90,10 @@ impl SqlStore {
         }
         let created_at = now_rfc3339();
         let mut tx = self.pool().begin().await.map_err(backend)?;
-        let (users,): (i64,) =
-            sqlx::query_as("select count(*) from users").fetch_one(&mut *tx).await.map_err(backend)?;
+        let (users,): (i64,) = sqlx::query_as("select count(*) from users")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
         if users > 0 {
             return Err(StoreError::AlreadySetUp);
         }
@@ -91,7 +103,13 @@ impl SqlStore {
             .bind(&created_at)
             .execute(&mut *tx)
             .await
-            .map_err(|err| if is_unique_violation(&err) { StoreError::AlreadySetUp } else { backend(err) })?;
+            .map_err(|err| {
+                if is_unique_violation(&err) {
+                    StoreError::AlreadySetUp
+                } else {
+                    backend(err)
+                }
+            })?;
         sqlx::query(
             "insert into users (id, email, password_hash, role, created_at) values ($1, $2, $3, $4, $5)",
         )
@@ -104,31 +122,43 @@ impl SqlStore {
         .await
         .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
-        Ok(User { id: user.id, email: user.email, role: user.role, created_at })
+        Ok(User {
+            id: user.id,
+            email: user.email,
+            role: user.role,
+            created_at,
+        })
     }
 
-    pub(super) async fn find_user_by_email(&self, email: &str) -> Result<Option<StoredUser>, StoreError> {
-        let row: Option<UserRow> =
-            sqlx::query_as(select_users!("where email = $1"))
-                .bind(email)
-                .fetch_optional(self.pool())
-                .await
-                .map_err(backend)?;
+    pub(super) async fn find_user_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<StoredUser>, StoreError> {
+        let row: Option<UserRow> = sqlx::query_as(select_users!("where email = $1"))
+            .bind(email)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(backend)?;
         row.map(UserRow::into_stored).transpose()
     }
 
     pub(super) async fn all_users(&self) -> Result<Vec<User>, StoreError> {
-        let rows: Vec<UserRow> =
-            sqlx::query_as(select_users!("order by created_at, email"))
-                .fetch_all(self.pool())
-                .await
-                .map_err(backend)?;
-        rows.into_iter().map(|row| row.into_stored().map(|s| s.user)).collect()
+        let rows: Vec<UserRow> = sqlx::query_as(select_users!("order by created_at, email"))
+            .fetch_all(self.pool())
+            .await
+            .map_err(backend)?;
+        rows.into_iter()
+            .map(|row| row.into_stored().map(|s| s.user))
+            .collect()
     }
 
     pub(super) async fn count_users(&self, role: Option<Role>) -> Result<i64, StoreError> {
         let (count,): (i64,) = match role {
-            None => sqlx::query_as("select count(*) from users").fetch_one(self.pool()).await,
+            None => {
+                sqlx::query_as("select count(*) from users")
+                    .fetch_one(self.pool())
+                    .await
+            }
             Some(role) => {
                 sqlx::query_as("select count(*) from users where role = $1")
                     .bind(role.as_str())
@@ -150,7 +180,9 @@ impl SqlStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("user"));
         }
-        self.user_by_id(user_id).await?.ok_or(StoreError::NotFound("user"))
+        self.user_by_id(user_id)
+            .await?
+            .ok_or(StoreError::NotFound("user"))
     }
 
     /// Demonstrations, rankings and feedback do not exist yet: every count is zero until

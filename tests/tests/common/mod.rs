@@ -21,7 +21,8 @@ pub struct TestDb {
 }
 
 pub fn postgres_admin_url() -> String {
-    std::env::var("PARLEY_TEST_POSTGRES").unwrap_or_else(|_| "postgres://127.0.0.1:5432/test".into())
+    std::env::var("PARLEY_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 impl TestDb {
@@ -40,15 +41,24 @@ impl TestDb {
                 let name = format!("parley_test_{id}");
                 sqlx::any::install_default_drivers();
                 let admin = postgres_admin_url();
-                let mut conn = sqlx::AnyConnection::connect(&admin).await.unwrap_or_else(|err| {
-                    panic!("PostgreSQL at {admin} is needed for these tests: {err}")
-                });
+                let mut conn = sqlx::AnyConnection::connect(&admin)
+                    .await
+                    .unwrap_or_else(|err| {
+                        panic!("PostgreSQL at {admin} is needed for these tests: {err}")
+                    });
                 sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database {name}")))
                     .execute(&mut conn)
                     .await
                     .expect("create test database");
-                let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin);
-                TestDb { url: format!("{base}/{name}"), dir, postgres_name: Some(name) }
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(base, _)| base)
+                    .unwrap_or(&admin);
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    dir,
+                    postgres_name: Some(name),
+                }
             }
         }
     }
@@ -60,7 +70,12 @@ impl Drop for TestDb {
         if let Some(name) = &self.postgres_name {
             // Best effort: the server process is gone by now, so nothing holds the database.
             let _ = Command::new("psql")
-                .args([&postgres_admin_url(), "-q", "-c", &format!("drop database if exists {name} with (force)")])
+                .args([
+                    &postgres_admin_url(),
+                    "-q",
+                    "-c",
+                    &format!("drop database if exists {name} with (force)"),
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
@@ -74,7 +89,11 @@ pub fn parley_bin() -> PathBuf {
     }
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "../target".into());
     let path = PathBuf::from(target).join("release/parley");
-    assert!(path.exists(), "{} not found: build it with `make build` or set PARLEY_BIN", path.display());
+    assert!(
+        path.exists(),
+        "{} not found: build it with `make build` or set PARLEY_BIN",
+        path.display()
+    );
     path
 }
 
@@ -102,7 +121,11 @@ impl TestApp {
         let base = tokio::task::spawn_blocking(move || {
             let mut lines = BufReader::new(stdout).lines();
             lines
-                .find_map(|line| line.ok()?.strip_prefix("Parley listening on ").map(str::to_string))
+                .find_map(|line| {
+                    line.ok()?
+                        .strip_prefix("Parley listening on ")
+                        .map(str::to_string)
+                })
                 .expect("parley printed no listening address")
         })
         .await
@@ -129,7 +152,12 @@ impl TestApp {
         function: &str,
         form: &[(&str, &str)],
     ) -> reqwest::Response {
-        client.post(self.url(&format!("/api/{function}"))).form(form).send().await.expect("request")
+        client
+            .post(self.url(&format!("/api/{function}")))
+            .form(form)
+            .send()
+            .await
+            .expect("request")
     }
 
     /// Creates the first admin and returns a client signed in as them.
@@ -137,17 +165,41 @@ impl TestApp {
         let client = self.client();
         let id = uuid::Uuid::new_v4().to_string();
         let reply = self
-            .call(&client, "auth/create_first_admin", &[("request_id", &id), ("email", email), ("password", password)])
+            .call(
+                &client,
+                "auth/create_first_admin",
+                &[
+                    ("request_id", &id),
+                    ("email", email),
+                    ("password", password),
+                ],
+            )
             .await;
-        assert_eq!(reply.status(), 200, "{}", reply.text().await.unwrap_or_default());
+        assert_eq!(
+            reply.status(),
+            200,
+            "{}",
+            reply.text().await.unwrap_or_default()
+        );
         client
     }
 
     /// A client signed in with an existing account.
     pub async fn first_admin_login(&self, email: &str, password: &str) -> reqwest::Client {
         let client = self.client();
-        let reply = self.call(&client, "auth/login", &[("email", email), ("password", password)]).await;
-        assert_eq!(reply.status(), 200, "{}", reply.text().await.unwrap_or_default());
+        let reply = self
+            .call(
+                &client,
+                "auth/login",
+                &[("email", email), ("password", password)],
+            )
+            .await;
+        assert_eq!(
+            reply.status(),
+            200,
+            "{}",
+            reply.text().await.unwrap_or_default()
+        );
         client
     }
 
@@ -156,12 +208,37 @@ impl TestApp {
         let id = uuid::Uuid::new_v4().to_string();
         let password = "a long enough passphrase";
         let reply = self
-            .call(admin, "users/create", &[("request_id", &id), ("email", email), ("password", password), ("role", role)])
+            .call(
+                admin,
+                "users/create",
+                &[
+                    ("request_id", &id),
+                    ("email", email),
+                    ("password", password),
+                    ("role", role),
+                ],
+            )
             .await;
-        assert_eq!(reply.status(), 200, "{}", reply.text().await.unwrap_or_default());
+        assert_eq!(
+            reply.status(),
+            200,
+            "{}",
+            reply.text().await.unwrap_or_default()
+        );
         let client = self.client();
-        let reply = self.call(&client, "auth/login", &[("email", email), ("password", password)]).await;
-        assert_eq!(reply.status(), 200, "{}", reply.text().await.unwrap_or_default());
+        let reply = self
+            .call(
+                &client,
+                "auth/login",
+                &[("email", email), ("password", password)],
+            )
+            .await;
+        assert_eq!(
+            reply.status(),
+            200,
+            "{}",
+            reply.text().await.unwrap_or_default()
+        );
         client
     }
 }

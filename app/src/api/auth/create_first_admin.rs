@@ -19,7 +19,12 @@ pub async fn create_first_admin(
     let password_hash = hash_password(password).await?;
     let user = state
         .store
-        .create_first_admin(NewUser { id: request_id, email, password_hash, role: Role::Admin })
+        .create_first_admin(NewUser {
+            id: request_id,
+            email,
+            password_hash,
+            role: Role::Admin,
+        })
         .await?;
     super::login::start_session(&state, &user).await?;
     leptos_axum::redirect("/");

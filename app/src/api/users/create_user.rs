@@ -20,6 +20,11 @@ pub async fn create_user(
     let password_hash = hash_password(password).await?;
     Ok(state()?
         .store
-        .create_user(NewUser { id: request_id, email, password_hash, role })
+        .create_user(NewUser {
+            id: request_id,
+            email,
+            password_hash,
+            role,
+        })
         .await?)
 }
