@@ -26,15 +26,7 @@ async fn first_admin_is_offered_only_on_a_fresh_install(engine: Engine) {
     assert_eq!(status.text().await.unwrap(), "false");
     let id = uuid::Uuid::new_v4().to_string();
     let second = app
-        .call(
-            &anonymous,
-            "auth/create_first_admin",
-            &[
-                ("request_id", &id),
-                ("email", "eve@example.org"),
-                ("password", PASSWORD),
-            ],
-        )
+        .create_first_admin(&anonymous, &id, "eve@example.org", PASSWORD)
         .await;
     assert_eq!(second.status(), 409);
     assert_eq!(error_body(second).await["error"], "conflict");
@@ -66,7 +58,7 @@ async fn retried_first_admin_submit_is_stored_once(engine: Engine) {
         .call(&app.client(), "auth/create_first_admin", &form)
         .await;
     assert_eq!(retry.status(), 200);
-    let admin = app.first_admin_login(ADMIN, PASSWORD).await;
+    let admin = app.sign_in(ADMIN, PASSWORD).await;
     let users = app
         .call(&admin, "users/list", &[])
         .await
@@ -196,13 +188,7 @@ async fn weak_password_and_bad_email_name_the_field(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let client = app.client();
     let id = uuid::Uuid::new_v4().to_string();
-    let weak = app
-        .call(
-            &client,
-            "auth/create_first_admin",
-            &[("request_id", &id), ("email", ADMIN), ("password", "short")],
-        )
-        .await;
+    let weak = app.create_first_admin(&client, &id, ADMIN, "short").await;
     assert_eq!(weak.status(), 422);
     let body = error_body(weak).await;
     assert_eq!(body["field"], "password");
@@ -212,31 +198,13 @@ async fn weak_password_and_bad_email_name_the_field(engine: Engine) {
     );
 
     let bad = app
-        .call(
-            &client,
-            "auth/create_first_admin",
-            &[
-                ("request_id", &id),
-                ("email", "not-an-email"),
-                ("password", PASSWORD),
-            ],
-        )
+        .create_first_admin(&client, &id, "not-an-email", PASSWORD)
         .await;
     assert_eq!(bad.status(), 422);
     assert_eq!(error_body(bad).await["field"], "email");
 
     let long = format!("{}@example.org", "a".repeat(300));
-    let oversized = app
-        .call(
-            &client,
-            "auth/create_first_admin",
-            &[
-                ("request_id", &id),
-                ("email", &long),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let oversized = app.create_first_admin(&client, &id, &long, PASSWORD).await;
     assert_eq!(oversized.status(), 413);
     assert_eq!(error_body(oversized).await["field"], "email");
     // Nothing was stored by the refused attempts.

@@ -1,3 +1,3 @@
 pub mod error_line;
 pub mod nav;
-pub mod password_field;
+pub mod new_credentials;

@@ -1,6 +1,6 @@
 use crate::api::users::{CreateUser, SetRole, list_users};
 use crate::components::error_line::ErrorLine;
-use crate::components::password_field::PasswordField;
+use crate::components::new_credentials::NewCredentials;
 use crate::domain::{Role, User};
 use leptos::prelude::*;
 use uuid::Uuid;
@@ -46,7 +46,7 @@ fn UserTable(users: Vec<User>, set_role: ServerAction<SetRole>) -> impl IntoView
                             <button type="submit">"Change"</button>
                         </ActionForm>
                     </td>
-                    <td class="muted">{user.created_at}</td>
+                    <td class="muted" title=user.created_at.clone()>{short_time(&user.created_at)}</td>
                 </tr>
             }
         })
@@ -70,7 +70,6 @@ fn RoleSelect(selected: Role, label: String) -> impl IntoView {
 
 #[component]
 fn CreateUserForm(create: ServerAction<CreateUser>) -> impl IntoView {
-    let (email, set_email) = signal(String::new());
     // A fresh id after each account made; retries of one submit reuse the same id.
     let request_id = Memo::new(move |_| {
         create.version().track();
@@ -87,21 +86,20 @@ fn CreateUserForm(create: ServerAction<CreateUser>) -> impl IntoView {
             <h2>"New account"</h2>
             <ActionForm action=create>
                 <input type="hidden" name="request_id" value=request_id />
-                <label>
-                    "E-mail"
-                    <input
-                        type="email"
-                        name="email"
-                        required
-                        on:input:target=move |ev| set_email.set(ev.target().value())
-                    />
-                </label>
-                <PasswordField email=email />
+                                <NewCredentials />
                 <label>"Role" <RoleSelect selected=Role::Trainer label="Role".into() /></label>
                 <button type="submit">"Create account"</button>
             </ActionForm>
             <p class="ok" role="status">{created}</p>
             <ErrorLine value=create.value() />
         </section>
+    }
+}
+
+/// "2026-11-26T06:58:19.354560Z" as "2026-11-26 06:58 UTC".
+fn short_time(rfc3339: &str) -> String {
+    match (rfc3339.get(..10), rfc3339.get(11..16)) {
+        (Some(day), Some(minute)) => format!("{day} {minute} UTC"),
+        _ => rfc3339.to_string(),
     }
 }

@@ -1,7 +1,7 @@
 use crate::api::auth::needs_first_admin;
 use crate::app::Session;
 use crate::components::error_line::ErrorLine;
-use crate::components::password_field::PasswordField;
+use crate::components::new_credentials::NewCredentials;
 use leptos::prelude::*;
 use uuid::Uuid;
 
@@ -10,7 +10,6 @@ use uuid::Uuid;
 pub fn SetupPage() -> impl IntoView {
     let session = expect_context::<Session>();
     let needs_admin = Resource::new(|| (), |_| needs_first_admin());
-    let (email, set_email) = signal(String::new());
     // Made once per form: a double-clicked submit carries the same id and creates one admin.
     let request_id = Uuid::new_v4().to_string();
     view! {
@@ -29,17 +28,7 @@ pub fn SetupPage() -> impl IntoView {
                         view! {
                             <ActionForm action=session.setup>
                                 <input type="hidden" name="request_id" value=request_id />
-                                <label>
-                                    "E-mail"
-                                    <input
-                                        type="email"
-                                        name="email"
-                                        autocomplete="username"
-                                        required
-                                        on:input:target=move |ev| set_email.set(ev.target().value())
-                                    />
-                                </label>
-                                <PasswordField email=email />
+                                <NewCredentials />
                                 <button type="submit">"Create admin"</button>
                             </ActionForm>
                         }

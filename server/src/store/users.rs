@@ -2,6 +2,7 @@ use super::{SqlStore, backend, is_unique_violation};
 use app::domain::{Role, User, UserCounts};
 use app::ssr::clock::now_rfc3339;
 use app::ssr::{NewUser, StoreError, StoredUser};
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
 #[derive(sqlx::FromRow)]
@@ -59,24 +60,9 @@ impl SqlStore {
     }
 
     pub(super) async fn insert_user(&self, user: NewUser) -> Result<User, StoreError> {
-        let created_at = now_rfc3339();
-        let inserted = sqlx::query(
-            "insert into users (id, email, password_hash, role, created_at) values ($1, $2, $3, $4, $5)",
-        )
-        .bind(user.id.to_string())
-        .bind(&user.email)
-        .bind(&user.password_hash)
-        .bind(user.role.as_str())
-        .bind(&created_at)
-        .execute(self.pool())
-        .await;
-        match inserted {
-            Ok(_) => Ok(User {
-                id: user.id,
-                email: user.email,
-                role: user.role,
-                created_at,
-            }),
+        let mut conn = self.pool().acquire().await.map_err(backend)?;
+        match insert_row(&mut conn, &user).await {
+            Ok(user) => Ok(user),
             Err(err) if is_unique_violation(&err) => self.resolve_conflict(&user).await,
             Err(err) => Err(backend(err)),
         }
@@ -88,7 +74,6 @@ impl SqlStore {
         {
             return Ok(existing);
         }
-        let created_at = now_rfc3339();
         let mut tx = self.pool().begin().await.map_err(backend)?;
         let (users,): (i64,) = sqlx::query_as("select count(*) from users")
             .fetch_one(&mut *tx)
@@ -100,7 +85,7 @@ impl SqlStore {
         // The single `instance` row is the lock: of two concurrent first-admin requests,
         // the second fails on its primary key.
         sqlx::query("insert into instance (id, set_up_at) values (1, $1)")
-            .bind(&created_at)
+            .bind(now_rfc3339())
             .execute(&mut *tx)
             .await
             .map_err(|err| {
@@ -110,24 +95,9 @@ impl SqlStore {
                     backend(err)
                 }
             })?;
-        sqlx::query(
-            "insert into users (id, email, password_hash, role, created_at) values ($1, $2, $3, $4, $5)",
-        )
-        .bind(user.id.to_string())
-        .bind(&user.email)
-        .bind(&user.password_hash)
-        .bind(user.role.as_str())
-        .bind(&created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        let user = insert_row(&mut tx, &user).await.map_err(backend)?;
         tx.commit().await.map_err(backend)?;
-        Ok(User {
-            id: user.id,
-            email: user.email,
-            role: user.role,
-            created_at,
-        })
+        Ok(user)
     }
 
     pub(super) async fn find_user_by_email(
@@ -190,4 +160,25 @@ impl SqlStore {
     pub(super) async fn counts_for(&self, _user_id: Uuid) -> Result<UserCounts, StoreError> {
         Ok(UserCounts::default())
     }
+}
+
+/// Inserts one account and returns it as stored.
+async fn insert_row(conn: &mut AnyConnection, user: &NewUser) -> Result<User, sqlx::Error> {
+    let created_at = now_rfc3339();
+    sqlx::query(
+        "insert into users (id, email, password_hash, role, created_at) values ($1, $2, $3, $4, $5)",
+    )
+    .bind(user.id.to_string())
+    .bind(&user.email)
+    .bind(&user.password_hash)
+    .bind(user.role.as_str())
+    .bind(&created_at)
+    .execute(conn)
+    .await?;
+    Ok(User {
+        id: user.id,
+        email: user.email.clone(),
+        role: user.role,
+        created_at,
+    })
 }

@@ -160,46 +160,55 @@ impl TestApp {
             .expect("request")
     }
 
+    /// Calls a server function that must succeed; returns its JSON result.
+    pub async fn call_ok(
+        &self,
+        client: &reqwest::Client,
+        function: &str,
+        form: &[(&str, &str)],
+    ) -> serde_json::Value {
+        let reply = self.call(client, function, form).await;
+        let status = reply.status();
+        let text = reply.text().await.unwrap_or_default();
+        assert_eq!(status, 200, "{function}: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{function}: not JSON: {text}"))
+    }
+
+    /// Submits the first-admin form.
+    pub async fn create_first_admin(
+        &self,
+        client: &reqwest::Client,
+        request_id: &str,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let form = [
+            ("request_id", request_id),
+            ("email", email),
+            ("password", password),
+        ];
+        self.call(client, "auth/create_first_admin", &form).await
+    }
+
     /// Creates the first admin and returns a client signed in as them.
     pub async fn first_admin(&self, email: &str, password: &str) -> reqwest::Client {
         let client = self.client();
         let id = uuid::Uuid::new_v4().to_string();
-        let reply = self
-            .call(
-                &client,
-                "auth/create_first_admin",
-                &[
-                    ("request_id", &id),
-                    ("email", email),
-                    ("password", password),
-                ],
-            )
+        let form = [
+            ("request_id", id.as_str()),
+            ("email", email),
+            ("password", password),
+        ];
+        self.call_ok(&client, "auth/create_first_admin", &form)
             .await;
-        assert_eq!(
-            reply.status(),
-            200,
-            "{}",
-            reply.text().await.unwrap_or_default()
-        );
         client
     }
 
     /// A client signed in with an existing account.
-    pub async fn first_admin_login(&self, email: &str, password: &str) -> reqwest::Client {
+    pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Client {
         let client = self.client();
-        let reply = self
-            .call(
-                &client,
-                "auth/login",
-                &[("email", email), ("password", password)],
-            )
-            .await;
-        assert_eq!(
-            reply.status(),
-            200,
-            "{}",
-            reply.text().await.unwrap_or_default()
-        );
+        let form = [("email", email), ("password", password)];
+        self.call_ok(&client, "auth/login", &form).await;
         client
     }
 
@@ -207,39 +216,14 @@ impl TestApp {
     pub async fn user(&self, admin: &reqwest::Client, email: &str, role: &str) -> reqwest::Client {
         let id = uuid::Uuid::new_v4().to_string();
         let password = "a long enough passphrase";
-        let reply = self
-            .call(
-                admin,
-                "users/create",
-                &[
-                    ("request_id", &id),
-                    ("email", email),
-                    ("password", password),
-                    ("role", role),
-                ],
-            )
-            .await;
-        assert_eq!(
-            reply.status(),
-            200,
-            "{}",
-            reply.text().await.unwrap_or_default()
-        );
-        let client = self.client();
-        let reply = self
-            .call(
-                &client,
-                "auth/login",
-                &[("email", email), ("password", password)],
-            )
-            .await;
-        assert_eq!(
-            reply.status(),
-            200,
-            "{}",
-            reply.text().await.unwrap_or_default()
-        );
-        client
+        let form = [
+            ("request_id", id.as_str()),
+            ("email", email),
+            ("password", password),
+            ("role", role),
+        ];
+        self.call_ok(admin, "users/create", &form).await;
+        self.sign_in(email, password).await
     }
 }
 
