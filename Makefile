@@ -5,7 +5,9 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/parley/target
 # cargo-leptos sets this while it builds; setting it for plain cargo too keeps the two
 # builds' artifacts shared instead of rebuilding Leptos for each.
 export LEPTOS_OUTPUT_NAME := parley
-BIN := $(CARGO_TARGET_DIR)/release/parley
+# The binary `make run` serves, copied out of cargo's way: `cargo test` rebuilds
+# release/parley with the test build's settings, and the tests must run this one.
+BIN := $(CARGO_TARGET_DIR)/dist/parley
 WITH_TOOLS = PATH="$$(scripts/tools.sh):$$PATH"
 
 .PHONY: run test build model test-deps test-rust test-browser
@@ -15,10 +17,11 @@ run: build model
 	$(BIN) serve
 
 ## Unit, store (SQLite and PostgreSQL), HTTP and browser tests against the release build.
-test: build test-deps test-rust test-browser
+test: test-deps build test-rust test-browser
 
 build:
 	$(WITH_TOOLS) cargo leptos build --release
+	install -D $(CARGO_TARGET_DIR)/release/parley $(BIN)
 
 model:
 	scripts/fetch-model.sh
