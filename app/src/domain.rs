@@ -62,6 +62,23 @@ pub struct User {
     pub created_at: String,
 }
 
+/// A key for the OpenAI-compatible API. The key itself is never stored or shown again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub name: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+/// A key just made: the only moment its secret is known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewApiKey {
+    pub key: ApiKey,
+    pub secret: String,
+}
+
 /// What the signed-in person has produced so far, shown on the home page.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserCounts {

@@ -33,9 +33,14 @@ pub enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
-    /// Check a model file.
+    /// Manage keys for the OpenAI-compatible API.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Check a model file, or write the tiny test model.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Measure the model: prompt and generation tokens/s, time to first token, K alternatives.
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -64,6 +69,19 @@ pub struct ServeArgs {
     /// Mark the session cookie Secure; use when Parley is served over HTTPS.
     #[arg(long, env = "PARLEY_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Base URL of a remote OpenAI-compatible engine (vLLM, TGI, llama.cpp, another Parley)
+    /// that samples instead of the in-process model.
+    #[arg(long, env = "PARLEY_ENGINE_URL")]
+    pub engine_url: Option<String>,
+    /// API key for the remote engine.
+    #[arg(long, env = "PARLEY_ENGINE_KEY")]
+    pub engine_key: Option<String>,
+    /// Model name to ask the remote engine for.
+    #[arg(long, env = "PARLEY_ENGINE_MODEL")]
+    pub engine_model: Option<String>,
+    /// Generations that may wait for the model; more are refused with 429.
+    #[arg(long, env = "PARLEY_MODEL_QUEUE", default_value_t = 8)]
+    pub model_queue: usize,
 }
 
 #[derive(Subcommand, Debug)]
@@ -84,11 +102,27 @@ pub enum UserCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Make a key and print its secret, once.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum ModelCommand {
     /// Check that a file is a GGUF model (and, for the default model, its SHA-256).
     Check {
         #[arg(long, env = "PARLEY_MODEL", default_value = DEFAULT_MODEL_PATH)]
         model: PathBuf,
+    },
+    /// Write a tiny llama GGUF with random weights (for tests and trying things out).
+    Tiny {
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -131,9 +165,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         })) => add_user(&store, &email, role, password_stdin).await,
         Some(Command::Model(ModelCommand::Check { model })) => {
             let checked = model_file::check(&model).await?;
-            println!("{checked}");
+            let loaded = crate::model::load(&model, checked.sha256.clone()).await?;
+            println!("{checked}: {} loads", loaded.info.name);
             Ok(())
         }
+        Some(Command::Model(ModelCommand::Tiny { out })) => {
+            crate::model::tiny::write(&out)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
+        Some(Command::Key(KeyCommand::Add { name, store })) => {
+            let secret = format!(
+                "{}{}",
+                app::api::keys::API_KEY_PREFIX,
+                app::ssr::random_token()
+            );
+            let store = store.open().await?;
+            let key = store
+                .create_api_key(
+                    uuid::Uuid::new_v4(),
+                    name.trim(),
+                    &app::ssr::token_hash(&secret),
+                    None,
+                )
+                .await?;
+            println!("created API key {:?} ({})", key.name, key.id);
+            println!("{secret}");
+            Ok(())
+        }
+        Some(Command::Bench(args)) => crate::bench::run(args).await,
     }
 }
 
@@ -152,7 +213,7 @@ async fn add_user(
             .context("cannot read the password")?;
         (line.trim_end_matches(['\r', '\n']).to_string(), false)
     } else {
-        (app::ssr::new_session_token(), true)
+        (app::ssr::random_token(), true)
     };
     check_password(&password, &email)?;
     let store = store.open().await?;

@@ -1,7 +1,10 @@
 //! Parley's server: the adapters behind the app's ports (the sqlx store), the axum router,
 //! the model file check and the command line.
 
+pub mod bench;
 pub mod cli;
 pub mod http;
+pub mod model;
 pub mod model_file;
+pub mod openai;
 pub mod store;

@@ -2,4 +2,6 @@
 
 pub mod auth;
 pub mod home;
+pub mod keys;
+pub mod model;
 pub mod users;

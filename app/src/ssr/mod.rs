@@ -2,13 +2,14 @@
 //! helpers every server function uses to find the caller and answer with the right status.
 
 pub mod clock;
+pub mod model;
 mod passwords;
 mod session;
 mod store;
 
 pub use passwords::{dummy_hash, hash_password, verify_password};
 pub use session::{
-    SESSION_COOKIE, SESSION_DAYS, caller, clear_session_cookie, new_session_token, request_token,
+    SESSION_COOKIE, SESSION_DAYS, caller, clear_session_cookie, random_token, request_token,
     require, set_session_cookie, token_from_cookie_header, token_hash,
 };
 pub use store::{NewUser, SessionRecord, Store, StoreError, StoredUser};
@@ -21,6 +22,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// The model that writes suggestions and alternatives; `None` when none is configured.
+    pub model: Option<Arc<dyn model::LanguageModel>>,
     /// Mark the session cookie `Secure` (set when Parley is served over HTTPS).
     pub secure_cookies: bool,
 }

@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256};
 pub const SESSION_COOKIE: &str = "parley_session";
 pub const SESSION_DAYS: i64 = 14;
 
-pub fn new_session_token() -> String {
+/// 32 random bytes, URL-safe: session tokens, API key secrets, made-up passwords.
+pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -119,7 +120,7 @@ mod tests {
 
     #[test]
     fn tokens_are_unique_and_only_their_hash_is_kept() {
-        let (a, b) = (new_session_token(), new_session_token());
+        let (a, b) = (random_token(), random_token());
         assert_ne!(a, b);
         assert_eq!(token_hash(&a).len(), 64);
         assert_ne!(token_hash(&a), a);

@@ -1,7 +1,7 @@
 //! The store port: what server functions need from persistence. `server/src/store`
 //! implements it with sqlx for SQLite and PostgreSQL.
 
-use crate::domain::{Role, User, UserCounts};
+use crate::domain::{ApiKey, Role, User, UserCounts};
 use async_trait::async_trait;
 use uuid::Uuid;
 
@@ -65,4 +65,18 @@ pub trait Store: Send + Sync {
         since: &str,
     ) -> Result<(i64, Option<String>), StoreError>;
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Stores a new API key by the hash of its secret. A retry with the same id returns the
+    /// key stored the first time.
+    async fn create_api_key(
+        &self,
+        id: Uuid,
+        name: &str,
+        secret_hash: &str,
+        created_by: Option<Uuid>,
+    ) -> Result<ApiKey, StoreError>;
+    /// The unrevoked key with this secret hash.
+    async fn api_key_by_hash(&self, secret_hash: &str) -> Result<Option<ApiKey>, StoreError>;
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError>;
+    async fn revoke_api_key(&self, id: Uuid) -> Result<ApiKey, StoreError>;
 }

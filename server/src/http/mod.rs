@@ -2,14 +2,19 @@
 
 mod body_limit;
 mod error_status;
+mod generate;
 mod guard;
+mod health;
+pub mod openai;
 
 use crate::cli::ServeArgs;
+use crate::model::{LocalModel, RemoteModel};
 use crate::model_file;
 use crate::store::SqlStore;
 use anyhow::Context;
 use app::app::{App, shell};
 use app::ssr::AppState;
+use app::ssr::model::LanguageModel;
 use axum::Router;
 use axum::routing::get;
 use leptos::config::LeptosOptions;
@@ -25,7 +30,14 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         move || provide_context(state.clone())
     };
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health::healthz))
+        .route("/api/generate", get(generate::generate))
+        .route("/v1/models", get(openai::list_models))
+        .route(
+            "/v1/chat/completions",
+            axum::routing::post(openai::chat_completions),
+        )
+        .with_state(state.clone())
         .leptos_routes_with_context(&options, routes, context, {
             let options = options.clone();
             move || shell(options.clone())
@@ -42,17 +54,42 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .with_state(options)
 }
 
-pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    match &args.model {
-        Some(path) => tracing::info!("{}", model_file::check(path).await?),
-        None => match model_file::check(model_file::DEFAULT_MODEL_PATH.as_ref()).await {
-            Ok(checked) => tracing::info!("{checked}"),
-            Err(err) => tracing::warn!("no model loaded: {err}"),
-        },
+/// The model to serve: the one named by `--model` (any problem stops start-up), else the
+/// default file when it is there (Parley runs without a model when it is not).
+async fn start_model(args: &ServeArgs) -> anyhow::Result<Option<Arc<dyn LanguageModel>>> {
+    if let Some(url) = &args.engine_url {
+        tracing::info!(%url, "sampling with a remote engine");
+        let remote = RemoteModel::new(url, args.engine_key.clone(), args.engine_model.clone());
+        return Ok(Some(Arc::new(remote)));
     }
+    let path = match &args.model {
+        Some(path) => path.clone(),
+        None => {
+            let default = std::path::PathBuf::from(model_file::DEFAULT_MODEL_PATH);
+            if !default.exists() {
+                tracing::warn!(
+                    "no model: {} not found; run scripts/fetch-model.sh",
+                    default.display()
+                );
+                return Ok(None);
+            }
+            default
+        }
+    };
+    let checked = model_file::check(&path).await?;
+    let engine = crate::model::load(&path, checked.sha256.clone())
+        .await
+        .with_context(|| format!("cannot load the model {}", path.display()))?;
+    tracing::info!("{checked}: {} loaded; warming up", engine.info.name);
+    Ok(Some(Arc::new(LocalModel::start(engine, args.model_queue))))
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let model = start_model(&args).await?;
     let store: SqlStore = args.store.open().await?;
     let state = AppState {
         store: Arc::new(store),
+        model,
         secure_cookies: args.secure_cookies,
     };
     let options = LeptosOptions::builder()

@@ -3,6 +3,7 @@
 //! folder (same version numbers), so queries stay portable: `$1` placeholders, uuids and
 //! times as TEXT.
 
+mod api_keys;
 mod login_failures;
 mod port;
 mod sessions;

@@ -2,7 +2,7 @@
 //! domain (users, sessions, login failures); this block only routes to them.
 
 use super::SqlStore;
-use app::domain::{Role, User, UserCounts};
+use app::domain::{ApiKey, Role, User, UserCounts};
 use app::ssr::{NewUser, SessionRecord, Store, StoreError, StoredUser};
 use async_trait::async_trait;
 use uuid::Uuid;
@@ -54,5 +54,23 @@ impl Store for SqlStore {
     }
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
         self.delete_login_failures(key).await
+    }
+    async fn create_api_key(
+        &self,
+        id: Uuid,
+        name: &str,
+        secret_hash: &str,
+        created_by: Option<Uuid>,
+    ) -> Result<ApiKey, StoreError> {
+        self.insert_api_key(id, name, secret_hash, created_by).await
+    }
+    async fn api_key_by_hash(&self, secret_hash: &str) -> Result<Option<ApiKey>, StoreError> {
+        self.find_api_key(secret_hash).await
+    }
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.all_api_keys().await
+    }
+    async fn revoke_api_key(&self, id: Uuid) -> Result<ApiKey, StoreError> {
+        self.mark_api_key_revoked(id).await
     }
 }

@@ -115,9 +115,9 @@ pub(crate) async fn start_session(
     user: &crate::domain::User,
 ) -> Result<(), ApiError> {
     use crate::ssr::{
-        SESSION_DAYS, SessionRecord, clock, new_session_token, set_session_cookie, token_hash,
+        SESSION_DAYS, SessionRecord, clock, random_token, set_session_cookie, token_hash,
     };
-    let token = new_session_token();
+    let token = random_token();
     state
         .store
         .create_session(SessionRecord {

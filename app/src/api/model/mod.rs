@@ -1,0 +1,3 @@
+mod model_status;
+
+pub use model_status::*;

@@ -1,0 +1,97 @@
+//! The model port: what server code needs from a language model. `server/src/model`
+//! implements it with candle in-process, and with an OpenAI-compatible HTTP client for a
+//! remote engine.
+
+use crate::model::{ChatMessage, FinishReason, ModelInfo, SamplingParams};
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+pub struct GenerationRequest {
+    pub messages: Vec<ChatMessage>,
+    pub params: SamplingParams,
+    /// How many alternatives of the same context (1..=9). Alternative `i` samples with
+    /// seed `params.seed + i`.
+    pub n: usize,
+}
+
+/// What a generation sends back, as it happens. Every `Delta` is valid UTF-8 text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GenerationEvent {
+    /// Prompt tokens, sent once before any text.
+    Started {
+        prompt_tokens: usize,
+    },
+    Delta {
+        index: usize,
+        text: String,
+    },
+    Done {
+        index: usize,
+        finish_reason: FinishReason,
+        completion_tokens: usize,
+    },
+    Failed {
+        message: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("the model is busy; try again in {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
+    #[error("no model is loaded")]
+    Unavailable,
+    #[error("{message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("the model failed: {0}")]
+    Failed(String),
+}
+
+#[async_trait]
+pub trait LanguageModel: Send + Sync {
+    fn info(&self) -> ModelInfo;
+    /// Queues a generation. Events arrive on the receiver; dropping it stops the work.
+    async fn generate(
+        &self,
+        request: GenerationRequest,
+    ) -> Result<mpsc::Receiver<GenerationEvent>, ModelError>;
+}
+
+/// Collects a whole generation: the text of each alternative and why it ended.
+pub async fn collect(
+    mut events: mpsc::Receiver<GenerationEvent>,
+    n: usize,
+) -> Result<Collected, ModelError> {
+    let mut collected = Collected {
+        texts: vec![String::new(); n],
+        finish: vec![None; n],
+        ..Default::default()
+    };
+    while let Some(event) = events.recv().await {
+        match event {
+            GenerationEvent::Started { prompt_tokens } => collected.prompt_tokens = prompt_tokens,
+            GenerationEvent::Delta { index, text } => collected.texts[index].push_str(&text),
+            GenerationEvent::Done {
+                index,
+                finish_reason,
+                completion_tokens,
+            } => {
+                collected.finish[index] = Some(finish_reason);
+                collected.completion_tokens += completion_tokens;
+            }
+            GenerationEvent::Failed { message } => return Err(ModelError::Failed(message)),
+        }
+    }
+    Ok(collected)
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Collected {
+    pub texts: Vec<String>,
+    pub finish: Vec<Option<FinishReason>>,
+    pub prompt_tokens: usize,
+    pub completion_tokens: usize,
+}

@@ -1,0 +1,146 @@
+//! `GET /api/generate`: a signed-in user's generation, streamed to the browser as
+//! server-sent events (`delta`, `done`, `error`), K alternatives side by side.
+
+use app::domain::Role;
+use app::model::{ChatMessage, SamplingParams};
+use app::ssr::model::{GenerationEvent, GenerationRequest, ModelError};
+use app::ssr::{AppState, clock, token_from_cookie_header, token_hash};
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use http::header::{COOKIE, RETRY_AFTER};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// Longest prompt accepted, in bytes; longer is refused, not cut.
+pub const MAX_PROMPT_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, Deserialize)]
+pub struct GenerateQuery {
+    pub prompt: String,
+    #[serde(default = "one")]
+    pub n: usize,
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    #[serde(default)]
+    pub max_tokens: Option<usize>,
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn error(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(json!({ "error": kind, "message": message.into() })),
+    )
+        .into_response()
+}
+
+pub async fn generate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<GenerateQuery>,
+) -> Response {
+    let token = headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(token_from_cookie_header)
+        .map(token_hash);
+    let user = match token {
+        Some(hash) => state
+            .store
+            .session_user(&hash, &clock::now_rfc3339())
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    let Some(user) = user else {
+        return error(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first");
+    };
+    if !user.role.allows(Role::Trainer) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this needs the trainer role",
+        );
+    }
+    if query.prompt.len() > MAX_PROMPT_BYTES {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("prompt is longer than {MAX_PROMPT_BYTES} bytes"),
+        );
+    }
+    let Some(model) = state.model.clone() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "no model is loaded",
+        );
+    };
+    let defaults = SamplingParams::default();
+    let params = SamplingParams {
+        temperature: query.temperature.unwrap_or(defaults.temperature),
+        max_tokens: query.max_tokens.unwrap_or(defaults.max_tokens),
+        seed: query.seed.unwrap_or(defaults.seed),
+        ..defaults
+    };
+    let request = GenerationRequest {
+        messages: vec![ChatMessage::new("user", query.prompt)],
+        params,
+        n: query.n,
+    };
+    let events = match model.generate(request).await {
+        Ok(events) => events,
+        Err(ModelError::Busy { retry_after_secs }) => {
+            let mut response = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "the model is busy; try again soon",
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            return response;
+        }
+        Err(ModelError::Invalid { message, .. }) => {
+            return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message);
+        }
+        Err(err) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                err.to_string(),
+            );
+        }
+    };
+    let stream = ReceiverStream::new(events).filter_map(|event| async move {
+        let event = match event {
+            GenerationEvent::Started { .. } => return None,
+            GenerationEvent::Delta { index, text } => {
+                Event::default().event("delta").json_data(json!({ "index": index, "text": text }))
+            }
+            GenerationEvent::Done { index, finish_reason, completion_tokens } => Event::default()
+                .event("done")
+                .json_data(json!({ "index": index, "finish_reason": finish_reason, "tokens": completion_tokens })),
+            GenerationEvent::Failed { message } => {
+                Event::default().event("error").json_data(json!({ "message": message }))
+            }
+        };
+        Some(Ok::<_, std::convert::Infallible>(event.unwrap_or_default()))
+    });
+    Sse::new(stream.chain(futures::stream::once(async {
+        Ok(Event::default().event("end").data(""))
+    })))
+    .into_response()
+}

@@ -1,0 +1,209 @@
+//! The model adapter on the tiny generated GGUF: the real loading, tokenizing, sampling and
+//! worker code, in milliseconds.
+
+use super::engine::Engine;
+use super::worker::LocalModel;
+use app::model::{ChatMessage, FinishReason, SamplingParams};
+use app::ssr::model::{GenerationEvent, GenerationRequest, LanguageModel, ModelError, collect};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+fn tiny_path() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("parley-tiny-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tiny.gguf");
+        super::tiny::write(&path).unwrap();
+        path
+    })
+    .clone()
+}
+
+fn tiny() -> Engine {
+    Engine::load(&tiny_path(), None).unwrap()
+}
+
+fn request(temperature: f64, max_tokens: usize, seed: u64, n: usize) -> GenerationRequest {
+    GenerationRequest {
+        messages: vec![ChatMessage::new("user", "Tell me about the 12 moons.")],
+        params: SamplingParams {
+            temperature,
+            max_tokens,
+            seed,
+            ..Default::default()
+        },
+        n,
+    }
+}
+
+/// Runs a request on the engine directly, collecting each alternative's text and deltas.
+fn run(
+    engine: &Engine,
+    request: &GenerationRequest,
+) -> (Vec<String>, Vec<Vec<String>>, Vec<Option<FinishReason>>) {
+    let mut texts = vec![String::new(); request.n];
+    let mut deltas = vec![vec![]; request.n];
+    let mut finish = vec![None; request.n];
+    engine
+        .generate(request, &mut |event| {
+            match event {
+                GenerationEvent::Delta { index, text } => {
+                    texts[index].push_str(&text);
+                    deltas[index].push(text);
+                }
+                GenerationEvent::Done {
+                    index,
+                    finish_reason,
+                    ..
+                } => finish[index] = Some(finish_reason),
+                _ => {}
+            }
+            true
+        })
+        .unwrap();
+    (texts, deltas, finish)
+}
+
+#[test]
+fn tokenizer_round_trips_any_utf8_and_splits_digits() {
+    let engine = tiny();
+    for text in [
+        "Hello, wörld!",
+        "日本語のテキスト",
+        "emoji 😀🎉 and\ttabs\nnew lines",
+        "  leading spaces",
+    ] {
+        let ids = engine.encode(text).unwrap();
+        assert_eq!(engine.tokenizer().decode(&ids, false).unwrap(), text);
+    }
+    // "2024" is four tokens, one digit each, as the smollm pre-tokenizer demands.
+    assert_eq!(engine.encode("2024").unwrap().len(), 4);
+}
+
+#[test]
+fn chat_markers_are_single_special_tokens() {
+    let engine = tiny();
+    for marker in ["<|im_start|>", "<|im_end|>", "<|endoftext|>"] {
+        let ids = engine.encode(marker).unwrap();
+        assert_eq!(ids.len(), 1, "{marker} is {ids:?}");
+        assert_eq!(
+            engine.tokenizer().id_to_token(ids[0]).as_deref(),
+            Some(marker)
+        );
+    }
+}
+
+#[test]
+fn greedy_decoding_is_identical_run_to_run() {
+    let engine = tiny();
+    let (first, _, _) = run(&engine, &request(0.0, 40, 1, 1));
+    let (second, _, _) = run(&engine, &request(0.0, 40, 99, 1));
+    assert!(!first[0].is_empty());
+    assert_eq!(first, second, "greedy ignores the seed and repeats exactly");
+}
+
+#[test]
+fn a_seed_reproduces_a_sample() {
+    let engine = tiny();
+    let (a, _, _) = run(&engine, &request(1.0, 40, 7, 1));
+    let (b, _, _) = run(&engine, &request(1.0, 40, 7, 1));
+    assert_eq!(a, b);
+}
+
+#[test]
+fn forked_alternatives_equal_separate_runs_with_their_seeds() {
+    // One prefill shared by K forks must give what K separate generations give.
+    let engine = tiny();
+    let (together, _, _) = run(&engine, &request(1.0, 30, 40, 3));
+    for (i, text) in together.iter().enumerate() {
+        let (alone, _, _) = run(&engine, &request(1.0, 30, 40 + i as u64, 1));
+        assert_eq!(&alone[0], text, "alternative {i}");
+    }
+    assert!(
+        together[0] != together[1] || together[1] != together[2],
+        "different seeds, different texts"
+    );
+}
+
+#[test]
+fn every_delta_is_whole_text_and_max_tokens_ends_with_length() {
+    let engine = tiny();
+    let (texts, deltas, finish) = run(&engine, &request(1.0, 25, 3, 2));
+    for i in 0..2 {
+        assert_eq!(deltas[i].concat(), texts[i]);
+        assert!(finish[i].is_some());
+    }
+    if finish[0] == Some(FinishReason::Length) {
+        assert!(!texts[0].is_empty());
+    }
+}
+
+#[test]
+fn stop_strings_end_the_text_before_them() {
+    let engine = tiny();
+    let (texts, _, _) = run(&engine, &request(0.0, 60, 0, 1));
+    let text = &texts[0];
+    // Pick a stop string from the middle of the greedy text, then ask again with it.
+    let chars: Vec<char> = text.chars().collect();
+    assert!(chars.len() >= 6, "greedy text too short to test: {text:?}");
+    let stop: String = chars[chars.len() / 2..chars.len() / 2 + 2].iter().collect();
+    let mut stopped = request(0.0, 60, 0, 1);
+    stopped.params.stop = vec![stop.clone()];
+    let (cut, _, finish) = run(&engine, &stopped);
+    let expected = &text[..text.find(&stop).unwrap()];
+    assert_eq!(cut[0], expected);
+    assert_eq!(finish[0], Some(FinishReason::Stop));
+}
+
+#[test]
+fn too_long_a_conversation_is_refused_with_the_numbers() {
+    let engine = tiny();
+    let mut long = request(0.0, 100, 0, 1);
+    long.messages[0].content = "word ".repeat(3000);
+    let err = engine.generate(&long, &mut |_| true).unwrap_err();
+    assert!(err.contains("exceeds the model's context"), "{err}");
+}
+
+#[tokio::test]
+async fn full_queue_is_refused_and_a_dropped_client_frees_the_worker() {
+    let model = LocalModel::start(tiny(), 0);
+    while !model.info().ready {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // A reader that never reads: the worker fills its buffer and waits on this request.
+    let stalled = model.generate(request(0.0, 400, 0, 1)).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let busy = model.generate(request(0.0, 5, 0, 1)).await;
+    assert!(matches!(busy, Err(ModelError::Busy { retry_after_secs }) if retry_after_secs > 0));
+    // The client goes away: the worker stops that generation and takes new work.
+    drop(stalled);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let events = loop {
+        match model.generate(request(0.0, 5, 0, 1)).await {
+            Ok(events) => break events,
+            Err(ModelError::Busy { .. }) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await
+            }
+            Err(err) => panic!("worker still busy after the client left: {err}"),
+        }
+    };
+    let collected = collect(events, 1).await.unwrap();
+    assert!(collected.finish[0].is_some());
+}
+
+#[tokio::test]
+async fn bad_parameters_are_refused_by_name() {
+    let model = LocalModel::start(tiny(), 1);
+    let cases = [
+        (request(3.0, 5, 0, 1), "temperature"),
+        (request(0.0, 0, 0, 1), "max_tokens"),
+        (request(0.0, 5, 0, 10), "n"),
+    ];
+    for (request, field) in cases {
+        match model.generate(request).await {
+            Err(ModelError::Invalid { field: got, .. }) => assert_eq!(got, field),
+            other => panic!("{field}: {:?}", other.map(|_| ())),
+        }
+    }
+}
