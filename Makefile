@@ -17,7 +17,7 @@ run: build model
 	$(BIN) serve
 
 ## Unit, store (SQLite and PostgreSQL), HTTP and browser tests against the release build.
-test: test-deps build test-rust test-browser
+test: test-deps build model test-rust test-browser
 
 build:
 	$(WITH_TOOLS) cargo leptos build --release

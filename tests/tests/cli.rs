@@ -119,3 +119,82 @@ fn help_documents_every_serve_flag() {
         assert!(help.contains(flag), "serve --help lacks {flag}:\n{help}");
     }
 }
+
+/// `parley serve --model PATH` must stop at start with a message naming the problem.
+fn serve_refuses(model: &std::path::Path, expected: &str) {
+    let out = Command::new(parley_bin())
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--database-url",
+            "sqlite::memory:",
+            "--model",
+        ])
+        .arg(model)
+        .output()
+        .expect("run parley");
+    assert!(!out.status.success(), "started with {}", model.display());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(expected),
+        "expected {expected:?} in: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn broken_model_files_stop_the_server_with_a_clear_message() {
+    let tiny = std::fs::read(common::tiny_model()).unwrap();
+    let dir = std::env::temp_dir().join(format!("parley-bad-models-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    serve_refuses(&dir.join("missing.gguf"), "not found");
+
+    let text = dir.join("notes.gguf");
+    std::fs::write(&text, "these are not weights").unwrap();
+    serve_refuses(&text, "not a GGUF model file");
+
+    let truncated = dir.join("truncated.gguf");
+    std::fs::write(&truncated, &tiny[..tiny.len() / 2]).unwrap();
+    serve_refuses(&truncated, "cannot load the model");
+
+    let header_only = dir.join("header-only.gguf");
+    std::fs::write(&header_only, &tiny[..200]).unwrap();
+    serve_refuses(&header_only, "malformed or truncated");
+
+    // The same file with every "llama" (architecture and its keys) renamed.
+    let mut other = tiny.clone();
+    for i in 0..other.len().saturating_sub(5) {
+        if &other[i..i + 5] == b"llama" {
+            other[i..i + 5].copy_from_slice(b"qwen9");
+        }
+    }
+    let wrong_arch = dir.join("qwen9.gguf");
+    std::fs::write(&wrong_arch, other).unwrap();
+    serve_refuses(&wrong_arch, "architecture \"qwen9\"");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn key_add_prints_a_key_once() {
+    let dir = std::env::temp_dir().join(format!("parley-keys-{}", uuid::Uuid::new_v4()));
+    let out = Command::new(parley_bin())
+        .args(["key", "add", "--name", "eval harness", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("created API key \"eval harness\""),
+        "{stdout}"
+    );
+    let secret = stdout.lines().last().unwrap();
+    assert!(secret.starts_with("pk-") && secret.len() > 40, "{secret}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -77,7 +77,7 @@ pub fn write(path: &Path) -> candle_core::Result<()> {
     let metadata: Vec<(&str, Value)> = vec![
         ("general.architecture", Value::String("llama".into())),
         ("general.name", Value::String("parley-tiny".into())),
-        ("llama.context_length", Value::U32(512)),
+        ("llama.context_length", Value::U32(4096)),
         ("llama.embedding_length", Value::U32(DIM as u32)),
         ("llama.feed_forward_length", Value::U32(HIDDEN as u32)),
         ("llama.block_count", Value::U32(LAYERS as u32)),

@@ -106,13 +106,20 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(engine: Engine) -> TestApp {
+        TestApp::spawn_with(engine, &[]).await
+    }
+
+    /// Starts `parley serve` with more arguments (a model, a remote engine).
+    pub async fn spawn_with(engine: Engine, args: &[&str]) -> TestApp {
         let db = TestDb::new(engine).await;
         let mut child = Command::new(parley_bin())
             .args(["serve", "--addr", "127.0.0.1:0", "--database-url", &db.url])
             .arg("--data-dir")
             .arg(&db.dir)
-            .env("RUST_LOG", "warn")
+            .args(args)
+            .env("RUST_LOG", "error")
             .env_remove("PARLEY_MODEL")
+            .env_remove("PARLEY_ENGINE_URL")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -131,6 +138,39 @@ impl TestApp {
         .await
         .expect("read address");
         TestApp { base, db, child }
+    }
+
+    /// Waits until `/healthz` says the model is ready (it warms up after start).
+    pub async fn model_ready(&self) -> serde_json::Value {
+        for _ in 0..200 {
+            let health: serde_json::Value = reqwest::get(self.url("/healthz"))
+                .await
+                .expect("healthz")
+                .json()
+                .await
+                .expect("json");
+            if health["model"]["ready"] == true {
+                return health;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the model did not become ready");
+    }
+
+    /// An API key made by a fresh first admin, for the `/v1` routes.
+    pub async fn api_key(&self) -> String {
+        let admin = self
+            .first_admin("admin@example.org", "correct horse battery")
+            .await;
+        let id = uuid::Uuid::new_v4().to_string();
+        let key = self
+            .call_ok(
+                &admin,
+                "keys/create",
+                &[("request_id", &id), ("name", "tests")],
+            )
+            .await;
+        key["secret"].as_str().expect("secret").to_string()
     }
 
     pub fn client(&self) -> reqwest::Client {
@@ -256,4 +296,22 @@ macro_rules! on_both_engines {
             }
         }
     };
+}
+
+/// The tiny generated GGUF (random weights, real tokenizer), written once per test binary.
+pub fn tiny_model() -> PathBuf {
+    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("parley-tiny-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("tiny.gguf");
+        let status = Command::new(parley_bin())
+            .args(["model", "tiny", "--out"])
+            .arg(&path)
+            .status()
+            .expect("run parley");
+        assert!(status.success(), "parley model tiny failed");
+        path
+    })
+    .clone()
 }
