@@ -1,13 +1,13 @@
 // Starts the real release `parley` binary on a free port with a fresh SQLite database, and
 // a real headless Chromium (Debian's) in a fresh profile.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
-export async function startParley() {
+export async function startParley(extraArgs = []) {
   const bin = process.env.PARLEY_BIN;
   const siteRoot = process.env.PARLEY_SITE_ROOT;
   if (!bin || !siteRoot) throw new Error('set PARLEY_BIN and PARLEY_SITE_ROOT (make test does)');
@@ -16,7 +16,7 @@ export async function startParley() {
   const env = { ...process.env, RUST_LOG: 'warn' };
   delete env.DATABASE_URL;
   delete env.PARLEY_MODEL;
-  const child = spawn(bin, ['serve', '--addr', '127.0.0.1:0', '--data-dir', dataDir, '--site-root', siteRoot], {
+  const child = spawn(bin, ['serve', '--addr', '127.0.0.1:0', '--data-dir', dataDir, '--site-root', siteRoot, ...extraArgs], {
     env,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -55,4 +55,22 @@ export async function startBrowser() {
 /// Clicks are lost before hydration: wait until the app marks the page interactive.
 export async function hydrated(page) {
   await page.waitForSelector('body[data-hydrated="true"]', { timeout: 20000 });
+}
+
+/// Writes the tiny generated model (random weights, real tokenizer) and returns its path.
+export function tinyModel() {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-tiny-'));
+  const path = join(dir, 'tiny.gguf');
+  execFileSync(process.env.PARLEY_BIN, ['model', 'tiny', '--out', path]);
+  return path;
+}
+
+/// Creates the first admin through the set-up page.
+export async function createFirstAdmin(page, base, email, password) {
+  await page.goto(base + '/setup');
+  await hydrated(page);
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Create admin' }).click();
+  await page.getByRole('heading', { name: `Welcome, ${email}` }).waitFor();
 }

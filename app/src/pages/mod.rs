@@ -5,7 +5,7 @@ mod login;
 mod not_found;
 mod setup;
 
-pub use admin::AdminPage;
+pub use admin::{AdminPage, ApiKeysPage, ModelPage};
 pub use area::AreaPage;
 pub use home::HomePage;
 pub use login::LoginPage;

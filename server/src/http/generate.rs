@@ -140,7 +140,7 @@ pub async fn generate(
         Some(Ok::<_, std::convert::Infallible>(event.unwrap_or_default()))
     });
     Sse::new(stream.chain(futures::stream::once(async {
-        Ok(Event::default().event("end").data(""))
+        Ok(Event::default().event("end").data("{}"))
     })))
     .into_response()
 }

@@ -5,6 +5,8 @@ use crate::domain::{Role, User};
 use leptos::prelude::*;
 use uuid::Uuid;
 
+use super::{AdminTabs, short_time};
+
 /// Admins manage accounts: create them with a first password, and change roles.
 #[component]
 pub fn AdminPage() -> impl IntoView {
@@ -15,6 +17,7 @@ pub fn AdminPage() -> impl IntoView {
         |_| list_users(),
     );
     view! {
+        <AdminTabs />
         <section class="card">
             <h1>"Accounts"</h1>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
@@ -93,13 +96,5 @@ fn CreateUserForm(create: ServerAction<CreateUser>) -> impl IntoView {
             <p class="ok" role="status">{created}</p>
             <ErrorLine value=create.value() />
         </section>
-    }
-}
-
-/// "2026-11-26T06:58:19.354560Z" as "2026-11-26 06:58 UTC".
-fn short_time(rfc3339: &str) -> String {
-    match (rfc3339.get(..10), rfc3339.get(11..16)) {
-        (Some(day), Some(minute)) => format!("{day} {minute} UTC"),
-        _ => rfc3339.to_string(),
     }
 }

@@ -1,0 +1,163 @@
+//! Follows a generation streamed from `/api/generate` (server-sent events) and keeps each
+//! alternative's text in a signal as it grows.
+
+use leptos::prelude::*;
+
+/// What the page shows of a running or finished generation.
+#[derive(Clone, Copy)]
+pub struct Outputs {
+    pub texts: RwSignal<Vec<String>>,
+    /// Why each alternative ended ("stop", "length"), once it has.
+    pub finished: RwSignal<Vec<Option<String>>>,
+    pub running: RwSignal<bool>,
+    pub error: RwSignal<Option<String>>,
+}
+
+impl Outputs {
+    pub fn new() -> Self {
+        Outputs {
+            texts: RwSignal::new(vec![]),
+            finished: RwSignal::new(vec![]),
+            running: RwSignal::new(false),
+            error: RwSignal::new(None),
+        }
+    }
+
+    fn reset(&self, n: usize) {
+        self.texts.set(vec![String::new(); n]);
+        self.finished.set(vec![None; n]);
+        self.error.set(None);
+        self.running.set(true);
+    }
+}
+
+impl Default for Outputs {
+    fn default() -> Self {
+        Outputs::new()
+    }
+}
+
+/// Where a page keeps its open stream. In the browser the stream is not `Send` and lives in
+/// local storage; on the server nothing streams, and a local value would be dropped on
+/// another thread, so it is a plain (empty) one there.
+#[cfg(feature = "hydrate")]
+pub type Holder = StoredValue<Option<browser::Active>, LocalStorage>;
+#[cfg(not(feature = "hydrate"))]
+pub type Holder = StoredValue<Option<browser::Active>>;
+
+pub fn holder() -> Holder {
+    #[cfg(feature = "hydrate")]
+    return StoredValue::new_local(None);
+    #[cfg(not(feature = "hydrate"))]
+    StoredValue::new(None)
+}
+
+/// Starts streaming `url` (a `/api/generate?...` address) for `n` alternatives into
+/// `outputs`. A new call replaces the stream before it.
+pub fn start(url: String, n: usize, outputs: Outputs, active: Holder) {
+    outputs.reset(n);
+    browser::start(url, outputs, active);
+}
+
+#[cfg(feature = "hydrate")]
+pub mod browser {
+    use super::Outputs;
+    use leptos::prelude::*;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+    use web_sys::{Event, EventSource, MessageEvent};
+
+    /// An open stream and the callbacks it holds; dropping it closes the stream.
+    pub struct Active {
+        source: EventSource,
+        _callbacks: Vec<Closure<dyn FnMut(Event)>>,
+    }
+
+    impl Drop for Active {
+        fn drop(&mut self) {
+            self.source.close();
+        }
+    }
+
+    fn data(event: &Event) -> Option<serde_json::Value> {
+        let message = event.dyn_ref::<MessageEvent>()?;
+        serde_json::from_str(&message.data().as_string()?).ok()
+    }
+
+    pub fn start(url: String, outputs: Outputs, active: super::Holder) {
+        active.set_value(None);
+        let source = match EventSource::new(&url) {
+            Ok(source) => source,
+            Err(_) => {
+                outputs
+                    .error
+                    .set(Some("the browser could not open the stream".into()));
+                outputs.running.set(false);
+                return;
+            }
+        };
+        let delta = Closure::<dyn FnMut(Event)>::new(move |event: Event| {
+            if let Some(d) = data(&event) {
+                let (index, text) = (
+                    d["index"].as_u64().unwrap_or(0) as usize,
+                    d["text"].as_str().unwrap_or(""),
+                );
+                outputs.texts.update(|texts| {
+                    if let Some(t) = texts.get_mut(index) {
+                        t.push_str(text)
+                    }
+                });
+            }
+        });
+        let done = Closure::<dyn FnMut(Event)>::new(move |event: Event| {
+            if let Some(d) = data(&event) {
+                let index = d["index"].as_u64().unwrap_or(0) as usize;
+                let reason = d["finish_reason"].as_str().unwrap_or("stop").to_string();
+                outputs.finished.update(|f| {
+                    if let Some(slot) = f.get_mut(index) {
+                        *slot = Some(reason)
+                    }
+                });
+            }
+        });
+        // "end" closes the stream (EventSource would otherwise reconnect); "error" is a
+        // failed generation (with a message) or a refused or broken connection (without).
+        let source_for_end = source.clone();
+        let end = Closure::<dyn FnMut(Event)>::new(move |_| {
+            source_for_end.close();
+            outputs.running.set(false);
+        });
+        let source_for_error = source.clone();
+        let error = Closure::<dyn FnMut(Event)>::new(move |event: Event| {
+            source_for_error.close();
+            let message = data(&event)
+                .and_then(|d| d["message"].as_str().map(str::to_string))
+                .unwrap_or_else(|| "the model could not be reached: it may be busy, or you were signed out; try again".into());
+            outputs.error.set(Some(message));
+            outputs.running.set(false);
+        });
+        for (name, callback) in [
+            ("delta", &delta),
+            ("done", &done),
+            ("end", &end),
+            ("error", &error),
+        ] {
+            let _ =
+                source.add_event_listener_with_callback(name, callback.as_ref().unchecked_ref());
+        }
+        active.set_value(Some(Active {
+            source,
+            _callbacks: vec![delta, done, end, error],
+        }));
+    }
+}
+
+/// On the server nothing streams: pages only start streams from browser events.
+#[cfg(not(feature = "hydrate"))]
+pub mod browser {
+    use super::{Holder, Outputs};
+
+    pub struct Active;
+
+    pub fn start(_url: String, _outputs: Outputs, _active: Holder) {}
+}
