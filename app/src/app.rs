@@ -2,9 +2,7 @@ use crate::api::auth::{CreateFirstAdmin, Login, Logout, current_user};
 use crate::components::nav::Nav;
 use crate::domain::{AREAS, User};
 use crate::error::ApiError;
-use crate::pages::{
-    AdminPage, ApiKeysPage, AreaPage, HomePage, LoginPage, ModelPage, NotFound, SetupPage,
-};
+use crate::pages::{AdminPage, ApiKeysPage, AreaPage, HomePage, LoginPage, ModelPage, NotFound, SetupPage};
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
@@ -45,21 +43,10 @@ pub fn App() -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
     let setup = ServerAction::<CreateFirstAdmin>::new();
     let user = Resource::new(
-        move || {
-            (
-                login.version().get(),
-                logout.version().get(),
-                setup.version().get(),
-            )
-        },
+        move || (login.version().get(), logout.version().get(), setup.version().get()),
         |_| current_user(),
     );
-    provide_context(Session {
-        user,
-        login,
-        logout,
-        setup,
-    });
+    provide_context(Session { user, login, logout, setup });
 
     // Effects run only in the browser: this marks the moment the page became interactive,
     // which the browser tests wait for before they click.

@@ -46,9 +46,7 @@ impl FromStr for Role {
             "trainer" => Ok(Role::Trainer),
             "reviewer" => Ok(Role::Reviewer),
             "admin" => Ok(Role::Admin),
-            other => Err(format!(
-                "unknown role {other:?}; expected trainer, reviewer or admin"
-            )),
+            other => Err(format!("unknown role {other:?}; expected trainer, reviewer or admin")),
         }
     }
 }
@@ -97,50 +95,19 @@ pub struct Area {
 
 /// The areas, in navigation order. The server's page guard reads the same table.
 pub const AREAS: &[Area] = &[
-    Area {
-        label: "Write",
-        path: "/write",
-        needs: Role::Trainer,
-    },
-    Area {
-        label: "Chat",
-        path: "/chat",
-        needs: Role::Trainer,
-    },
-    Area {
-        label: "Rank",
-        path: "/rank",
-        needs: Role::Trainer,
-    },
-    Area {
-        label: "Feedback",
-        path: "/feedback",
-        needs: Role::Trainer,
-    },
-    Area {
-        label: "Review",
-        path: "/review",
-        needs: Role::Reviewer,
-    },
-    Area {
-        label: "Datasets",
-        path: "/datasets",
-        needs: Role::Admin,
-    },
-    Area {
-        label: "Admin",
-        path: "/admin",
-        needs: Role::Admin,
-    },
+    Area { label: "Write", path: "/write", needs: Role::Trainer },
+    Area { label: "Chat", path: "/chat", needs: Role::Trainer },
+    Area { label: "Rank", path: "/rank", needs: Role::Trainer },
+    Area { label: "Feedback", path: "/feedback", needs: Role::Trainer },
+    Area { label: "Review", path: "/review", needs: Role::Reviewer },
+    Area { label: "Datasets", path: "/datasets", needs: Role::Admin },
+    Area { label: "Admin", path: "/admin", needs: Role::Admin },
 ];
 
 /// The area a page path belongs to, if any.
 pub fn area_for_path(path: &str) -> Option<&'static Area> {
     AREAS.iter().find(|area| {
-        path == area.path
-            || path
-                .strip_prefix(area.path)
-                .is_some_and(|rest| rest.starts_with('/'))
+        path == area.path || path.strip_prefix(area.path).is_some_and(|rest| rest.starts_with('/'))
     })
 }
 
@@ -167,10 +134,7 @@ mod tests {
     #[test]
     fn area_for_path_matches_whole_segments_only() {
         assert_eq!(area_for_path("/admin").map(|a| a.label), Some("Admin"));
-        assert_eq!(
-            area_for_path("/admin/users").map(|a| a.label),
-            Some("Admin")
-        );
+        assert_eq!(area_for_path("/admin/users").map(|a| a.label), Some("Admin"));
         assert_eq!(area_for_path("/administrivia"), None);
         assert_eq!(area_for_path("/"), None);
     }

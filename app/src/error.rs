@@ -62,20 +62,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ApiError {
-            kind,
-            message: message.into(),
-            field: None,
-            retry_after_secs: None,
-        }
+        ApiError { kind, message: message.into(), field: None, retry_after_secs: None }
     }
 
     /// An error about one named field of the request.
     pub fn field(kind: ErrorKind, field: &str, message: impl Into<String>) -> Self {
-        ApiError {
-            field: Some(field.to_string()),
-            ..ApiError::new(kind, message)
-        }
+        ApiError { field: Some(field.to_string()), ..ApiError::new(kind, message) }
     }
 
     pub fn unauthenticated() -> Self {
@@ -83,10 +75,7 @@ impl ApiError {
     }
 
     pub fn internal() -> Self {
-        ApiError::new(
-            ErrorKind::Internal,
-            "internal error; the server log has the details",
-        )
+        ApiError::new(ErrorKind::Internal, "internal error; the server log has the details")
     }
 }
 

@@ -12,10 +12,7 @@ pub struct ChatMessage {
 
 impl ChatMessage {
     pub fn new(role: &str, content: impl Into<String>) -> Self {
-        ChatMessage {
-            role: role.to_string(),
-            content: content.into(),
-        }
+        ChatMessage { role: role.to_string(), content: content.into() }
     }
 }
 
@@ -38,14 +35,7 @@ pub struct SamplingParams {
 
 impl Default for SamplingParams {
     fn default() -> Self {
-        SamplingParams {
-            temperature: 0.7,
-            top_p: 0.9,
-            top_k: 40,
-            max_tokens: 256,
-            stop: vec![],
-            seed: 0,
-        }
+        SamplingParams { temperature: 0.7, top_p: 0.9, top_k: 40, max_tokens: 256, stop: vec![], seed: 0 }
     }
 }
 
@@ -59,18 +49,10 @@ impl SamplingParams {
             return Err(("top_p", "top_p must be above 0 and at most 1".into()));
         }
         if self.max_tokens == 0 || self.max_tokens > MAX_NEW_TOKENS {
-            return Err((
-                "max_tokens",
-                format!("max_tokens must be between 1 and {MAX_NEW_TOKENS}"),
-            ));
+            return Err(("max_tokens", format!("max_tokens must be between 1 and {MAX_NEW_TOKENS}")));
         }
-        if self.stop.len() > MAX_STOP_STRINGS
-            || self.stop.iter().any(|s| s.is_empty() || s.len() > 64)
-        {
-            return Err((
-                "stop",
-                format!("at most {MAX_STOP_STRINGS} stop strings of 1 to 64 bytes"),
-            ));
+        if self.stop.len() > MAX_STOP_STRINGS || self.stop.iter().any(|s| s.is_empty() || s.len() > 64) {
+            return Err(("stop", format!("at most {MAX_STOP_STRINGS} stop strings of 1 to 64 bytes")));
         }
         Ok(())
     }
@@ -84,6 +66,22 @@ pub enum FinishReason {
     Stop,
     /// `max_tokens` was reached.
     Length,
+}
+
+/// A model version as the Admin page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelVersion {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub source: String,
+    pub sha256: Option<String>,
+    /// RFC 3339, UTC: when a server first served it.
+    pub registered_at: String,
+    /// Loaded by the server that answered.
+    pub served: bool,
+    pub ready: bool,
+    /// The one new work uses.
+    pub active: bool,
 }
 
 /// Which model wrote a text: enough to find the exact weights again.

@@ -57,9 +57,7 @@ fn median(mut values: Vec<Duration>) -> Duration {
 }
 
 fn measure(engine: &Engine, args: &BenchArgs) -> anyhow::Result<()> {
-    let mut prompt = engine
-        .encode(&TEXT.repeat(1 + args.prompt_tokens / 40))
-        .map_err(anyhow::Error::msg)?;
+    let mut prompt = engine.encode(&TEXT.repeat(1 + args.prompt_tokens / 40)).map_err(anyhow::Error::msg)?;
     prompt.truncate(args.prompt_tokens);
     anyhow::ensure!(prompt.len() == args.prompt_tokens, "prompt text too short");
     let runs = args.runs.max(1);
@@ -68,9 +66,7 @@ fn measure(engine: &Engine, args: &BenchArgs) -> anyhow::Result<()> {
     let mut decode = vec![];
     let mut alternatives = vec![];
     for _ in 0..runs {
-        let timing = engine
-            .time_generation(&prompt, 1, args.new_tokens)
-            .map_err(anyhow::Error::msg)?;
+        let timing = engine.time_generation(&prompt, 1, args.new_tokens).map_err(anyhow::Error::msg)?;
         prefill.push(timing.prefill);
         first_token.push(timing.first_token);
         decode.push(timing.total - timing.prefill);
@@ -79,12 +75,8 @@ fn measure(engine: &Engine, args: &BenchArgs) -> anyhow::Result<()> {
             .map_err(anyhow::Error::msg)?;
         alternatives.push(timing.total);
     }
-    let (prefill, first_token, decode, alternatives) = (
-        median(prefill),
-        median(first_token),
-        median(decode),
-        median(alternatives),
-    );
+    let (prefill, first_token, decode, alternatives) =
+        (median(prefill), median(first_token), median(decode), median(alternatives));
     let per_sec = |tokens: usize, time: Duration| tokens as f64 / time.as_secs_f64();
     println!(
         "parley bench: {} ({}), {} threads, prompt {} tokens, {} new tokens, K = {}, median of {runs}",
@@ -95,25 +87,14 @@ fn measure(engine: &Engine, args: &BenchArgs) -> anyhow::Result<()> {
         args.new_tokens,
         args.alternatives
     );
-    println!(
-        "{:<34} {:>10}   {}",
-        "measure", "parley", "llama.cpp reference (same file, 2 threads)"
-    );
-    println!(
-        "{:<34} {:>10.1}   {LLAMA_CPP_PROMPT}",
-        "prompt tokens/s",
-        per_sec(args.prompt_tokens, prefill)
-    );
+    println!("{:<34} {:>10}   {}", "measure", "parley", "llama.cpp reference (same file, 2 threads)");
+    println!("{:<34} {:>10.1}   {LLAMA_CPP_PROMPT}", "prompt tokens/s", per_sec(args.prompt_tokens, prefill));
     println!(
         "{:<34} {:>10.1}   {LLAMA_CPP_GENERATION}",
         "generation tokens/s",
         per_sec(args.new_tokens.saturating_sub(1).max(1), decode)
     );
-    println!(
-        "{:<34} {:>10.0}   -",
-        "time to first token (ms)",
-        first_token.as_secs_f64() * 1000.0
-    );
+    println!("{:<34} {:>10.0}   -", "time to first token (ms)", first_token.as_secs_f64() * 1000.0);
     let reference = if args.alternatives == 4 && args.new_tokens == 64 && args.prompt_tokens == 38 {
         LLAMA_CPP_FOUR_BY_64_SECS
     } else {
@@ -121,10 +102,7 @@ fn measure(engine: &Engine, args: &BenchArgs) -> anyhow::Result<()> {
     };
     println!(
         "{:<34} {:>10.2}   {reference}",
-        format!(
-            "{} alternatives x {} tokens (s)",
-            args.alternatives, args.new_tokens
-        ),
+        format!("{} alternatives x {} tokens (s)", args.alternatives, args.new_tokens),
         alternatives.as_secs_f64()
     );
     Ok(())

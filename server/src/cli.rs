@@ -12,11 +12,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "parley",
-    version,
-    about = "Parley: a studio where trainers make RLHF data"
-)]
+#[command(name = "parley", version, about = "Parley: a studio where trainers make RLHF data")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -60,9 +56,10 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the chosen one is printed).
     #[arg(long, env = "PARLEY_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
-    /// GGUF model file. [default: models/SmolLM2-135M-Instruct.Q4_1.gguf when present]
-    #[arg(long, env = "PARLEY_MODEL")]
-    pub model: Option<PathBuf>,
+    /// GGUF model file; repeat (or separate with commas) to serve several, and choose the
+    /// active one on the Admin page. [default: models/SmolLM2-135M-Instruct.Q4_1.gguf when present]
+    #[arg(long, env = "PARLEY_MODEL", value_delimiter = ',')]
+    pub model: Vec<PathBuf>,
     /// Folder with the built browser files (pkg/). Set by `cargo leptos` when it runs Parley.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
@@ -123,24 +120,23 @@ pub enum ModelCommand {
     Tiny {
         #[arg(long)]
         out: PathBuf,
+        /// Another variant has other weights, and so is another model version.
+        #[arg(long, default_value_t = 0)]
+        variant: u64,
     },
 }
 
 impl StoreArgs {
     pub fn url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join("parley.db").display()
-            )
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join("parley.db").display()))
     }
 
     pub async fn open(&self) -> anyhow::Result<SqlStore> {
         if self.database_url.is_none() {
-            std::fs::create_dir_all(&self.data_dir).with_context(|| {
-                format!("cannot create the data folder {}", self.data_dir.display())
-            })?;
+            std::fs::create_dir_all(&self.data_dir)
+                .with_context(|| format!("cannot create the data folder {}", self.data_dir.display()))?;
         }
         let store = SqlStore::connect(&self.url()).await?;
         store.migrate().await?;
@@ -157,38 +153,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Some(Command::User(UserCommand::Add {
-            email,
-            role,
-            password_stdin,
-            store,
-        })) => add_user(&store, &email, role, password_stdin).await,
+        Some(Command::User(UserCommand::Add { email, role, password_stdin, store })) => {
+            add_user(&store, &email, role, password_stdin).await
+        }
         Some(Command::Model(ModelCommand::Check { model })) => {
             let checked = model_file::check(&model).await?;
             let loaded = crate::model::load(&model, checked.sha256.clone()).await?;
             println!("{checked}: {} loads", loaded.info.name);
             Ok(())
         }
-        Some(Command::Model(ModelCommand::Tiny { out })) => {
-            crate::model::tiny::write(&out)
+        Some(Command::Model(ModelCommand::Tiny { out, variant })) => {
+            crate::model::tiny::write(&out, variant)
                 .with_context(|| format!("cannot write {}", out.display()))?;
             println!("wrote {}", out.display());
             Ok(())
         }
         Some(Command::Key(KeyCommand::Add { name, store })) => {
-            let secret = format!(
-                "{}{}",
-                app::api::keys::API_KEY_PREFIX,
-                app::ssr::random_token()
-            );
+            let secret = format!("{}{}", app::api::keys::API_KEY_PREFIX, app::ssr::random_token());
             let store = store.open().await?;
             let key = store
-                .create_api_key(
-                    uuid::Uuid::new_v4(),
-                    name.trim(),
-                    &app::ssr::token_hash(&secret),
-                    None,
-                )
+                .create_api_key(uuid::Uuid::new_v4(), name.trim(), &app::ssr::token_hash(&secret), None)
                 .await?;
             println!("created API key {:?} ({})", key.name, key.id);
             println!("{secret}");
@@ -198,19 +182,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn add_user(
-    store: &StoreArgs,
-    email: &str,
-    role: Role,
-    password_stdin: bool,
-) -> anyhow::Result<()> {
+async fn add_user(store: &StoreArgs, email: &str, role: Role, password_stdin: bool) -> anyhow::Result<()> {
     let email = check_email(email)?;
     let (password, made_up) = if password_stdin {
         let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .context("cannot read the password")?;
+        std::io::stdin().lock().read_line(&mut line).context("cannot read the password")?;
         (line.trim_end_matches(['\r', '\n']).to_string(), false)
     } else {
         (app::ssr::random_token(), true)
@@ -218,14 +194,7 @@ async fn add_user(
     check_password(&password, &email)?;
     let store = store.open().await?;
     let password_hash = hash_password(password.clone()).await?;
-    let user = store
-        .create_user(NewUser {
-            id: uuid::Uuid::new_v4(),
-            email,
-            password_hash,
-            role,
-        })
-        .await?;
+    let user = store.create_user(NewUser { id: uuid::Uuid::new_v4(), email, password_hash, role }).await?;
     println!("created {} ({})", user.email, user.role);
     if made_up {
         println!("password: {password}");

@@ -1,4 +1,5 @@
-//! The model file: present, a GGUF file, and for the default model the exact published bytes.
+//! The model file: present, a GGUF file, hashed (the hash is its version), and for the
+//! default model the exact published bytes.
 
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -7,18 +8,14 @@ use std::path::{Path, PathBuf};
 
 pub const DEFAULT_MODEL_PATH: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
 pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
-pub const DEFAULT_MODEL_SHA256: &str =
-    "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+pub const DEFAULT_MODEL_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelFileError {
     #[error("model file {0} not found; run `scripts/fetch-model.sh` or pass --model PATH")]
     Missing(PathBuf),
     #[error("model file {path} cannot be read: {source}")]
-    Unreadable {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Unreadable { path: PathBuf, source: std::io::Error },
     #[error("{0} is not a GGUF model file (it does not start with the GGUF magic bytes)")]
     NotGguf(PathBuf),
     #[error(
@@ -32,16 +29,19 @@ pub enum ModelFileError {
 pub struct CheckedModel {
     pub path: PathBuf,
     pub bytes: u64,
-    /// Set when the file is the default model and its checksum was verified.
+    /// The file's SHA-256: the model version every model-written text records.
     pub sha256: Option<String>,
+    /// Whether the file is the default model, checked against its published hash.
+    pub verified: bool,
 }
 
 impl fmt::Display for CheckedModel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "model {} ({} bytes", self.path.display(), self.bytes)?;
-        match &self.sha256 {
-            Some(_) => write!(f, ", SHA-256 verified)"),
-            None => write!(f, ", GGUF header ok)"),
+        match (&self.sha256, self.verified) {
+            (Some(_), true) => write!(f, ", SHA-256 verified)"),
+            (Some(sha256), false) => write!(f, ", SHA-256 {})", &sha256[..12.min(sha256.len())]),
+            (None, _) => write!(f, ")"),
         }
     }
 }
@@ -49,21 +49,16 @@ impl fmt::Display for CheckedModel {
 /// Checks the file on the blocking pool: hashing ~100 MB takes a moment.
 pub async fn check(path: &Path) -> Result<CheckedModel, ModelFileError> {
     let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || check_blocking(&path))
-        .await
-        .unwrap_or_else(|err| {
-            Err(ModelFileError::Unreadable {
-                path: PathBuf::new(),
-                source: std::io::Error::other(err.to_string()),
-            })
+    tokio::task::spawn_blocking(move || check_blocking(&path)).await.unwrap_or_else(|err| {
+        Err(ModelFileError::Unreadable {
+            path: PathBuf::new(),
+            source: std::io::Error::other(err.to_string()),
         })
+    })
 }
 
 pub fn check_blocking(path: &Path) -> Result<CheckedModel, ModelFileError> {
-    let unreadable = |source| ModelFileError::Unreadable {
-        path: path.to_path_buf(),
-        source,
-    };
+    let unreadable = |source| ModelFileError::Unreadable { path: path.to_path_buf(), source };
     let mut file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
@@ -76,33 +71,15 @@ pub fn check_blocking(path: &Path) -> Result<CheckedModel, ModelFileError> {
     if file.read_exact(&mut magic).is_err() || &magic != b"GGUF" {
         return Err(ModelFileError::NotGguf(path.to_path_buf()));
     }
-    let is_default = path
-        .file_name()
-        .is_some_and(|name| name == DEFAULT_MODEL_FILE);
-    let sha256 = if is_default {
-        let mut hasher = Sha256::new();
-        hasher.update(magic);
-        std::io::copy(&mut file, &mut hasher).map_err(unreadable)?;
-        let actual: String = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        if actual != DEFAULT_MODEL_SHA256 {
-            return Err(ModelFileError::WrongChecksum {
-                path: path.to_path_buf(),
-                actual,
-            });
-        }
-        Some(actual)
-    } else {
-        None
-    };
-    Ok(CheckedModel {
-        path: path.to_path_buf(),
-        bytes,
-        sha256,
-    })
+    let mut hasher = Sha256::new();
+    hasher.update(magic);
+    std::io::copy(&mut file, &mut hasher).map_err(unreadable)?;
+    let actual: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let verified = path.file_name().is_some_and(|name| name == DEFAULT_MODEL_FILE);
+    if verified && actual != DEFAULT_MODEL_SHA256 {
+        return Err(ModelFileError::WrongChecksum { path: path.to_path_buf(), actual });
+    }
+    Ok(CheckedModel { path: path.to_path_buf(), bytes, sha256: Some(actual), verified })
 }
 
 #[cfg(test)]
@@ -127,10 +104,7 @@ mod tests {
     #[test]
     fn non_gguf_file_is_refused() {
         let path = temp_file("model.gguf", b"<html>not a model</html>");
-        assert!(matches!(
-            check_blocking(&path),
-            Err(ModelFileError::NotGguf(_))
-        ));
+        assert!(matches!(check_blocking(&path), Err(ModelFileError::NotGguf(_))));
     }
 
     #[test]
@@ -141,10 +115,11 @@ mod tests {
     }
 
     #[test]
-    fn other_gguf_files_need_only_the_header() {
+    fn other_gguf_files_are_hashed_but_not_held_to_the_default_hash() {
         let path = temp_file("tiny.gguf", b"GGUF\x03\x00\x00\x00");
         let checked = check_blocking(&path).unwrap();
-        assert_eq!(checked.sha256, None);
+        assert!(!checked.verified);
+        assert_eq!(checked.sha256.map(|s| s.len()), Some(64));
         assert_eq!(checked.bytes, 8);
     }
 }

@@ -45,10 +45,7 @@ impl ChatCompletionRequest {
             temperature: self.temperature.unwrap_or(1.0),
             top_p: self.top_p.unwrap_or(1.0),
             top_k: self.top_k.unwrap_or(0),
-            max_tokens: self
-                .max_completion_tokens
-                .or(self.max_tokens)
-                .unwrap_or(defaults.max_tokens),
+            max_tokens: self.max_completion_tokens.or(self.max_tokens).unwrap_or(defaults.max_tokens),
             stop: match &self.stop {
                 None => vec![],
                 Some(Stop::One(stop)) => vec![stop.clone()],

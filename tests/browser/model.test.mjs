@@ -23,8 +23,9 @@ test('the model page streams K alternatives; API keys are shown once and can be 
 
   await page.goto(parley.base + '/admin/model');
   await hydrated(page);
-  await page.getByTestId('model').getByText('tiny', { exact: true }).waitFor();
-  await page.getByTestId('model-ready').filter({ hasText: 'ready' }).waitFor();
+  const active = page.getByTestId('models').locator('tr[data-active="true"]');
+  await active.getByText('tiny', { exact: true }).waitFor();
+  await active.getByTestId('model-status').filter({ hasText: 'ready' }).waitFor();
 
   await page.getByLabel('Prompt').fill('Tell me about the sea.');
   await page.getByLabel('Alternatives').fill('2');

@@ -11,7 +11,10 @@ async fn failed_migration_stops_the_server_with_a_clear_message() {
     let path = db.dir.join("parley.db");
     // A database someone else made, whose `users` table clashes with the first migration.
     let status = Command::new("python3")
-        .args(["-c", "import sqlite3,sys; sqlite3.connect(sys.argv[1]).execute('create table users (x int)')"])
+        .args([
+            "-c",
+            "import sqlite3,sys; sqlite3.connect(sys.argv[1]).execute('create table users (x int)')",
+        ])
         .arg(&path)
         .status()
         .expect("python3");
@@ -23,10 +26,7 @@ async fn failed_migration_stops_the_server_with_a_clear_message() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("database migration failed"), "{stderr}");
-    assert!(
-        stderr.contains("users"),
-        "the message names the clash: {stderr}"
-    );
+    assert!(stderr.contains("users"), "the message names the clash: {stderr}");
 }
 
 #[tokio::test]
@@ -54,11 +54,7 @@ async fn user_add_reads_the_password_from_stdin() {
         child.wait_with_output().unwrap()
     };
     let out = add("rev@example.org", "correct horse battery");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("created rev@example.org (reviewer)"));
 
     let again = add("rev@example.org", "correct horse battery");
@@ -83,28 +79,17 @@ fn unknown_role_is_refused_by_name() {
 #[test]
 fn model_check_explains_a_missing_file() {
     let out = Command::new(parley_bin())
-        .args([
-            "model",
-            "check",
-            "--model",
-            "/nonexistent/SmolLM2-135M-Instruct.Q4_1.gguf",
-        ])
+        .args(["model", "check", "--model", "/nonexistent/SmolLM2-135M-Instruct.Q4_1.gguf"])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("not found") && stderr.contains("fetch-model.sh"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("not found") && stderr.contains("fetch-model.sh"), "{stderr}");
 }
 
 #[test]
 fn help_documents_every_serve_flag() {
-    let out = Command::new(parley_bin())
-        .args(["serve", "--help"])
-        .output()
-        .unwrap();
+    let out = Command::new(parley_bin()).args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
     for flag in [
         "--addr",
@@ -123,23 +108,13 @@ fn help_documents_every_serve_flag() {
 /// `parley serve --model PATH` must stop at start with a message naming the problem.
 fn serve_refuses(model: &std::path::Path, expected: &str) {
     let out = Command::new(parley_bin())
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--database-url",
-            "sqlite::memory:",
-            "--model",
-        ])
+        .args(["serve", "--addr", "127.0.0.1:0", "--database-url", "sqlite::memory:", "--model"])
         .arg(model)
         .output()
         .expect("run parley");
     assert!(!out.status.success(), "started with {}", model.display());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains(expected),
-        "expected {expected:?} in: {stderr}"
-    );
+    assert!(stderr.contains(expected), "expected {expected:?} in: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -184,16 +159,9 @@ fn key_add_prints_a_key_once() {
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("created API key \"eval harness\""),
-        "{stdout}"
-    );
+    assert!(stdout.contains("created API key \"eval harness\""), "{stdout}");
     let secret = stdout.lines().last().unwrap();
     assert!(secret.starts_with("pk-") && secret.len() > 40, "{secret}");
     let _ = std::fs::remove_dir_all(dir);

@@ -83,40 +83,24 @@ async fn v1_needs_a_valid_api_key() {
 #[tokio::test]
 async fn revoked_key_stops_working() {
     let app = tiny_app(&[]).await;
-    let admin = app
-        .first_admin("admin@example.org", "correct horse battery")
-        .await;
+    let admin = app.first_admin("admin@example.org", "correct horse battery").await;
     let id = uuid::Uuid::new_v4().to_string();
-    let key = app
-        .call_ok(
-            &admin,
-            "keys/create",
-            &[("request_id", &id), ("name", "laptop")],
-        )
-        .await;
+    let key = app.call_ok(&admin, "keys/create", &[("request_id", &id), ("name", "laptop")]).await;
     let secret = key["secret"].as_str().unwrap();
     assert_eq!(completion(&app, secret, ask(1, false)).await.status(), 200);
     let key_id = key["key"]["id"].as_str().unwrap();
-    app.call_ok(&admin, "keys/revoke", &[("key_id", key_id)])
-        .await;
+    app.call_ok(&admin, "keys/revoke", &[("key_id", key_id)]).await;
     assert_eq!(completion(&app, secret, ask(1, false)).await.status(), 401);
     let keys = app.call_ok(&admin, "keys/list", &[]).await;
     assert!(!keys[0]["revoked_at"].is_null());
-    assert!(
-        !keys.to_string().contains(secret),
-        "the secret is never listed"
-    );
+    assert!(!keys.to_string().contains(secret), "the secret is never listed");
 }
 
 #[tokio::test]
 async fn streamed_chunks_add_up_to_the_whole_reply() {
     let app = tiny_app(&[]).await;
     let key = app.api_key().await;
-    let whole: Value = completion(&app, &key, ask(3, false))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let whole: Value = completion(&app, &key, ask(3, false)).await.json().await.unwrap();
     let choices = whole["choices"].as_array().unwrap();
     assert_eq!(choices.len(), 3);
     assert!(whole["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
@@ -125,11 +109,7 @@ async fn streamed_chunks_add_up_to_the_whole_reply() {
     assert_eq!(streamed.headers()["content-type"], "text/event-stream");
     let (texts, finish) = read_stream(&streamed.text().await.unwrap());
     for (i, choice) in choices.iter().enumerate() {
-        assert_eq!(
-            texts[i],
-            choice["message"]["content"].as_str().unwrap(),
-            "alternative {i}"
-        );
+        assert_eq!(texts[i], choice["message"]["content"].as_str().unwrap(), "alternative {i}");
     }
     assert_eq!(finish.len(), 3, "each alternative ends once");
 }
@@ -147,13 +127,7 @@ async fn bad_request_bodies_name_the_problem() {
         .unwrap();
     assert_eq!(reply.status(), 400);
     let body: Value = reply.json().await.unwrap();
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("line 1"),
-        "{body}"
-    );
+    assert!(body["error"]["message"].as_str().unwrap().contains("line 1"), "{body}");
 
     let mut too_many = ask(10, false);
     too_many["n"] = json!(10);
@@ -174,44 +148,19 @@ async fn a_full_queue_answers_429_with_retry_after() {
     let replies = futures_join(&app, &key, long, 6).await;
     let statuses: Vec<u16> = replies.iter().map(|(status, _)| *status).collect();
     assert!(statuses.contains(&200), "{statuses:?}");
-    let refused: Vec<_> = replies
-        .iter()
-        .filter(|(status, _)| *status == 429)
-        .collect();
+    let refused: Vec<_> = replies.iter().filter(|(status, _)| *status == 429).collect();
     assert!(!refused.is_empty(), "{statuses:?}");
-    assert!(
-        refused
-            .iter()
-            .all(|(_, retry)| retry.is_some_and(|secs| secs > 0))
-    );
+    assert!(refused.iter().all(|(_, retry)| retry.is_some_and(|secs| secs > 0)));
 }
 
 /// Sends `count` copies of a request at once; returns each status and Retry-After.
-async fn futures_join(
-    app: &TestApp,
-    key: &str,
-    body: Value,
-    count: usize,
-) -> Vec<(u16, Option<u64>)> {
+async fn futures_join(app: &TestApp, key: &str, body: Value, count: usize) -> Vec<(u16, Option<u64>)> {
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..count {
-        let (url, key, body) = (
-            app.url("/v1/chat/completions"),
-            key.to_string(),
-            body.clone(),
-        );
+        let (url, key, body) = (app.url("/v1/chat/completions"), key.to_string(), body.clone());
         tasks.spawn(async move {
-            let reply = reqwest::Client::new()
-                .post(url)
-                .bearer_auth(key)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let retry = reply
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok()?.parse().ok());
+            let reply = reqwest::Client::new().post(url).bearer_auth(key).json(&body).send().await.unwrap();
+            let retry = reply.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse().ok());
             (reply.status().as_u16(), retry)
         });
     }
@@ -221,14 +170,10 @@ async fn futures_join(
 #[tokio::test]
 async fn browser_stream_needs_a_session_and_sends_alternatives() {
     let app = tiny_app(&[]).await;
-    let anonymous = reqwest::get(app.url("/api/generate?prompt=hi"))
-        .await
-        .unwrap();
+    let anonymous = reqwest::get(app.url("/api/generate?prompt=hi")).await.unwrap();
     assert_eq!(anonymous.status(), 401);
 
-    let admin = app
-        .first_admin("admin@example.org", "correct horse battery")
-        .await;
+    let admin = app.first_admin("admin@example.org", "correct horse battery").await;
     let reply = admin
         .get(app.url("/api/generate?prompt=Hello%20there&n=2&max_tokens=12&temperature=0.8&seed=5"))
         .send()
@@ -247,33 +192,74 @@ async fn a_second_parley_samples_through_the_first_as_remote_engine() {
     let key = engine.api_key().await;
     let front = TestApp::spawn_with(
         Engine::Sqlite,
-        &[
-            "--engine-url",
-            &engine.base,
-            "--engine-key",
-            &key,
-            "--engine-model",
-            "tiny",
-        ],
+        &["--engine-url", &engine.base, "--engine-key", &key, "--engine-model", "tiny"],
     )
     .await;
     let health = front.model_ready().await;
     assert_eq!(health["model"]["source"], engine.base.as_str());
     let front_key = front.api_key().await;
-    let via_front: Value = completion(&front, &front_key, ask(2, false))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let direct: Value = completion(&engine, &key, ask(2, false))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let via_front: Value = completion(&front, &front_key, ask(2, false)).await.json().await.unwrap();
+    let direct: Value = completion(&engine, &key, ask(2, false)).await.json().await.unwrap();
     for i in 0..2 {
-        assert_eq!(
-            via_front["choices"][i]["message"], direct["choices"][i]["message"],
-            "alternative {i}"
-        );
+        assert_eq!(via_front["choices"][i]["message"], direct["choices"][i]["message"], "alternative {i}");
     }
+}
+
+#[tokio::test]
+async fn admins_choose_the_active_model_among_those_served() {
+    let other = tiny_model().with_file_name("tiny-other.gguf");
+    let status = std::process::Command::new(common::parley_bin())
+        .args(["model", "tiny", "--variant", "1", "--out"])
+        .arg(&other)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let first = tiny_model();
+    let models = format!("{},{}", first.display(), other.display());
+    let app = TestApp::spawn_with(Engine::Sqlite, &["--model", &models]).await;
+    app.model_ready().await;
+    let admin = app.first_admin("admin@example.org", "correct horse battery").await;
+    let versions = app.call_ok(&admin, "model/list", &[]).await;
+    let versions = versions.as_array().unwrap();
+    assert_eq!(versions.len(), 2);
+    assert!(
+        versions.iter().all(|v| v["served"] == true && v["sha256"].as_str().is_some_and(|s| s.len() == 64))
+    );
+    assert_eq!(versions.iter().filter(|v| v["active"] == true).count(), 1);
+    assert_eq!(versions[0]["active"], true, "the first served is active until an admin chooses");
+
+    let key = {
+        let id = uuid::Uuid::new_v4().to_string();
+        let made = app.call_ok(&admin, "keys/create", &[("request_id", &id), ("name", "t")]).await;
+        made["secret"].as_str().unwrap().to_string()
+    };
+    let before: Value = completion(
+        &app,
+        &key,
+        json!({"messages": [{"role": "user", "content": "hi"}], "temperature": 0, "max_tokens": 12}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let second = versions[1]["id"].as_str().unwrap();
+    app.call_ok(&admin, "model/set_active", &[("model_version_id", second)]).await;
+    let health: Value = reqwest::get(app.url("/healthz")).await.unwrap().json().await.unwrap();
+    assert_eq!(health["model"]["version"], second);
+    assert_eq!(health["model"]["name"], "tiny-other");
+    let after: Value = completion(
+        &app,
+        &key,
+        json!({"messages": [{"role": "user", "content": "hi"}], "temperature": 0, "max_tokens": 12}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(after["model"], "tiny-other");
+    assert_ne!(before["choices"][0]["message"], after["choices"][0]["message"], "other weights, other text");
+
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let reply = app.call(&admin, "model/set_active", &[("model_version_id", &unknown)]).await;
+    assert_eq!(reply.status(), 409);
 }

@@ -17,35 +17,20 @@ async fn trainer_cannot_use_admin_functions(engine: Engine) {
         ("users/list", vec![]),
         (
             "users/create",
-            vec![
-                ("request_id", &id),
-                ("email", "x@example.org"),
-                ("password", PASSWORD),
-                ("role", "admin"),
-            ],
+            vec![("request_id", &id), ("email", "x@example.org"), ("password", PASSWORD), ("role", "admin")],
         ),
-        (
-            "users/set_role",
-            vec![("user_id", &some_user), ("role", "admin")],
-        ),
+        ("users/set_role", vec![("user_id", &some_user), ("role", "admin")]),
     ];
     for (function, form) in &calls {
         let reply = app.call(&trainer, function, form).await;
         assert_eq!(reply.status(), 403, "{function}");
         let body = error_body(reply).await;
         assert_eq!(body["error"], "forbidden", "{function}");
-        assert!(
-            body["message"].as_str().unwrap().contains("admin"),
-            "{body}"
-        );
+        assert!(body["message"].as_str().unwrap().contains("admin"), "{body}");
 
         let reply = app.call(&anonymous, function, form).await;
         assert_eq!(reply.status(), 401, "{function}");
-        assert_eq!(
-            error_body(reply).await["error"],
-            "unauthenticated",
-            "{function}"
-        );
+        assert_eq!(error_body(reply).await["error"], "unauthenticated", "{function}");
     }
     let counts = app.call(&anonymous, "home/my_counts", &[]).await;
     assert_eq!(counts.status(), 401);
@@ -85,23 +70,10 @@ async fn pages_are_guarded_by_role(engine: Engine) {
         let reply = client.get(app.url(path)).send().await.unwrap();
         assert_eq!(reply.status(), status, "{path}");
     }
-    let page = trainer
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        page.contains("trainer@example.org"),
-        "home page shows who is signed in"
-    );
+    let page = trainer.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("trainer@example.org"), "home page shows who is signed in");
     assert!(page.contains("href=\"/write\""));
-    assert!(
-        !page.contains("href=\"/admin\""),
-        "trainer navigation has no Admin link"
-    );
+    assert!(!page.contains("href=\"/admin\""), "trainer navigation has no Admin link");
 }
 on_both_engines!(pages_are_guarded_by_role);
 
@@ -121,10 +93,7 @@ async fn admin_creates_accounts_and_changes_roles(engine: Engine) {
     // The same submit again (a double click) stores nothing new.
     let again = app.call(&admin, "users/create", &form).await;
     assert_eq!(again.status(), 200);
-    assert_eq!(
-        again.json::<serde_json::Value>().await.unwrap()["id"],
-        ben["id"]
-    );
+    assert_eq!(again.json::<serde_json::Value>().await.unwrap()["id"], ben["id"]);
     // A new submit with a taken e-mail is a conflict on the e-mail field.
     let other = uuid::Uuid::new_v4().to_string();
     let taken = app
@@ -143,46 +112,17 @@ async fn admin_creates_accounts_and_changes_roles(engine: Engine) {
     assert_eq!(error_body(taken).await["field"], "email");
 
     let ben_id = ben["id"].as_str().unwrap();
-    let promoted = app
-        .call(
-            &admin,
-            "users/set_role",
-            &[("user_id", ben_id), ("role", "reviewer")],
-        )
-        .await;
-    assert_eq!(
-        promoted.json::<serde_json::Value>().await.unwrap()["role"],
-        "reviewer"
-    );
-    let users = app
-        .call(&admin, "users/list", &[])
-        .await
-        .json::<Vec<serde_json::Value>>()
-        .await
-        .unwrap();
+    let promoted = app.call(&admin, "users/set_role", &[("user_id", ben_id), ("role", "reviewer")]).await;
+    assert_eq!(promoted.json::<serde_json::Value>().await.unwrap()["role"], "reviewer");
+    let users = app.call(&admin, "users/list", &[]).await.json::<Vec<serde_json::Value>>().await.unwrap();
     assert_eq!(users.len(), 2);
 
-    let me = app
-        .call(&admin, "auth/current_user", &[])
-        .await
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    let me = app.call(&admin, "auth/current_user", &[]).await.json::<serde_json::Value>().await.unwrap();
     let demote_self = app
-        .call(
-            &admin,
-            "users/set_role",
-            &[("user_id", me["id"].as_str().unwrap()), ("role", "trainer")],
-        )
+        .call(&admin, "users/set_role", &[("user_id", me["id"].as_str().unwrap()), ("role", "trainer")])
         .await;
     assert_eq!(demote_self.status(), 409, "the last admin keeps the role");
-    let bad_role = app
-        .call(
-            &admin,
-            "users/set_role",
-            &[("user_id", ben_id), ("role", "owner")],
-        )
-        .await;
+    let bad_role = app.call(&admin, "users/set_role", &[("user_id", ben_id), ("role", "owner")]).await;
     assert_eq!(bad_role.status(), 400);
 }
 on_both_engines!(admin_creates_accounts_and_changes_roles);

@@ -18,10 +18,7 @@ async fn smollm2() -> (TestApp, String) {
     );
     let app = TestApp::spawn_with(Engine::Sqlite, &["--model", MODEL]).await;
     let health = app.model_ready().await;
-    assert_eq!(
-        health["model"]["sha256"],
-        "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
-    );
+    assert_eq!(health["model"]["sha256"], "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53");
     let key = app.api_key().await;
     (app, key)
 }
@@ -54,18 +51,10 @@ async fn smollm2_knows_the_capital_of_france_and_repeats_its_reference() {
     let text = answer["choices"][0]["message"]["content"].as_str().unwrap();
     assert!(text.contains("Paris"), "{text}");
 
-    let reference = greedy(
-        &app,
-        &key,
-        json!([{"role": "user", "content": REFERENCE_PROMPT}]),
-        30,
-    )
-    .await;
+    let reference = greedy(&app, &key, json!([{"role": "user", "content": REFERENCE_PROMPT}]), 30).await;
     assert_eq!(reference["usage"]["completion_tokens"], 30);
     assert_eq!(
-        reference["choices"][0]["message"]["content"]
-            .as_str()
-            .unwrap(),
+        reference["choices"][0]["message"]["content"].as_str().unwrap(),
         REFERENCE.trim_end_matches('\n')
     );
 }

@@ -89,19 +89,15 @@ pub mod browser {
         let source = match EventSource::new(&url) {
             Ok(source) => source,
             Err(_) => {
-                outputs
-                    .error
-                    .set(Some("the browser could not open the stream".into()));
+                outputs.error.set(Some("the browser could not open the stream".into()));
                 outputs.running.set(false);
                 return;
             }
         };
         let delta = Closure::<dyn FnMut(Event)>::new(move |event: Event| {
             if let Some(d) = data(&event) {
-                let (index, text) = (
-                    d["index"].as_u64().unwrap_or(0) as usize,
-                    d["text"].as_str().unwrap_or(""),
-                );
+                let (index, text) =
+                    (d["index"].as_u64().unwrap_or(0) as usize, d["text"].as_str().unwrap_or(""));
                 outputs.texts.update(|texts| {
                     if let Some(t) = texts.get_mut(index) {
                         t.push_str(text)
@@ -130,25 +126,17 @@ pub mod browser {
         let source_for_error = source.clone();
         let error = Closure::<dyn FnMut(Event)>::new(move |event: Event| {
             source_for_error.close();
-            let message = data(&event)
-                .and_then(|d| d["message"].as_str().map(str::to_string))
-                .unwrap_or_else(|| "the model could not be reached: it may be busy, or you were signed out; try again".into());
+            let message =
+                data(&event).and_then(|d| d["message"].as_str().map(str::to_string)).unwrap_or_else(|| {
+                    "the model could not be reached: it may be busy, or you were signed out; try again".into()
+                });
             outputs.error.set(Some(message));
             outputs.running.set(false);
         });
-        for (name, callback) in [
-            ("delta", &delta),
-            ("done", &done),
-            ("end", &end),
-            ("error", &error),
-        ] {
-            let _ =
-                source.add_event_listener_with_callback(name, callback.as_ref().unchecked_ref());
+        for (name, callback) in [("delta", &delta), ("done", &done), ("end", &end), ("error", &error)] {
+            let _ = source.add_event_listener_with_callback(name, callback.as_ref().unchecked_ref());
         }
-        active.set_value(Some(Active {
-            source,
-            _callbacks: vec![delta, done, end, error],
-        }));
+        active.set_value(Some(Active { source, _callbacks: vec![delta, done, end, error] }));
     }
 }
 

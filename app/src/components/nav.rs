@@ -1,12 +1,15 @@
 use crate::app::Session;
 use crate::domain::AREAS;
 use leptos::prelude::*;
-use leptos_router::components::A;
+use leptos_router::hooks::use_location;
 
 /// The top bar: the areas the signed-in role may use, who is signed in, and sign-out.
 #[component]
 pub fn Nav() -> impl IntoView {
     let session = expect_context::<Session>();
+    // Read the router here, not inside the Suspend below: contexts looked up while a
+    // suspended view resolves on the server are not reliably found.
+    let path = use_location().pathname;
     view! {
         <header class="topbar">
             <a href="/" class="brand">"Parley"</a>
@@ -17,7 +20,13 @@ pub fn Nav() -> impl IntoView {
                             let links = AREAS
                                 .iter()
                                 .filter(|area| user.role.allows(area.needs))
-                                .map(|area| view! { <A href=area.path>{area.label}</A> })
+                                .map(|area| {
+                                    let current = move || {
+                                        path.with(|p| p == area.path || p.starts_with(&format!("{}/", area.path)))
+                                            .then_some("page")
+                                    };
+                                    view! { <a href=area.path aria-current=current>{area.label}</a> }
+                                })
                                 .collect_view();
                             view! {
                                 <nav aria-label="Areas">{links}</nav>

@@ -5,10 +5,8 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 fn format(at: OffsetDateTime) -> String {
-    at.format(format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-    ))
-    .unwrap_or_default()
+    at.format(format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"))
+        .unwrap_or_default()
 }
 
 pub fn now_rfc3339() -> String {

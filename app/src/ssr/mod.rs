@@ -9,8 +9,8 @@ mod store;
 
 pub use passwords::{dummy_hash, hash_password, verify_password};
 pub use session::{
-    SESSION_COOKIE, SESSION_DAYS, caller, clear_session_cookie, random_token, request_token,
-    require, set_session_cookie, token_from_cookie_header, token_hash,
+    SESSION_COOKIE, SESSION_DAYS, caller, clear_session_cookie, random_token, request_token, require,
+    set_session_cookie, token_from_cookie_header, token_hash,
 };
 pub use store::{NewUser, SessionRecord, Store, StoreError, StoredUser};
 
@@ -22,8 +22,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
-    /// The model that writes suggestions and alternatives; `None` when none is configured.
-    pub model: Option<Arc<dyn model::LanguageModel>>,
+    /// The models that write suggestions and alternatives (none when none is configured).
+    pub models: Arc<model::ModelSet>,
     /// Mark the session cookie `Secure` (set when Parley is served over HTTPS).
     pub secure_cookies: bool,
 }
@@ -38,18 +38,13 @@ pub fn state() -> Result<AppState, ApiError> {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::DuplicateEmail => ApiError::field(
-                ErrorKind::Conflict,
-                "email",
-                "an account with this e-mail already exists",
-            ),
-            StoreError::AlreadySetUp => ApiError::new(
-                ErrorKind::Conflict,
-                "Parley already has an admin; sign in instead",
-            ),
-            StoreError::NotFound(what) => {
-                ApiError::new(ErrorKind::NotFound, format!("{what} not found"))
+            StoreError::DuplicateEmail => {
+                ApiError::field(ErrorKind::Conflict, "email", "an account with this e-mail already exists")
             }
+            StoreError::AlreadySetUp => {
+                ApiError::new(ErrorKind::Conflict, "Parley already has an admin; sign in instead")
+            }
+            StoreError::NotFound(what) => ApiError::new(ErrorKind::NotFound, format!("{what} not found")),
             StoreError::Backend(detail) => {
                 tracing::error!(%detail, "store failure");
                 ApiError::internal()

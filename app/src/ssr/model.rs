@@ -2,9 +2,12 @@
 //! implements it with candle in-process, and with an OpenAI-compatible HTTP client for a
 //! remote engine.
 
+use super::{Store, StoreError};
 use crate::model::{ChatMessage, FinishReason, ModelInfo, SamplingParams};
 use async_trait::async_trait;
+use std::sync::Arc;
 use tokio::sync::mpsc;
+use uuid::Uuid;
 
 pub struct GenerationRequest {
     pub messages: Vec<ChatMessage>,
@@ -42,10 +45,7 @@ pub enum ModelError {
     #[error("no model is loaded")]
     Unavailable,
     #[error("{message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: &'static str, message: String },
     #[error("the model failed: {0}")]
     Failed(String),
 }
@@ -61,24 +61,14 @@ pub trait LanguageModel: Send + Sync {
 }
 
 /// Collects a whole generation: the text of each alternative and why it ended.
-pub async fn collect(
-    mut events: mpsc::Receiver<GenerationEvent>,
-    n: usize,
-) -> Result<Collected, ModelError> {
-    let mut collected = Collected {
-        texts: vec![String::new(); n],
-        finish: vec![None; n],
-        ..Default::default()
-    };
+pub async fn collect(mut events: mpsc::Receiver<GenerationEvent>, n: usize) -> Result<Collected, ModelError> {
+    let mut collected =
+        Collected { texts: vec![String::new(); n], finish: vec![None; n], ..Default::default() };
     while let Some(event) = events.recv().await {
         match event {
             GenerationEvent::Started { prompt_tokens } => collected.prompt_tokens = prompt_tokens,
             GenerationEvent::Delta { index, text } => collected.texts[index].push_str(&text),
-            GenerationEvent::Done {
-                index,
-                finish_reason,
-                completion_tokens,
-            } => {
+            GenerationEvent::Done { index, finish_reason, completion_tokens } => {
                 collected.finish[index] = Some(finish_reason);
                 collected.completion_tokens += completion_tokens;
             }
@@ -94,4 +84,32 @@ pub struct Collected {
     pub finish: Vec<Option<FinishReason>>,
     pub prompt_tokens: usize,
     pub completion_tokens: usize,
+}
+
+/// A model this server runs, under the id of its recorded version.
+pub struct ServedModel {
+    pub version: Uuid,
+    pub model: Arc<dyn LanguageModel>,
+}
+
+/// The models this server runs. Which one new work uses is the admins' choice, kept in the
+/// store so that every server instance follows it.
+#[derive(Default)]
+pub struct ModelSet {
+    pub served: Vec<ServedModel>,
+}
+
+impl ModelSet {
+    /// The active model if this server runs it, else the first it runs, else none.
+    pub async fn active(&self, store: &dyn Store) -> Result<Option<&ServedModel>, StoreError> {
+        if self.served.is_empty() {
+            return Ok(None);
+        }
+        let active = store.active_model().await?;
+        Ok(self.served.iter().find(|s| Some(s.version) == active).or(self.served.first()))
+    }
+
+    pub fn get(&self, version: Uuid) -> Option<&ServedModel> {
+        self.served.iter().find(|s| s.version == version)
+    }
 }

@@ -8,9 +8,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 pub async fn hash_password(password: String) -> Result<String, ApiError> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
+        Argon2::default().hash_password(password.as_bytes(), &salt).map(|hash| hash.to_string())
     })
     .await
     .map_err(|err| {
@@ -27,11 +25,7 @@ pub async fn hash_password(password: String) -> Result<String, ApiError> {
 pub async fn verify_password(password: String, stored: String) -> Result<bool, ApiError> {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&stored)
-            .map(|hash| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &hash)
-                    .is_ok()
-            })
+            .map(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
             .unwrap_or(false)
     })
     .await
@@ -45,8 +39,5 @@ pub async fn verify_password(password: String, stored: String) -> Result<bool, A
 /// not exist: the reply then takes as long as for a wrong password.
 pub async fn dummy_hash() -> Result<String, ApiError> {
     static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
-    DUMMY
-        .get_or_try_init(|| hash_password("parley-no-such-account".to_string()))
-        .await
-        .cloned()
+    DUMMY.get_or_try_init(|| hash_password("parley-no-such-account".to_string())).await.cloned()
 }

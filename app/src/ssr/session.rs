@@ -45,19 +45,17 @@ fn cookie(state: &AppState, value: &str, max_age_secs: i64) -> Option<HeaderValu
 }
 
 pub fn set_session_cookie(state: &AppState, token: &str) {
-    if let (Some(options), Some(value)) = (
-        use_context::<leptos_axum::ResponseOptions>(),
-        cookie(state, token, SESSION_DAYS * 24 * 3600),
-    ) {
+    if let (Some(options), Some(value)) =
+        (use_context::<leptos_axum::ResponseOptions>(), cookie(state, token, SESSION_DAYS * 24 * 3600))
+    {
         options.append_header(SET_COOKIE, value);
     }
 }
 
 pub fn clear_session_cookie(state: &AppState) {
-    if let (Some(options), Some(value)) = (
-        use_context::<leptos_axum::ResponseOptions>(),
-        cookie(state, "", 0),
-    ) {
+    if let (Some(options), Some(value)) =
+        (use_context::<leptos_axum::ResponseOptions>(), cookie(state, "", 0))
+    {
         options.append_header(SET_COOKIE, value);
     }
 }
@@ -80,10 +78,7 @@ pub async fn caller() -> Result<Option<User>, ApiError> {
         return Ok(None);
     };
     let now = super::clock::now_rfc3339();
-    Ok(state()?
-        .store
-        .session_user(&token_hash(&token), &now)
-        .await?)
+    Ok(state()?.store.session_user(&token_hash(&token), &now).await?)
 }
 
 /// The signed-in user if their role allows `needed`: 401 when nobody is signed in,
@@ -95,10 +90,7 @@ pub async fn require(needed: Role) -> Result<User, ApiError> {
     } else {
         Err(ApiError::new(
             ErrorKind::Forbidden,
-            format!(
-                "this needs the {needed} role; you are signed in as {}",
-                user.role
-            ),
+            format!("this needs the {needed} role; you are signed in as {}", user.role),
         ))
     }
 }
@@ -112,10 +104,7 @@ mod tests {
         let header = format!("theme=dark; {SESSION_COOKIE}=abc123; other=1");
         assert_eq!(token_from_cookie_header(&header), Some("abc123"));
         assert_eq!(token_from_cookie_header("theme=dark"), None);
-        assert_eq!(
-            token_from_cookie_header(&format!("{SESSION_COOKIE}=")),
-            None
-        );
+        assert_eq!(token_from_cookie_header(&format!("{SESSION_COOKIE}=")), None);
     }
 
     #[test]

@@ -59,11 +59,8 @@ pub trait Store: Send + Sync {
     /// Records a failed sign-in under a key (an e-mail or an address).
     async fn record_login_failure(&self, key: &str, at: &str) -> Result<(), StoreError>;
     /// Failed sign-ins under `key` since `since`, and the oldest of them.
-    async fn login_failures_since(
-        &self,
-        key: &str,
-        since: &str,
-    ) -> Result<(i64, Option<String>), StoreError>;
+    async fn login_failures_since(&self, key: &str, since: &str)
+    -> Result<(i64, Option<String>), StoreError>;
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
 
     /// Stores a new API key by the hash of its secret. A retry with the same id returns the
@@ -79,4 +76,11 @@ pub trait Store: Send + Sync {
     async fn api_key_by_hash(&self, secret_hash: &str) -> Result<Option<ApiKey>, StoreError>;
     async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError>;
     async fn revoke_api_key(&self, id: Uuid) -> Result<ApiKey, StoreError>;
+
+    /// Records a model version (once per fingerprint) and returns its id.
+    async fn register_model(&self, info: &crate::model::ModelInfo) -> Result<Uuid, StoreError>;
+    /// Every recorded version, oldest first; `served`, `ready` and `active` left false.
+    async fn list_model_versions(&self) -> Result<Vec<crate::model::ModelVersion>, StoreError>;
+    async fn active_model(&self) -> Result<Option<Uuid>, StoreError>;
+    async fn set_active_model(&self, id: Uuid) -> Result<(), StoreError>;
 }

@@ -14,9 +14,7 @@ const MAX_ERROR_BYTES: usize = 64 * 1024;
 
 pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
-    let is_server_fn_error = response
-        .headers()
-        .contains_key(server_fn::error::SERVER_FN_ERROR_HEADER);
+    let is_server_fn_error = response.headers().contains_key(server_fn::error::SERVER_FN_ERROR_HEADER);
     if !is_server_fn_error || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
         return response;
     }
@@ -29,10 +27,7 @@ pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
         if let Some(secs) = error.retry_after_secs {
             parts.headers.insert(RETRY_AFTER, HeaderValue::from(secs));
         }
-        parts.headers.insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        parts.headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
     Response::from_parts(parts, Body::from(bytes))
 }

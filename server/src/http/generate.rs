@@ -37,11 +37,7 @@ fn one() -> usize {
 }
 
 fn error(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(json!({ "error": kind, "message": message.into() })),
-    )
-        .into_response()
+    (status, Json(json!({ "error": kind, "message": message.into() }))).into_response()
 }
 
 pub async fn generate(
@@ -56,23 +52,14 @@ pub async fn generate(
         .find_map(token_from_cookie_header)
         .map(token_hash);
     let user = match token {
-        Some(hash) => state
-            .store
-            .session_user(&hash, &clock::now_rfc3339())
-            .await
-            .ok()
-            .flatten(),
+        Some(hash) => state.store.session_user(&hash, &clock::now_rfc3339()).await.ok().flatten(),
         None => None,
     };
     let Some(user) = user else {
         return error(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first");
     };
     if !user.role.allows(Role::Trainer) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "this needs the trainer role",
-        );
+        return error(StatusCode::FORBIDDEN, "forbidden", "this needs the trainer role");
     }
     if query.prompt.len() > MAX_PROMPT_BYTES {
         return error(
@@ -81,12 +68,15 @@ pub async fn generate(
             format!("prompt is longer than {MAX_PROMPT_BYTES} bytes"),
         );
     }
-    let Some(model) = state.model.clone() else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "no model is loaded",
-        );
+    let model = match state.models.active(state.store.as_ref()).await {
+        Ok(Some(served)) => served.model.clone(),
+        Ok(None) => {
+            return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "no model is loaded");
+        }
+        Err(err) => {
+            tracing::error!(%err, "cannot read the active model");
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error");
+        }
     };
     let defaults = SamplingParams::default();
     let params = SamplingParams {
@@ -95,33 +85,21 @@ pub async fn generate(
         seed: query.seed.unwrap_or(defaults.seed),
         ..defaults
     };
-    let request = GenerationRequest {
-        messages: vec![ChatMessage::new("user", query.prompt)],
-        params,
-        n: query.n,
-    };
+    let request =
+        GenerationRequest { messages: vec![ChatMessage::new("user", query.prompt)], params, n: query.n };
     let events = match model.generate(request).await {
         Ok(events) => events,
         Err(ModelError::Busy { retry_after_secs }) => {
-            let mut response = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "the model is busy; try again soon",
-            );
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            let mut response =
+                error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "the model is busy; try again soon");
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
             return response;
         }
         Err(ModelError::Invalid { message, .. }) => {
             return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message);
         }
         Err(err) => {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                err.to_string(),
-            );
+            return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", err.to_string());
         }
     };
     let stream = ReceiverStream::new(events).filter_map(|event| async move {
@@ -130,17 +108,17 @@ pub async fn generate(
             GenerationEvent::Delta { index, text } => {
                 Event::default().event("delta").json_data(json!({ "index": index, "text": text }))
             }
-            GenerationEvent::Done { index, finish_reason, completion_tokens } => Event::default()
-                .event("done")
-                .json_data(json!({ "index": index, "finish_reason": finish_reason, "tokens": completion_tokens })),
+            GenerationEvent::Done { index, finish_reason, completion_tokens } => {
+                Event::default().event("done").json_data(
+                    json!({ "index": index, "finish_reason": finish_reason, "tokens": completion_tokens }),
+                )
+            }
             GenerationEvent::Failed { message } => {
                 Event::default().event("error").json_data(json!({ "message": message }))
             }
         };
         Some(Ok::<_, std::convert::Infallible>(event.unwrap_or_default()))
     });
-    Sse::new(stream.chain(futures::stream::once(async {
-        Ok(Event::default().event("end").data("{}"))
-    })))
-    .into_response()
+    Sse::new(stream.chain(futures::stream::once(async { Ok(Event::default().event("end").data("{}")) })))
+        .into_response()
 }

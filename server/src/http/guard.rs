@@ -55,11 +55,7 @@ fn forbidden(needs: Role, has: Role) -> Response {
 
 fn failure(err: app::ssr::StoreError) -> Response {
     tracing::error!(%err, "page guard could not read the session");
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal error; the server log has the details",
-    )
-        .into_response()
+    (StatusCode::INTERNAL_SERVER_ERROR, "internal error; the server log has the details").into_response()
 }
 
 /// Percent-encodes the few characters of a path that matter inside a query value.

@@ -14,7 +14,8 @@ use crate::store::SqlStore;
 use anyhow::Context;
 use app::app::{App, shell};
 use app::ssr::AppState;
-use app::ssr::model::LanguageModel;
+use app::ssr::Store;
+use app::ssr::model::{LanguageModel, ModelSet, ServedModel};
 use axum::Router;
 use axum::routing::get;
 use leptos::config::LeptosOptions;
@@ -33,65 +34,57 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/api/generate", get(generate::generate))
         .route("/v1/models", get(openai::list_models))
-        .route(
-            "/v1/chat/completions",
-            axum::routing::post(openai::chat_completions),
-        )
+        .route("/v1/chat/completions", axum::routing::post(openai::chat_completions))
         .with_state(state.clone())
         .leptos_routes_with_context(&options, routes, context, {
             let options = options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
-        .layer(axum::middleware::from_fn(
-            error_status::server_fn_error_status,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state,
-            guard::page_guard,
-        ))
+        .layer(axum::middleware::from_fn(error_status::server_fn_error_status))
+        .layer(axum::middleware::from_fn_with_state(state, guard::page_guard))
         .layer(axum::middleware::from_fn(body_limit::limit_body))
         .with_state(options)
 }
 
-/// The model to serve: the one named by `--model` (any problem stops start-up), else the
-/// default file when it is there (Parley runs without a model when it is not).
-async fn start_model(args: &ServeArgs) -> anyhow::Result<Option<Arc<dyn LanguageModel>>> {
+/// The models to serve: a remote engine, or the files named by `--model` (any problem stops
+/// start-up), else the default file when it is there (Parley runs without a model when it
+/// is not). Each is recorded as a model version.
+async fn start_models(args: &ServeArgs, store: &SqlStore) -> anyhow::Result<ModelSet> {
+    let mut models: Vec<Arc<dyn LanguageModel>> = vec![];
     if let Some(url) = &args.engine_url {
         tracing::info!(%url, "sampling with a remote engine");
-        let remote = RemoteModel::new(url, args.engine_key.clone(), args.engine_model.clone());
-        return Ok(Some(Arc::new(remote)));
+        models.push(Arc::new(RemoteModel::new(url, args.engine_key.clone(), args.engine_model.clone())));
     }
-    let path = match &args.model {
-        Some(path) => path.clone(),
-        None => {
-            let default = std::path::PathBuf::from(model_file::DEFAULT_MODEL_PATH);
-            if !default.exists() {
-                tracing::warn!(
-                    "no model: {} not found; run scripts/fetch-model.sh",
-                    default.display()
-                );
-                return Ok(None);
-            }
-            default
+    let mut paths = args.model.clone();
+    let default = std::path::PathBuf::from(model_file::DEFAULT_MODEL_PATH);
+    if paths.is_empty() && args.engine_url.is_none() {
+        if default.exists() {
+            paths.push(default);
+        } else {
+            tracing::warn!("no model: {} not found; run scripts/fetch-model.sh", default.display());
         }
-    };
-    let checked = model_file::check(&path).await?;
-    let engine = crate::model::load(&path, checked.sha256.clone())
-        .await
-        .with_context(|| format!("cannot load the model {}", path.display()))?;
-    tracing::info!("{checked}: {} loaded; warming up", engine.info.name);
-    Ok(Some(Arc::new(LocalModel::start(engine, args.model_queue))))
+    }
+    for path in paths {
+        let checked = model_file::check(&path).await?;
+        let engine = crate::model::load(&path, checked.sha256.clone())
+            .await
+            .with_context(|| format!("cannot load the model {}", path.display()))?;
+        tracing::info!("{checked}: {} loaded; warming up", engine.info.name);
+        models.push(Arc::new(LocalModel::start(engine, args.model_queue)));
+    }
+    let mut served = vec![];
+    for model in models {
+        let version = store.register_model(&model.info()).await?;
+        served.push(ServedModel { version, model });
+    }
+    Ok(ModelSet { served })
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let model = start_model(&args).await?;
     let store: SqlStore = args.store.open().await?;
-    let state = AppState {
-        store: Arc::new(store),
-        model,
-        secure_cookies: args.secure_cookies,
-    };
+    let models = Arc::new(start_models(&args, &store).await?);
+    let state = AppState { store: Arc::new(store), models, secure_cookies: args.secure_cookies };
     let options = LeptosOptions::builder()
         .output_name("parley")
         .site_root(args.site_root.display().to_string())
@@ -106,13 +99,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     // Tests read this line to find the port when started with port 0.
     println!("Parley listening on http://{local}");
-    axum::serve(
-        listener,
-        router(state, options).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
-    .context("server stopped with an error")
+    axum::serve(listener, router(state, options).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("server stopped with an error")
 }

@@ -2,8 +2,8 @@
 //! (streamed or not, `n` alternatives), for callers holding an API key.
 
 use crate::openai::{
-    ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Choice, ChunkChoice, Delta,
-    ErrorBody, ErrorDetail, ModelCard, ModelList, Usage,
+    ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Choice, ChunkChoice, Delta, ErrorBody,
+    ErrorDetail, ModelCard, ModelList, Usage,
 };
 use app::model::ChatMessage;
 use app::ssr::model::{GenerationEvent, GenerationRequest, LanguageModel, ModelError, collect};
@@ -28,17 +28,8 @@ pub struct OpenAiError {
 
 impl OpenAiError {
     fn new(status: StatusCode, kind: &str, message: impl Into<String>) -> Self {
-        let detail = ErrorDetail {
-            message: message.into(),
-            kind: kind.into(),
-            param: None,
-            code: None,
-        };
-        OpenAiError {
-            status,
-            body: ErrorBody { error: detail },
-            retry_after_secs: None,
-        }
+        let detail = ErrorDetail { message: message.into(), kind: kind.into(), param: None, code: None };
+        OpenAiError { status, body: ErrorBody { error: detail }, retry_after_secs: None }
     }
 }
 
@@ -48,18 +39,13 @@ impl From<ModelError> for OpenAiError {
         match err {
             ModelError::Busy { retry_after_secs } => OpenAiError {
                 retry_after_secs: Some(retry_after_secs),
-                ..OpenAiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limit_exceeded",
-                    message,
-                )
+                ..OpenAiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limit_exceeded", message)
             },
             ModelError::Unavailable => {
                 OpenAiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
             }
             ModelError::Invalid { field, .. } => {
-                let mut error =
-                    OpenAiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", message);
+                let mut error = OpenAiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", message);
                 error.body.error.param = Some(field.to_string());
                 error
             }
@@ -74,9 +60,7 @@ impl IntoResponse for OpenAiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(self.body)).into_response();
         if let Some(secs) = self.retry_after_secs {
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(secs));
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
@@ -84,44 +68,40 @@ impl IntoResponse for OpenAiError {
 
 /// The caller must send `Authorization: Bearer <key>` with an unrevoked key.
 async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), OpenAiError> {
-    let unauthorized =
-        |message: &str| OpenAiError::new(StatusCode::UNAUTHORIZED, "invalid_api_key", message);
+    let unauthorized = |message: &str| OpenAiError::new(StatusCode::UNAUTHORIZED, "invalid_api_key", message);
     let secret = headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            unauthorized("send an API key as Authorization: Bearer <key>; admins make keys")
-        })?;
-    match state
-        .store
-        .api_key_by_hash(&token_hash(secret.trim()))
-        .await
-    {
+        .ok_or_else(|| unauthorized("send an API key as Authorization: Bearer <key>; admins make keys"))?;
+    match state.store.api_key_by_hash(&token_hash(secret.trim())).await {
         Ok(Some(_)) => Ok(()),
         Ok(None) => Err(unauthorized("this API key is unknown or revoked")),
         Err(err) => {
             tracing::error!(%err, "API key lookup failed");
-            Err(OpenAiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "internal error",
-            ))
+            Err(OpenAiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error"))
         }
     }
 }
 
-fn model(state: &AppState) -> Result<Arc<dyn LanguageModel>, OpenAiError> {
-    state
-        .model
-        .clone()
-        .ok_or_else(|| ModelError::Unavailable.into())
+/// The served model the request names, else the active one.
+async fn model(state: &AppState, name: Option<&str>) -> Result<Arc<dyn LanguageModel>, OpenAiError> {
+    let named = name.and_then(|name| state.models.served.iter().find(|s| s.model.info().name == name));
+    if let Some(served) = named {
+        return Ok(served.model.clone());
+    }
+    match state.models.active(state.store.as_ref()).await {
+        Ok(Some(served)) => Ok(served.model.clone()),
+        Ok(None) => Err(ModelError::Unavailable.into()),
+        Err(err) => {
+            tracing::error!(%err, "cannot read the active model");
+            Err(OpenAiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error"))
+        }
+    }
 }
 
 fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 pub async fn list_models(
@@ -130,53 +110,35 @@ pub async fn list_models(
 ) -> Result<Json<ModelList>, OpenAiError> {
     authorize(&state, &headers).await?;
     let data = state
-        .model
+        .models
+        .served
         .iter()
-        .map(|model| ModelCard {
-            id: model.info().name,
+        .map(|served| ModelCard {
+            id: served.model.info().name,
             object: "model".into(),
             created: 0,
             owned_by: "parley".into(),
         })
         .collect();
-    Ok(Json(ModelList {
-        object: "list".into(),
-        data,
-    }))
+    Ok(Json(ModelList { object: "list".into(), data }))
 }
 
-pub async fn chat_completions(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn chat_completions(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     match complete(state, headers, body).await {
         Ok(response) => response,
         Err(err) => err.into_response(),
     }
 }
 
-async fn complete(
-    state: AppState,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, OpenAiError> {
+async fn complete(state: AppState, headers: HeaderMap, body: Bytes) -> Result<Response, OpenAiError> {
     authorize(&state, &headers).await?;
     let request: ChatCompletionRequest = serde_json::from_slice(&body).map_err(|err| {
-        OpenAiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            format!("request body: {err}"),
-        )
+        OpenAiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", format!("request body: {err}"))
     })?;
-    let model = model(&state)?;
+    let model = model(&state, request.model.as_deref()).await?;
     let name = model.info().name;
     let n = request.n.unwrap_or(1);
-    let generation = GenerationRequest {
-        messages: request.messages.clone(),
-        params: request.sampling(),
-        n,
-    };
+    let generation = GenerationRequest { messages: request.messages.clone(), params: request.sampling(), n };
     let events = model.generate(generation).await?;
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     if request.stream {
@@ -227,51 +189,26 @@ fn stream(
             choices,
             usage: None,
         };
-        Event::default()
-            .json_data(chunk)
-            .unwrap_or_else(|_| Event::default().data("{}"))
+        Event::default().json_data(chunk).unwrap_or_else(|_| Event::default().data("{}"))
     };
     let events = ReceiverStream::new(events).map(move |event| {
-        let choice = |index, delta, finish_reason| ChunkChoice {
-            index,
-            delta,
-            finish_reason,
-        };
+        let choice = |index, delta, finish_reason| ChunkChoice { index, delta, finish_reason };
         Ok(match event {
-            GenerationEvent::Started { .. } => chunk(vec![choice(
-                0,
-                Delta {
-                    role: Some("assistant".into()),
-                    content: None,
-                },
-                None,
-            )]),
-            GenerationEvent::Delta { index, text } => chunk(vec![choice(
-                index,
-                Delta {
-                    role: None,
-                    content: Some(text),
-                },
-                None,
-            )]),
-            GenerationEvent::Done {
-                index,
-                finish_reason,
-                ..
-            } => chunk(vec![choice(index, Delta::default(), Some(finish_reason))]),
+            GenerationEvent::Started { .. } => {
+                chunk(vec![choice(0, Delta { role: Some("assistant".into()), content: None }, None)])
+            }
+            GenerationEvent::Delta { index, text } => {
+                chunk(vec![choice(index, Delta { role: None, content: Some(text) }, None)])
+            }
+            GenerationEvent::Done { index, finish_reason, .. } => {
+                chunk(vec![choice(index, Delta::default(), Some(finish_reason))])
+            }
             GenerationEvent::Failed { message } => Event::default()
                 .json_data(ErrorBody {
-                    error: ErrorDetail {
-                        message,
-                        kind: "server_error".into(),
-                        param: None,
-                        code: None,
-                    },
+                    error: ErrorDetail { message, kind: "server_error".into(), param: None, code: None },
                 })
                 .unwrap_or_default(),
         })
     });
-    Sse::new(events.chain(futures::stream::once(async {
-        Ok(Event::default().data("[DONE]"))
-    })))
+    Sse::new(events.chain(futures::stream::once(async { Ok(Event::default().data("[DONE]")) })))
 }

@@ -18,19 +18,12 @@ impl ChatTemplate {
         let mut env = Environment::new();
         // Templates written for Hugging Face call this to refuse a conversation they cannot
         // format; it becomes an error naming the problem.
-        env.add_function(
-            "raise_exception",
-            |message: String| -> Result<String, Error> {
-                Err(Error::new(ErrorKind::InvalidOperation, message))
-            },
-        );
+        env.add_function("raise_exception", |message: String| -> Result<String, Error> {
+            Err(Error::new(ErrorKind::InvalidOperation, message))
+        });
         env.add_template_owned(NAME, source)
             .map_err(|err| LoadError::Metadata(format!("tokenizer.chat_template: {err}")))?;
-        Ok(ChatTemplate {
-            env,
-            bos_token,
-            eos_token,
-        })
+        Ok(ChatTemplate { env, bos_token, eos_token })
     }
 
     /// The prompt for `messages`, ending where the assistant's next turn begins.
@@ -62,10 +55,7 @@ mod tests {
     fn chatml_renders_turns_and_the_generation_prompt() {
         let template = ChatTemplate::new(CHATML.into(), String::new(), String::new()).unwrap();
         let prompt = template
-            .render(&[
-                ChatMessage::new("system", "Be brief."),
-                ChatMessage::new("user", "Hi"),
-            ])
+            .render(&[ChatMessage::new("system", "Be brief."), ChatMessage::new("user", "Hi")])
             .unwrap();
         assert_eq!(
             prompt,
@@ -77,9 +67,7 @@ mod tests {
     fn raise_exception_becomes_an_error() {
         let source = "{% if messages[0]['role'] != 'user' %}{{ raise_exception('first turn must be the user') }}{% endif %}";
         let template = ChatTemplate::new(source.into(), String::new(), String::new()).unwrap();
-        let err = template
-            .render(&[ChatMessage::new("assistant", "x")])
-            .unwrap_err();
+        let err = template.render(&[ChatMessage::new("assistant", "x")]).unwrap_err();
         assert!(err.contains("first turn must be the user"), "{err}");
     }
 }

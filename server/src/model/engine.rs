@@ -33,20 +33,10 @@ pub type Sink<'a> = dyn FnMut(GenerationEvent) -> bool + 'a;
 impl Engine {
     /// Loads a llama-architecture GGUF. `sha256` is recorded as the model's version.
     pub fn load(path: &Path, sha256: Option<String>) -> Result<Engine, LoadError> {
-        let mut file = std::fs::File::open(path).map_err(|_| {
-            LoadError::File(crate::model_file::ModelFileError::Missing(
-                path.to_path_buf(),
-            ))
-        })?;
-        let content =
-            Content::read(&mut file).map_err(|err| LoadError::Malformed(err.to_string()))?;
-        let meta_string = |key: &str| {
-            content
-                .metadata
-                .get(key)
-                .and_then(|v| v.to_string().ok())
-                .cloned()
-        };
+        let mut file = std::fs::File::open(path)
+            .map_err(|_| LoadError::File(crate::model_file::ModelFileError::Missing(path.to_path_buf())))?;
+        let content = Content::read(&mut file).map_err(|err| LoadError::Malformed(err.to_string()))?;
+        let meta_string = |key: &str| content.metadata.get(key).and_then(|v| v.to_string().ok()).cloned();
         let architecture = meta_string("general.architecture").unwrap_or_default();
         if architecture != "llama" {
             return Err(LoadError::Unsupported(format!(
@@ -90,12 +80,7 @@ impl Engine {
             template,
             context_length,
             device,
-            info: ModelInfo {
-                name,
-                source: path.display().to_string(),
-                sha256,
-                ready: false,
-            },
+            info: ModelInfo { name, source: path.display().to_string(), sha256, ready: false },
         })
     }
 
@@ -140,26 +125,15 @@ impl Engine {
     ) -> Result<(), String> {
         let fail = |err: candle_core::Error| err.to_string();
         let mut base = self.weights.clone();
-        let input = Tensor::new(prompt, &self.device)
-            .and_then(|t| t.unsqueeze(0))
-            .map_err(fail)?;
-        let logits = base
-            .forward(&input, 0)
-            .and_then(|t| t.squeeze(0))
-            .map_err(fail)?;
-        if !sink(GenerationEvent::Started {
-            prompt_tokens: prompt.len(),
-        }) {
+        let input = Tensor::new(prompt, &self.device).and_then(|t| t.unsqueeze(0)).map_err(fail)?;
+        let logits = base.forward(&input, 0).and_then(|t| t.squeeze(0)).map_err(fail)?;
+        if !sink(GenerationEvent::Started { prompt_tokens: prompt.len() }) {
             return Ok(());
         }
         let mut alternatives: Vec<Alternative> = (0..n)
             .map(|index| Alternative {
                 index,
-                model: if index + 1 == n {
-                    None
-                } else {
-                    Some(base.clone())
-                },
+                model: if index + 1 == n { None } else { Some(base.clone()) },
                 sampler: LogitsProcessor::from_sampling(
                     params.seed.wrapping_add(index as u64),
                     sampling(params),
@@ -177,21 +151,12 @@ impl Engine {
         while alternatives.iter().any(|alt| !alt.done) {
             for alt in alternatives.iter_mut().filter(|alt| !alt.done) {
                 let (text, finish) = alt.step(self, prompt.len(), params.max_tokens)?;
-                if !text.is_empty()
-                    && !sink(GenerationEvent::Delta {
-                        index: alt.index,
-                        text,
-                    })
-                {
+                if !text.is_empty() && !sink(GenerationEvent::Delta { index: alt.index, text }) {
                     return Ok(());
                 }
                 if let Some(finish_reason) = finish {
                     let completion_tokens = alt.text.token_count();
-                    if !sink(GenerationEvent::Done {
-                        index: alt.index,
-                        finish_reason,
-                        completion_tokens,
-                    }) {
+                    if !sink(GenerationEvent::Done { index: alt.index, finish_reason, completion_tokens }) {
                         return Ok(());
                     }
                 }
@@ -206,19 +171,9 @@ fn sampling(params: &SamplingParams) -> Sampling {
     let temperature = params.temperature;
     match (temperature <= 0.0, params.top_k > 0, params.top_p < 1.0) {
         (true, _, _) => Sampling::ArgMax,
-        (false, true, true) => Sampling::TopKThenTopP {
-            k: params.top_k,
-            p: params.top_p,
-            temperature,
-        },
-        (false, true, false) => Sampling::TopK {
-            k: params.top_k,
-            temperature,
-        },
-        (false, false, true) => Sampling::TopP {
-            p: params.top_p,
-            temperature,
-        },
+        (false, true, true) => Sampling::TopKThenTopP { k: params.top_k, p: params.top_p, temperature },
+        (false, true, false) => Sampling::TopK { k: params.top_k, temperature },
+        (false, false, true) => Sampling::TopP { p: params.top_p, temperature },
         (false, false, false) => Sampling::All { temperature },
     }
 }
@@ -258,14 +213,9 @@ impl Alternative<'_> {
             return Ok((text, Some(FinishReason::Length)));
         }
         let model = self.model.as_mut().ok_or("alternative has no model")?;
-        let input = Tensor::new(&[token], &engine.device)
-            .and_then(|t| t.unsqueeze(0))
-            .map_err(fail)?;
+        let input = Tensor::new(&[token], &engine.device).and_then(|t| t.unsqueeze(0)).map_err(fail)?;
         let position = prompt_len + self.text.token_count() - 1;
-        self.logits = model
-            .forward(&input, position)
-            .and_then(|t| t.squeeze(0))
-            .map_err(fail)?;
+        self.logits = model.forward(&input, position).and_then(|t| t.squeeze(0)).map_err(fail)?;
         Ok((text, None))
     }
 }
@@ -280,36 +230,17 @@ pub struct Timing {
 impl Engine {
     /// Generates exactly `new_tokens` for each of `n` alternatives (no stop token ends them
     /// early) and times it. Sampling is seeded, so runs do the same work.
-    pub fn time_generation(
-        &self,
-        prompt: &[u32],
-        n: usize,
-        new_tokens: usize,
-    ) -> Result<Timing, String> {
+    pub fn time_generation(&self, prompt: &[u32], n: usize, new_tokens: usize) -> Result<Timing, String> {
         let fail = |err: candle_core::Error| err.to_string();
         let start = Instant::now();
         let mut base = self.weights.clone();
-        let input = Tensor::new(prompt, &self.device)
-            .and_then(|t| t.unsqueeze(0))
-            .map_err(fail)?;
-        let logits = base
-            .forward(&input, 0)
-            .and_then(|t| t.squeeze(0))
-            .map_err(fail)?;
+        let input = Tensor::new(prompt, &self.device).and_then(|t| t.unsqueeze(0)).map_err(fail)?;
+        let logits = base.forward(&input, 0).and_then(|t| t.squeeze(0)).map_err(fail)?;
         let prefill = start.elapsed();
-        let params = SamplingParams {
-            temperature: 0.8,
-            top_p: 0.95,
-            top_k: 40,
-            ..Default::default()
-        };
+        let params = SamplingParams { temperature: 0.8, top_p: 0.95, top_k: 40, ..Default::default() };
         let mut forks: Vec<(ModelWeights, LogitsProcessor, Tensor)> = (0..n)
             .map(|i| {
-                (
-                    base.clone(),
-                    LogitsProcessor::from_sampling(i as u64, sampling(&params)),
-                    logits.clone(),
-                )
+                (base.clone(), LogitsProcessor::from_sampling(i as u64, sampling(&params)), logits.clone())
             })
             .collect();
         let mut first_token = None;
@@ -318,9 +249,8 @@ impl Engine {
                 let token = sampler.sample(logits).map_err(fail)?;
                 first_token.get_or_insert_with(|| start.elapsed());
                 if step + 1 < new_tokens {
-                    let input = Tensor::new(&[token], &self.device)
-                        .and_then(|t| t.unsqueeze(0))
-                        .map_err(fail)?;
+                    let input =
+                        Tensor::new(&[token], &self.device).and_then(|t| t.unsqueeze(0)).map_err(fail)?;
                     *logits = model
                         .forward(&input, prompt.len() + step)
                         .and_then(|t| t.squeeze(0))
@@ -328,10 +258,6 @@ impl Engine {
                 }
             }
         }
-        Ok(Timing {
-            prefill,
-            first_token: first_token.unwrap_or(prefill),
-            total: start.elapsed(),
-        })
+        Ok(Timing { prefill, first_token: first_token.unwrap_or(prefill), total: start.elapsed() })
     }
 }

@@ -29,10 +29,7 @@ impl RemoteModel {
             model,
             ready: Arc::new(AtomicBool::new(false)),
         };
-        let (check, ready) = (
-            remote.request(reqwest::Method::GET, "/v1/models"),
-            remote.ready.clone(),
-        );
+        let (check, ready) = (remote.request(reqwest::Method::GET, "/v1/models"), remote.ready.clone());
         let url = remote.base_url.clone();
         tokio::spawn(async move {
             match check.send().await.and_then(|r| r.error_for_status()) {
@@ -52,9 +49,7 @@ impl RemoteModel {
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let builder = self
-            .client
-            .request(method, format!("{}{path}", self.base_url));
+        let builder = self.client.request(method, format!("{}{path}", self.base_url));
         match &self.api_key {
             Some(key) => builder.bearer_auth(key),
             None => builder,
@@ -78,12 +73,8 @@ impl LanguageModel for RemoteModel {
         request: GenerationRequest,
     ) -> Result<mpsc::Receiver<GenerationEvent>, ModelError> {
         check_request(&request)?;
-        let mut body = ChatCompletionRequest::from_sampling(
-            request.messages,
-            &request.params,
-            request.n,
-            true,
-        );
+        let mut body =
+            ChatCompletionRequest::from_sampling(request.messages, &request.params, request.n, true);
         body.model = self.model.clone();
         let reply = self
             .request(reqwest::Method::POST, "/v1/chat/completions")
@@ -102,9 +93,7 @@ impl LanguageModel for RemoteModel {
         }
         if !status.is_success() {
             let text = reply.text().await.unwrap_or_default();
-            return Err(ModelError::Failed(format!(
-                "remote engine answered {status}: {text}"
-            )));
+            return Err(ModelError::Failed(format!("remote engine answered {status}: {text}")));
         }
         let (events, receiver) = mpsc::channel(64);
         tokio::spawn(relay(reply, events, request.n));
@@ -118,22 +107,15 @@ async fn relay(reply: reqwest::Response, events: mpsc::Sender<GenerationEvent>, 
     let mut body = reply.bytes_stream();
     let mut buffer = Vec::new();
     let mut tokens = vec![0usize; n];
-    if events
-        .send(GenerationEvent::Started { prompt_tokens: 0 })
-        .await
-        .is_err()
-    {
+    if events.send(GenerationEvent::Started { prompt_tokens: 0 }).await.is_err() {
         return;
     }
     while let Some(piece) = body.next().await {
         let piece = match piece {
             Ok(piece) => piece,
             Err(err) => {
-                let _ = events
-                    .send(GenerationEvent::Failed {
-                        message: format!("remote engine: {err}"),
-                    })
-                    .await;
+                let _ =
+                    events.send(GenerationEvent::Failed { message: format!("remote engine: {err}") }).await;
                 return;
             }
         };
@@ -142,19 +124,13 @@ async fn relay(reply: reqwest::Response, events: mpsc::Sender<GenerationEvent>, 
         while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
             let event: Vec<u8> = buffer.drain(..end + 2).collect();
             let text = String::from_utf8_lossy(&event);
-            for data in text
-                .lines()
-                .filter_map(|line| line.strip_prefix("data:"))
-                .map(str::trim)
-            {
+            for data in text.lines().filter_map(|line| line.strip_prefix("data:")).map(str::trim) {
                 if data == "[DONE]" {
                     return;
                 }
                 let Ok(chunk) = serde_json::from_str::<ChatCompletionChunk>(data) else {
                     let _ = events
-                        .send(GenerationEvent::Failed {
-                            message: format!("remote engine sent {data}"),
-                        })
+                        .send(GenerationEvent::Failed { message: format!("remote engine sent {data}") })
                         .await;
                     return;
                 };

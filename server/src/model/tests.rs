@@ -14,7 +14,7 @@ fn tiny_path() -> PathBuf {
         let dir = std::env::temp_dir().join(format!("parley-tiny-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("tiny.gguf");
-        super::tiny::write(&path).unwrap();
+        super::tiny::write(&path, 0).unwrap();
         path
     })
     .clone()
@@ -27,12 +27,7 @@ fn tiny() -> Engine {
 fn request(temperature: f64, max_tokens: usize, seed: u64, n: usize) -> GenerationRequest {
     GenerationRequest {
         messages: vec![ChatMessage::new("user", "Tell me about the 12 moons.")],
-        params: SamplingParams {
-            temperature,
-            max_tokens,
-            seed,
-            ..Default::default()
-        },
+        params: SamplingParams { temperature, max_tokens, seed, ..Default::default() },
         n,
     }
 }
@@ -52,11 +47,7 @@ fn run(
                     texts[index].push_str(&text);
                     deltas[index].push(text);
                 }
-                GenerationEvent::Done {
-                    index,
-                    finish_reason,
-                    ..
-                } => finish[index] = Some(finish_reason),
+                GenerationEvent::Done { index, finish_reason, .. } => finish[index] = Some(finish_reason),
                 _ => {}
             }
             true
@@ -68,12 +59,8 @@ fn run(
 #[test]
 fn tokenizer_round_trips_any_utf8_and_splits_digits() {
     let engine = tiny();
-    for text in [
-        "Hello, wörld!",
-        "日本語のテキスト",
-        "emoji 😀🎉 and\ttabs\nnew lines",
-        "  leading spaces",
-    ] {
+    for text in ["Hello, wörld!", "日本語のテキスト", "emoji 😀🎉 and\ttabs\nnew lines", "  leading spaces"]
+    {
         let ids = engine.encode(text).unwrap();
         assert_eq!(engine.tokenizer().decode(&ids, false).unwrap(), text);
     }
@@ -87,10 +74,7 @@ fn chat_markers_are_single_special_tokens() {
     for marker in ["<|im_start|>", "<|im_end|>", "<|endoftext|>"] {
         let ids = engine.encode(marker).unwrap();
         assert_eq!(ids.len(), 1, "{marker} is {ids:?}");
-        assert_eq!(
-            engine.tokenizer().id_to_token(ids[0]).as_deref(),
-            Some(marker)
-        );
+        assert_eq!(engine.tokenizer().id_to_token(ids[0]).as_deref(), Some(marker));
     }
 }
 
@@ -120,10 +104,7 @@ fn forked_alternatives_equal_separate_runs_with_their_seeds() {
         let (alone, _, _) = run(&engine, &request(1.0, 30, 40 + i as u64, 1));
         assert_eq!(&alone[0], text, "alternative {i}");
     }
-    assert!(
-        together[0] != together[1] || together[1] != together[2],
-        "different seeds, different texts"
-    );
+    assert!(together[0] != together[1] || together[1] != together[2], "different seeds, different texts");
 }
 
 #[test]

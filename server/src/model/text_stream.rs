@@ -23,20 +23,11 @@ pub enum Step {
 
 impl<'a> TextStream<'a> {
     pub fn new(tokenizer: &'a Tokenizer, stop: &'a [String]) -> Self {
-        TextStream {
-            tokenizer,
-            tokens: vec![],
-            settled: 0,
-            decoded: String::new(),
-            sent: 0,
-            stop,
-        }
+        TextStream { tokenizer, tokens: vec![], settled: 0, decoded: String::new(), sent: 0, stop }
     }
 
     fn decode(&self, tokens: &[u32]) -> Result<String, String> {
-        self.tokenizer
-            .decode(tokens, true)
-            .map_err(|err| format!("decode: {err}"))
+        self.tokenizer.decode(tokens, true).map_err(|err| format!("decode: {err}"))
     }
 
     pub fn push(&mut self, token: u32) -> Result<Step, String> {
@@ -61,11 +52,8 @@ impl<'a> TextStream<'a> {
         while !self.decoded.is_char_boundary(from) {
             from -= 1;
         }
-        if let Some(at) = self
-            .stop
-            .iter()
-            .filter_map(|s| self.decoded[from..].find(s.as_str()).map(|i| from + i))
-            .min()
+        if let Some(at) =
+            self.stop.iter().filter_map(|s| self.decoded[from..].find(s.as_str()).map(|i| from + i)).min()
         {
             let text = self.decoded[self.sent..at.max(self.sent)].to_string();
             self.sent = self.decoded.len();
@@ -74,11 +62,7 @@ impl<'a> TextStream<'a> {
         let hold = self
             .stop
             .iter()
-            .flat_map(|stop| {
-                (1..stop.len())
-                    .filter(|&k| stop.is_char_boundary(k))
-                    .map(move |k| &stop[..k])
-            })
+            .flat_map(|stop| (1..stop.len()).filter(|&k| stop.is_char_boundary(k)).map(move |k| &stop[..k]))
             .filter(|prefix| unsent.ends_with(prefix))
             .map(|prefix| prefix.len())
             .max()
@@ -110,15 +94,9 @@ mod tests {
     /// A byte-level tokenizer with no merges: one token per byte, so a multi-byte
     /// character spans several tokens.
     fn bytes_tokenizer() -> Tokenizer {
-        let vocab: tokenizers::models::bpe::Vocab = ByteLevel::alphabet()
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| (c.to_string(), i as u32))
-            .collect();
-        let bpe = BPE::builder()
-            .vocab_and_merges(vocab, vec![])
-            .build()
-            .unwrap();
+        let vocab: tokenizers::models::bpe::Vocab =
+            ByteLevel::alphabet().into_iter().enumerate().map(|(i, c)| (c.to_string(), i as u32)).collect();
+        let bpe = BPE::builder().vocab_and_merges(vocab, vec![]).build().unwrap();
         let mut tokenizer = Tokenizer::new(bpe);
         tokenizer.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
         tokenizer.with_decoder(Some(tokenizers::decoders::byte_level::ByteLevel::default()));
@@ -156,11 +134,7 @@ mod tests {
     fn text_before_a_stop_string_is_sent_and_the_rest_never() {
         let tokenizer = bytes_tokenizer();
         let stop = vec!["END".to_string()];
-        let ids = tokenizer
-            .encode("hello ENDING", false)
-            .unwrap()
-            .get_ids()
-            .to_vec();
+        let ids = tokenizer.encode("hello ENDING", false).unwrap().get_ids().to_vec();
         let mut stream = TextStream::new(&tokenizer, &stop);
         let (pieces, stopped) = feed(&mut stream, &ids);
         assert!(stopped);
@@ -173,11 +147,7 @@ mod tests {
     fn a_held_back_prefix_is_released_when_it_is_not_a_stop() {
         let tokenizer = bytes_tokenizer();
         let stop = vec!["END".to_string()];
-        let ids = tokenizer
-            .encode("an ENvoy", false)
-            .unwrap()
-            .get_ids()
-            .to_vec();
+        let ids = tokenizer.encode("an ENvoy", false).unwrap().get_ids().to_vec();
         let mut stream = TextStream::new(&tokenizer, &stop);
         let (pieces, stopped) = feed(&mut stream, &ids);
         assert!(!stopped);

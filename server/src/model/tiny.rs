@@ -29,22 +29,15 @@ fn byte_tokens() -> Vec<String> {
     }
     let mut by_byte: Vec<(u32, u32)> = printable.into_iter().zip(chars).collect();
     by_byte.sort();
-    by_byte
-        .into_iter()
-        .map(|(_, c)| char::from_u32(c).unwrap_or('?').to_string())
-        .collect()
+    by_byte.into_iter().map(|(_, c)| char::from_u32(c).unwrap_or('?').to_string()).collect()
 }
 
 /// Deterministic pseudo-random weights (the same file every time for the same seed).
 fn weights(seed: u64, rows: usize, cols: usize) -> candle_core::Result<QTensor> {
-    let mut state = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     let values: Vec<f32> = (0..rows * cols)
         .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.4
         })
         .collect();
@@ -53,14 +46,12 @@ fn weights(seed: u64, rows: usize, cols: usize) -> candle_core::Result<QTensor> 
 }
 
 fn ones(len: usize) -> candle_core::Result<QTensor> {
-    QTensor::quantize(
-        &Tensor::ones(len, candle_core::DType::F32, &Device::Cpu)?,
-        GgmlDType::F32,
-    )
+    QTensor::quantize(&Tensor::ones(len, candle_core::DType::F32, &Device::Cpu)?, GgmlDType::F32)
 }
 
-/// Writes the tiny model to `path`.
-pub fn write(path: &Path) -> candle_core::Result<()> {
+/// Writes the tiny model to `path`; another `variant` gives other weights (another version).
+pub fn write(path: &Path, variant: u64) -> candle_core::Result<()> {
+    let weights = |seed: u64, rows, cols| weights(seed.wrapping_add(variant.wrapping_mul(7919)), rows, cols);
     let mut tokens = byte_tokens();
     let merges = ["Ġ t", "h e", "Ġt he", "i n", "a n"];
     for merge in merges {
@@ -83,22 +74,13 @@ pub fn write(path: &Path) -> candle_core::Result<()> {
         ("llama.block_count", Value::U32(LAYERS as u32)),
         ("llama.attention.head_count", Value::U32(HEADS as u32)),
         ("llama.attention.head_count_kv", Value::U32(HEADS as u32)),
-        (
-            "llama.rope.dimension_count",
-            Value::U32((DIM / HEADS) as u32),
-        ),
+        ("llama.rope.dimension_count", Value::U32((DIM / HEADS) as u32)),
         ("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5)),
         ("tokenizer.ggml.model", Value::String("gpt2".into())),
         ("tokenizer.ggml.pre", Value::String("smollm".into())),
         ("tokenizer.ggml.tokens", strings(tokens)),
-        (
-            "tokenizer.ggml.token_type",
-            Value::Array(types.into_iter().map(Value::I32).collect()),
-        ),
-        (
-            "tokenizer.ggml.merges",
-            strings(merges.iter().map(|m| m.to_string()).collect()),
-        ),
+        ("tokenizer.ggml.token_type", Value::Array(types.into_iter().map(Value::I32).collect())),
+        ("tokenizer.ggml.merges", strings(merges.iter().map(|m| m.to_string()).collect())),
         ("tokenizer.ggml.bos_token_id", Value::U32(eos)),
         ("tokenizer.ggml.eos_token_id", Value::U32(eos)),
         ("tokenizer.chat_template", Value::String(CHATML.into())),
@@ -120,10 +102,7 @@ pub fn write(path: &Path) -> candle_core::Result<()> {
             ("ffn_down", DIM, HIDDEN),
         ];
         for (i, (name, rows, cols)) in shapes.into_iter().enumerate() {
-            tensors.push((
-                format!("blk.{layer}.{name}.weight"),
-                weights(seed + i as u64, rows, cols)?,
-            ));
+            tensors.push((format!("blk.{layer}.{name}.weight"), weights(seed + i as u64, rows, cols)?));
         }
         tensors.push((format!("blk.{layer}.attn_norm.weight"), ones(DIM)?));
         tensors.push((format!("blk.{layer}.ffn_norm.weight"), ones(DIM)?));

@@ -17,10 +17,7 @@ const TOKEN_TYPE_CONTROL: i32 = 3;
 const TOKEN_TYPE_USER_DEFINED: i32 = 4;
 
 fn metadata<'a>(content: &'a Content, key: &str) -> Result<&'a Value, LoadError> {
-    content
-        .metadata
-        .get(key)
-        .ok_or_else(|| LoadError::Metadata(format!("{key} is missing")))
+    content.metadata.get(key).ok_or_else(|| LoadError::Metadata(format!("{key} is missing")))
 }
 
 fn string_list(content: &Content, key: &str) -> Result<Vec<String>, LoadError> {
@@ -59,20 +56,15 @@ pub fn from_gguf(content: &Content) -> Result<BuiltTokenizer, LoadError> {
             .collect(),
         None => vec![1; tokens.len()],
     };
-    let vocab: tokenizers::models::bpe::Vocab = tokens
-        .iter()
-        .enumerate()
-        .map(|(id, token)| (token.clone(), id as u32))
-        .collect();
+    let vocab: tokenizers::models::bpe::Vocab =
+        tokens.iter().enumerate().map(|(id, token)| (token.clone(), id as u32)).collect();
     let merges = merges
         .iter()
         .map(|merge| {
             merge
                 .split_once(' ')
                 .map(|(a, b)| (a.to_string(), b.to_string()))
-                .ok_or_else(|| {
-                    LoadError::Metadata(format!("tokenizer merge {merge:?} is not two tokens"))
-                })
+                .ok_or_else(|| LoadError::Metadata(format!("tokenizer merge {merge:?} is not two tokens")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let bpe = BPE::builder()
@@ -90,12 +82,10 @@ pub fn from_gguf(content: &Content) -> Result<BuiltTokenizer, LoadError> {
     let byte_level = PreTokenizerWrapper::ByteLevel(ByteLevel::new(false, true, true));
     let pre_tokenizer = match pre.as_str() {
         // SmolLM (and others of this family): every digit on its own, then byte-level.
-        "smollm" | "qwen2" | "llama-bpe" | "" => {
-            PreTokenizerWrapper::Sequence(Sequence::new(vec![
-                PreTokenizerWrapper::Digits(Digits::new(true)),
-                byte_level,
-            ]))
-        }
+        "smollm" | "qwen2" | "llama-bpe" | "" => PreTokenizerWrapper::Sequence(Sequence::new(vec![
+            PreTokenizerWrapper::Digits(Digits::new(true)),
+            byte_level,
+        ])),
         _ => byte_level,
     };
     tokenizer.with_pre_tokenizer(Some(pre_tokenizer));
@@ -115,16 +105,10 @@ pub fn from_gguf(content: &Content) -> Result<BuiltTokenizer, LoadError> {
         .iter()
         .filter_map(|token| tokenizer.token_to_id(token))
         .collect();
-    if let Some(eos) = content
-        .metadata
-        .get("tokenizer.ggml.eos_token_id")
-        .and_then(|v| v.to_u32().ok())
+    if let Some(eos) = content.metadata.get("tokenizer.ggml.eos_token_id").and_then(|v| v.to_u32().ok())
         && !stop_token_ids.contains(&eos)
     {
         stop_token_ids.push(eos);
     }
-    Ok(BuiltTokenizer {
-        tokenizer,
-        stop_token_ids,
-    })
+    Ok(BuiltTokenizer { tokenizer, stop_token_ids })
 }

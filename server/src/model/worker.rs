@@ -35,16 +35,14 @@ impl LocalModel {
         let ready = Arc::new(AtomicBool::new(false));
         let info = engine.info.clone();
         let worker_ready = ready.clone();
-        let spawned = std::thread::Builder::new()
-            .name("parley-model".into())
-            .spawn(move || {
-                warm_up(&engine);
-                worker_ready.store(true, Ordering::Release);
-                tracing::info!(model = %engine.info.name, "model ready");
-                for job in jobs {
-                    run(&engine, job);
-                }
-            });
+        let spawned = std::thread::Builder::new().name("parley-model".into()).spawn(move || {
+            warm_up(&engine);
+            worker_ready.store(true, Ordering::Release);
+            tracing::info!(model = %engine.info.name, "model ready");
+            for job in jobs {
+                run(&engine, job);
+            }
+        });
         if let Err(err) = spawned {
             tracing::error!(%err, "cannot start the model thread");
         }
@@ -53,16 +51,9 @@ impl LocalModel {
 }
 
 fn warm_up(engine: &Engine) {
-    let params = app::model::SamplingParams {
-        temperature: 0.0,
-        max_tokens: 1,
-        ..Default::default()
-    };
-    let request = GenerationRequest {
-        messages: vec![app::model::ChatMessage::new("user", "Hi")],
-        params,
-        n: 1,
-    };
+    let params = app::model::SamplingParams { temperature: 0.0, max_tokens: 1, ..Default::default() };
+    let request =
+        GenerationRequest { messages: vec![app::model::ChatMessage::new("user", "Hi")], params, n: 1 };
     if let Err(err) = engine.generate(&request, &mut |_| true) {
         tracing::warn!(%err, "model warm-up failed");
     }
@@ -81,10 +72,7 @@ fn run(engine: &Engine, job: Job) {
 
 /// Checks a request before it takes a place in the queue.
 pub fn check_request(request: &GenerationRequest) -> Result<(), ModelError> {
-    request
-        .params
-        .check()
-        .map_err(|(field, message)| ModelError::Invalid { field, message })?;
+    request.params.check().map_err(|(field, message)| ModelError::Invalid { field, message })?;
     if !(1..=MAX_ALTERNATIVES).contains(&request.n) {
         return Err(ModelError::Invalid {
             field: "n",
@@ -92,10 +80,7 @@ pub fn check_request(request: &GenerationRequest) -> Result<(), ModelError> {
         });
     }
     if request.messages.is_empty() {
-        return Err(ModelError::Invalid {
-            field: "messages",
-            message: "messages must not be empty".into(),
-        });
+        return Err(ModelError::Invalid { field: "messages", message: "messages must not be empty".into() });
     }
     Ok(())
 }
@@ -103,10 +88,7 @@ pub fn check_request(request: &GenerationRequest) -> Result<(), ModelError> {
 #[async_trait]
 impl LanguageModel for LocalModel {
     fn info(&self) -> ModelInfo {
-        ModelInfo {
-            ready: self.ready.load(Ordering::Acquire),
-            ..self.info.clone()
-        }
+        ModelInfo { ready: self.ready.load(Ordering::Acquire), ..self.info.clone() }
     }
 
     async fn generate(
@@ -117,9 +99,7 @@ impl LanguageModel for LocalModel {
         let (events, receiver) = mpsc::channel(EVENT_BUFFER);
         match self.queue.try_send(Job { request, events }) {
             Ok(()) => Ok(receiver),
-            Err(TrySendError::Full(_)) => Err(ModelError::Busy {
-                retry_after_secs: RETRY_AFTER_SECS,
-            }),
+            Err(TrySendError::Full(_)) => Err(ModelError::Busy { retry_after_secs: RETRY_AFTER_SECS }),
             Err(TrySendError::Disconnected(_)) => {
                 Err(ModelError::Failed("the model thread has stopped".into()))
             }

@@ -28,10 +28,7 @@ impl TryFrom<ApiKeyRow> for ApiKey {
 
 macro_rules! select_keys {
     ($rest:literal) => {
-        concat!(
-            "select id, name, created_at, revoked_at from api_keys ",
-            $rest
-        )
+        concat!("select id, name, created_at, revoked_at from api_keys ", $rest)
     };
 }
 
@@ -63,10 +60,7 @@ impl SqlStore {
         .execute(self.pool())
         .await;
         match inserted {
-            Ok(_) => self
-                .api_key_by_id(id)
-                .await?
-                .ok_or(StoreError::NotFound("api key")),
+            Ok(_) => self.api_key_by_id(id).await?.ok_or(StoreError::NotFound("api key")),
             // The same request again: answer with the key it made (its secret is not kept).
             Err(err) if is_unique_violation(&err) => {
                 self.api_key_by_id(id).await?.ok_or_else(|| backend(err))
@@ -75,10 +69,7 @@ impl SqlStore {
         }
     }
 
-    pub(super) async fn find_api_key(
-        &self,
-        secret_hash: &str,
-    ) -> Result<Option<ApiKey>, StoreError> {
+    pub(super) async fn find_api_key(&self, secret_hash: &str) -> Result<Option<ApiKey>, StoreError> {
         let row: Option<ApiKeyRow> =
             sqlx::query_as(select_keys!("where key_hash = $1 and revoked_at is null"))
                 .bind(secret_hash)
@@ -103,8 +94,6 @@ impl SqlStore {
             .execute(self.pool())
             .await
             .map_err(backend)?;
-        self.api_key_by_id(id)
-            .await?
-            .ok_or(StoreError::NotFound("api key"))
+        self.api_key_by_id(id).await?.ok_or(StoreError::NotFound("api key"))
     }
 }

@@ -5,6 +5,7 @@
 
 mod api_keys;
 mod login_failures;
+mod model_versions;
 mod port;
 mod sessions;
 mod users;
@@ -49,9 +50,7 @@ impl SqlStore {
             .with_context(|| format!("cannot open the database at {}", redact(url)))?;
         if engine == Engine::Sqlite {
             // Readers do not block the writer; it persists in the file.
-            sqlx::query("pragma journal_mode = wal")
-                .execute(&pool)
-                .await?;
+            sqlx::query("pragma journal_mode = wal").execute(&pool).await?;
         }
         Ok(SqlStore { pool, engine })
     }
@@ -70,10 +69,7 @@ impl SqlStore {
             Engine::Sqlite => &SQLITE_MIGRATIONS,
             Engine::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator
-            .run(&self.pool)
-            .await
-            .context("database migration failed; nothing was started")
+        migrator.run(&self.pool).await.context("database migration failed; nothing was started")
     }
 }
 
@@ -99,10 +95,7 @@ mod tests {
 
     #[test]
     fn redact_hides_credentials() {
-        assert_eq!(
-            redact("postgres://u:secret@db:5432/x"),
-            "postgres://…@db:5432/x"
-        );
+        assert_eq!(redact("postgres://u:secret@db:5432/x"), "postgres://…@db:5432/x");
         assert_eq!(redact("sqlite://data/parley.db"), "sqlite://data/parley.db");
     }
 }

@@ -73,4 +73,16 @@ impl Store for SqlStore {
     async fn revoke_api_key(&self, id: Uuid) -> Result<ApiKey, StoreError> {
         self.mark_api_key_revoked(id).await
     }
+    async fn register_model(&self, info: &app::model::ModelInfo) -> Result<Uuid, StoreError> {
+        self.upsert_model_version(info).await
+    }
+    async fn list_model_versions(&self) -> Result<Vec<app::model::ModelVersion>, StoreError> {
+        self.all_model_versions().await
+    }
+    async fn active_model(&self) -> Result<Option<Uuid>, StoreError> {
+        self.active_model_version().await
+    }
+    async fn set_active_model(&self, id: Uuid) -> Result<(), StoreError> {
+        self.choose_active_model(id).await
+    }
 }

@@ -31,14 +31,13 @@ impl SqlStore {
         token_hash: &str,
         now: &str,
     ) -> Result<Option<User>, StoreError> {
-        let user_id: Option<(String,)> = sqlx::query_as(
-            "select user_id from sessions where token_hash = $1 and expires_at > $2",
-        )
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(backend)?;
+        let user_id: Option<(String,)> =
+            sqlx::query_as("select user_id from sessions where token_hash = $1 and expires_at > $2")
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(backend)?;
         match user_id.and_then(|(id,)| Uuid::parse_str(&id).ok()) {
             Some(id) => self.user_by_id(id).await,
             None => Ok(None),

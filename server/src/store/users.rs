@@ -23,20 +23,14 @@ impl UserRow {
             email: self.email,
             created_at: self.created_at,
         };
-        Ok(StoredUser {
-            user,
-            password_hash: self.password_hash,
-        })
+        Ok(StoredUser { user, password_hash: self.password_hash })
     }
 }
 
 /// A select of every user column, followed by the given clauses (SQL must be literal).
 macro_rules! select_users {
     ($rest:literal) => {
-        concat!(
-            "select id, email, role, created_at, password_hash from users ",
-            $rest
-        )
+        concat!("select id, email, role, created_at, password_hash from users ", $rest)
     };
 }
 
@@ -69,41 +63,38 @@ impl SqlStore {
     }
 
     pub(super) async fn insert_first_admin(&self, user: NewUser) -> Result<User, StoreError> {
-        if let Some(existing) = self.user_by_id(user.id).await?
-            && existing.email == user.email
-        {
-            return Ok(existing);
+        match self.try_insert_first_admin(&user).await {
+            // The same request again (a double click, a retry): answer with what it made.
+            Err(StoreError::AlreadySetUp) => match self.user_by_id(user.id).await? {
+                Some(existing) if existing.email == user.email => Ok(existing),
+                _ => Err(StoreError::AlreadySetUp),
+            },
+            other => other,
         }
+    }
+
+    async fn try_insert_first_admin(&self, user: &NewUser) -> Result<User, StoreError> {
         let mut tx = self.pool().begin().await.map_err(backend)?;
-        let (users,): (i64,) = sqlx::query_as("select count(*) from users")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend)?;
-        if users > 0 {
-            return Err(StoreError::AlreadySetUp);
-        }
-        // The single `instance` row is the lock: of two concurrent first-admin requests,
-        // the second fails on its primary key.
+        // Write first: the single `instance` row is the lock. Of two concurrent requests the
+        // second waits for the first to commit, then fails on the primary key. (Reading
+        // first would let both hold a read lock and deadlock on SQLite's upgrade to write.)
         sqlx::query("insert into instance (id, set_up_at) values (1, $1)")
             .bind(now_rfc3339())
             .execute(&mut *tx)
             .await
-            .map_err(|err| {
-                if is_unique_violation(&err) {
-                    StoreError::AlreadySetUp
-                } else {
-                    backend(err)
-                }
-            })?;
-        let user = insert_row(&mut tx, &user).await.map_err(backend)?;
+            .map_err(|err| if is_unique_violation(&err) { StoreError::AlreadySetUp } else { backend(err) })?;
+        // Accounts made from the command line count too: set-up is only for an empty Parley.
+        let (users,): (i64,) =
+            sqlx::query_as("select count(*) from users").fetch_one(&mut *tx).await.map_err(backend)?;
+        if users > 0 {
+            return Err(StoreError::AlreadySetUp);
+        }
+        let user = insert_row(&mut tx, user).await.map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(user)
     }
 
-    pub(super) async fn find_user_by_email(
-        &self,
-        email: &str,
-    ) -> Result<Option<StoredUser>, StoreError> {
+    pub(super) async fn find_user_by_email(&self, email: &str) -> Result<Option<StoredUser>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(select_users!("where email = $1"))
             .bind(email)
             .fetch_optional(self.pool())
@@ -117,18 +108,12 @@ impl SqlStore {
             .fetch_all(self.pool())
             .await
             .map_err(backend)?;
-        rows.into_iter()
-            .map(|row| row.into_stored().map(|s| s.user))
-            .collect()
+        rows.into_iter().map(|row| row.into_stored().map(|s| s.user)).collect()
     }
 
     pub(super) async fn count_users(&self, role: Option<Role>) -> Result<i64, StoreError> {
         let (count,): (i64,) = match role {
-            None => {
-                sqlx::query_as("select count(*) from users")
-                    .fetch_one(self.pool())
-                    .await
-            }
+            None => sqlx::query_as("select count(*) from users").fetch_one(self.pool()).await,
             Some(role) => {
                 sqlx::query_as("select count(*) from users where role = $1")
                     .bind(role.as_str())
@@ -150,9 +135,7 @@ impl SqlStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("user"));
         }
-        self.user_by_id(user_id)
-            .await?
-            .ok_or(StoreError::NotFound("user"))
+        self.user_by_id(user_id).await?.ok_or(StoreError::NotFound("user"))
     }
 
     /// Demonstrations, rankings and feedback do not exist yet: every count is zero until
@@ -165,20 +148,13 @@ impl SqlStore {
 /// Inserts one account and returns it as stored.
 async fn insert_row(conn: &mut AnyConnection, user: &NewUser) -> Result<User, sqlx::Error> {
     let created_at = now_rfc3339();
-    sqlx::query(
-        "insert into users (id, email, password_hash, role, created_at) values ($1, $2, $3, $4, $5)",
-    )
-    .bind(user.id.to_string())
-    .bind(&user.email)
-    .bind(&user.password_hash)
-    .bind(user.role.as_str())
-    .bind(&created_at)
-    .execute(conn)
-    .await?;
-    Ok(User {
-        id: user.id,
-        email: user.email.clone(),
-        role: user.role,
-        created_at,
-    })
+    sqlx::query("insert into users (id, email, password_hash, role, created_at) values ($1, $2, $3, $4, $5)")
+        .bind(user.id.to_string())
+        .bind(&user.email)
+        .bind(&user.password_hash)
+        .bind(user.role.as_str())
+        .bind(&created_at)
+        .execute(conn)
+        .await?;
+    Ok(User { id: user.id, email: user.email.clone(), role: user.role, created_at })
 }

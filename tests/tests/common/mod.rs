@@ -21,8 +21,7 @@ pub struct TestDb {
 }
 
 pub fn postgres_admin_url() -> String {
-    std::env::var("PARLEY_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("PARLEY_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 impl TestDb {
@@ -43,22 +42,13 @@ impl TestDb {
                 let admin = postgres_admin_url();
                 let mut conn = sqlx::AnyConnection::connect(&admin)
                     .await
-                    .unwrap_or_else(|err| {
-                        panic!("PostgreSQL at {admin} is needed for these tests: {err}")
-                    });
+                    .unwrap_or_else(|err| panic!("PostgreSQL at {admin} is needed for these tests: {err}"));
                 sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database {name}")))
                     .execute(&mut conn)
                     .await
                     .expect("create test database");
-                let base = admin
-                    .rsplit_once('/')
-                    .map(|(base, _)| base)
-                    .unwrap_or(&admin);
-                TestDb {
-                    url: format!("{base}/{name}"),
-                    dir,
-                    postgres_name: Some(name),
-                }
+                let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin);
+                TestDb { url: format!("{base}/{name}"), dir, postgres_name: Some(name) }
             }
         }
     }
@@ -89,11 +79,7 @@ pub fn parley_bin() -> PathBuf {
     }
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "../target".into());
     let path = PathBuf::from(target).join("release/parley");
-    assert!(
-        path.exists(),
-        "{} not found: build it with `make build` or set PARLEY_BIN",
-        path.display()
-    );
+    assert!(path.exists(), "{} not found: build it with `make build` or set PARLEY_BIN", path.display());
     path
 }
 
@@ -128,11 +114,7 @@ impl TestApp {
         let base = tokio::task::spawn_blocking(move || {
             let mut lines = BufReader::new(stdout).lines();
             lines
-                .find_map(|line| {
-                    line.ok()?
-                        .strip_prefix("Parley listening on ")
-                        .map(str::to_string)
-                })
+                .find_map(|line| line.ok()?.strip_prefix("Parley listening on ").map(str::to_string))
                 .expect("parley printed no listening address")
         })
         .await
@@ -143,12 +125,8 @@ impl TestApp {
     /// Waits until `/healthz` says the model is ready (it warms up after start).
     pub async fn model_ready(&self) -> serde_json::Value {
         for _ in 0..200 {
-            let health: serde_json::Value = reqwest::get(self.url("/healthz"))
-                .await
-                .expect("healthz")
-                .json()
-                .await
-                .expect("json");
+            let health: serde_json::Value =
+                reqwest::get(self.url("/healthz")).await.expect("healthz").json().await.expect("json");
             if health["model"]["ready"] == true {
                 return health;
             }
@@ -159,17 +137,9 @@ impl TestApp {
 
     /// An API key made by a fresh first admin, for the `/v1` routes.
     pub async fn api_key(&self) -> String {
-        let admin = self
-            .first_admin("admin@example.org", "correct horse battery")
-            .await;
+        let admin = self.first_admin("admin@example.org", "correct horse battery").await;
         let id = uuid::Uuid::new_v4().to_string();
-        let key = self
-            .call_ok(
-                &admin,
-                "keys/create",
-                &[("request_id", &id), ("name", "tests")],
-            )
-            .await;
+        let key = self.call_ok(&admin, "keys/create", &[("request_id", &id), ("name", "tests")]).await;
         key["secret"].as_str().expect("secret").to_string()
     }
 
@@ -192,12 +162,7 @@ impl TestApp {
         function: &str,
         form: &[(&str, &str)],
     ) -> reqwest::Response {
-        client
-            .post(self.url(&format!("/api/{function}")))
-            .form(form)
-            .send()
-            .await
-            .expect("request")
+        client.post(self.url(&format!("/api/{function}"))).form(form).send().await.expect("request")
     }
 
     /// Calls a server function that must succeed; returns its JSON result.
@@ -222,11 +187,7 @@ impl TestApp {
         email: &str,
         password: &str,
     ) -> reqwest::Response {
-        let form = [
-            ("request_id", request_id),
-            ("email", email),
-            ("password", password),
-        ];
+        let form = [("request_id", request_id), ("email", email), ("password", password)];
         self.call(client, "auth/create_first_admin", &form).await
     }
 
@@ -234,13 +195,8 @@ impl TestApp {
     pub async fn first_admin(&self, email: &str, password: &str) -> reqwest::Client {
         let client = self.client();
         let id = uuid::Uuid::new_v4().to_string();
-        let form = [
-            ("request_id", id.as_str()),
-            ("email", email),
-            ("password", password),
-        ];
-        self.call_ok(&client, "auth/create_first_admin", &form)
-            .await;
+        let form = [("request_id", id.as_str()), ("email", email), ("password", password)];
+        self.call_ok(&client, "auth/create_first_admin", &form).await;
         client
     }
 
@@ -256,12 +212,7 @@ impl TestApp {
     pub async fn user(&self, admin: &reqwest::Client, email: &str, role: &str) -> reqwest::Client {
         let id = uuid::Uuid::new_v4().to_string();
         let password = "a long enough passphrase";
-        let form = [
-            ("request_id", id.as_str()),
-            ("email", email),
-            ("password", password),
-            ("role", role),
-        ];
+        let form = [("request_id", id.as_str()), ("email", email), ("password", password), ("role", role)];
         self.call_ok(admin, "users/create", &form).await;
         self.sign_in(email, password).await
     }

@@ -4,11 +4,7 @@ use uuid::Uuid;
 
 /// Creates the first admin and signs them in. Allowed only while Parley has no users.
 #[server(endpoint = "auth/create_first_admin")]
-pub async fn create_first_admin(
-    request_id: Uuid,
-    email: String,
-    password: String,
-) -> Result<(), ApiError> {
+pub async fn create_first_admin(request_id: Uuid, email: String, password: String) -> Result<(), ApiError> {
     use crate::domain::Role;
     use crate::ssr::{NewUser, hash_password, state};
     use crate::validate::{check_email, check_password};
@@ -19,12 +15,7 @@ pub async fn create_first_admin(
     let password_hash = hash_password(password).await?;
     let user = state
         .store
-        .create_first_admin(NewUser {
-            id: request_id,
-            email,
-            password_hash,
-            role: Role::Admin,
-        })
+        .create_first_admin(NewUser { id: request_id, email, password_hash, role: Role::Admin })
         .await?;
     super::login::start_session(&state, &user).await?;
     leptos_axum::redirect("/");

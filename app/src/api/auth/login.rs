@@ -17,14 +17,9 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     let state = state()?;
     let email = check_email(&email)?;
     if password.chars().count() > crate::validate::PASSWORD_MAX_CHARS {
-        return Err(
-            crate::validate::password_problem(&password, &email).unwrap_or_else(ApiError::internal)
-        );
+        return Err(crate::validate::password_problem(&password, &email).unwrap_or_else(ApiError::internal));
     }
-    let keys = [
-        format!("email:{email}"),
-        format!("address:{}", client_address()),
-    ];
+    let keys = [format!("email:{email}"), format!("address:{}", client_address())];
     let limits = [MAX_FAILURES_PER_EMAIL, MAX_FAILURES_PER_ADDRESS];
     for (key, limit) in keys.iter().zip(limits) {
         refuse_when_over_limit(&state, key, limit).await?;
@@ -42,10 +37,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         for key in &keys {
             state.store.record_login_failure(key, &now).await?;
         }
-        return Err(ApiError::new(
-            crate::error::ErrorKind::BadCredentials,
-            "wrong e-mail or password",
-        ));
+        return Err(ApiError::new(crate::error::ErrorKind::BadCredentials, "wrong e-mail or password"));
     };
     state.store.clear_login_failures(&keys[0]).await?;
     start_session(&state, &user).await?;
@@ -68,27 +60,15 @@ fn client_address() -> String {
     use axum::extract::ConnectInfo;
     use std::net::SocketAddr;
     use_context::<http::request::Parts>()
-        .and_then(|parts| {
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip())
-        })
+        .and_then(|parts| parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()))
         .map(|ip| ip.to_string())
         .unwrap_or_else(|| "unknown".into())
 }
 
 #[cfg(feature = "ssr")]
-async fn refuse_when_over_limit(
-    state: &crate::ssr::AppState,
-    key: &str,
-    limit: i64,
-) -> Result<(), ApiError> {
+async fn refuse_when_over_limit(state: &crate::ssr::AppState, key: &str, limit: i64) -> Result<(), ApiError> {
     use crate::ssr::clock::{rfc3339_in, seconds_until};
-    let (failures, oldest) = state
-        .store
-        .login_failures_since(key, &rfc3339_in(-FAILURE_WINDOW_SECS))
-        .await?;
+    let (failures, oldest) = state.store.login_failures_since(key, &rfc3339_in(-FAILURE_WINDOW_SECS)).await?;
     if failures < limit {
         return Ok(());
     }
@@ -101,10 +81,7 @@ async fn refuse_when_over_limit(
         retry_after_secs: Some(retry_after_secs),
         ..ApiError::new(
             crate::error::ErrorKind::RateLimited,
-            format!(
-                "too many failed sign-ins; try again in {} minutes",
-                retry_after_secs.div_ceil(60)
-            ),
+            format!("too many failed sign-ins; try again in {} minutes", retry_after_secs.div_ceil(60)),
         )
     })
 }
@@ -114,9 +91,7 @@ pub(crate) async fn start_session(
     state: &crate::ssr::AppState,
     user: &crate::domain::User,
 ) -> Result<(), ApiError> {
-    use crate::ssr::{
-        SESSION_DAYS, SessionRecord, clock, random_token, set_session_cookie, token_hash,
-    };
+    use crate::ssr::{SESSION_DAYS, SessionRecord, clock, random_token, set_session_cookie, token_hash};
     let token = random_token();
     state
         .store

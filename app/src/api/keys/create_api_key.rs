@@ -13,11 +13,7 @@ pub async fn create_api_key(request_id: Uuid, name: String) -> Result<NewApiKey,
     let admin = require(Role::Admin).await?;
     let name = name.trim();
     if name.is_empty() {
-        return Err(ApiError::field(
-            ErrorKind::Invalid,
-            "name",
-            "name the key (who or what uses it)",
-        ));
+        return Err(ApiError::field(ErrorKind::Invalid, "name", "name the key (who or what uses it)"));
     }
     if name.chars().count() > API_KEY_NAME_MAX_CHARS {
         return Err(ApiError::field(
@@ -27,9 +23,6 @@ pub async fn create_api_key(request_id: Uuid, name: String) -> Result<NewApiKey,
         ));
     }
     let secret = format!("{API_KEY_PREFIX}{}", random_token());
-    let key = state()?
-        .store
-        .create_api_key(request_id, name, &token_hash(&secret), Some(admin.id))
-        .await?;
+    let key = state()?.store.create_api_key(request_id, name, &token_hash(&secret), Some(admin.id)).await?;
     Ok(NewApiKey { key, secret })
 }

@@ -18,13 +18,5 @@ pub async fn create_user(
     let email = check_email(&email)?;
     check_password(&password, &email)?;
     let password_hash = hash_password(password).await?;
-    Ok(state()?
-        .store
-        .create_user(NewUser {
-            id: request_id,
-            email,
-            password_hash,
-            role,
-        })
-        .await?)
+    Ok(state()?.store.create_user(NewUser { id: request_id, email, password_hash, role }).await?)
 }

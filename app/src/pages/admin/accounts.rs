@@ -12,10 +12,7 @@ use super::{AdminTabs, short_time};
 pub fn AdminPage() -> impl IntoView {
     let create = ServerAction::<CreateUser>::new();
     let set_role = ServerAction::<SetRole>::new();
-    let users = Resource::new(
-        move || (create.version().get(), set_role.version().get()),
-        |_| list_users(),
-    );
+    let users = Resource::new(move || (create.version().get(), set_role.version().get()), |_| list_users());
     view! {
         <AdminTabs />
         <section class="card">

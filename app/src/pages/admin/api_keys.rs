@@ -10,10 +10,7 @@ use uuid::Uuid;
 pub fn ApiKeysPage() -> impl IntoView {
     let create = ServerAction::<CreateApiKey>::new();
     let revoke = ServerAction::<RevokeApiKey>::new();
-    let keys = Resource::new(
-        move || (create.version().get(), revoke.version().get()),
-        |_| list_api_keys(),
-    );
+    let keys = Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_api_keys());
     let request_id = Memo::new(move |_| {
         create.version().track();
         Uuid::new_v4().to_string()
@@ -65,31 +62,29 @@ fn KeyTable(keys: Vec<ApiKey>, revoke: ServerAction<RevokeApiKey>) -> impl IntoV
     if keys.is_empty() {
         return view! { <p class="muted">"No keys yet."</p> }.into_any();
     }
-    let rows = keys
-        .into_iter()
-        .map(|key| {
-            let state = match &key.revoked_at {
-                Some(at) => {
-                    view! { <span class="muted">{format!("revoked {}", short_time(at))}</span> }
-                        .into_any()
+    let rows =
+        keys.into_iter()
+            .map(|key| {
+                let state = match &key.revoked_at {
+                    Some(at) => view! { <span class="muted">{format!("revoked {}", short_time(at))}</span> }
+                        .into_any(),
+                    None => view! {
+                        <ActionForm action=revoke attr:class="inline">
+                            <input type="hidden" name="key_id" value=key.id.to_string() />
+                            <button type="submit">"Revoke"</button>
+                        </ActionForm>
+                    }
+                    .into_any(),
+                };
+                view! {
+                    <tr>
+                        <td>{key.name.clone()}</td>
+                        <td class="muted">{short_time(&key.created_at)}</td>
+                        <td>{state}</td>
+                    </tr>
                 }
-                None => view! {
-                    <ActionForm action=revoke attr:class="inline">
-                        <input type="hidden" name="key_id" value=key.id.to_string() />
-                        <button type="submit">"Revoke"</button>
-                    </ActionForm>
-                }
-                .into_any(),
-            };
-            view! {
-                <tr>
-                    <td>{key.name.clone()}</td>
-                    <td class="muted">{short_time(&key.created_at)}</td>
-                    <td>{state}</td>
-                </tr>
-            }
-        })
-        .collect_view();
+            })
+            .collect_view();
     view! {
         <table data-testid="api-keys">
             <thead><tr><th>"Name"</th><th>"Created"</th><th></th></tr></thead>

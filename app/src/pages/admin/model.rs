@@ -1,23 +1,28 @@
 use super::AdminTabs;
-use crate::api::model::model_status;
+use crate::api::model::{SetActiveModel, list_models};
+use crate::components::error_line::ErrorLine;
 use crate::components::generation_stream::{self, Outputs};
-use crate::model::{MAX_ALTERNATIVES, ModelInfo, SamplingParams};
+use crate::model::{MAX_ALTERNATIVES, ModelVersion, SamplingParams};
 use leptos::prelude::*;
 
-/// The model this server runs: what it is, whether it is ready, and a place to try it with
-/// K alternatives streaming side by side.
+/// The models: every version recorded, which this server runs and whether it is ready,
+/// which one is active (admins choose), and a place to try the active one with K
+/// alternatives streaming side by side.
 #[component]
 pub fn ModelPage() -> impl IntoView {
-    let status = Resource::new(|| (), |_| model_status());
+    let set_active = ServerAction::<SetActiveModel>::new();
+    let models = Resource::new(move || set_active.version().get(), |_| list_models());
     view! {
         <AdminTabs />
         <section class="card">
-            <h1>"Model"</h1>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <h1>"Models"</h1>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    match status.await {
-                        Ok(Some(info)) => view! { <ModelCard info /> }.into_any(),
-                        Ok(None) => view! {
+                    match models.await {
+                        Ok(models) if models.iter().any(|m| m.served) => {
+                            view! { <ModelTable models set_active /> }.into_any()
+                        }
+                        Ok(_) => view! {
                             <p class="notice" data-testid="no-model">
                                 "No model is loaded. Run " <code>"scripts/fetch-model.sh"</code>
                                 " and restart, or start Parley with " <code>"--model PATH"</code>
@@ -27,27 +32,65 @@ pub fn ModelPage() -> impl IntoView {
                         Err(err) => view! { <p class="error" role="alert">{err.message}</p> }.into_any(),
                     }
                 })}
-            </Suspense>
+            </Transition>
+            <ErrorLine value=set_active.value() />
+            <p class="muted">{default_sampling()}</p>
         </section>
         <TryModel />
     }
 }
 
+fn default_sampling() -> String {
+    let d = SamplingParams::default();
+    format!(
+        "Default sampling: temperature {}, top-p {}, top-k {}, up to {} tokens. Every model-written text records the model version, these parameters and its seed.",
+        d.temperature, d.top_p, d.top_k, d.max_tokens
+    )
+}
+
 #[component]
-fn ModelCard(info: ModelInfo) -> impl IntoView {
-    let defaults = SamplingParams::default();
+fn ModelTable(models: Vec<ModelVersion>, set_active: ServerAction<SetActiveModel>) -> impl IntoView {
+    let rows = models
+        .into_iter()
+        .map(|m| {
+            let status = match (m.served, m.ready) {
+                (true, true) => "ready",
+                (true, false) => "warming up",
+                (false, _) => "not on this server",
+            };
+            let sha = m
+                .sha256
+                .clone()
+                .map_or_else(|| "remote engine".to_string(), |s| format!("{}…", &s[..12.min(s.len())]));
+            let choose = if m.active {
+                view! { <strong>"active"</strong> }.into_any()
+            } else if m.served {
+                view! {
+                    <ActionForm action=set_active attr:class="inline">
+                        <input type="hidden" name="model_version_id" value=m.id.to_string() />
+                        <button type="submit">"Make active"</button>
+                    </ActionForm>
+                }
+                .into_any()
+            } else {
+                ().into_any()
+            };
+            view! {
+                <tr data-active=m.active.to_string()>
+                    <td>{m.name.clone()}</td>
+                    <td><code title=m.sha256.clone().unwrap_or_default()>{sha}</code></td>
+                    <td><code>{m.source.clone()}</code></td>
+                    <td data-testid="model-status">{status}</td>
+                    <td>{choose}</td>
+                </tr>
+            }
+        })
+        .collect_view();
     view! {
-        <dl class="facts" data-testid="model">
-            <dt>"Name"</dt><dd>{info.name}</dd>
-            <dt>"Source"</dt><dd><code>{info.source}</code></dd>
-            <dt>"SHA-256"</dt><dd><code>{info.sha256.unwrap_or_else(|| "not known (remote engine)".into())}</code></dd>
-            <dt>"Status"</dt><dd data-testid="model-ready">{if info.ready { "ready" } else { "warming up" }}</dd>
-            <dt>"Default sampling"</dt>
-            <dd>{format!(
-                "temperature {}, top-p {}, top-k {}, up to {} tokens",
-                defaults.temperature, defaults.top_p, defaults.top_k, defaults.max_tokens
-            )}</dd>
-        </dl>
+        <table data-testid="models">
+            <thead><tr><th>"Name"</th><th>"SHA-256"</th><th>"Source"</th><th>"Status"</th><th></th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
     }
 }
 
@@ -92,7 +135,7 @@ fn TryModel() -> impl IntoView {
     };
     view! {
         <section class="card">
-            <h2>"Try it"</h2>
+            <h2>"Try the active model"</h2>
             <form on:submit=run>
                 <label>
                     "Prompt"
@@ -133,9 +176,7 @@ fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()
