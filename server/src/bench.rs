@@ -87,7 +87,7 @@ fn measure(engine: &Engine, args: &BenchArgs) -> anyhow::Result<()> {
         args.new_tokens,
         args.alternatives
     );
-    println!("{:<34} {:>10}   {}", "measure", "parley", "llama.cpp reference (same file, 2 threads)");
+    println!("{:<34} {:>10}   llama.cpp reference (same file, 2 threads)", "measure", "parley");
     println!("{:<34} {:>10.1}   {LLAMA_CPP_PROMPT}", "prompt tokens/s", per_sec(args.prompt_tokens, prefill));
     println!(
         "{:<34} {:>10.1}   {LLAMA_CPP_GENERATION}",

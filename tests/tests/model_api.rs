@@ -87,6 +87,10 @@ async fn revoked_key_stops_working() {
     let id = uuid::Uuid::new_v4().to_string();
     let key = app.call_ok(&admin, "keys/create", &[("request_id", &id), ("name", "laptop")]).await;
     let secret = key["secret"].as_str().unwrap();
+    // A retry of the same submit cannot be answered with the secret again: it says so.
+    let retry = app.call(&admin, "keys/create", &[("request_id", &id), ("name", "laptop")]).await;
+    assert_eq!(retry.status(), 409);
+    assert!(common::error_body(retry).await["message"].as_str().unwrap().contains("made already"));
     assert_eq!(completion(&app, secret, ask(1, false)).await.status(), 200);
     let key_id = key["key"]["id"].as_str().unwrap();
     app.call_ok(&admin, "keys/revoke", &[("key_id", key_id)]).await;
@@ -228,34 +232,16 @@ async fn admins_choose_the_active_model_among_those_served() {
     assert_eq!(versions.iter().filter(|v| v["active"] == true).count(), 1);
     assert_eq!(versions[0]["active"], true, "the first served is active until an admin chooses");
 
-    let key = {
-        let id = uuid::Uuid::new_v4().to_string();
-        let made = app.call_ok(&admin, "keys/create", &[("request_id", &id), ("name", "t")]).await;
-        made["secret"].as_str().unwrap().to_string()
-    };
-    let before: Value = completion(
-        &app,
-        &key,
-        json!({"messages": [{"role": "user", "content": "hi"}], "temperature": 0, "max_tokens": 12}),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let key = app.api_key_for(&admin).await;
+    let greedy_hi =
+        json!({"messages": [{"role": "user", "content": "hi"}], "temperature": 0, "max_tokens": 12});
+    let before: Value = completion(&app, &key, greedy_hi.clone()).await.json().await.unwrap();
     let second = versions[1]["id"].as_str().unwrap();
     app.call_ok(&admin, "model/set_active", &[("model_version_id", second)]).await;
     let health: Value = reqwest::get(app.url("/healthz")).await.unwrap().json().await.unwrap();
     assert_eq!(health["model"]["version"], second);
     assert_eq!(health["model"]["name"], "tiny-other");
-    let after: Value = completion(
-        &app,
-        &key,
-        json!({"messages": [{"role": "user", "content": "hi"}], "temperature": 0, "max_tokens": 12}),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let after: Value = completion(&app, &key, greedy_hi).await.json().await.unwrap();
     assert_eq!(after["model"], "tiny-other");
     assert_ne!(before["choices"][0]["message"], after["choices"][0]["message"], "other weights, other text");
 

@@ -21,8 +21,11 @@ pub fn Nav() -> impl IntoView {
                                 .iter()
                                 .filter(|area| user.role.allows(area.needs))
                                 .map(|area| {
+                                    // try_with: a client that hangs up mid-render disposes
+                                    // the location while this may still be evaluated.
                                     let current = move || {
-                                        path.with(|p| p == area.path || p.starts_with(&format!("{}/", area.path)))
+                                        path.try_with(|p| p == area.path || p.starts_with(&format!("{}/", area.path)))
+                                            .unwrap_or(false)
                                             .then_some("page")
                                     };
                                     view! { <a href=area.path aria-current=current>{area.label}</a> }

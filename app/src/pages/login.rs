@@ -30,7 +30,7 @@ pub fn LoginPage() -> impl IntoView {
                     "Password"
                     <input type="password" name="password" autocomplete="current-password" required />
                 </label>
-                <button type="submit">"Sign in"</button>
+                <button type="submit" disabled=move || session.login.pending().get()>"Sign in"</button>
             </ActionForm>
             <ErrorLine value=session.login.value() />
         </section>

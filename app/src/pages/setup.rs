@@ -29,7 +29,7 @@ pub fn SetupPage() -> impl IntoView {
                             <ActionForm action=session.setup>
                                 <input type="hidden" name="request_id" value=request_id />
                                 <NewCredentials />
-                                <button type="submit">"Create admin"</button>
+                                <button type="submit" disabled=move || session.setup.pending().get()>"Create admin"</button>
                             </ActionForm>
                         }
                             .into_any()

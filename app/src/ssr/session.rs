@@ -1,7 +1,7 @@
 //! Server-side sessions: the browser holds a random token in an HttpOnly cookie; the
 //! database holds only its SHA-256, so a leaked database cannot be replayed as cookies.
 
-use super::{AppState, state};
+use super::{AppState, Store, StoreError, state};
 use crate::domain::{Role, User};
 use crate::error::{ApiError, ErrorKind};
 use base64::Engine;
@@ -60,11 +60,9 @@ pub fn clear_session_cookie(state: &AppState) {
     }
 }
 
-/// The session token the current request carries.
-pub fn request_token() -> Option<String> {
-    let parts = use_context::<http::request::Parts>()?;
-    parts
-        .headers
+/// The session token in request headers, if any.
+pub fn token_from_headers(headers: &http::HeaderMap) -> Option<String> {
+    headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
@@ -72,13 +70,26 @@ pub fn request_token() -> Option<String> {
         .map(str::to_string)
 }
 
+/// The session token the current request carries.
+pub fn request_token() -> Option<String> {
+    token_from_headers(&use_context::<http::request::Parts>()?.headers)
+}
+
+/// The user whose unexpired session the headers carry. For axum routes outside the server
+/// functions (the page guard, streams).
+pub async fn session_user(store: &dyn Store, headers: &http::HeaderMap) -> Result<Option<User>, StoreError> {
+    match token_from_headers(headers) {
+        Some(token) => store.session_user(&token_hash(&token), &super::clock::now_rfc3339()).await,
+        None => Ok(None),
+    }
+}
+
 /// The signed-in user, or `None` for an anonymous caller.
 pub async fn caller() -> Result<Option<User>, ApiError> {
-    let Some(token) = request_token() else {
+    let Some(parts) = use_context::<http::request::Parts>() else {
         return Ok(None);
     };
-    let now = super::clock::now_rfc3339();
-    Ok(state()?.store.session_user(&token_hash(&token), &now).await?)
+    Ok(session_user(state()?.store.as_ref(), &parts.headers).await?)
 }
 
 /// The signed-in user if their role allows `needed`: 401 when nobody is signed in,

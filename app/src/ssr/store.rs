@@ -13,6 +13,9 @@ pub enum StoreError {
     AlreadySetUp,
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A retried request whose first try made a thing that cannot be shown again.
+    #[error("this {0} was made already")]
+    AlreadyMade(&'static str),
     #[error("database: {0}")]
     Backend(String),
 }
@@ -63,8 +66,8 @@ pub trait Store: Send + Sync {
     -> Result<(i64, Option<String>), StoreError>;
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
 
-    /// Stores a new API key by the hash of its secret. A retry with the same id returns the
-    /// key stored the first time.
+    /// Stores a new API key by the hash of its secret. A retry with the same id is refused
+    /// with `AlreadyMade` (the secret shown the first time is not kept).
     async fn create_api_key(
         &self,
         id: Uuid,

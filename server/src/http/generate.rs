@@ -4,13 +4,13 @@
 use app::domain::Role;
 use app::model::{ChatMessage, SamplingParams};
 use app::ssr::model::{GenerationEvent, GenerationRequest, ModelError};
-use app::ssr::{AppState, clock, token_from_cookie_header, token_hash};
+use app::ssr::{AppState, session_user};
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use http::header::{COOKIE, RETRY_AFTER};
+use http::header::RETRY_AFTER;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
@@ -45,17 +45,7 @@ pub async fn generate(
     headers: HeaderMap,
     Query(query): Query<GenerateQuery>,
 ) -> Response {
-    let token = headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(token_from_cookie_header)
-        .map(token_hash);
-    let user = match token {
-        Some(hash) => state.store.session_user(&hash, &clock::now_rfc3339()).await.ok().flatten(),
-        None => None,
-    };
-    let Some(user) = user else {
+    let Ok(Some(user)) = session_user(state.store.as_ref(), &headers).await else {
         return error(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first");
     };
     if !user.role.allows(Role::Trainer) {

@@ -4,11 +4,11 @@
 //! Server functions check roles themselves; this guards the server-rendered pages.
 
 use app::domain::{Role, area_for_path};
-use app::ssr::{AppState, clock, token_from_cookie_header, token_hash};
+use app::ssr::{AppState, session_user};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use http::{Method, StatusCode, header::COOKIE};
+use http::{Method, StatusCode};
 
 pub async fn page_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
@@ -20,18 +20,7 @@ pub async fn page_guard(State(state): State<AppState>, request: Request, next: N
     if request.method() != Method::GET {
         return next.run(request).await;
     }
-    let token = request
-        .headers()
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find_map(token_from_cookie_header)
-        .map(token_hash);
-    let user = match token {
-        Some(hash) => state.store.session_user(&hash, &clock::now_rfc3339()).await,
-        None => Ok(None),
-    };
-    match user {
+    match session_user(state.store.as_ref(), request.headers()).await {
         Ok(Some(user)) if user.role.allows(needs) => next.run(request).await,
         Ok(Some(user)) => forbidden(needs, user.role),
         Ok(None) => match state.store.user_count().await {

@@ -61,10 +61,12 @@ impl SqlStore {
         .await;
         match inserted {
             Ok(_) => self.api_key_by_id(id).await?.ok_or(StoreError::NotFound("api key")),
-            // The same request again: answer with the key it made (its secret is not kept).
-            Err(err) if is_unique_violation(&err) => {
-                self.api_key_by_id(id).await?.ok_or_else(|| backend(err))
-            }
+            // The same request again. Its secret was shown once and is not kept, so it cannot
+            // be answered again: say so rather than hand out a secret that does not work.
+            Err(err) if is_unique_violation(&err) => match self.api_key_by_id(id).await? {
+                Some(_) => Err(StoreError::AlreadyMade("api key")),
+                None => Err(backend(err)),
+            },
             Err(err) => Err(backend(err)),
         }
     }

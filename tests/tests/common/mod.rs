@@ -138,8 +138,13 @@ impl TestApp {
     /// An API key made by a fresh first admin, for the `/v1` routes.
     pub async fn api_key(&self) -> String {
         let admin = self.first_admin("admin@example.org", "correct horse battery").await;
+        self.api_key_for(&admin).await
+    }
+
+    /// An API key made by the given admin.
+    pub async fn api_key_for(&self, admin: &reqwest::Client) -> String {
         let id = uuid::Uuid::new_v4().to_string();
-        let key = self.call_ok(&admin, "keys/create", &[("request_id", &id), ("name", "tests")]).await;
+        let key = self.call_ok(admin, "keys/create", &[("request_id", &id), ("name", "tests")]).await;
         key["secret"].as_str().expect("secret").to_string()
     }
 

@@ -88,7 +88,7 @@ fn CreateUserForm(create: ServerAction<CreateUser>) -> impl IntoView {
                 <input type="hidden" name="request_id" value=request_id />
                                 <NewCredentials />
                 <label>"Role" <RoleSelect selected=Role::Trainer label="Role".into() /></label>
-                <button type="submit">"Create account"</button>
+                <button type="submit" disabled=move || create.pending().get()>"Create account"</button>
             </ActionForm>
             <p class="ok" role="status">{created}</p>
             <ErrorLine value=create.value() />

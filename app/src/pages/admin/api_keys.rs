@@ -44,7 +44,7 @@ pub fn ApiKeysPage() -> impl IntoView {
             <ActionForm action=create>
                 <input type="hidden" name="request_id" value=request_id />
                 <label>"Name (who or what uses it)" <input name="name" required maxlength="100" /></label>
-                <button type="submit">"Create key"</button>
+                <button type="submit" disabled=move || create.pending().get()>"Create key"</button>
             </ActionForm>
             {move || secret().map(|(name, secret)| view! {
                 <div class="notice" role="status">
