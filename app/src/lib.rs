@@ -5,6 +5,7 @@
 pub mod api;
 pub mod app;
 pub mod components;
+pub mod conversation;
 pub mod domain;
 pub mod error;
 pub mod model;

@@ -12,7 +12,9 @@ pub use session::{
     SESSION_COOKIE, SESSION_DAYS, caller, clear_session_cookie, random_token, request_token, require,
     session_user, set_session_cookie, token_from_cookie_header, token_hash,
 };
-pub use store::{NewUser, SessionRecord, Store, StoreError, StoredUser};
+pub use store::{
+    ConversationRevision, NewConversation, NewMessage, NewUser, SessionRecord, Store, StoreError, StoredUser,
+};
 
 use crate::error::{ApiError, ErrorKind};
 use leptos::prelude::*;
@@ -45,12 +47,9 @@ impl From<StoreError> for ApiError {
                 ApiError::new(ErrorKind::Conflict, "Parley already has an admin; sign in instead")
             }
             StoreError::NotFound(what) => ApiError::new(ErrorKind::NotFound, format!("{what} not found")),
-            StoreError::AlreadyMade(what) => ApiError::new(
-                ErrorKind::Conflict,
-                format!(
-                    "this {what} was made already and its secret shown once; if it was lost, revoke it and make another"
-                ),
-            ),
+            StoreError::AlreadyMade(what) => {
+                ApiError::new(ErrorKind::Conflict, format!("this {what} was made already"))
+            }
             StoreError::Backend(detail) => {
                 tracing::error!(%detail, "store failure");
                 ApiError::internal()

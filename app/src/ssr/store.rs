@@ -28,6 +28,34 @@ pub struct NewUser {
     pub role: Role,
 }
 
+pub struct NewConversation {
+    /// Made by the client, so a retried create stores one conversation.
+    pub id: Uuid,
+    pub kind: crate::conversation::ConversationKind,
+    pub owner_id: Uuid,
+    pub system_prompt: Option<String>,
+    pub sampling: Option<crate::model::SamplingParams>,
+}
+
+pub struct NewMessage {
+    /// Made by the client, so a retried send stores one message.
+    pub id: Uuid,
+    pub parent_id: Option<Uuid>,
+    pub role: crate::conversation::Role,
+    pub text: String,
+    pub author: crate::conversation::Author,
+    pub suggestion: Option<crate::conversation::SuggestionTaken>,
+}
+
+/// One submitted version of a conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationRevision {
+    pub revision: i64,
+    pub submitted_by: Uuid,
+    pub submitted_at: String,
+    pub snapshot: crate::conversation::Conversation,
+}
+
 pub struct StoredUser {
     pub user: User,
     pub password_hash: String,
@@ -86,4 +114,33 @@ pub trait Store: Send + Sync {
     async fn list_model_versions(&self) -> Result<Vec<crate::model::ModelVersion>, StoreError>;
     async fn active_model(&self) -> Result<Option<Uuid>, StoreError>;
     async fn set_active_model(&self, id: Uuid) -> Result<(), StoreError>;
+
+    /// Creates a draft conversation; a retry with the same id returns the stored one.
+    async fn create_conversation(
+        &self,
+        conversation: NewConversation,
+    ) -> Result<crate::conversation::Conversation, StoreError>;
+    /// A conversation with all its messages (every branch).
+    async fn conversation(&self, id: Uuid) -> Result<Option<crate::conversation::Conversation>, StoreError>;
+    /// Adds a message under `parent_id` (a new branch when it has siblings). A retry with the
+    /// same id returns the stored message. The parent must be in the same conversation.
+    async fn add_message(
+        &self,
+        conversation_id: Uuid,
+        message: NewMessage,
+    ) -> Result<crate::conversation::Message, StoreError>;
+    /// Replaces a message's text (and the suggestion it started from, if any).
+    async fn edit_message(
+        &self,
+        id: Uuid,
+        text: &str,
+        suggestion: Option<crate::conversation::SuggestionTaken>,
+    ) -> Result<crate::conversation::Message, StoreError>;
+    /// Marks the conversation submitted and keeps this version as a new revision.
+    async fn submit_conversation(
+        &self,
+        id: Uuid,
+        by: Uuid,
+    ) -> Result<crate::conversation::Conversation, StoreError>;
+    async fn conversation_revisions(&self, id: Uuid) -> Result<Vec<ConversationRevision>, StoreError>;
 }

@@ -4,6 +4,7 @@
 //! times as TEXT.
 
 mod api_keys;
+mod conversations;
 mod login_failures;
 mod model_versions;
 mod port;

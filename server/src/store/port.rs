@@ -85,4 +85,41 @@ impl Store for SqlStore {
     async fn set_active_model(&self, id: Uuid) -> Result<(), StoreError> {
         self.choose_active_model(id).await
     }
+    async fn create_conversation(
+        &self,
+        conversation: app::ssr::NewConversation,
+    ) -> Result<app::conversation::Conversation, StoreError> {
+        self.insert_conversation(conversation).await
+    }
+    async fn conversation(&self, id: Uuid) -> Result<Option<app::conversation::Conversation>, StoreError> {
+        self.load_conversation(id).await
+    }
+    async fn add_message(
+        &self,
+        conversation_id: Uuid,
+        message: app::ssr::NewMessage,
+    ) -> Result<app::conversation::Message, StoreError> {
+        self.insert_message(conversation_id, message).await
+    }
+    async fn edit_message(
+        &self,
+        id: Uuid,
+        text: &str,
+        suggestion: Option<app::conversation::SuggestionTaken>,
+    ) -> Result<app::conversation::Message, StoreError> {
+        self.update_message(id, text, suggestion).await
+    }
+    async fn submit_conversation(
+        &self,
+        id: Uuid,
+        by: Uuid,
+    ) -> Result<app::conversation::Conversation, StoreError> {
+        self.submit(id, by).await
+    }
+    async fn conversation_revisions(
+        &self,
+        id: Uuid,
+    ) -> Result<Vec<app::ssr::ConversationRevision>, StoreError> {
+        self.revisions(id).await
+    }
 }

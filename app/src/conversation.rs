@@ -1,0 +1,159 @@
+//! Conversations: trees of messages that trainers write (demonstrations) or have with the
+//! model (chats). Shared by the browser and the server.
+
+use crate::model::SamplingParams;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(format!("unknown {} {other:?}", stringify!($name))),
+                }
+            }
+        }
+    };
+}
+
+named_enum!(
+    /// A demonstration is written by a trainer playing both sides; a chat is with the model.
+    ConversationKind { Demonstration = "demonstration", Chat = "chat" }
+);
+named_enum!(ConversationStatus { Draft = "draft", Submitted = "submitted", Accepted = "accepted", Rejected = "rejected" });
+named_enum!(Role { System = "system", User = "user", Assistant = "assistant" });
+
+/// Who wrote a message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Author {
+    Trainer {
+        user_id: Uuid,
+    },
+    /// A model version, with the parameters (seed included) that reproduce the text.
+    Model {
+        model_version_id: Uuid,
+        sampling: SamplingParams,
+    },
+}
+
+/// A model suggestion a trainer started a turn from, and how far the final text moved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuggestionTaken {
+    pub text: String,
+    pub model_version_id: Uuid,
+    /// Characters inserted, deleted or replaced to turn the suggestion into the final text.
+    pub edit_distance: i64,
+    /// `edit_distance` over the longer text's length: 0 = taken as is, 1 = rewritten.
+    pub edit_ratio: f64,
+}
+
+impl SuggestionTaken {
+    pub fn new(suggestion: String, model_version_id: Uuid, final_text: &str) -> Self {
+        let edit_distance = edit_distance(&suggestion, final_text) as i64;
+        let longer = suggestion.chars().count().max(final_text.chars().count()).max(1);
+        SuggestionTaken {
+            edit_ratio: edit_distance as f64 / longer as f64,
+            text: suggestion,
+            model_version_id,
+            edit_distance,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: Uuid,
+    pub parent_id: Option<Uuid>,
+    /// Order among siblings (branches), from 0.
+    pub position: i64,
+    pub role: Role,
+    pub text: String,
+    pub author: Author,
+    pub suggestion: Option<SuggestionTaken>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: Uuid,
+    pub kind: ConversationKind,
+    pub owner_id: Uuid,
+    pub system_prompt: Option<String>,
+    pub status: ConversationStatus,
+    pub sampling: Option<SamplingParams>,
+    pub revision: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Every message of every branch, parents before children, siblings in order.
+    pub messages: Vec<Message>,
+}
+
+impl Conversation {
+    /// The children of `parent` (`None`: the first turns), in sibling order.
+    pub fn children(&self, parent: Option<Uuid>) -> impl Iterator<Item = &Message> {
+        self.messages.iter().filter(move |m| m.parent_id == parent)
+    }
+}
+
+/// Levenshtein distance in characters (Unicode scalar values), in O(len) memory.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        current[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let replace = previous[j] + usize::from(ca != *cb);
+            current[j + 1] = replace.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_counts_characters_not_bytes() {
+        assert_eq!(edit_distance("", ""), 0);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("café", "cafe"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn edit_ratio_is_zero_when_taken_as_is_and_one_when_rewritten() {
+        let id = Uuid::nil();
+        assert_eq!(SuggestionTaken::new("Paris.".into(), id, "Paris.").edit_ratio, 0.0);
+        assert_eq!(SuggestionTaken::new("abc".into(), id, "xyz").edit_ratio, 1.0);
+        let half = SuggestionTaken::new("abcd".into(), id, "abxy");
+        assert_eq!((half.edit_distance, half.edit_ratio), (2, 0.5));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for status in [ConversationStatus::Draft, ConversationStatus::Submitted, ConversationStatus::Accepted]
+        {
+            assert_eq!(status.as_str().parse::<ConversationStatus>(), Ok(status));
+        }
+        assert!("bot".parse::<Role>().unwrap_err().contains("bot"));
+    }
+}

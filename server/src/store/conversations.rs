@@ -1,0 +1,339 @@
+use super::{SqlStore, backend, is_unique_violation};
+use app::conversation::{Author, Conversation, Message, SuggestionTaken};
+use app::ssr::clock::now_rfc3339;
+use app::ssr::{ConversationRevision, NewConversation, NewMessage, StoreError};
+use uuid::Uuid;
+
+#[derive(sqlx::FromRow)]
+struct ConversationRow {
+    id: String,
+    kind: String,
+    owner_id: String,
+    system_prompt: Option<String>,
+    status: String,
+    sampling: Option<String>,
+    revision: i64,
+    created_at: String,
+    updated_at: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    id: String,
+    parent_id: Option<String>,
+    position: i64,
+    role: String,
+    text: String,
+    author_user_id: Option<String>,
+    author_model_version_id: Option<String>,
+    sampling: Option<String>,
+    suggestion_text: Option<String>,
+    suggestion_model_version_id: Option<String>,
+    edit_distance: Option<i64>,
+    edit_ratio: Option<f64>,
+    created_at: String,
+    updated_at: String,
+}
+
+fn corrupt(what: &str, id: &str) -> StoreError {
+    StoreError::Backend(format!("stored {what} {id} does not read back"))
+}
+
+fn uuid(text: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(text).map_err(|_| corrupt("id", text))
+}
+
+fn json<T: serde::de::DeserializeOwned>(text: Option<&str>, id: &str) -> Result<Option<T>, StoreError> {
+    text.map(|t| serde_json::from_str(t).map_err(|_| corrupt("JSON of", id))).transpose()
+}
+
+impl MessageRow {
+    fn into_message(self) -> Result<Message, StoreError> {
+        let author = match (&self.author_user_id, &self.author_model_version_id) {
+            (Some(user), None) => Author::Trainer { user_id: uuid(user)? },
+            (None, Some(version)) => Author::Model {
+                model_version_id: uuid(version)?,
+                sampling: json(self.sampling.as_deref(), &self.id)?
+                    .ok_or_else(|| corrupt("sampling of", &self.id))?,
+            },
+            _ => return Err(corrupt("author of message", &self.id)),
+        };
+        let suggestion = match (self.suggestion_text, &self.suggestion_model_version_id) {
+            (Some(text), Some(version)) => Some(SuggestionTaken {
+                text,
+                model_version_id: uuid(version)?,
+                edit_distance: self.edit_distance.unwrap_or(0),
+                edit_ratio: self.edit_ratio.unwrap_or(0.0),
+            }),
+            _ => None,
+        };
+        Ok(Message {
+            id: uuid(&self.id)?,
+            parent_id: self.parent_id.as_deref().map(uuid).transpose()?,
+            position: self.position,
+            role: self.role.parse().map_err(|_| corrupt("role of message", &self.id))?,
+            text: self.text,
+            author,
+            suggestion,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+macro_rules! select_messages {
+    ($rest:literal) => {
+        concat!(
+            "select id, parent_id, position, role, text, author_user_id, author_model_version_id, sampling, \
+             suggestion_text, suggestion_model_version_id, edit_distance, edit_ratio, created_at, updated_at \
+             from messages ",
+            $rest
+        )
+    };
+}
+
+impl SqlStore {
+    pub(super) async fn insert_conversation(&self, new: NewConversation) -> Result<Conversation, StoreError> {
+        let now = now_rfc3339();
+        let sampling = new.sampling.as_ref().map(|s| serde_json::to_string(s).unwrap_or_default());
+        let inserted = sqlx::query(
+            "insert into conversations (id, kind, owner_id, system_prompt, status, sampling, revision, created_at, updated_at) \
+             values ($1, $2, $3, $4, 'draft', $5, 0, $6, $6)",
+        )
+        .bind(new.id.to_string())
+        .bind(new.kind.as_str())
+        .bind(new.owner_id.to_string())
+        .bind(&new.system_prompt)
+        .bind(sampling)
+        .bind(&now)
+        .execute(self.pool())
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(err) if is_unique_violation(&err) => {}
+            Err(err) => return Err(backend(err)),
+        }
+        match self.load_conversation(new.id).await? {
+            Some(stored) if stored.owner_id == new.owner_id => Ok(stored),
+            _ => Err(StoreError::Backend(format!("conversation id {} clashes", new.id))),
+        }
+    }
+
+    pub(super) async fn load_conversation(&self, id: Uuid) -> Result<Option<Conversation>, StoreError> {
+        let row: Option<ConversationRow> = sqlx::query_as(
+            "select id, kind, owner_id, system_prompt, status, sampling, revision, created_at, updated_at \
+             from conversations where id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let rows: Vec<MessageRow> =
+            sqlx::query_as(select_messages!("where conversation_id = $1 order by created_at, position"))
+                .bind(id.to_string())
+                .fetch_all(self.pool())
+                .await
+                .map_err(backend)?;
+        let messages = rows.into_iter().map(MessageRow::into_message).collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(Conversation {
+            id: uuid(&row.id)?,
+            kind: row.kind.parse().map_err(|_| corrupt("kind of conversation", &row.id))?,
+            owner_id: uuid(&row.owner_id)?,
+            system_prompt: row.system_prompt,
+            status: row.status.parse().map_err(|_| corrupt("status of conversation", &row.id))?,
+            sampling: json(row.sampling.as_deref(), &row.id)?,
+            revision: row.revision,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            messages,
+        }))
+    }
+
+    async fn message(&self, id: Uuid) -> Result<Option<(Uuid, Message)>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Owner {
+            conversation_id: String,
+        }
+        let owner: Option<Owner> = sqlx::query_as("select conversation_id from messages where id = $1")
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(backend)?;
+        let Some(owner) = owner else { return Ok(None) };
+        let row: MessageRow = sqlx::query_as(select_messages!("where id = $1"))
+            .bind(id.to_string())
+            .fetch_one(self.pool())
+            .await
+            .map_err(backend)?;
+        Ok(Some((uuid(&owner.conversation_id)?, row.into_message()?)))
+    }
+
+    pub(super) async fn insert_message(
+        &self,
+        conversation_id: Uuid,
+        new: NewMessage,
+    ) -> Result<Message, StoreError> {
+        if let Some((stored_in, stored)) = self.message(new.id).await? {
+            // The same send again: answer with what it stored.
+            return if stored_in == conversation_id {
+                Ok(stored)
+            } else {
+                Err(StoreError::NotFound("message"))
+            };
+        }
+        if let Some(parent) = new.parent_id {
+            match self.message(parent).await? {
+                Some((parent_in, _)) if parent_in == conversation_id => {}
+                _ => return Err(StoreError::NotFound("parent message")),
+            }
+        }
+        let now = now_rfc3339();
+        let mut tx = self.pool().begin().await.map_err(backend)?;
+        // Bump the conversation first: it takes the write lock, so siblings get distinct positions.
+        let touched = sqlx::query("update conversations set updated_at = $1 where id = $2")
+            .bind(&now)
+            .bind(conversation_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if touched.rows_affected() == 0 {
+            return Err(StoreError::NotFound("conversation"));
+        }
+        let (position,): (i64,) = match new.parent_id {
+            Some(parent) => {
+                sqlx::query_as("select count(*) from messages where parent_id = $1")
+                    .bind(parent.to_string())
+                    .fetch_one(&mut *tx)
+                    .await
+            }
+            None => {
+                sqlx::query_as(
+                    "select count(*) from messages where conversation_id = $1 and parent_id is null",
+                )
+                .bind(conversation_id.to_string())
+                .fetch_one(&mut *tx)
+                .await
+            }
+        }
+        .map_err(backend)?;
+        let (user, model, sampling) = match &new.author {
+            Author::Trainer { user_id } => (Some(user_id.to_string()), None, None),
+            Author::Model { model_version_id, sampling } => {
+                (None, Some(model_version_id.to_string()), serde_json::to_string(sampling).ok())
+            }
+        };
+        let suggestion = new.suggestion.as_ref();
+        sqlx::query(
+            "insert into messages (id, conversation_id, parent_id, position, role, text, author_user_id, \
+             author_model_version_id, sampling, suggestion_text, suggestion_model_version_id, edit_distance, \
+             edit_ratio, created_at, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
+        )
+        .bind(new.id.to_string())
+        .bind(conversation_id.to_string())
+        .bind(new.parent_id.map(|p| p.to_string()))
+        .bind(position)
+        .bind(new.role.as_str())
+        .bind(&new.text)
+        .bind(user)
+        .bind(model)
+        .bind(sampling)
+        .bind(suggestion.map(|s| s.text.clone()))
+        .bind(suggestion.map(|s| s.model_version_id.to_string()))
+        .bind(suggestion.map(|s| s.edit_distance))
+        .bind(suggestion.map(|s| s.edit_ratio))
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        self.message(new.id).await?.map(|(_, m)| m).ok_or(StoreError::NotFound("message"))
+    }
+
+    pub(super) async fn update_message(
+        &self,
+        id: Uuid,
+        text: &str,
+        suggestion: Option<SuggestionTaken>,
+    ) -> Result<Message, StoreError> {
+        let suggestion = suggestion.as_ref();
+        let done = sqlx::query(
+            "update messages set text = $1, suggestion_text = $2, suggestion_model_version_id = $3, \
+             edit_distance = $4, edit_ratio = $5, updated_at = $6 where id = $7",
+        )
+        .bind(text)
+        .bind(suggestion.map(|s| s.text.clone()))
+        .bind(suggestion.map(|s| s.model_version_id.to_string()))
+        .bind(suggestion.map(|s| s.edit_distance))
+        .bind(suggestion.map(|s| s.edit_ratio))
+        .bind(now_rfc3339())
+        .bind(id.to_string())
+        .execute(self.pool())
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("message"));
+        }
+        self.message(id).await?.map(|(_, m)| m).ok_or(StoreError::NotFound("message"))
+    }
+
+    pub(super) async fn submit(&self, id: Uuid, by: Uuid) -> Result<Conversation, StoreError> {
+        let mut conversation =
+            self.load_conversation(id).await?.ok_or(StoreError::NotFound("conversation"))?;
+        let now = now_rfc3339();
+        conversation.status = app::conversation::ConversationStatus::Submitted;
+        conversation.revision += 1;
+        conversation.updated_at = now.clone();
+        let snapshot =
+            serde_json::to_string(&conversation).map_err(|err| StoreError::Backend(err.to_string()))?;
+        // The status and its revision are written together, or neither is. The revision's
+        // primary key refuses a concurrent submit of the same version.
+        let mut tx = self.pool().begin().await.map_err(backend)?;
+        sqlx::query(
+            "insert into conversation_revisions (conversation_id, revision, snapshot, submitted_by, submitted_at) \
+             values ($1, $2, $3, $4, $5)",
+        )
+        .bind(id.to_string())
+        .bind(conversation.revision)
+        .bind(snapshot)
+        .bind(by.to_string())
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|err| if is_unique_violation(&err) { StoreError::AlreadyMade("revision") } else { backend(err) })?;
+        sqlx::query(
+            "update conversations set status = 'submitted', revision = $1, updated_at = $2 where id = $3",
+        )
+        .bind(conversation.revision)
+        .bind(&now)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(conversation)
+    }
+
+    pub(super) async fn revisions(&self, id: Uuid) -> Result<Vec<ConversationRevision>, StoreError> {
+        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "select revision, submitted_by, submitted_at, snapshot from conversation_revisions \
+             where conversation_id = $1 order by revision",
+        )
+        .bind(id.to_string())
+        .fetch_all(self.pool())
+        .await
+        .map_err(backend)?;
+        rows.into_iter()
+            .map(|(revision, by, at, snapshot)| {
+                Ok(ConversationRevision {
+                    revision,
+                    submitted_by: uuid(&by)?,
+                    submitted_at: at,
+                    snapshot: serde_json::from_str(&snapshot)
+                        .map_err(|_| corrupt("revision of", &id.to_string()))?,
+                })
+            })
+            .collect()
+    }
+}
