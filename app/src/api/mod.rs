@@ -1,6 +1,7 @@
 //! Server functions, one a file, grouped by domain. Each checks the caller's role first.
 
 pub mod auth;
+pub mod conversations;
 pub mod home;
 pub mod keys;
 pub mod model;

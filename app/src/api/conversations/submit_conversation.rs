@@ -1,0 +1,18 @@
+use crate::conversation::Conversation;
+use crate::error::ApiError;
+use leptos::prelude::*;
+use uuid::Uuid;
+
+/// The owner submits the conversation; each submit keeps a revision (the history).
+#[server(endpoint = "conversations/submit")]
+pub async fn submit_conversation(conversation_id: Uuid) -> Result<Conversation, ApiError> {
+    use crate::domain::Role;
+    use crate::error::ErrorKind;
+    use crate::ssr::{require, state};
+    let user = require(Role::Trainer).await?;
+    let conversation = super::access::writable(&user, conversation_id).await?;
+    if conversation.messages.is_empty() {
+        return Err(ApiError::new(ErrorKind::Invalid, "write at least one turn before submitting"));
+    }
+    Ok(state()?.store.submit_conversation(conversation_id, user.id).await?)
+}
