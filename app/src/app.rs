@@ -2,7 +2,10 @@ use crate::api::auth::{CreateFirstAdmin, Login, Logout, current_user};
 use crate::components::nav::Nav;
 use crate::domain::{AREAS, User};
 use crate::error::ApiError;
-use crate::pages::{AdminPage, ApiKeysPage, AreaPage, HomePage, LoginPage, ModelPage, NotFound, SetupPage};
+use crate::pages::{
+    AdminPage, ApiKeysPage, AreaPage, DemonstrationPage, HomePage, LoginPage, ModelPage, NotFound, SetupPage,
+    WritePage,
+};
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
@@ -69,7 +72,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin") view=AdminPage />
                     <Route path=path!("/admin/model") view=ModelPage />
                     <Route path=path!("/admin/keys") view=ApiKeysPage />
-                    <Route path=path!("/write") view=|| view! { <AreaPage area=&AREAS[0] /> } />
+                    <Route path=path!("/write") view=WritePage />
+                    <Route path=path!("/write/:id") view=DemonstrationPage />
                     <Route path=path!("/chat") view=|| view! { <AreaPage area=&AREAS[1] /> } />
                     <Route path=path!("/rank") view=|| view! { <AreaPage area=&AREAS[2] /> } />
                     <Route path=path!("/feedback") view=|| view! { <AreaPage area=&AREAS[3] /> } />

@@ -4,6 +4,7 @@ mod home;
 mod login;
 mod not_found;
 mod setup;
+mod write;
 
 pub use admin::{AdminPage, ApiKeysPage, ModelPage};
 pub use area::AreaPage;
@@ -11,3 +12,4 @@ pub use home::HomePage;
 pub use login::LoginPage;
 pub use not_found::NotFound;
 pub use setup::SetupPage;
+pub use write::{DemonstrationPage, WritePage};
