@@ -1,29 +1,20 @@
 // A person's first run in a real browser: create the first admin, add a trainer, sign out,
 // sign in as the trainer and see that role's navigation, against the release build.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hydrated, startBrowser, startParley } from './harness.mjs';
+import { hydrated, parleyAndBrowser } from './harness.mjs';
 
-let parley;
-let browser;
-before(async () => {
-  parley = await startParley();
-  browser = await startBrowser();
-});
-after(async () => {
-  await browser?.stop();
-  await parley?.stop();
-});
+const running = parleyAndBrowser();
 
 const navLinks = (page) => page.locator('nav[aria-label="Areas"] a').allTextContents();
 
 test('first admin, a trainer, sign-out, sign-in and role navigation', async () => {
-  const page = await browser.context.newPage();
+  const page = await running.browser.context.newPage();
   const errors = [];
   page.on('pageerror', (err) => errors.push(err.message));
 
   // A fresh install sends the visitor to create the first admin.
-  await page.goto(parley.base + '/');
+  await page.goto(running.parley.base + '/');
   assert.equal(new URL(page.url()).pathname, '/setup');
   await hydrated(page);
 
@@ -71,7 +62,7 @@ test('first admin, a trainer, sign-out, sign-in and role navigation', async () =
   assert.deepEqual(await navLinks(page), ['Write', 'Chat', 'Rank', 'Feedback']);
 
   // Typing the address of an admin page does not get a trainer in.
-  const reply = await page.goto(parley.base + '/admin');
+  const reply = await page.goto(running.parley.base + '/admin');
   assert.equal(reply.status(), 403);
   await page.getByRole('heading', { name: 'Not allowed' }).waitFor();
 

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export async function startParley(extraArgs = []) {
@@ -73,4 +74,19 @@ export async function createFirstAdmin(page, base, email, password) {
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Create admin' }).click();
   await page.getByRole('heading', { name: `Welcome, ${email}` }).waitFor();
+}
+
+/// For a test file: starts Parley (with the arguments `args()` returns) and a browser
+/// before its tests, stops both after them. The returned object holds `parley` and `browser`.
+export function parleyAndBrowser(args = () => []) {
+  const running = {};
+  before(async () => {
+    running.parley = await startParley(args());
+    running.browser = await startBrowser();
+  });
+  after(async () => {
+    await running.browser?.stop();
+    await running.parley?.stop();
+  });
+  return running;
 }

@@ -1,27 +1,18 @@
 // An admin looks at the served model, tries it with two alternatives streaming side by
 // side, and makes and revokes an API key, in a real browser against the release build.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createFirstAdmin, hydrated, startBrowser, startParley, tinyModel } from './harness.mjs';
+import { createFirstAdmin, hydrated, parleyAndBrowser, tinyModel } from './harness.mjs';
 
-let parley;
-let browser;
-before(async () => {
-  parley = await startParley(['--model', tinyModel()]);
-  browser = await startBrowser();
-});
-after(async () => {
-  await browser?.stop();
-  await parley?.stop();
-});
+const running = parleyAndBrowser(() => ['--model', tinyModel()]);
 
 test('the model page streams K alternatives; API keys are shown once and can be revoked', async () => {
-  const page = await browser.context.newPage();
+  const page = await running.browser.context.newPage();
   const errors = [];
   page.on('pageerror', (err) => errors.push(err.message));
-  await createFirstAdmin(page, parley.base, 'admin@example.org', 'correct horse battery');
+  await createFirstAdmin(page, running.parley.base, 'admin@example.org', 'correct horse battery');
 
-  await page.goto(parley.base + '/admin/model');
+  await page.goto(running.parley.base + '/admin/model');
   await hydrated(page);
   const active = page.getByTestId('models').locator('tr[data-active="true"]');
   await active.getByText('tiny', { exact: true }).waitFor();
@@ -46,13 +37,13 @@ test('the model page streams K alternatives; API keys are shown once and can be 
   const secret = (await page.getByTestId('new-key').textContent()).trim();
   assert.match(secret, /^pk-[A-Za-z0-9_-]{40,}$/);
 
-  const reply = await fetch(parley.base + '/v1/models', { headers: { Authorization: `Bearer ${secret}` } });
+  const reply = await fetch(running.parley.base + '/v1/models', { headers: { Authorization: `Bearer ${secret}` } });
   assert.equal(reply.status, 200);
 
   await page.getByTestId('api-keys').getByText('eval harness').waitFor();
   await page.getByRole('button', { name: 'Revoke' }).click();
   await page.getByTestId('api-keys').getByText(/revoked/).waitFor();
-  const after = await fetch(parley.base + '/v1/models', { headers: { Authorization: `Bearer ${secret}` } });
+  const after = await fetch(running.parley.base + '/v1/models', { headers: { Authorization: `Bearer ${secret}` } });
   assert.equal(after.status, 401);
 
   assert.deepEqual(errors, [], 'no script errors in the page');

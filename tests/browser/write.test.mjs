@@ -1,25 +1,16 @@
 // A trainer writes a two-turn demonstration, edits a turn, reloads and finds it intact,
 // then submits it, in a real browser against the release build.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createFirstAdmin, hydrated, startBrowser, startParley } from './harness.mjs';
+import { createFirstAdmin, hydrated, parleyAndBrowser } from './harness.mjs';
 
-let parley;
-let browser;
-before(async () => {
-  parley = await startParley();
-  browser = await startBrowser();
-});
-after(async () => {
-  await browser?.stop();
-  await parley?.stop();
-});
+const running = parleyAndBrowser();
 
 test('write a demonstration, reload it intact, submit it', async () => {
-  const page = await browser.context.newPage();
+  const page = await running.browser.context.newPage();
   const errors = [];
   page.on('pageerror', (err) => errors.push(err.message));
-  await createFirstAdmin(page, parley.base, 'admin@example.org', 'correct horse battery');
+  await createFirstAdmin(page, running.parley.base, 'admin@example.org', 'correct horse battery');
 
   await page.getByRole('link', { name: 'Write' }).click();
   await page.getByRole('heading', { name: 'Write a demonstration' }).waitFor();

@@ -36,6 +36,22 @@ async fn fixture(engine: Engine) -> Fixture {
     Fixture { store, trainer, model, _db: db }
 }
 
+impl Fixture {
+    /// A new draft demonstration of the trainer's.
+    async fn draft(&self) -> Uuid {
+        let id = Uuid::new_v4();
+        let new = NewConversation {
+            id,
+            kind: ConversationKind::Demonstration,
+            owner_id: self.trainer,
+            system_prompt: None,
+            sampling: None,
+        };
+        self.store.create_conversation(new).await.unwrap();
+        id
+    }
+}
+
 fn by(user: Uuid, parent: Option<Uuid>, role: Role, text: &str) -> NewMessage {
     NewMessage {
         id: Uuid::new_v4(),
@@ -104,21 +120,7 @@ on_both_engines!(conversations_are_trees_with_ordered_branches);
 
 async fn a_parent_from_another_conversation_is_refused(engine: Engine) {
     let f = fixture(engine).await;
-    let mut ids = vec![];
-    for _ in 0..2 {
-        let id = Uuid::new_v4();
-        f.store
-            .create_conversation(NewConversation {
-                id,
-                kind: ConversationKind::Demonstration,
-                owner_id: f.trainer,
-                system_prompt: None,
-                sampling: None,
-            })
-            .await
-            .unwrap();
-        ids.push(id);
-    }
+    let ids = [f.draft().await, f.draft().await];
     let elsewhere = f.store.add_message(ids[0], by(f.trainer, None, Role::User, "hi")).await.unwrap();
     let crossed = f.store.add_message(ids[1], by(f.trainer, Some(elsewhere.id), Role::Assistant, "x")).await;
     assert!(matches!(crossed, Err(StoreError::NotFound("parent message"))));
@@ -130,17 +132,7 @@ on_both_engines!(a_parent_from_another_conversation_is_refused);
 
 async fn edits_keep_the_suggestion_and_submits_keep_revisions(engine: Engine) {
     let f = fixture(engine).await;
-    let id = Uuid::new_v4();
-    f.store
-        .create_conversation(NewConversation {
-            id,
-            kind: ConversationKind::Demonstration,
-            owner_id: f.trainer,
-            system_prompt: None,
-            sampling: None,
-        })
-        .await
-        .unwrap();
+    let id = f.draft().await;
     let question =
         f.store.add_message(id, by(f.trainer, None, Role::User, "Capital of France?")).await.unwrap();
     let answer =
