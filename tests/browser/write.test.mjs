@@ -39,5 +39,7 @@ test('write a demonstration, reload it intact, submit it', async () => {
 
   await page.getByRole('button', { name: 'Submit' }).click();
   await page.getByTestId('status').filter({ hasText: 'submitted · revision 1' }).waitFor();
+  await page.goto(running.parley.base + '/');
+  assert.deepEqual(await page.getByTestId('counts').locator('dd').allTextContents(), ['1', '0', '0']);
   assert.deepEqual(errors, [], 'no script errors in the page');
 });

@@ -141,7 +141,9 @@ async fn edits_keep_the_suggestion_and_submits_keep_revisions(engine: Engine) {
     let edited = f.store.edit_message(answer.id, "Paris is the capital.", Some(taken.clone())).await.unwrap();
     assert_eq!(edited.suggestion, Some(taken));
 
+    assert_eq!(f.store.user_counts(f.trainer).await.unwrap().demonstrations, 0, "drafts do not count");
     let first = f.store.submit_conversation(id, f.trainer).await.unwrap();
+    assert_eq!(f.store.user_counts(f.trainer).await.unwrap().demonstrations, 1);
     assert_eq!((first.status, first.revision), (ConversationStatus::Submitted, 1));
     f.store.edit_message(answer.id, "Paris, on the Seine.", None).await.unwrap();
     let second = f.store.submit_conversation(id, f.trainer).await.unwrap();

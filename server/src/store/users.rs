@@ -138,10 +138,18 @@ impl SqlStore {
         self.user_by_id(user_id).await?.ok_or(StoreError::NotFound("user"))
     }
 
-    /// Demonstrations, rankings and feedback do not exist yet: every count is zero until
-    /// the issues that add them extend this query.
-    pub(super) async fn counts_for(&self, _user_id: Uuid) -> Result<UserCounts, StoreError> {
-        Ok(UserCounts::default())
+    /// Demonstrations count once submitted. Rankings and feedback do not exist yet: they
+    /// stay zero until the issues that add them extend this query.
+    pub(super) async fn counts_for(&self, user_id: Uuid) -> Result<UserCounts, StoreError> {
+        let (demonstrations,): (i64,) = sqlx::query_as(
+            "select count(*) from conversations \
+             where owner_id = $1 and kind = 'demonstration' and status <> 'draft'",
+        )
+        .bind(user_id.to_string())
+        .fetch_one(self.pool())
+        .await
+        .map_err(backend)?;
+        Ok(UserCounts { demonstrations, ..UserCounts::default() })
     }
 }
 
