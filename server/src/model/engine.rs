@@ -110,6 +110,19 @@ impl Engine {
         Ok(tokens)
     }
 
+    /// Feeds `tokens` (starting at `position` in the sequence) through `model`, which keeps
+    /// them in its KV cache, and returns the logits for the token after the last.
+    fn next_logits(
+        &self,
+        model: &mut ModelWeights,
+        tokens: &[u32],
+        position: usize,
+    ) -> Result<Tensor, String> {
+        let input =
+            Tensor::new(tokens, &self.device).and_then(|t| t.unsqueeze(0)).map_err(|e| e.to_string())?;
+        model.forward(&input, position).and_then(|t| t.squeeze(0)).map_err(|e| e.to_string())
+    }
+
     /// Runs one request to its end, sending events to `sink`. Errors are returned, not sent.
     pub fn generate(&self, request: &GenerationRequest, sink: &mut Sink<'_>) -> Result<(), String> {
         let prompt = self.prompt(request)?;
@@ -123,10 +136,8 @@ impl Engine {
         n: usize,
         sink: &mut Sink<'_>,
     ) -> Result<(), String> {
-        let fail = |err: candle_core::Error| err.to_string();
         let mut base = self.weights.clone();
-        let input = Tensor::new(prompt, &self.device).and_then(|t| t.unsqueeze(0)).map_err(fail)?;
-        let logits = base.forward(&input, 0).and_then(|t| t.squeeze(0)).map_err(fail)?;
+        let logits = self.next_logits(&mut base, prompt, 0)?;
         if !sink(GenerationEvent::Started { prompt_tokens: prompt.len() }) {
             return Ok(());
         }
@@ -213,9 +224,8 @@ impl Alternative<'_> {
             return Ok((text, Some(FinishReason::Length)));
         }
         let model = self.model.as_mut().ok_or("alternative has no model")?;
-        let input = Tensor::new(&[token], &engine.device).and_then(|t| t.unsqueeze(0)).map_err(fail)?;
         let position = prompt_len + self.text.token_count() - 1;
-        self.logits = model.forward(&input, position).and_then(|t| t.squeeze(0)).map_err(fail)?;
+        self.logits = engine.next_logits(model, &[token], position)?;
         Ok((text, None))
     }
 }
@@ -234,8 +244,7 @@ impl Engine {
         let fail = |err: candle_core::Error| err.to_string();
         let start = Instant::now();
         let mut base = self.weights.clone();
-        let input = Tensor::new(prompt, &self.device).and_then(|t| t.unsqueeze(0)).map_err(fail)?;
-        let logits = base.forward(&input, 0).and_then(|t| t.squeeze(0)).map_err(fail)?;
+        let logits = self.next_logits(&mut base, prompt, 0)?;
         let prefill = start.elapsed();
         let params = SamplingParams { temperature: 0.8, top_p: 0.95, top_k: 40, ..Default::default() };
         let mut forks: Vec<(ModelWeights, LogitsProcessor, Tensor)> = (0..n)
@@ -249,12 +258,7 @@ impl Engine {
                 let token = sampler.sample(logits).map_err(fail)?;
                 first_token.get_or_insert_with(|| start.elapsed());
                 if step + 1 < new_tokens {
-                    let input =
-                        Tensor::new(&[token], &self.device).and_then(|t| t.unsqueeze(0)).map_err(fail)?;
-                    *logits = model
-                        .forward(&input, prompt.len() + step)
-                        .and_then(|t| t.squeeze(0))
-                        .map_err(fail)?;
+                    *logits = self.next_logits(model, &[token], prompt.len() + step)?;
                 }
             }
         }
