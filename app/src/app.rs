@@ -3,8 +3,8 @@ use crate::components::nav::Nav;
 use crate::domain::{AREAS, User};
 use crate::error::ApiError;
 use crate::pages::{
-    AdminPage, ApiKeysPage, AreaPage, DemonstrationPage, HomePage, LoginPage, ModelPage, NotFound, SetupPage,
-    WritePage,
+    AdminPage, ApiKeysPage, AreaPage, ChatPage, ChatStartPage, DemonstrationPage, GuidelinesPage, HomePage,
+    LoginPage, ModelPage, MyWorkPage, NotFound, SetupPage, WritePage,
 };
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -74,11 +74,14 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/keys") view=ApiKeysPage />
                     <Route path=path!("/write") view=WritePage />
                     <Route path=path!("/write/:id") view=DemonstrationPage />
-                    <Route path=path!("/chat") view=|| view! { <AreaPage area=&AREAS[1] /> } />
-                    <Route path=path!("/rank") view=|| view! { <AreaPage area=&AREAS[2] /> } />
-                    <Route path=path!("/feedback") view=|| view! { <AreaPage area=&AREAS[3] /> } />
-                    <Route path=path!("/review") view=|| view! { <AreaPage area=&AREAS[4] /> } />
-                    <Route path=path!("/datasets") view=|| view! { <AreaPage area=&AREAS[5] /> } />
+                    <Route path=path!("/admin/guidelines") view=GuidelinesPage />
+                    <Route path=path!("/chat") view=ChatStartPage />
+                    <Route path=path!("/chat/:id") view=ChatPage />
+                    <Route path=path!("/mine") view=MyWorkPage />
+                    <Route path=path!("/rank") view=|| view! { <AreaPage area=&AREAS[3] /> } />
+                    <Route path=path!("/feedback") view=|| view! { <AreaPage area=&AREAS[4] /> } />
+                    <Route path=path!("/review") view=|| view! { <AreaPage area=&AREAS[5] /> } />
+                    <Route path=path!("/datasets") view=|| view! { <AreaPage area=&AREAS[6] /> } />
                 </Routes>
             </main>
         </Router>

@@ -102,13 +102,129 @@ pub struct Conversation {
     pub updated_at: String,
     /// Every message of every branch, parents before children, siblings in order.
     pub messages: Vec<Message>,
+    /// The turn being typed and not yet added, saved as the trainer types.
+    #[serde(default)]
+    pub composer: Option<String>,
+    /// Every model suggestion shown while writing, oldest first.
+    #[serde(default)]
+    pub suggestions: Vec<Suggestion>,
+}
+
+/// A model-written suggestion shown to a trainer for the next turn of a demonstration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Suggestion {
+    /// The request that made it (several suggestions share one), and its place there.
+    pub request_id: Uuid,
+    pub index: i64,
+    /// The turn it would answer (none: the first turn).
+    pub parent_id: Option<Uuid>,
+    pub role: Role,
+    pub text: String,
+    pub model_version_id: Uuid,
+    /// The parameters, seed included, that reproduce it.
+    pub sampling: SamplingParams,
+    /// "stop", "length", or "cancelled" when the trainer stopped it.
+    pub finish_reason: String,
+    pub created_at: String,
+    /// The turn started from it, once taken.
+    pub taken_message_id: Option<Uuid>,
+}
+
+/// One line of a trainer's work list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    pub id: Uuid,
+    pub kind: ConversationKind,
+    pub status: ConversationStatus,
+    pub revision: i64,
+    /// The first turn's text (shortened), or empty.
+    pub title: String,
+    pub messages: i64,
+    pub updated_at: String,
+}
+
+/// Which conversations a list shows. Empty fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConversationFilter {
+    pub owner_id: Option<Uuid>,
+    pub kind: Option<ConversationKind>,
+    pub status: Option<ConversationStatus>,
+    /// Words found in any turn (case-insensitive).
+    pub search: String,
+}
+
+/// One submitted version of a conversation, as the history shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Revision {
+    pub revision: i64,
+    pub submitted_by: Uuid,
+    pub submitted_at: String,
+    pub conversation: Conversation,
 }
 
 impl Conversation {
     /// The children of `parent` (`None`: the first turns), in sibling order.
     pub fn children(&self, parent: Option<Uuid>) -> impl Iterator<Item = &Message> {
-        self.messages.iter().filter(move |m| m.parent_id == parent)
+        let mut children: Vec<&Message> = self.messages.iter().filter(|m| m.parent_id == parent).collect();
+        children.sort_by_key(|m| m.position);
+        children.into_iter()
     }
+
+    /// The turns from the first to a leaf, taking at each step the child `choose` picks from
+    /// the siblings (by index), or the newest when it picks none.
+    pub fn path(&self, choose: impl Fn(Option<Uuid>, &[&Message]) -> Option<usize>) -> Vec<Message> {
+        let mut turns = vec![];
+        let mut parent = None;
+        loop {
+            let siblings: Vec<&Message> = self.children(parent).collect();
+            let Some(last) = siblings.len().checked_sub(1) else { break };
+            let next = siblings[choose(parent, &siblings).unwrap_or(last).min(last)];
+            parent = Some(next.id);
+            turns.push(next.clone());
+        }
+        turns
+    }
+
+    /// The turns from the first down to `id`, inclusive (empty when `id` is not here).
+    pub fn ancestry(&self, id: Uuid) -> Vec<Message> {
+        let mut turns = vec![];
+        let mut next = Some(id);
+        while let Some(id) = next {
+            let Some(message) = self.messages.iter().find(|m| m.id == id) else { return vec![] };
+            next = message.parent_id;
+            turns.push(message.clone());
+            if turns.len() > self.messages.len() {
+                return vec![];
+            }
+        }
+        turns.reverse();
+        turns
+    }
+
+    /// The role the turn after `parent` must have: turns alternate, the user's first.
+    pub fn next_role(&self, parent: Option<Uuid>) -> Role {
+        match parent.and_then(|p| self.messages.iter().find(|m| m.id == p)).map(|m| m.role) {
+            Some(Role::User) => Role::Assistant,
+            _ => Role::User,
+        }
+    }
+}
+
+/// Checks that `roles` alternate user, assistant, user, … from the first; the error names the
+/// first turn (from 1) that breaks it.
+pub fn check_alternation(roles: &[Role]) -> Result<(), String> {
+    for (i, role) in roles.iter().enumerate() {
+        let expected = if i % 2 == 0 { Role::User } else { Role::Assistant };
+        if *role != expected {
+            return Err(format!(
+                "turn {} would be the {}'s, but turns alternate user, assistant, user, …; \
+                 move or delete a user turn together with its reply",
+                i + 1,
+                role.as_str()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Levenshtein distance in characters (Unicode scalar values), in O(len) memory.
@@ -146,6 +262,14 @@ mod tests {
         assert_eq!(SuggestionTaken::new("abc".into(), id, "xyz").edit_ratio, 1.0);
         let half = SuggestionTaken::new("abcd".into(), id, "abxy");
         assert_eq!((half.edit_distance, half.edit_ratio), (2, 0.5));
+    }
+
+    #[test]
+    fn alternation_names_the_first_turn_out_of_place() {
+        use Role::*;
+        assert!(check_alternation(&[User, Assistant, User]).is_ok());
+        assert!(check_alternation(&[Assistant]).unwrap_err().starts_with("turn 1 would be the assistant's"));
+        assert!(check_alternation(&[User, Assistant, Assistant]).unwrap_err().starts_with("turn 3"));
     }
 
     #[test]

@@ -97,6 +97,7 @@ pub struct Area {
 pub const AREAS: &[Area] = &[
     Area { label: "Write", path: "/write", needs: Role::Trainer },
     Area { label: "Chat", path: "/chat", needs: Role::Trainer },
+    Area { label: "My work", path: "/mine", needs: Role::Trainer },
     Area { label: "Rank", path: "/rank", needs: Role::Trainer },
     Area { label: "Feedback", path: "/feedback", needs: Role::Trainer },
     Area { label: "Review", path: "/review", needs: Role::Reviewer },
@@ -139,3 +140,16 @@ mod tests {
         assert_eq!(area_for_path("/"), None);
     }
 }
+
+/// Task guidelines for one area, in Markdown; shown beside the editor, rendered without raw
+/// HTML.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Guidelines {
+    /// "write" or "chat".
+    pub area: String,
+    pub markdown: String,
+    pub updated_at: String,
+}
+
+/// The areas that have guidelines.
+pub const GUIDELINE_AREAS: [&str; 2] = ["write", "chat"];

@@ -28,6 +28,8 @@ pub enum ErrorKind {
     RateLimited,
     /// 400: the request itself could not be read (missing or malformed arguments).
     BadRequest,
+    /// 503: no model is loaded, or it failed; the work typed so far is kept.
+    Unavailable,
     /// 500: a fault on the server; the details are in the server log, never in the reply.
     Internal,
 }
@@ -43,6 +45,7 @@ impl ErrorKind {
             ErrorKind::NotFound => 404,
             ErrorKind::RateLimited => 429,
             ErrorKind::BadRequest => 400,
+            ErrorKind::Unavailable => 503,
             ErrorKind::Internal => 500,
         }
     }

@@ -8,6 +8,7 @@ pub mod components;
 pub mod conversation;
 pub mod domain;
 pub mod error;
+pub mod markdown;
 pub mod model;
 pub mod pages;
 pub mod validate;

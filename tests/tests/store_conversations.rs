@@ -60,6 +60,7 @@ fn by(user: Uuid, parent: Option<Uuid>, role: Role, text: &str) -> NewMessage {
         text: text.into(),
         author: Author::Trainer { user_id: user },
         suggestion: None,
+        taken_from: None,
     }
 }
 
@@ -86,6 +87,7 @@ async fn conversations_are_trees_with_ordered_branches(engine: Engine) {
         text: "4".into(),
         author: Author::Model { model_version_id: f.model, sampling: sampling.clone() },
         suggestion: None,
+        taken_from: None,
     };
     let reply_id = reply.id;
     let first = f.store.add_message(id, reply).await.unwrap();
@@ -100,6 +102,7 @@ async fn conversations_are_trees_with_ordered_branches(engine: Engine) {
                 text: "4".into(),
                 author: Author::Model { model_version_id: f.model, sampling },
                 suggestion: None,
+                taken_from: None,
             },
         )
         .await

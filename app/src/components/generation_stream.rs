@@ -1,5 +1,5 @@
-//! Follows a generation streamed from `/api/generate` (server-sent events) and keeps each
-//! alternative's text in a signal as it grows.
+//! Follows a generation streamed from `/api/generate` or `/api/conversations/{id}/generate`
+//! (server-sent events) and keeps each alternative's text in a signal as it grows.
 
 use leptos::prelude::*;
 
@@ -11,6 +11,10 @@ pub struct Outputs {
     pub finished: RwSignal<Vec<Option<String>>>,
     pub running: RwSignal<bool>,
     pub error: RwSignal<Option<String>>,
+    /// Something the trainer should know, such as old turns left out to fit the context.
+    pub notice: RwSignal<Option<String>>,
+    /// Set when the server has stored this generation (pages then read it back).
+    pub saved: RwSignal<u32>,
 }
 
 impl Outputs {
@@ -20,6 +24,8 @@ impl Outputs {
             finished: RwSignal::new(vec![]),
             running: RwSignal::new(false),
             error: RwSignal::new(None),
+            notice: RwSignal::new(None),
+            saved: RwSignal::new(0),
         }
     }
 
@@ -27,7 +33,14 @@ impl Outputs {
         self.texts.set(vec![String::new(); n]);
         self.finished.set(vec![None; n]);
         self.error.set(None);
+        self.notice.set(None);
+        self.saved.set(0);
         self.running.set(true);
+    }
+
+    /// Whether any alternative has text.
+    pub fn has_text(&self) -> bool {
+        self.texts.with(|texts| texts.iter().any(|t| !t.is_empty()))
     }
 }
 
@@ -116,6 +129,15 @@ pub mod browser {
                 });
             }
         });
+        let started = Closure::<dyn FnMut(Event)>::new(move |event: Event| {
+            let trimmed = data(&event).and_then(|d| d["trimmed"].as_u64()).unwrap_or(0);
+            if trimmed > 0 {
+                outputs.notice.set(Some(format!(
+                    "The conversation is longer than the model's context: its {trimmed} oldest turn(s) were left out of what the model saw."
+                )));
+            }
+        });
+        let saved = Closure::<dyn FnMut(Event)>::new(move |_| outputs.saved.update(|n| *n += 1));
         // "end" closes the stream (EventSource would otherwise reconnect); "error" is a
         // failed generation (with a message) or a refused or broken connection (without).
         let source_for_end = source.clone();
@@ -133,10 +155,30 @@ pub mod browser {
             outputs.error.set(Some(message));
             outputs.running.set(false);
         });
-        for (name, callback) in [("delta", &delta), ("done", &done), ("end", &end), ("error", &error)] {
+        let callbacks = [
+            ("delta", delta),
+            ("done", done),
+            ("end", end),
+            ("error", error),
+            ("started", started),
+            ("saved", saved),
+        ];
+        for (name, callback) in &callbacks {
             let _ = source.add_event_listener_with_callback(name, callback.as_ref().unchecked_ref());
         }
-        active.set_value(Some(Active { source, _callbacks: vec![delta, done, end, error] }));
+        active
+            .set_value(Some(Active { source, _callbacks: callbacks.into_iter().map(|(_, c)| c).collect() }));
+    }
+}
+
+/// Stops a running stream: the server stops the model and stores what it wrote so far.
+pub fn stop(outputs: Outputs, active: Holder) {
+    active.set_value(None);
+    if outputs.running.get_untracked() {
+        outputs
+            .finished
+            .update(|f| f.iter_mut().filter(|s| s.is_none()).for_each(|s| *s = Some("cancelled".into())));
+        outputs.running.set(false);
     }
 }
 

@@ -15,6 +15,9 @@ pub struct GenerationRequest {
     /// How many alternatives of the same context (1..=9). Alternative `i` samples with
     /// seed `params.seed + i`.
     pub n: usize,
+    /// When the conversation does not fit the model's context, leave out its oldest turns
+    /// (never the system prompt or the last turn) instead of refusing it.
+    pub trim_oldest: bool,
 }
 
 /// What a generation sends back, as it happens. Every `Delta` is valid UTF-8 text.
@@ -23,6 +26,8 @@ pub enum GenerationEvent {
     /// Prompt tokens, sent once before any text.
     Started {
         prompt_tokens: usize,
+        /// Oldest turns left out to fit the model's context (`trim_oldest`).
+        trimmed: usize,
     },
     Delta {
         index: usize,
@@ -66,7 +71,10 @@ pub async fn collect(mut events: mpsc::Receiver<GenerationEvent>, n: usize) -> R
         Collected { texts: vec![String::new(); n], finish: vec![None; n], ..Default::default() };
     while let Some(event) = events.recv().await {
         match event {
-            GenerationEvent::Started { prompt_tokens } => collected.prompt_tokens = prompt_tokens,
+            GenerationEvent::Started { prompt_tokens, trimmed } => {
+                collected.prompt_tokens = prompt_tokens;
+                collected.trimmed = trimmed;
+            }
             GenerationEvent::Delta { index, text } => collected.texts[index].push_str(&text),
             GenerationEvent::Done { index, finish_reason, completion_tokens } => {
                 collected.finish[index] = Some(finish_reason);
@@ -84,6 +92,7 @@ pub struct Collected {
     pub finish: Vec<Option<FinishReason>>,
     pub prompt_tokens: usize,
     pub completion_tokens: usize,
+    pub trimmed: usize,
 }
 
 /// A model this server runs, under the id of its recorded version.

@@ -45,6 +45,22 @@ pub struct NewMessage {
     pub text: String,
     pub author: crate::conversation::Author,
     pub suggestion: Option<crate::conversation::SuggestionTaken>,
+    /// The stored suggestion (request id, index) the turn was started from, marked taken.
+    pub taken_from: Option<(Uuid, i64)>,
+}
+
+/// Suggestions made by one request, stored when its generation ends.
+pub struct NewSuggestions {
+    pub request_id: Uuid,
+    pub conversation_id: Uuid,
+    pub parent_id: Option<Uuid>,
+    pub role: crate::conversation::Role,
+    pub model_version_id: Uuid,
+    /// Alternative `i` used this with seed `sampling.seed + i`.
+    pub sampling: crate::model::SamplingParams,
+    /// Text and finish reason of each alternative, in order.
+    pub texts: Vec<(String, String)>,
+    pub requested_by: Uuid,
 }
 
 /// One submitted version of a conversation.
@@ -143,4 +159,31 @@ pub trait Store: Send + Sync {
         by: Uuid,
     ) -> Result<crate::conversation::Conversation, StoreError>;
     async fn conversation_revisions(&self, id: Uuid) -> Result<Vec<ConversationRevision>, StoreError>;
+    /// Sets the sampling parameters new model turns use.
+    async fn set_sampling(&self, id: Uuid, sampling: &crate::model::SamplingParams)
+    -> Result<(), StoreError>;
+    /// Saves the turn being typed (none clears it).
+    async fn save_composer(&self, id: Uuid, text: Option<&str>) -> Result<(), StoreError>;
+    /// Stores the suggestions of one request; a retry with the same id keeps the first ones.
+    async fn save_suggestions(&self, new: NewSuggestions) -> Result<(), StoreError>;
+    /// Makes `order` (message ids) the whole of a linear conversation: turns left out are
+    /// deleted, the rest chained in this order. One transaction.
+    async fn rearrange(
+        &self,
+        id: Uuid,
+        order: &[Uuid],
+    ) -> Result<crate::conversation::Conversation, StoreError>;
+    /// Conversations matching the filter, most recently changed first (at most `limit`).
+    async fn list_conversations(
+        &self,
+        filter: &crate::conversation::ConversationFilter,
+        limit: i64,
+    ) -> Result<Vec<crate::conversation::ConversationSummary>, StoreError>;
+    async fn guidelines(&self, area: &str) -> Result<Option<crate::domain::Guidelines>, StoreError>;
+    async fn save_guidelines(
+        &self,
+        area: &str,
+        markdown: &str,
+        by: Uuid,
+    ) -> Result<crate::domain::Guidelines, StoreError>;
 }

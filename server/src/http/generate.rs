@@ -1,17 +1,17 @@
 //! `GET /api/generate`: a signed-in user's generation, streamed to the browser as
 //! server-sent events (`delta`, `done`, `error`), K alternatives side by side.
 
+use super::reply::{error, model_error};
 use app::domain::Role;
+use app::error::{ApiError, ErrorKind};
 use app::model::{ChatMessage, SamplingParams};
 use app::ssr::model::{GenerationEvent, GenerationRequest, ModelError};
 use app::ssr::{AppState, session_user};
-use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use http::header::RETRY_AFTER;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::json;
 use tokio_stream::wrappers::ReceiverStream;
@@ -36,37 +36,28 @@ fn one() -> usize {
     1
 }
 
-fn error(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": kind, "message": message.into() }))).into_response()
-}
-
 pub async fn generate(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<GenerateQuery>,
 ) -> Response {
     let Ok(Some(user)) = session_user(state.store.as_ref(), &headers).await else {
-        return error(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first");
+        return error(ApiError::unauthenticated());
     };
     if !user.role.allows(Role::Trainer) {
-        return error(StatusCode::FORBIDDEN, "forbidden", "this needs the trainer role");
+        return error(ApiError::new(ErrorKind::Forbidden, "this needs the trainer role"));
     }
     if query.prompt.len() > MAX_PROMPT_BYTES {
-        return error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
+        return error(ApiError::field(
+            ErrorKind::TooLarge,
+            "prompt",
             format!("prompt is longer than {MAX_PROMPT_BYTES} bytes"),
-        );
+        ));
     }
     let model = match state.models.active(state.store.as_ref()).await {
         Ok(Some(served)) => served.model.clone(),
-        Ok(None) => {
-            return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "no model is loaded");
-        }
-        Err(err) => {
-            tracing::error!(%err, "cannot read the active model");
-            return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error");
-        }
+        Ok(None) => return error(model_error(ModelError::Unavailable)),
+        Err(err) => return error(err.into()),
     };
     let defaults = SamplingParams::default();
     let params = SamplingParams {
@@ -75,22 +66,15 @@ pub async fn generate(
         seed: query.seed.unwrap_or(defaults.seed),
         ..defaults
     };
-    let request =
-        GenerationRequest { messages: vec![ChatMessage::new("user", query.prompt)], params, n: query.n };
+    let request = GenerationRequest {
+        messages: vec![ChatMessage::new("user", query.prompt)],
+        params,
+        n: query.n,
+        trim_oldest: false,
+    };
     let events = match model.generate(request).await {
         Ok(events) => events,
-        Err(ModelError::Busy { retry_after_secs }) => {
-            let mut response =
-                error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "the model is busy; try again soon");
-            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
-            return response;
-        }
-        Err(ModelError::Invalid { message, .. }) => {
-            return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message);
-        }
-        Err(err) => {
-            return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", err.to_string());
-        }
+        Err(err) => return error(model_error(err)),
     };
     let stream = ReceiverStream::new(events).filter_map(|event| async move {
         let event = match event {

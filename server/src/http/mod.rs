@@ -1,11 +1,13 @@
 //! The axum side: the router (Leptos pages, server functions, static files) and `serve`.
 
 mod body_limit;
+mod converse;
 mod error_status;
 mod generate;
 mod guard;
 mod health;
 pub mod openai;
+mod reply;
 
 use crate::cli::ServeArgs;
 use crate::model::{LocalModel, RemoteModel};
@@ -32,6 +34,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/api/generate", get(generate::generate))
+        .route("/api/conversations/{id}/generate", get(converse::converse))
         .route("/v1/models", get(openai::list_models))
         .route("/v1/chat/completions", axum::routing::post(openai::chat_completions))
         .with_state(state.clone())

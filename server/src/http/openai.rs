@@ -138,7 +138,12 @@ async fn complete(state: AppState, headers: HeaderMap, body: Bytes) -> Result<Re
     let model = model(&state, request.model.as_deref()).await?;
     let name = model.info().name;
     let n = request.n.unwrap_or(1);
-    let generation = GenerationRequest { messages: request.messages.clone(), params: request.sampling(), n };
+    let generation = GenerationRequest {
+        messages: request.messages.clone(),
+        params: request.sampling(),
+        n,
+        trim_oldest: false,
+    };
     let events = model.generate(generation).await?;
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     if request.stream {

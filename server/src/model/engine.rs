@@ -95,19 +95,34 @@ impl Engine {
             .map_err(|err| format!("tokenize: {err}"))
     }
 
-    /// The prompt tokens for a request: its messages through the model's chat template.
-    pub fn prompt(&self, request: &GenerationRequest) -> Result<Vec<u32>, String> {
-        let prompt = self.template.render(&request.messages)?;
-        let tokens = self.encode(&prompt)?;
-        if tokens.len() + request.params.max_tokens > self.context_length {
-            return Err(format!(
-                "the conversation ({} tokens) plus max_tokens ({}) exceeds the model's context of {} tokens",
-                tokens.len(),
-                request.params.max_tokens,
-                self.context_length
-            ));
+    /// The prompt tokens for a request: its messages through the model's chat template, and
+    /// how many of its oldest turns were left out to fit the context (`trim_oldest`).
+    pub fn prompt(&self, request: &GenerationRequest) -> Result<(Vec<u32>, usize), String> {
+        let mut messages = request.messages.clone();
+        let mut trimmed = 0;
+        loop {
+            let tokens = self.encode(&self.template.render(&messages)?)?;
+            if tokens.len() + request.params.max_tokens <= self.context_length {
+                return Ok((tokens, trimmed));
+            }
+            // The oldest turn after the system prompt goes, never the last one.
+            let first = usize::from(messages.first().is_some_and(|m| m.role == "system"));
+            if !request.trim_oldest || messages.len() <= first + 1 {
+                return Err(format!(
+                    "the conversation ({} tokens) plus max_tokens ({}) exceeds the model's context of {} tokens",
+                    tokens.len(),
+                    request.params.max_tokens,
+                    self.context_length
+                ));
+            }
+            messages.remove(first);
+            trimmed += 1;
+            // The context then starts with the user's turn, as chat templates expect.
+            while messages.len() > first + 1 && messages[first].role == "assistant" {
+                messages.remove(first);
+                trimmed += 1;
+            }
         }
-        Ok(tokens)
     }
 
     /// Feeds `tokens` (starting at `position` in the sequence) through `model`, which keeps
@@ -125,20 +140,21 @@ impl Engine {
 
     /// Runs one request to its end, sending events to `sink`. Errors are returned, not sent.
     pub fn generate(&self, request: &GenerationRequest, sink: &mut Sink<'_>) -> Result<(), String> {
-        let prompt = self.prompt(request)?;
-        self.generate_from_tokens(&prompt, &request.params, request.n, sink)
+        let (prompt, trimmed) = self.prompt(request)?;
+        self.generate_from_tokens(&prompt, trimmed, &request.params, request.n, sink)
     }
 
     pub fn generate_from_tokens(
         &self,
         prompt: &[u32],
+        trimmed: usize,
         params: &SamplingParams,
         n: usize,
         sink: &mut Sink<'_>,
     ) -> Result<(), String> {
         let mut base = self.weights.clone();
         let logits = self.next_logits(&mut base, prompt, 0)?;
-        if !sink(GenerationEvent::Started { prompt_tokens: prompt.len() }) {
+        if !sink(GenerationEvent::Started { prompt_tokens: prompt.len(), trimmed }) {
             return Ok(());
         }
         let mut alternatives: Vec<Alternative> = (0..n)

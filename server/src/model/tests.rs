@@ -29,6 +29,7 @@ fn request(temperature: f64, max_tokens: usize, seed: u64, n: usize) -> Generati
         messages: vec![ChatMessage::new("user", "Tell me about the 12 moons.")],
         params: SamplingParams { temperature, max_tokens, seed, ..Default::default() },
         n,
+        trim_oldest: false,
     }
 }
 
@@ -144,6 +145,39 @@ fn too_long_a_conversation_is_refused_with_the_numbers() {
     long.messages[0].content = "word ".repeat(3000);
     let err = engine.generate(&long, &mut |_| true).unwrap_err();
     assert!(err.contains("exceeds the model's context"), "{err}");
+}
+
+#[test]
+fn trimming_leaves_out_the_oldest_turns_and_says_how_many() {
+    let engine = tiny();
+    let mut long = request(0.0, 100, 0, 1);
+    // Two long exchanges, then a short question: only the question fits with the system prompt.
+    long.messages = vec![
+        ChatMessage::new("system", "Be brief."),
+        ChatMessage::new("user", "word ".repeat(1500)),
+        ChatMessage::new("assistant", "word ".repeat(1500)),
+        ChatMessage::new("user", "word ".repeat(1500)),
+        ChatMessage::new("assistant", "ok"),
+        ChatMessage::new("user", "And now?"),
+    ];
+    assert!(engine.generate(&long, &mut |_| true).unwrap_err().contains("exceeds the model's context"));
+    long.trim_oldest = true;
+    let mut started = None;
+    engine
+        .generate(&long, &mut |event| {
+            if let GenerationEvent::Started { prompt_tokens, trimmed } = event {
+                started = Some((prompt_tokens, trimmed));
+            }
+            true
+        })
+        .unwrap();
+    let (prompt_tokens, trimmed) = started.unwrap();
+    // The three long turns and the assistant turn that would then open the context.
+    assert_eq!(trimmed, 4);
+    assert!(prompt_tokens < 100, "{prompt_tokens}");
+    // A last turn that alone is too long is still refused: it is never cut.
+    long.messages = vec![ChatMessage::new("user", "word ".repeat(5000))];
+    assert!(engine.generate(&long, &mut |_| true).is_err());
 }
 
 #[tokio::test]

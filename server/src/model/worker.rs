@@ -52,8 +52,12 @@ impl LocalModel {
 
 fn warm_up(engine: &Engine) {
     let params = app::model::SamplingParams { temperature: 0.0, max_tokens: 1, ..Default::default() };
-    let request =
-        GenerationRequest { messages: vec![app::model::ChatMessage::new("user", "Hi")], params, n: 1 };
+    let request = GenerationRequest {
+        messages: vec![app::model::ChatMessage::new("user", "Hi")],
+        params,
+        n: 1,
+        trim_oldest: false,
+    };
     if let Err(err) = engine.generate(&request, &mut |_| true) {
         tracing::warn!(%err, "model warm-up failed");
     }

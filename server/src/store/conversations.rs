@@ -1,7 +1,9 @@
 use super::{SqlStore, backend, is_unique_violation};
-use app::conversation::{Author, Conversation, Message, SuggestionTaken};
+use app::conversation::{
+    Author, Conversation, ConversationFilter, ConversationSummary, Message, Suggestion, SuggestionTaken,
+};
 use app::ssr::clock::now_rfc3339;
-use app::ssr::{ConversationRevision, NewConversation, NewMessage, StoreError};
+use app::ssr::{ConversationRevision, NewConversation, NewMessage, NewSuggestions, StoreError};
 use uuid::Uuid;
 
 #[derive(sqlx::FromRow)]
@@ -15,6 +17,50 @@ struct ConversationRow {
     revision: i64,
     created_at: String,
     updated_at: String,
+    composer: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct SuggestionRow {
+    id: String,
+    idx: i64,
+    parent_id: Option<String>,
+    role: String,
+    text: String,
+    model_version_id: String,
+    sampling: String,
+    finish_reason: String,
+    created_at: String,
+    taken_message_id: Option<String>,
+}
+
+impl SuggestionRow {
+    fn into_suggestion(self) -> Result<Suggestion, StoreError> {
+        Ok(Suggestion {
+            request_id: uuid(&self.id)?,
+            index: self.idx,
+            parent_id: self.parent_id.as_deref().map(uuid).transpose()?,
+            role: self.role.parse().map_err(|_| corrupt("role of suggestion", &self.id))?,
+            text: self.text,
+            model_version_id: uuid(&self.model_version_id)?,
+            sampling: json(Some(&self.sampling), &self.id)?
+                .ok_or_else(|| corrupt("sampling of", &self.id))?,
+            finish_reason: self.finish_reason,
+            created_at: self.created_at,
+            taken_message_id: self.taken_message_id.as_deref().map(uuid).transpose()?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    id: String,
+    kind: String,
+    status: String,
+    revision: i64,
+    updated_at: String,
+    title: Option<String>,
+    messages: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -121,8 +167,8 @@ impl SqlStore {
 
     pub(super) async fn load_conversation(&self, id: Uuid) -> Result<Option<Conversation>, StoreError> {
         let row: Option<ConversationRow> = sqlx::query_as(
-            "select id, kind, owner_id, system_prompt, status, sampling, revision, created_at, updated_at \
-             from conversations where id = $1",
+            "select id, kind, owner_id, system_prompt, status, sampling, revision, created_at, updated_at, \
+             composer from conversations where id = $1",
         )
         .bind(id.to_string())
         .fetch_optional(self.pool())
@@ -136,6 +182,16 @@ impl SqlStore {
                 .await
                 .map_err(backend)?;
         let messages = rows.into_iter().map(MessageRow::into_message).collect::<Result<Vec<_>, _>>()?;
+        let suggestions: Vec<SuggestionRow> = sqlx::query_as(
+            "select id, idx, parent_id, role, text, model_version_id, sampling, finish_reason, created_at, \
+             taken_message_id from suggestions where conversation_id = $1 order by created_at, id, idx",
+        )
+        .bind(id.to_string())
+        .fetch_all(self.pool())
+        .await
+        .map_err(backend)?;
+        let suggestions =
+            suggestions.into_iter().map(SuggestionRow::into_suggestion).collect::<Result<Vec<_>, _>>()?;
         Ok(Some(Conversation {
             id: uuid(&row.id)?,
             kind: row.kind.parse().map_err(|_| corrupt("kind of conversation", &row.id))?,
@@ -147,6 +203,8 @@ impl SqlStore {
             created_at: row.created_at,
             updated_at: row.updated_at,
             messages,
+            composer: row.composer,
+            suggestions,
         }))
     }
 
@@ -191,7 +249,8 @@ impl SqlStore {
         let now = now_rfc3339();
         let mut tx = self.pool().begin().await.map_err(backend)?;
         // Bump the conversation first: it takes the write lock, so siblings get distinct positions.
-        let touched = sqlx::query("update conversations set updated_at = $1 where id = $2")
+        // A changed conversation is a draft again until it is submitted (a new revision).
+        let touched = sqlx::query("update conversations set updated_at = $1, status = 'draft' where id = $2")
             .bind(&now)
             .bind(conversation_id.to_string())
             .execute(&mut *tx)
@@ -247,6 +306,18 @@ impl SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        if let Some((request_id, index)) = new.taken_from {
+            sqlx::query(
+                "update suggestions set taken_message_id = $1 where id = $2 and idx = $3 and conversation_id = $4",
+            )
+            .bind(new.id.to_string())
+            .bind(request_id.to_string())
+            .bind(index)
+            .bind(conversation_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
         tx.commit().await.map_err(backend)?;
         self.message(new.id).await?.map(|(_, m)| m).ok_or(StoreError::NotFound("message"))
     }
@@ -258,6 +329,17 @@ impl SqlStore {
         suggestion: Option<SuggestionTaken>,
     ) -> Result<Message, StoreError> {
         let suggestion = suggestion.as_ref();
+        let now = now_rfc3339();
+        let mut tx = self.pool().begin().await.map_err(backend)?;
+        sqlx::query(
+            "update conversations set updated_at = $1, status = 'draft' \
+             where id = (select conversation_id from messages where id = $2)",
+        )
+        .bind(&now)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         let done = sqlx::query(
             "update messages set text = $1, suggestion_text = $2, suggestion_model_version_id = $3, \
              edit_distance = $4, edit_ratio = $5, updated_at = $6 where id = $7",
@@ -267,14 +349,15 @@ impl SqlStore {
         .bind(suggestion.map(|s| s.model_version_id.to_string()))
         .bind(suggestion.map(|s| s.edit_distance))
         .bind(suggestion.map(|s| s.edit_ratio))
-        .bind(now_rfc3339())
+        .bind(&now)
         .bind(id.to_string())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(backend)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("message"));
         }
+        tx.commit().await.map_err(backend)?;
         self.message(id).await?.map(|(_, m)| m).ok_or(StoreError::NotFound("message"))
     }
 
@@ -332,6 +415,156 @@ impl SqlStore {
                     submitted_at: at,
                     snapshot: serde_json::from_str(&snapshot)
                         .map_err(|_| corrupt("revision of", &id.to_string()))?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl SqlStore {
+    pub(super) async fn update_composer(&self, id: Uuid, text: Option<&str>) -> Result<(), StoreError> {
+        let done = sqlx::query("update conversations set composer = $1 where id = $2")
+            .bind(text)
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("conversation"));
+        }
+        Ok(())
+    }
+
+    pub(super) async fn update_sampling(
+        &self,
+        id: Uuid,
+        sampling: &app::model::SamplingParams,
+    ) -> Result<(), StoreError> {
+        let sampling = serde_json::to_string(sampling).map_err(|err| StoreError::Backend(err.to_string()))?;
+        let done = sqlx::query("update conversations set sampling = $1 where id = $2")
+            .bind(sampling)
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("conversation"));
+        }
+        Ok(())
+    }
+
+    pub(super) async fn insert_suggestions(&self, new: NewSuggestions) -> Result<(), StoreError> {
+        let now = now_rfc3339();
+        let sampling =
+            serde_json::to_string(&new.sampling).map_err(|err| StoreError::Backend(err.to_string()))?;
+        let mut tx = self.pool().begin().await.map_err(backend)?;
+        for (index, (text, finish_reason)) in new.texts.iter().enumerate() {
+            let inserted = sqlx::query(
+                "insert into suggestions (id, idx, conversation_id, parent_id, role, text, model_version_id, \
+                 sampling, finish_reason, requested_by, created_at) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(new.request_id.to_string())
+            .bind(index as i64)
+            .bind(new.conversation_id.to_string())
+            .bind(new.parent_id.map(|p| p.to_string()))
+            .bind(new.role.as_str())
+            .bind(text)
+            .bind(new.model_version_id.to_string())
+            .bind(&sampling)
+            .bind(finish_reason)
+            .bind(new.requested_by.to_string())
+            .bind(&now)
+            .execute(&mut *tx)
+            .await;
+            match inserted {
+                Ok(_) => {}
+                // The same request again: what it stored the first time stays.
+                Err(err) if is_unique_violation(&err) => return Ok(()),
+                Err(err) => return Err(backend(err)),
+            }
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    pub(super) async fn rearrange_turns(&self, id: Uuid, order: &[Uuid]) -> Result<Conversation, StoreError> {
+        let conversation = self.load_conversation(id).await?.ok_or(StoreError::NotFound("conversation"))?;
+        if order.iter().any(|m| !conversation.messages.iter().any(|stored| stored.id == *m)) {
+            return Err(StoreError::NotFound("message"));
+        }
+        let now = now_rfc3339();
+        let mut tx = self.pool().begin().await.map_err(backend)?;
+        sqlx::query("update conversations set updated_at = $1, status = 'draft' where id = $2")
+            .bind(&now)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        // Chain the kept turns first, so no deleted turn is still someone's parent.
+        let mut parent: Option<String> = None;
+        for message in order {
+            sqlx::query("update messages set parent_id = $1, position = 0, updated_at = $2 where id = $3")
+                .bind(&parent)
+                .bind(&now)
+                .bind(message.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            parent = Some(message.to_string());
+        }
+        // Then delete the rest, children before parents.
+        for message in conversation.messages.iter().rev().filter(|m| !order.contains(&m.id)) {
+            sqlx::query("delete from messages where id = $1")
+                .bind(message.id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        self.load_conversation(id).await?.ok_or(StoreError::NotFound("conversation"))
+    }
+
+    pub(super) async fn summaries(
+        &self,
+        filter: &ConversationFilter,
+        limit: i64,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        let search = filter.search.trim().to_lowercase();
+        let pattern = if search.is_empty() {
+            String::new()
+        } else {
+            format!("%{}%", search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
+        };
+        let rows: Vec<SummaryRow> = sqlx::query_as(
+            "select c.id, c.kind, c.status, c.revision, c.updated_at, \
+             (select m.text from messages m where m.conversation_id = c.id and m.parent_id is null \
+              order by m.position limit 1) as title, \
+             (select count(*) from messages m where m.conversation_id = c.id) as messages \
+             from conversations c \
+             where ($1 = '' or c.owner_id = $1) and ($2 = '' or c.kind = $2) and ($3 = '' or c.status = $3) \
+             and ($4 = '' or exists (select 1 from messages m where m.conversation_id = c.id \
+                  and lower(m.text) like $4 escape '\\')) \
+             order by c.updated_at desc, c.id limit $5",
+        )
+        .bind(filter.owner_id.map(|o| o.to_string()).unwrap_or_default())
+        .bind(filter.kind.map(|k| k.as_str()).unwrap_or_default())
+        .bind(filter.status.map(|s| s.as_str()).unwrap_or_default())
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(backend)?;
+        rows.into_iter()
+            .map(|row| {
+                let title = row.title.unwrap_or_default().trim().chars().take(120).collect();
+                Ok(ConversationSummary {
+                    id: uuid(&row.id)?,
+                    kind: row.kind.parse().map_err(|_| corrupt("kind of conversation", &row.id))?,
+                    status: row.status.parse().map_err(|_| corrupt("status of conversation", &row.id))?,
+                    revision: row.revision,
+                    title,
+                    messages: row.messages,
+                    updated_at: row.updated_at,
                 })
             })
             .collect()

@@ -5,6 +5,7 @@
 
 mod api_keys;
 mod conversations;
+mod guidelines;
 mod login_failures;
 mod model_versions;
 mod port;

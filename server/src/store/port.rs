@@ -122,4 +122,38 @@ impl Store for SqlStore {
     ) -> Result<Vec<app::ssr::ConversationRevision>, StoreError> {
         self.revisions(id).await
     }
+    async fn save_composer(&self, id: Uuid, text: Option<&str>) -> Result<(), StoreError> {
+        self.update_composer(id, text).await
+    }
+    async fn save_suggestions(&self, new: app::ssr::NewSuggestions) -> Result<(), StoreError> {
+        self.insert_suggestions(new).await
+    }
+    async fn rearrange(
+        &self,
+        id: Uuid,
+        order: &[Uuid],
+    ) -> Result<app::conversation::Conversation, StoreError> {
+        self.rearrange_turns(id, order).await
+    }
+    async fn list_conversations(
+        &self,
+        filter: &app::conversation::ConversationFilter,
+        limit: i64,
+    ) -> Result<Vec<app::conversation::ConversationSummary>, StoreError> {
+        self.summaries(filter, limit).await
+    }
+    async fn guidelines(&self, area: &str) -> Result<Option<app::domain::Guidelines>, StoreError> {
+        self.load_guidelines(area).await
+    }
+    async fn save_guidelines(
+        &self,
+        area: &str,
+        markdown: &str,
+        by: Uuid,
+    ) -> Result<app::domain::Guidelines, StoreError> {
+        self.store_guidelines(area, markdown, by).await
+    }
+    async fn set_sampling(&self, id: Uuid, sampling: &app::model::SamplingParams) -> Result<(), StoreError> {
+        self.update_sampling(id, sampling).await
+    }
 }

@@ -5,7 +5,9 @@ use uuid::Uuid;
 
 /// The owner adds a turn they wrote under `parent_id` (none: the first turn). Under a parent
 /// that already has replies it starts a new branch. Turns alternate: the first is the
-/// user's, then assistant and user take turns. `request_id` is the message's id.
+/// user's, then assistant and user take turns. `request_id` is the message's id. A turn
+/// begun from a model suggestion names it (`suggestion_request`, `suggestion_index`): the
+/// suggestion is marked taken and the edit distance from it is kept with the turn.
 #[server(endpoint = "conversations/add_message")]
 pub async fn add_message(
     conversation_id: Uuid,
@@ -13,6 +15,8 @@ pub async fn add_message(
     parent_id: Option<Uuid>,
     role: Role,
     text: String,
+    suggestion_request: Option<Uuid>,
+    suggestion_index: Option<i64>,
 ) -> Result<Message, ApiError> {
     use crate::conversation::Author;
     use crate::domain::Role as AccountRole;
@@ -53,13 +57,37 @@ pub async fn add_message(
             format!("turns alternate: this turn must be the {}'s", expected.as_str()),
         ));
     }
+    let taken = match (suggestion_request, suggestion_index) {
+        (Some(request), Some(index)) => Some(
+            conversation
+                .suggestions
+                .iter()
+                .find(|s| {
+                    s.request_id == request && s.index == index && s.parent_id == parent_id && s.role == role
+                })
+                .ok_or_else(|| {
+                    ApiError::field(
+                        ErrorKind::NotFound,
+                        "suggestion_request",
+                        "that suggestion was not made for this turn",
+                    )
+                })?,
+        ),
+        _ => None,
+    };
     let new = NewMessage {
         id: request_id,
         parent_id,
         role,
+        suggestion: taken
+            .map(|s| crate::conversation::SuggestionTaken::new(s.text.clone(), s.model_version_id, &text)),
+        taken_from: taken.map(|s| (s.request_id, s.index)),
         text,
         author: Author::Trainer { user_id: user.id },
-        suggestion: None,
     };
-    Ok(state()?.store.add_message(conversation_id, new).await?)
+    let store = state()?.store;
+    let message = store.add_message(conversation_id, new).await?;
+    // The text typed for this turn is now the turn.
+    store.save_composer(conversation_id, None).await?;
+    Ok(message)
 }

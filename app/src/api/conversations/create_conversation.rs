@@ -10,6 +10,8 @@ pub async fn create_conversation(
     request_id: Uuid,
     kind: ConversationKind,
     system_prompt: Option<String>,
+    temperature: Option<f64>,
+    max_tokens: Option<usize>,
 ) -> Result<Conversation, ApiError> {
     use crate::domain::Role;
     use crate::ssr::{NewConversation, require, state};
@@ -21,6 +23,10 @@ pub async fn create_conversation(
             err
         })?;
     }
-    let new = NewConversation { id: request_id, kind, owner_id: user.id, system_prompt, sampling: None };
+    let sampling = match (temperature, max_tokens) {
+        (None, None) => None,
+        _ => Some(super::sampling(temperature, max_tokens)?),
+    };
+    let new = NewConversation { id: request_id, kind, owner_id: user.id, system_prompt, sampling };
     Ok(state()?.store.create_conversation(new).await?)
 }

@@ -2,21 +2,50 @@
 //! may read everyone's.
 
 mod add_message;
+mod conversation_history;
 mod create_conversation;
 mod edit_message;
 mod get_conversation;
+mod list_conversations;
+mod rearrange_turns;
+mod save_composer;
+mod set_sampling;
 mod submit_conversation;
 
 pub use add_message::*;
+pub use conversation_history::*;
 pub use create_conversation::*;
 pub use edit_message::*;
 pub use get_conversation::*;
+pub use list_conversations::*;
+pub use rearrange_turns::*;
+pub use save_composer::*;
+pub use set_sampling::*;
 pub use submit_conversation::*;
 
 /// Longest message accepted, in bytes; longer is refused, not cut.
 pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
 /// Most messages one conversation may hold, all branches together.
 pub const MAX_MESSAGES: usize = 200;
+
+/// Sampling parameters from the two a trainer sets; the rest keep their defaults. The error
+/// names the parameter out of range.
+#[cfg(feature = "ssr")]
+pub(crate) fn sampling(
+    temperature: Option<f64>,
+    max_tokens: Option<usize>,
+) -> Result<crate::model::SamplingParams, crate::error::ApiError> {
+    let defaults = crate::model::SamplingParams::default();
+    let sampling = crate::model::SamplingParams {
+        temperature: temperature.unwrap_or(defaults.temperature),
+        max_tokens: max_tokens.unwrap_or(defaults.max_tokens),
+        ..defaults
+    };
+    sampling.check().map_err(|(field, message)| {
+        crate::error::ApiError::field(crate::error::ErrorKind::Invalid, field, message)
+    })?;
+    Ok(sampling)
+}
 
 #[cfg(feature = "ssr")]
 pub(crate) mod access {
@@ -57,6 +86,13 @@ pub(crate) mod access {
                     super::MAX_MESSAGE_BYTES / 1024,
                     text.len().div_ceil(1024)
                 ),
+            ));
+        }
+        if text.contains('\0') {
+            return Err(ApiError::field(
+                ErrorKind::Invalid,
+                "text",
+                "a message cannot contain a NUL character",
             ));
         }
         if text.trim().is_empty() {

@@ -1,11 +1,13 @@
-//! The Admin area: accounts, the model, and API keys, each a page under /admin.
+//! The Admin area: accounts, the model, API keys and guidelines, each a page under /admin.
 
 mod accounts;
 mod api_keys;
+mod guidelines;
 mod model;
 
 pub use accounts::AdminPage;
 pub use api_keys::ApiKeysPage;
+pub use guidelines::GuidelinesPage;
 pub use model::ModelPage;
 
 use leptos::prelude::*;
@@ -19,6 +21,7 @@ pub fn AdminTabs() -> impl IntoView {
             <A href="/admin" exact=true>"Accounts"</A>
             <A href="/admin/model">"Model"</A>
             <A href="/admin/keys">"API keys"</A>
+            <A href="/admin/guidelines">"Guidelines"</A>
         </nav>
     }
 }

@@ -1,11 +1,20 @@
-//! Write: a trainer writes a demonstration, playing both the user and the assistant.
-//! `/write` starts one; `/write/<id>` continues it (after a reload, or on another machine).
+//! Write: a trainer writes a demonstration, playing both the user and the assistant, with
+//! model suggestions to take, edit or regenerate. `/write` starts one; `/write/<id>`
+//! continues it (after a reload, or on another machine).
+
+mod composer;
+mod history;
+mod turns;
 
 use crate::api::conversations::{
-    AddMessage, CreateConversation, EditMessage, SubmitConversation, get_conversation,
+    AddMessage, CreateConversation, RearrangeTurns, SubmitConversation, get_conversation,
 };
 use crate::components::error_line::ErrorLine;
-use crate::conversation::{Conversation, ConversationKind, Message, Role};
+use crate::components::generation_stream::{self, Outputs};
+use crate::components::guidelines::GuidelinesPanel;
+use crate::components::shortcuts::{Key, ShortcutHelp, focus, use_keys};
+use crate::conversation::{Conversation, ConversationKind, ConversationStatus};
+use crate::error::{ApiError, ErrorKind};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use uuid::Uuid;
@@ -22,123 +31,195 @@ pub fn WritePage() -> impl IntoView {
         }
     });
     view! {
-        <section class="card">
-            <h1>"Write a demonstration"</h1>
-            <p class="muted">
-                "You write both sides: a user's message, the assistant's ideal reply, and so on."
-            </p>
-            <ActionForm action=create>
-                <input type="hidden" name="request_id" value=request_id />
-                <input type="hidden" name="kind" value=ConversationKind::Demonstration.as_str() />
-                <label>
-                    "System prompt (optional)"
-                    <textarea name="system_prompt" rows="2"></textarea>
-                </label>
-                <button type="submit" disabled=move || create.pending().get()>"Start"</button>
-            </ActionForm>
-            <ErrorLine value=create.value() />
-        </section>
+        <div class="workspace">
+            <section class="card">
+                <h1>"Write a demonstration"</h1>
+                <p class="muted">
+                    "You write both sides: a user's message, the assistant's ideal reply, and so on. "
+                    "The model can suggest either side; take a suggestion, edit it, or write your own."
+                </p>
+                <ActionForm action=create>
+                    <input type="hidden" name="request_id" value=request_id />
+                    <input type="hidden" name="kind" value=ConversationKind::Demonstration.as_str() />
+                    <label>
+                        "System prompt (optional)"
+                        <textarea name="system_prompt" rows="2"></textarea>
+                    </label>
+                    <button type="submit" disabled=move || create.pending().get()>"Start"</button>
+                </ActionForm>
+                <ErrorLine value=create.value() />
+                <p><a href="/mine">"Continue one of your drafts"</a></p>
+            </section>
+            <aside>
+                <GuidelinesPanel area="write" />
+            </aside>
+        </div>
     }
 }
 
-/// The turns of the main branch: from the first turn, the latest reply at each step.
-fn main_branch(conversation: &Conversation) -> Vec<Message> {
-    let mut turns = vec![];
-    let mut parent = None;
-    while let Some(next) = conversation.children(parent).last() {
-        parent = Some(next.id);
-        turns.push(next.clone());
-    }
-    turns
+pub const WRITE_KEYS: &[Key] = &[
+    Key { keys: "Ctrl+Enter", does: "Add the turn you are writing" },
+    Key { keys: "Ctrl+Shift+Enter", does: "Submit the demonstration" },
+    Key { keys: "Alt+S", does: "Ask the model for suggestions" },
+    Key { keys: "Alt+R", does: "Regenerate the suggestions" },
+    Key { keys: "Alt+1 … Alt+4", does: "Use suggestion 1 to 4" },
+    Key { keys: "Escape", does: "Stop the model" },
+    Key { keys: "Alt+C", does: "Go to the text box" },
+    Key { keys: "Alt+↑ / Alt+↓", does: "Go to the previous / next turn" },
+];
+
+/// What the composer and the turns share with the page: actions, and the state that must
+/// outlive a refetch of the conversation.
+#[derive(Clone, Copy)]
+pub struct WriteState {
+    pub add: ServerAction<AddMessage>,
+    pub rearrange: ServerAction<RearrangeTurns>,
+    pub submit: ServerAction<SubmitConversation>,
+    /// Bumped to refetch the conversation.
+    pub refresh: RwSignal<u32>,
+    /// The text of the next turn, as typed.
+    pub draft: RwSignal<String>,
+    /// The suggestion the draft started from: its request id and index.
+    pub taken: RwSignal<Option<(Uuid, i64)>>,
+    pub suggestions: Outputs,
+    pub stream: generation_stream::Holder,
+    /// The request id of the suggestions on show.
+    pub suggest_request: RwSignal<Option<Uuid>>,
+    pub suggest_n: RwSignal<usize>,
+    /// The conversation whose draft was loaded into the composer.
+    pub loaded: RwSignal<Option<Uuid>>,
+    /// The id of the next turn, made once per turn, so a double-clicked or retried add
+    /// stores one turn.
+    pub add_id: StoredValue<Uuid>,
+    /// Set by the composer: what the keyboard shortcuts call.
+    pub commands: StoredValue<Option<composer::Commands>>,
 }
 
 #[component]
 pub fn DemonstrationPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|id| Uuid::parse_str(&id).ok());
-    let add = ServerAction::<AddMessage>::new();
-    let edit = ServerAction::<EditMessage>::new();
-    let submit = ServerAction::<SubmitConversation>::new();
+    let state = WriteState {
+        add: ServerAction::new(),
+        rearrange: ServerAction::new(),
+        submit: ServerAction::new(),
+        refresh: RwSignal::new(0),
+        draft: RwSignal::new(String::new()),
+        taken: RwSignal::new(None),
+        suggestions: Outputs::new(),
+        stream: generation_stream::holder(),
+        suggest_request: RwSignal::new(None),
+        suggest_n: RwSignal::new(2),
+        loaded: RwSignal::new(None),
+        commands: StoredValue::new(None),
+        add_id: StoredValue::new(Uuid::new_v4()),
+    };
+    // A stored turn clears the composer and its suggestions; the next turn gets a new id.
+    Effect::new(move |previous: Option<usize>| {
+        let version = state.add.version().get();
+        if previous.is_some_and(|p| p != version) && matches!(state.add.value().get_untracked(), Some(Ok(_)))
+        {
+            state.draft.set(String::new());
+            state.taken.set(None);
+            state.suggest_request.set(None);
+            state.suggestions.texts.set(vec![]);
+            state.add_id.set_value(Uuid::new_v4());
+        }
+        version
+    });
     let conversation = Resource::new(
-        move || (id(), add.version().get(), edit.version().get(), submit.version().get()),
+        move || {
+            (
+                id(),
+                state.refresh.get(),
+                state.add.version().get(),
+                state.rearrange.version().get(),
+                state.submit.version().get(),
+            )
+        },
         |(id, ..)| async move {
             match id {
                 Some(id) => get_conversation(id).await,
-                None => Err(crate::error::ApiError::new(
-                    crate::error::ErrorKind::NotFound,
-                    "conversation not found",
-                )),
+                None => Err(ApiError::new(ErrorKind::NotFound, "conversation not found")),
             }
         },
     );
+    use_keys(move |ev| {
+        let Some(commands) = state.commands.get_value() else { return };
+        let handled =
+            match (ev.ctrl_key() || ev.meta_key(), ev.alt_key(), ev.key().as_str(), ev.code().as_str()) {
+                (true, _, "Enter", _) if ev.shift_key() => (commands.submit)(),
+                (true, _, "Enter", _) => (commands.add)(),
+                (_, true, _, "KeyS") | (_, true, _, "KeyR") => (commands.suggest)(),
+                (_, true, _, code) if code.starts_with("Digit") => code[5..]
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .map(|n| (commands.take)(n - 1))
+                    .unwrap_or(false),
+                (_, _, "Escape", _) => (commands.stop)(),
+                (_, true, _, "KeyC") => {
+                    focus("composer");
+                    true
+                }
+                (_, true, "ArrowUp", _) | (_, true, "ArrowDown", _) => {
+                    crate::components::shortcuts::move_focus(if ev.key() == "ArrowUp" { -1 } else { 1 });
+                    true
+                }
+                _ => false,
+            };
+        if handled {
+            ev.prevent_default();
+        }
+    });
     view! {
-        <section class="card">
-            <h1>"Demonstration"</h1>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match conversation.await {
-                        Ok(conversation) => view! { <Turns conversation add edit submit /> }.into_any(),
-                        Err(err) => view! { <p class="error" role="alert">{err.message}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
-            <ErrorLine value=add.value() />
-            <ErrorLine value=edit.value() />
-            <ErrorLine value=submit.value() />
-        </section>
+        <div class="workspace">
+            <section class="card">
+                <h1>"Demonstration"</h1>
+                <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match conversation.await {
+                            Ok(conversation) => view! { <Demonstration conversation state /> }.into_any(),
+                            Err(err) => view! { <p class="error" role="alert">{err.message}</p> }.into_any(),
+                        }
+                    })}
+                </Transition>
+                <ErrorLine value=state.rearrange.value() />
+                <ErrorLine value=state.submit.value() />
+            </section>
+            <aside>
+                <GuidelinesPanel area="write" />
+                <ShortcutHelp keys=WRITE_KEYS />
+            </aside>
+        </div>
     }
 }
 
 #[component]
-fn Turns(
-    conversation: Conversation,
-    add: ServerAction<AddMessage>,
-    edit: ServerAction<EditMessage>,
-    submit: ServerAction<SubmitConversation>,
-) -> impl IntoView {
-    let turns = main_branch(&conversation);
-    let last = turns.last().map(|m| (m.id, m.role));
-    let next_role = match last.map(|(_, role)| role) {
-        Some(Role::User) => Role::Assistant,
-        _ => Role::User,
-    };
-    let conversation_id = conversation.id.to_string();
+fn Demonstration(conversation: Conversation, state: WriteState) -> impl IntoView {
+    // The draft typed before a reload (or on another machine) comes back once.
+    if state.loaded.get_untracked() != Some(conversation.id) {
+        state.loaded.set(Some(conversation.id));
+        state.draft.set(conversation.composer.clone().unwrap_or_default());
+    }
+    let turns = conversation.path(|_, _| None);
     let status = format!("{} · revision {}", conversation.status.as_str(), conversation.revision);
-    let rows = turns
-        .into_iter()
-        .map(|turn| {
-            let conversation_id = conversation_id.clone();
-            view! {
-                <li class="turn" data-role=turn.role.as_str()>
-                    <span class="who">{if turn.role == Role::User { "User" } else { "Assistant" }}</span>
-                    <ActionForm action=edit attr:class="edit">
-                        <input type="hidden" name="conversation_id" value=conversation_id />
-                        <input type="hidden" name="message_id" value=turn.id.to_string() />
-                        <textarea name="text" rows="2" aria-label=format!("{} turn", turn.role.as_str())>{turn.text.clone()}</textarea>
-                        <button type="submit" class="link">"Save"</button>
-                    </ActionForm>
-                </li>
-            }
-        })
-        .collect_view();
-    let request_id = Uuid::new_v4().to_string();
-    let (add_to, submit_id) = (conversation_id.clone(), conversation_id);
-    let label = format!("Next turn: {}", if next_role == Role::User { "the user" } else { "the assistant" });
+    let changed_since =
+        (conversation.revision > 0 && conversation.status == ConversationStatus::Draft).then(|| {
+            format!("Changed since revision {}: submit again to record the change.", conversation.revision)
+        });
+    let id = conversation.id;
     view! {
         <p class="muted" data-testid="status">{status}</p>
-        {conversation.system_prompt.map(|p| view! { <p class="muted">"System: " {p}</p> })}
-        <ol class="turns">{rows}</ol>
-        <ActionForm action=add>
-            <input type="hidden" name="conversation_id" value=add_to />
-            <input type="hidden" name="request_id" value=request_id />
-            {last.map(|(parent, _)| view! { <input type="hidden" name="parent_id" value=parent.to_string() /> })}
-            <input type="hidden" name="role" value=next_role.as_str() />
-            <label>{label} <textarea name="text" rows="3" required></textarea></label>
-            <button type="submit" disabled=move || add.pending().get()>"Add turn"</button>
-        </ActionForm>
-        <ActionForm action=submit>
-            <input type="hidden" name="conversation_id" value=submit_id />
-            <button type="submit" disabled=move || submit.pending().get()>"Submit"</button>
-        </ActionForm>
+        {changed_since.map(|text| view! { <p class="notice">{text}</p> })}
+        {conversation.system_prompt.clone().map(|p| view! { <p class="muted">"System: " {p}</p> })}
+        <turns::Turns conversation=conversation.clone() turns=turns.clone() state />
+        <composer::Composer conversation turns state />
+        <history::History conversation_id=id version=state.submit.version() />
     }
+}
+
+/// Submits the demonstration as it stands (a new revision).
+pub fn submit(state: WriteState, conversation_id: Uuid) {
+    state.submit.dispatch(SubmitConversation { conversation_id });
 }

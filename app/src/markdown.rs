@@ -1,0 +1,75 @@
+//! Markdown for reading: turns and guidelines render with lists, emphasis, tables and code
+//! blocks. Raw HTML in the text is shown as text, never passed through, and links keep only
+//! safe schemes, so nothing a user writes runs in another user's browser.
+
+use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, html};
+
+/// Whether a link target is safe to follow: web and mail links, and links within Parley.
+fn safe_url(url: &str) -> bool {
+    let lower = url.trim().to_ascii_lowercase();
+    match lower.split_once(':') {
+        // A colon before any slash, '?' or '#' is a scheme.
+        Some((scheme, _)) if !scheme.contains(['/', '?', '#']) => {
+            matches!(scheme, "http" | "https" | "mailto")
+        }
+        _ => true,
+    }
+}
+
+/// Renders Markdown to HTML that is safe to insert into a page.
+pub fn to_html(markdown: &str) -> String {
+    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    let events = Parser::new_ext(markdown, options).map(|event| match event {
+        // Raw HTML is text to show, escaped like any other.
+        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+        Event::Start(Tag::Link { link_type, dest_url, title, id }) if !safe_url(&dest_url) => {
+            Event::Start(Tag::Link { link_type, dest_url: CowStr::Borrowed("#"), title, id })
+        }
+        // Images would load from anywhere as the page opens: they become links.
+        Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
+            let dest_url = if safe_url(&dest_url) { dest_url } else { CowStr::Borrowed("#") };
+            Event::Start(Tag::Link { link_type, dest_url, title, id })
+        }
+        Event::End(pulldown_cmark::TagEnd::Image) => Event::End(pulldown_cmark::TagEnd::Link),
+        other => other,
+    });
+    let mut out = String::with_capacity(markdown.len() * 3 / 2);
+    html::push_html(&mut out, events);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::to_html;
+
+    #[test]
+    fn raw_html_is_shown_as_text() {
+        let html = to_html("Hi <script>alert(1)</script> <b onmouseover=x>bold</b>\n\n<div>block</div>");
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("<b "), "{html}");
+        assert!(!html.contains("<div"), "{html}");
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+    }
+
+    #[test]
+    fn unsafe_link_schemes_are_dropped() {
+        let html = to_html(
+            "[click](javascript:alert(1)) [ok](https://example.org) [x]( JAVASCRIPT:x) [rel](/write)",
+        );
+        assert!(!html.to_lowercase().contains("javascript:"), "{html}");
+        assert!(html.contains(r#"href="https://example.org""#), "{html}");
+        assert!(html.contains(r#"href="/write""#), "{html}");
+        let image = to_html("![pixel](https://tracker.example/p.png)");
+        assert!(!html.contains("<img") && !image.contains("<img"), "{image}");
+    }
+
+    #[test]
+    fn code_blocks_lists_and_tables_render() {
+        let html = to_html(
+            "1. one\n2. two\n\n```rust\nfn main() { let a = 1 < 2; }\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
+        );
+        assert!(html.contains("<ol>"), "{html}");
+        assert!(html.contains(r#"<code class="language-rust">fn main() { let a = 1 &lt; 2; }"#), "{html}");
+        assert!(html.contains("<table>"), "{html}");
+    }
+}

@@ -1,0 +1,100 @@
+//! My work: the trainer's own demonstrations and chats, newest change first, with status,
+//! filters and search; each opens where it can be continued.
+
+use crate::api::conversations::my_conversations;
+use crate::conversation::{ConversationKind, ConversationStatus};
+use leptos::prelude::*;
+
+#[component]
+pub fn MyWorkPage() -> impl IntoView {
+    let kind = RwSignal::new(String::new());
+    let status = RwSignal::new(String::new());
+    let search = RwSignal::new(String::new());
+    let list = Resource::new(
+        move || (kind.get(), status.get(), search.get()),
+        |(kind, status, search)| async move {
+            my_conversations(
+                kind.parse::<ConversationKind>().ok(),
+                status.parse::<ConversationStatus>().ok(),
+                search,
+            )
+            .await
+        },
+    );
+    let search_box = crate::components::debounce::Debounce::new(300);
+    view! {
+        <section class="card">
+            <h1>"My work"</h1>
+            <form class="inline filters" role="search" on:submit=|ev| ev.prevent_default()>
+                <label class="inline">
+                    "Kind"
+                    <select on:change=move |ev| kind.set(event_target_value(&ev))>
+                        <option value="">"All"</option>
+                        <option value="demonstration">"Demonstrations"</option>
+                        <option value="chat">"Chats"</option>
+                    </select>
+                </label>
+                <label class="inline">
+                    "Status"
+                    <select on:change=move |ev| status.set(event_target_value(&ev))>
+                        <option value="">"All"</option>
+                        <option value="draft">"Draft"</option>
+                        <option value="submitted">"Submitted"</option>
+                        <option value="accepted">"Accepted"</option>
+                        <option value="rejected">"Rejected"</option>
+                    </select>
+                </label>
+                <label class="inline grow">
+                    "Search"
+                    <input type="search" placeholder="words in any turn"
+                        on:input=move |ev| {
+                            let text = event_target_value(&ev);
+                            search_box.call(move || search.set(text));
+                        } />
+                </label>
+            </form>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match list.await {
+                        Ok(items) if items.is_empty() => view! {
+                            <p class="muted" data-testid="empty">
+                                "Nothing here yet. " <a href="/write">"Write a demonstration"</a> " or "
+                                <a href="/chat">"chat with the model"</a> "."
+                            </p>
+                        }
+                        .into_any(),
+                        Ok(items) => {
+                            let rows = items
+                                .into_iter()
+                                .map(|item| {
+                                    let href = match item.kind {
+                                        ConversationKind::Demonstration => format!("/write/{}", item.id),
+                                        ConversationKind::Chat => format!("/chat/{}", item.id),
+                                    };
+                                    let title = if item.title.is_empty() { "(no turns yet)".to_string() } else { item.title };
+                                    view! {
+                                        <tr data-testid="work-item">
+                                            <td><a href=href>{title}</a></td>
+                                            <td>{item.kind.as_str()}</td>
+                                            <td><span class=format!("status {}", item.status.as_str())>{item.status.as_str()}</span></td>
+                                            <td>{item.messages}</td>
+                                            <td class="muted">{crate::pages::short_time(&item.updated_at)}</td>
+                                        </tr>
+                                    }
+                                })
+                                .collect_view();
+                            view! {
+                                <table data-testid="work">
+                                    <thead><tr><th>"First turn"</th><th>"Kind"</th><th>"Status"</th><th>"Turns"</th><th>"Changed"</th></tr></thead>
+                                    <tbody>{rows}</tbody>
+                                </table>
+                            }
+                            .into_any()
+                        }
+                        Err(err) => view! { <p class="error" role="alert">{err.message}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}

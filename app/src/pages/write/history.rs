@@ -1,0 +1,53 @@
+//! The submitted versions of a demonstration, newest first, each with its turns.
+
+use crate::api::conversations::conversation_history;
+use crate::conversation::Role;
+use leptos::prelude::*;
+use uuid::Uuid;
+
+#[component]
+pub fn History(conversation_id: Uuid, version: RwSignal<usize>) -> impl IntoView {
+    let history = Resource::new(move || version.get(), move |_| conversation_history(conversation_id));
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let revisions = history.await.unwrap_or_default();
+                if revisions.is_empty() {
+                    return ().into_any();
+                }
+                let count = revisions.len();
+                let items = revisions
+                    .into_iter()
+                    .rev()
+                    .map(|r| {
+                        let turns = r
+                            .conversation
+                            .path(|_, _| None)
+                            .into_iter()
+                            .map(|m| {
+                                let who = if m.role == Role::User { "User" } else { "Assistant" };
+                                view! { <li><strong>{who} ": "</strong>{m.text}</li> }
+                            })
+                            .collect_view();
+                        view! {
+                            <li data-testid="revision">
+                                <p>
+                                    {format!("Revision {}", r.revision)}
+                                    <span class="muted">{format!(" · submitted {}", crate::pages::short_time(&r.submitted_at))}</span>
+                                </p>
+                                <ol class="revision-turns">{turns}</ol>
+                            </li>
+                        }
+                    })
+                    .collect_view();
+                view! {
+                    <details class="history">
+                        <summary>{format!("History: {count} submitted revision(s)")}</summary>
+                        <ol class="revisions">{items}</ol>
+                    </details>
+                }
+                .into_any()
+            })}
+        </Transition>
+    }
+}
