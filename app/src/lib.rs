@@ -2,6 +2,8 @@
 //! function declarations, shared domain types, and (under `ssr`) the ports that the
 //! server's adapters implement.
 
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod app;
 pub mod components;

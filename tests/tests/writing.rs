@@ -120,7 +120,7 @@ async fn model_replies_in_chats_and_regenerate_makes_siblings(engine: Engine) {
 
     // The same request again replays the stored reply; nothing new is stored.
     let again = generate(&app, &ada, &chat, &query).await;
-    assert_eq!(texts(&again), [text.clone()]);
+    assert_eq!(texts(&again), vec![text.clone()]);
     assert_eq!(get(&app, &ada, &chat).await["messages"].as_array().unwrap().len(), 2);
 
     // Regenerate: a sibling under the same user turn, with its own seed.

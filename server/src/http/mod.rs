@@ -38,11 +38,12 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .route("/v1/models", get(openai::list_models))
         .route("/v1/chat/completions", axum::routing::post(openai::chat_completions))
         .with_state(state.clone())
-        .leptos_routes_with_context(&options, routes, context, {
+        .leptos_routes_with_context(&options, routes, context.clone(), {
             let options = options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        // The not-found page renders the app too (navigation, who is signed in).
+        .fallback(leptos_axum::file_and_error_handler_with_context(context, shell))
         .layer(axum::middleware::from_fn(error_status::server_fn_error_status))
         .layer(axum::middleware::from_fn_with_state(state, guard::page_guard))
         .layer(axum::middleware::from_fn(body_limit::limit_body))

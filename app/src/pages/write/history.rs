@@ -1,13 +1,13 @@
 //! The submitted versions of a demonstration, newest first, each with its turns.
 
-use crate::api::conversations::conversation_history;
-use crate::conversation::Role;
+use crate::conversation::{Revision, Role};
+use crate::error::ApiError;
 use leptos::prelude::*;
-use uuid::Uuid;
 
+/// `history` is made by the page, outside any suspended view: a resource made while a
+/// suspended view resolves on the server does not find the server's context.
 #[component]
-pub fn History(conversation_id: Uuid, version: RwSignal<usize>) -> impl IntoView {
-    let history = Resource::new(move || version.get(), move |_| conversation_history(conversation_id));
+pub fn History(history: Resource<Result<Vec<Revision>, ApiError>>) -> impl IntoView {
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {

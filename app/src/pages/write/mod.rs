@@ -7,7 +7,8 @@ mod history;
 mod turns;
 
 use crate::api::conversations::{
-    AddMessage, CreateConversation, RearrangeTurns, SubmitConversation, get_conversation,
+    AddMessage, CreateConversation, RearrangeTurns, SubmitConversation, conversation_history,
+    get_conversation,
 };
 use crate::components::error_line::ErrorLine;
 use crate::components::generation_stream::{self, Outputs};
@@ -144,6 +145,15 @@ pub fn DemonstrationPage() -> impl IntoView {
             }
         },
     );
+    let history = Resource::new(
+        move || (id(), state.submit.version().get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => conversation_history(id).await,
+                None => Ok(vec![]),
+            }
+        },
+    );
     use_keys(move |ev| {
         let Some(commands) = state.commands.get_value() else { return };
         let handled =
@@ -186,6 +196,7 @@ pub fn DemonstrationPage() -> impl IntoView {
                 </Transition>
                 <ErrorLine value=state.rearrange.value() />
                 <ErrorLine value=state.submit.value() />
+                <history::History history />
             </section>
             <aside>
                 <GuidelinesPanel area="write" />
@@ -208,14 +219,12 @@ fn Demonstration(conversation: Conversation, state: WriteState) -> impl IntoView
         (conversation.revision > 0 && conversation.status == ConversationStatus::Draft).then(|| {
             format!("Changed since revision {}: submit again to record the change.", conversation.revision)
         });
-    let id = conversation.id;
     view! {
         <p class="muted" data-testid="status">{status}</p>
         {changed_since.map(|text| view! { <p class="notice">{text}</p> })}
         {conversation.system_prompt.clone().map(|p| view! { <p class="muted">"System: " {p}</p> })}
         <turns::Turns conversation=conversation.clone() turns=turns.clone() state />
         <composer::Composer conversation turns state />
-        <history::History conversation_id=id version=state.submit.version() />
     }
 }
 
