@@ -153,3 +153,19 @@ pub struct Guidelines {
 
 /// The areas that have guidelines.
 pub const GUIDELINE_AREAS: [&str; 2] = ["write", "chat"];
+
+/// How much one conversation may hold; larger input is refused with the limit named, never
+/// cut. Set with `--max-message-kb` and `--max-messages`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Bytes in one message (and in a system prompt).
+    pub message_bytes: usize,
+    /// Messages in one conversation, every branch together.
+    pub messages: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { message_bytes: 32 * 1024, messages: 200 }
+    }
+}

@@ -79,6 +79,12 @@ pub struct ServeArgs {
     /// Generations that may wait for the model; more are refused with 429.
     #[arg(long, env = "PARLEY_MODEL_QUEUE", default_value_t = 8)]
     pub model_queue: usize,
+    /// Largest message (and system prompt) accepted, in KB; larger is refused, not cut.
+    #[arg(long, env = "PARLEY_MAX_MESSAGE_KB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=512))]
+    pub max_message_kb: u64,
+    /// Most messages one conversation may hold, every branch together.
+    #[arg(long, env = "PARLEY_MAX_MESSAGES", default_value_t = 200, value_parser = clap::value_parser!(u64).range(2..=10_000))]
+    pub max_messages: u64,
 }
 
 #[derive(Subcommand, Debug)]

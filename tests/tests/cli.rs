@@ -100,6 +100,10 @@ fn help_documents_every_serve_flag() {
         "PARLEY_DATA_DIR",
         "--model",
         "PARLEY_MODEL",
+        "--max-message-kb",
+        "PARLEY_MAX_MESSAGE_KB",
+        "--max-messages",
+        "PARLEY_MAX_MESSAGES",
     ] {
         assert!(help.contains(flag), "serve --help lacks {flag}:\n{help}");
     }

@@ -386,3 +386,32 @@ async fn guidelines_are_written_by_admins_and_read_by_trainers(engine: Engine) {
     assert_eq!(too_big.status(), 413);
 }
 on_both_engines!(guidelines_are_written_by_admins_and_read_by_trainers);
+
+async fn size_limits_are_configurable_and_named(engine: Engine) {
+    let app = TestApp::spawn_with(engine, &["--max-message-kb", "1", "--max-messages", "3"]).await;
+    let admin = app.first_admin("admin@example.org", PASSWORD).await;
+    let ada = app.user(&admin, "ada@example.org", "trainer").await;
+    let demo = start(&app, &ada, "demonstration").await;
+    let long = "word ".repeat(300);
+    let form = [("conversation_id", demo.as_str()), ("request_id", &id()), ("role", "user"), ("text", &long)];
+    let refused = app.call(&ada, "conversations/add_message", &form).await;
+    assert_eq!(refused.status(), 413);
+    let err = error_body(refused).await;
+    assert_eq!(err["field"], "text");
+    assert_eq!(err["message"], "a message may hold 1 KB at most; this one is 2 KB");
+    let q = add(&app, &ada, &demo, None, "user", "One?").await;
+    let a = add(&app, &ada, &demo, Some(q.as_str()), "assistant", "Two.").await;
+    let last = add(&app, &ada, &demo, Some(a.as_str()), "user", "Three?").await;
+    let form = [
+        ("conversation_id", demo.as_str()),
+        ("request_id", &id()),
+        ("parent_id", last.as_str()),
+        ("role", "assistant"),
+        ("text", "Four."),
+    ];
+    let full = app.call(&ada, "conversations/add_message", &form).await;
+    assert_eq!(full.status(), 413);
+    assert_eq!(error_body(full).await["message"], "a conversation may hold 3 messages at most");
+    assert_eq!(get(&app, &ada, &demo).await["messages"].as_array().unwrap().len(), 3);
+}
+on_both_engines!(size_limits_are_configurable_and_named);

@@ -29,6 +29,7 @@ pub struct AppState {
     pub models: Arc<model::ModelSet>,
     /// Mark the session cookie `Secure` (set when Parley is served over HTTPS).
     pub secure_cookies: bool,
+    pub limits: crate::domain::Limits,
 }
 
 pub fn state() -> Result<AppState, ApiError> {

@@ -18,7 +18,6 @@
 //! missing model, a bad parameter) arrives as an `error` event, so the page can show it.
 
 use super::reply::{error, model_error};
-use app::api::conversations::MAX_MESSAGES;
 use app::conversation::{Author, Conversation, Role};
 use app::domain::Role as AccountRole;
 use app::error::{ApiError, ErrorKind};
@@ -151,10 +150,11 @@ async fn start(
     if replay(&conversation, &query, &sender) {
         return Ok(stream(receiver));
     }
-    if query.purpose == Purpose::Reply && conversation.messages.len() >= MAX_MESSAGES {
+    let max = state.limits.messages;
+    if query.purpose == Purpose::Reply && conversation.messages.len() >= max {
         return Err(ApiError::new(
             ErrorKind::TooLarge,
-            format!("a conversation may hold {MAX_MESSAGES} messages at most"),
+            format!("a conversation may hold {max} messages at most"),
         ));
     }
     let base = conversation.sampling.clone().unwrap_or_default();

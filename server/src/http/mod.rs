@@ -87,7 +87,11 @@ async fn start_models(args: &ServeArgs, store: &SqlStore) -> anyhow::Result<Mode
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store: SqlStore = args.store.open().await?;
     let models = Arc::new(start_models(&args, &store).await?);
-    let state = AppState { store: Arc::new(store), models, secure_cookies: args.secure_cookies };
+    let limits = app::domain::Limits {
+        message_bytes: args.max_message_kb as usize * 1024,
+        messages: args.max_messages as usize,
+    };
+    let state = AppState { store: Arc::new(store), models, secure_cookies: args.secure_cookies, limits };
     let options = LeptosOptions::builder()
         .output_name("parley")
         .site_root(args.site_root.display().to_string())

@@ -28,10 +28,11 @@ pub async fn add_message(
         return Ok(existing.clone());
     }
     super::access::check_text(&text)?;
-    if conversation.messages.len() >= super::MAX_MESSAGES {
+    let max = state()?.limits.messages;
+    if conversation.messages.len() >= max {
         return Err(ApiError::new(
             ErrorKind::TooLarge,
-            format!("a conversation may hold {} messages at most", super::MAX_MESSAGES),
+            format!("a conversation may hold {max} messages at most"),
         ));
     }
     let parent_role = match parent_id {

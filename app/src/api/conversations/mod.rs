@@ -23,11 +23,6 @@ pub use save_composer::*;
 pub use set_sampling::*;
 pub use submit_conversation::*;
 
-/// Longest message accepted, in bytes; longer is refused, not cut.
-pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
-/// Most messages one conversation may hold, all branches together.
-pub const MAX_MESSAGES: usize = 200;
-
 /// Sampling parameters from the two a trainer sets; the rest keep their defaults. The error
 /// names the parameter out of range.
 #[cfg(feature = "ssr")]
@@ -76,14 +71,16 @@ pub(crate) mod access {
         Ok(conversation)
     }
 
+    /// Checks a message's text against the configured size limit.
     pub fn check_text(text: &str) -> Result<(), ApiError> {
-        if text.len() > super::MAX_MESSAGE_BYTES {
+        let max = state()?.limits.message_bytes;
+        if text.len() > max {
             return Err(ApiError::field(
                 ErrorKind::TooLarge,
                 "text",
                 format!(
                     "a message may hold {} KB at most; this one is {} KB",
-                    super::MAX_MESSAGE_BYTES / 1024,
+                    max / 1024,
                     text.len().div_ceil(1024)
                 ),
             ));
