@@ -13,6 +13,7 @@ pub mod error;
 pub mod markdown;
 pub mod model;
 pub mod pages;
+pub mod ranking;
 pub mod validate;
 
 #[cfg(feature = "ssr")]
