@@ -13,8 +13,8 @@ pub use session::{
     session_user, set_session_cookie, token_from_cookie_header, token_hash,
 };
 pub use store::{
-    ConversationRevision, NewConversation, NewMessage, NewSuggestions, NewUser, SessionRecord, Store,
-    StoreError, StoredUser,
+    ConversationRevision, Lease, NewComparison, NewComparisonBatch, NewConversation, NewMessage,
+    NewSuggestions, NewUser, SessionRecord, Store, StoreError, StoredUser,
 };
 
 use crate::error::{ApiError, ErrorKind};

@@ -84,6 +84,34 @@ pub struct SessionRecord {
     pub expires_at: String,
 }
 
+/// A batch of comparison tasks, drawn with a recorded seed.
+pub struct NewComparisonBatch {
+    pub id: Uuid,
+    pub created_by: Uuid,
+    pub seed: u64,
+    /// Completions per comparison.
+    pub k: i64,
+    /// Rankings each comparison needs, from different trainers.
+    pub overlap: i64,
+    pub comparisons: Vec<NewComparison>,
+}
+
+pub struct NewComparison {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    /// The model-written message whose context is compared.
+    pub message_id: Uuid,
+    pub source_owner_id: Uuid,
+}
+
+/// A slot of a comparison that a trainer holds until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub comparison_id: Uuid,
+    pub slot: i64,
+    pub expires_at: String,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     async fn user_count(&self) -> Result<i64, StoreError>;
@@ -179,6 +207,28 @@ pub trait Store: Send + Sync {
         filter: &crate::conversation::ConversationFilter,
         limit: i64,
     ) -> Result<Vec<crate::conversation::ConversationSummary>, StoreError>;
+    /// Stores a batch with its comparisons and `overlap` open slots each, in one transaction.
+    async fn create_comparison_batch(&self, batch: NewComparisonBatch) -> Result<(), StoreError>;
+    /// Gives `user` a lease until `expires_at` on an open slot of the oldest comparison they
+    /// have not ranked nor hold, and that is not drawn from their own conversation unless
+    /// `allow_own`. Two callers never get the same slot, nor one caller two slots of one
+    /// comparison, across server instances. None when nothing is open.
+    async fn lease_comparison(
+        &self,
+        user: Uuid,
+        now: &str,
+        expires_at: &str,
+        allow_own: bool,
+    ) -> Result<Option<Lease>, StoreError>;
+    /// Marks the slot done by its holder; refused (`NotFound("lease")`) unless `user` holds
+    /// it and the lease has not expired at `now`.
+    async fn complete_slot(
+        &self,
+        comparison_id: Uuid,
+        slot: i64,
+        user: Uuid,
+        now: &str,
+    ) -> Result<(), StoreError>;
     async fn guidelines(&self, area: &str) -> Result<Option<crate::domain::Guidelines>, StoreError>;
     async fn save_guidelines(
         &self,

@@ -4,6 +4,7 @@
 //! times as TEXT.
 
 mod api_keys;
+mod comparisons;
 mod conversations;
 mod guidelines;
 mod login_failures;

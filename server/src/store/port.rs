@@ -156,4 +156,25 @@ impl Store for SqlStore {
     async fn set_sampling(&self, id: Uuid, sampling: &app::model::SamplingParams) -> Result<(), StoreError> {
         self.update_sampling(id, sampling).await
     }
+    async fn create_comparison_batch(&self, batch: app::ssr::NewComparisonBatch) -> Result<(), StoreError> {
+        self.insert_comparison_batch(batch).await
+    }
+    async fn lease_comparison(
+        &self,
+        user: Uuid,
+        now: &str,
+        expires_at: &str,
+        allow_own: bool,
+    ) -> Result<Option<app::ssr::Lease>, StoreError> {
+        self.lease_slot(user, now, expires_at, allow_own).await
+    }
+    async fn complete_slot(
+        &self,
+        comparison_id: Uuid,
+        slot: i64,
+        user: Uuid,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        self.finish_slot(comparison_id, slot, user, now).await
+    }
 }
