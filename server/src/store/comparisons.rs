@@ -3,7 +3,7 @@
 //! number of server instances) pass over a comparison another is leasing from; SQLite runs
 //! one writer at a time, so the same statement is atomic there as it stands.
 
-use super::{Engine, SqlStore, backend};
+use super::{Engine, SqlStore, backend, changed};
 use app::ssr::clock::now_rfc3339;
 use app::ssr::{Lease, NewComparisonBatch, StoreError};
 use uuid::Uuid;
@@ -123,9 +123,6 @@ impl SqlStore {
         .execute(self.pool())
         .await
         .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("lease"));
-        }
-        Ok(())
+        changed(done, "lease")
     }
 }

@@ -1,4 +1,4 @@
-use super::{SqlStore, backend, is_unique_violation};
+use super::{SqlStore, backend, changed, is_unique_violation};
 use app::conversation::{
     Author, Conversation, ConversationFilter, ConversationSummary, Message, Suggestion, SuggestionTaken,
 };
@@ -256,9 +256,7 @@ impl SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        if touched.rows_affected() == 0 {
-            return Err(StoreError::NotFound("conversation"));
-        }
+        changed(touched, "conversation")?;
         let (position,): (i64,) = match new.parent_id {
             Some(parent) => {
                 sqlx::query_as("select count(*) from messages where parent_id = $1")
@@ -354,9 +352,7 @@ impl SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("message"));
-        }
+        changed(done, "message")?;
         tx.commit().await.map_err(backend)?;
         self.message(id).await?.map(|(_, m)| m).ok_or(StoreError::NotFound("message"))
     }
@@ -429,10 +425,7 @@ impl SqlStore {
             .execute(self.pool())
             .await
             .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("conversation"));
-        }
-        Ok(())
+        changed(done, "conversation")
     }
 
     pub(super) async fn update_sampling(
@@ -447,10 +440,7 @@ impl SqlStore {
             .execute(self.pool())
             .await
             .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("conversation"));
-        }
-        Ok(())
+        changed(done, "conversation")
     }
 
     pub(super) async fn insert_suggestions(&self, new: NewSuggestions) -> Result<(), StoreError> {

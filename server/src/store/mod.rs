@@ -88,6 +88,14 @@ fn backend(err: sqlx::Error) -> StoreError {
     StoreError::Backend(err.to_string())
 }
 
+/// The answer of a write that must change a row: `NotFound(what)` when it changed none.
+fn changed(done: sqlx::any::AnyQueryResult, what: &'static str) -> Result<(), StoreError> {
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound(what));
+    }
+    Ok(())
+}
+
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }

@@ -1,4 +1,4 @@
-use super::{SqlStore, backend, is_unique_violation};
+use super::{SqlStore, backend, changed, is_unique_violation};
 use app::domain::{Role, User, UserCounts};
 use app::ssr::clock::now_rfc3339;
 use app::ssr::{NewUser, StoreError, StoredUser};
@@ -132,9 +132,7 @@ impl SqlStore {
             .execute(self.pool())
             .await
             .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("user"));
-        }
+        changed(done, "user")?;
         self.user_by_id(user_id).await?.ok_or(StoreError::NotFound("user"))
     }
 
