@@ -136,34 +136,16 @@ async fn model_replies_in_chats_and_regenerate_makes_siblings(engine: Engine) {
     assert_eq!(sibling["position"], 1);
 
     // Only the owner has the model write; others learn nothing, or that they may only read.
-    let by_ben = ben
-        .get(app.url(&format!(
+    let reply_status = |client: reqwest::Client| {
+        let url = app.url(&format!(
             "/api/conversations/{chat}/generate?purpose=reply&parent={question}&request_id={}",
             id()
-        )))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(by_ben.status(), 404);
-    let by_rita = rita
-        .get(app.url(&format!(
-            "/api/conversations/{chat}/generate?purpose=reply&parent={question}&request_id={}",
-            id()
-        )))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(by_rita.status(), 403);
-    let anonymous = app
-        .client()
-        .get(app.url(&format!(
-            "/api/conversations/{chat}/generate?purpose=reply&parent={question}&request_id={}",
-            id()
-        )))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(anonymous.status(), 401);
+        ));
+        async move { client.get(url).send().await.unwrap().status() }
+    };
+    assert_eq!(reply_status(ben.clone()).await, 404);
+    assert_eq!(reply_status(rita.clone()).await, 403);
+    assert_eq!(reply_status(app.client()).await, 401);
 
     // The model replies to user turns only, and writes suggestions only in demonstrations.
     let wrong_parent =

@@ -38,9 +38,15 @@ impl Outputs {
         self.running.set(true);
     }
 
-    /// Whether any alternative has text.
-    pub fn has_text(&self) -> bool {
-        self.texts.with(|texts| texts.iter().any(|t| !t.is_empty()))
+    /// Each alternative's text so far and why it ended, once it has (tracked).
+    pub fn alternatives(&self) -> Vec<(String, Option<String>)> {
+        let finished = self.finished.get();
+        self.texts
+            .get()
+            .into_iter()
+            .enumerate()
+            .map(|(i, text)| (text, finished.get(i).cloned().flatten()))
+            .collect()
     }
 }
 

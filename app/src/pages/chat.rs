@@ -3,9 +3,7 @@
 //! user turn starts a new branch; ‹ 2/3 › moves between siblings. `/chat` starts a chat,
 //! `/chat/<id>` continues it.
 
-use crate::api::conversations::{
-    AddMessage, CreateConversation, SaveComposer, SetSampling, get_conversation,
-};
+use crate::api::conversations::{AddMessage, SaveComposer, SetSampling, get_conversation};
 use crate::components::debounce::Debounce;
 use crate::components::error_line::ErrorLine;
 use crate::components::generation_stream::{self, Outputs};
@@ -16,7 +14,7 @@ use crate::conversation::{Author, Conversation, ConversationKind, Message, Role}
 use crate::error::{ApiError, ErrorKind};
 use crate::model::SamplingParams;
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::use_params_map;
 use std::collections::HashMap;
 use std::time::Duration;
 use uuid::Uuid;
@@ -24,14 +22,7 @@ use uuid::Uuid;
 /// Starts a chat with the active model, then goes to its page.
 #[component]
 pub fn ChatStartPage() -> impl IntoView {
-    let create = ServerAction::<CreateConversation>::new();
-    let request_id = Uuid::new_v4().to_string();
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(conversation)) = create.value().get() {
-            navigate(&format!("/chat/{}", conversation.id), Default::default());
-        }
-    });
+    let (create, request_id) = crate::pages::start_conversation("/chat");
     let defaults = SamplingParams::default();
     view! {
         <div class="workspace">

@@ -17,3 +17,19 @@ pub use mine::MyWorkPage;
 pub use not_found::NotFound;
 pub use setup::SetupPage;
 pub use write::{DemonstrationPage, WritePage};
+
+/// The action that starts a conversation and, once it is made, opens it at `<page>/<id>`;
+/// and the id its form sends, made once, so a double-clicked start makes one.
+pub fn start_conversation(
+    page: &'static str,
+) -> (leptos::prelude::ServerAction<crate::api::conversations::CreateConversation>, String) {
+    use leptos::prelude::*;
+    let create = ServerAction::<crate::api::conversations::CreateConversation>::new();
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(conversation)) = create.value().get() {
+            navigate(&format!("{page}/{}", conversation.id), Default::default());
+        }
+    });
+    (create, uuid::Uuid::new_v4().to_string())
+}

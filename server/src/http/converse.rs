@@ -18,6 +18,7 @@
 //! missing model, a bad parameter) arrives as an `error` event, so the page can show it.
 
 use super::reply::{error, model_error};
+use app::api::conversations::access;
 use app::conversation::{Author, Conversation, Role};
 use app::domain::Role as AccountRole;
 use app::error::{ApiError, ErrorKind};
@@ -59,16 +60,12 @@ pub struct ConverseQuery {
     #[serde(default)]
     pub parent: Option<Uuid>,
     pub request_id: Uuid,
-    #[serde(default = "one")]
+    #[serde(default = "super::generate::one")]
     pub n: usize,
     #[serde(default)]
     pub temperature: Option<f64>,
     #[serde(default)]
     pub seed: Option<u64>,
-}
-
-fn one() -> usize {
-    1
 }
 
 type Events = mpsc::Sender<Event>;
@@ -102,16 +99,13 @@ pub async fn converse(
         Ok(None) => return error(ApiError::unauthenticated()),
         Err(err) => return error(err.into()),
     };
-    let conversation = match state.store.conversation(id).await {
-        Ok(Some(c)) if c.owner_id == user.id => c,
-        Ok(Some(c)) if user.role.allows(AccountRole::Reviewer) && c.owner_id != user.id => {
-            return error(ApiError::new(
-                ErrorKind::Forbidden,
-                "only the trainer who owns this conversation may change it",
-            ));
-        }
-        Ok(_) => return error(ApiError::new(ErrorKind::NotFound, "conversation not found")),
+    let stored = match state.store.conversation(id).await {
+        Ok(stored) => stored,
         Err(err) => return error(err.into()),
+    };
+    let conversation = match access::for_writing(&user, stored) {
+        Ok(conversation) => conversation,
+        Err(err) => return error(err),
     };
     match start(&state, conversation, user.id, query).await {
         Ok(response) => response,

@@ -32,7 +32,8 @@ pub struct GenerateQuery {
     pub seed: Option<u64>,
 }
 
-fn one() -> usize {
+/// One alternative unless more are asked for.
+pub(super) fn one() -> usize {
     1
 }
 

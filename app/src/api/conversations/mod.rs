@@ -43,7 +43,7 @@ pub(crate) fn sampling(
 }
 
 #[cfg(feature = "ssr")]
-pub(crate) mod access {
+pub mod access {
     use crate::conversation::Conversation;
     use crate::domain::{Role, User};
     use crate::error::{ApiError, ErrorKind};
@@ -52,16 +52,16 @@ pub(crate) mod access {
 
     /// The conversation, if the caller may read it: its owner, or a reviewer or admin.
     /// Someone else's conversation is answered as not found, so ids cannot be probed.
-    pub async fn readable(user: &User, id: Uuid) -> Result<Conversation, ApiError> {
-        let conversation = state()?.store.conversation(id).await?;
+    pub fn for_reading(user: &User, conversation: Option<Conversation>) -> Result<Conversation, ApiError> {
         conversation
             .filter(|c| c.owner_id == user.id || user.role.allows(Role::Reviewer))
             .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "conversation not found"))
     }
 
-    /// The conversation, if the caller owns it (only owners write).
-    pub async fn writable(user: &User, id: Uuid) -> Result<Conversation, ApiError> {
-        let conversation = readable(user, id).await?;
+    /// The conversation, if the caller owns it (only owners write); those who may only read
+    /// it are told so.
+    pub fn for_writing(user: &User, conversation: Option<Conversation>) -> Result<Conversation, ApiError> {
+        let conversation = for_reading(user, conversation)?;
         if conversation.owner_id != user.id {
             return Err(ApiError::new(
                 ErrorKind::Forbidden,
@@ -69,6 +69,14 @@ pub(crate) mod access {
             ));
         }
         Ok(conversation)
+    }
+
+    pub async fn readable(user: &User, id: Uuid) -> Result<Conversation, ApiError> {
+        for_reading(user, state()?.store.conversation(id).await?)
+    }
+
+    pub async fn writable(user: &User, id: Uuid) -> Result<Conversation, ApiError> {
+        for_writing(user, state()?.store.conversation(id).await?)
     }
 
     /// Checks a message's text against the configured size limit.

@@ -114,14 +114,11 @@ fn TryModel() -> impl IntoView {
         generation_stream::start(query, n.get_untracked(), outputs, active);
     };
     let columns = move || {
-        let finished = outputs.finished.get();
         outputs
-            .texts
-            .get()
+            .alternatives()
             .into_iter()
             .enumerate()
-            .map(|(i, text)| {
-                let ended = finished.get(i).cloned().flatten();
+            .map(|(i, (text, ended))| {
                 let finished_attr = ended.clone().unwrap_or_default();
                 view! {
                     <article class="alternative" data-testid="alternative" data-finished=finished_attr>

@@ -2,7 +2,7 @@
 //! suggestions for it, streamed in, stoppable, and taken with one click or key.
 
 use super::WriteState;
-use crate::api::conversations::{AddMessage, SaveComposer};
+use crate::api::conversations::{AddMessage, SaveComposer, SubmitConversation};
 use crate::components::debounce::Debounce;
 use crate::components::error_line::ErrorLine;
 use crate::components::generation_stream;
@@ -56,7 +56,7 @@ pub fn Composer(conversation: Conversation, turns: Vec<Message>, state: WriteSta
         if state.submit.pending().get_untracked() {
             return false;
         }
-        super::submit(state, conversation_id);
+        state.submit.dispatch(SubmitConversation { conversation_id });
         true
     });
     let suggest: Command = Arc::new(move || {
@@ -116,16 +116,14 @@ pub fn Composer(conversation: Conversation, turns: Vec<Message>, state: WriteSta
         }
     };
     let suggestion_cards = move || {
-        let finished = outputs.finished.get();
         let running = outputs.running.get();
         outputs
-            .texts
-            .get()
+            .alternatives()
             .into_iter()
             .enumerate()
-            .map(|(i, text)| {
+            .map(|(i, (text, ended))| {
                 let take = take.clone();
-                let ended = finished.get(i).cloned().flatten().unwrap_or_default();
+                let ended = ended.unwrap_or_default();
                 view! {
                     <article class="suggestion" data-testid="suggestion" data-finished=ended.clone()>
                         <header>

@@ -7,8 +7,7 @@ mod history;
 mod turns;
 
 use crate::api::conversations::{
-    AddMessage, CreateConversation, RearrangeTurns, SubmitConversation, conversation_history,
-    get_conversation,
+    AddMessage, RearrangeTurns, SubmitConversation, conversation_history, get_conversation,
 };
 use crate::components::error_line::ErrorLine;
 use crate::components::generation_stream::{self, Outputs};
@@ -17,20 +16,13 @@ use crate::components::shortcuts::{Key, ShortcutHelp, focus, use_keys};
 use crate::conversation::{Conversation, ConversationKind, ConversationStatus};
 use crate::error::{ApiError, ErrorKind};
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::use_params_map;
 use uuid::Uuid;
 
 /// Starts a demonstration, then goes to its page.
 #[component]
 pub fn WritePage() -> impl IntoView {
-    let create = ServerAction::<CreateConversation>::new();
-    let request_id = Uuid::new_v4().to_string();
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(conversation)) = create.value().get() {
-            navigate(&format!("/write/{}", conversation.id), Default::default());
-        }
-    });
+    let (create, request_id) = crate::pages::start_conversation("/write");
     view! {
         <div class="workspace">
             <section class="card">
@@ -226,9 +218,4 @@ fn Demonstration(conversation: Conversation, state: WriteState) -> impl IntoView
         <turns::Turns conversation=conversation.clone() turns=turns.clone() state />
         <composer::Composer conversation turns state />
     }
-}
-
-/// Submits the demonstration as it stands (a new revision).
-pub fn submit(state: WriteState, conversation_id: Uuid) {
-    state.submit.dispatch(SubmitConversation { conversation_id });
 }
