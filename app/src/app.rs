@@ -3,8 +3,8 @@ use crate::components::nav::Nav;
 use crate::domain::{AREAS, User};
 use crate::error::ApiError;
 use crate::pages::{
-    AdminPage, ApiKeysPage, AreaPage, ChatPage, ChatStartPage, DemonstrationPage, GuidelinesPage, HomePage,
-    LoginPage, ModelPage, MyWorkPage, NotFound, SetupPage, WritePage,
+    AdminPage, ApiKeysPage, AreaPage, ChatPage, ChatStartPage, ComparisonsPage, DemonstrationPage,
+    GuidelinesPage, HomePage, LoginPage, ModelPage, MyWorkPage, NotFound, RankPage, SetupPage, WritePage,
 };
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -78,7 +78,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/chat") view=ChatStartPage />
                     <Route path=path!("/chat/:id") view=ChatPage />
                     <Route path=path!("/mine") view=MyWorkPage />
-                    <Route path=path!("/rank") view=|| view! { <AreaPage area=&AREAS[3] /> } />
+                    <Route path=path!("/rank") view=RankPage />
+                    <Route path=path!("/rank/:id") view=RankPage />
+                    <Route path=path!("/admin/comparisons") view=ComparisonsPage />
                     <Route path=path!("/feedback") view=|| view! { <AreaPage area=&AREAS[4] /> } />
                     <Route path=path!("/review") view=|| view! { <AreaPage area=&AREAS[5] /> } />
                     <Route path=path!("/datasets") view=|| view! { <AreaPage area=&AREAS[6] /> } />

@@ -201,6 +201,15 @@ impl Conversation {
         turns
     }
 
+    /// What a model is given to write the assistant turn after `parent`: the system prompt
+    /// and the turns down to `parent`.
+    pub fn chat_messages(&self, parent: Option<Uuid>) -> Vec<crate::model::ChatMessage> {
+        use crate::model::ChatMessage;
+        let turns = parent.map(|p| self.ancestry(p)).unwrap_or_default();
+        let system = self.system_prompt.iter().map(|s| ChatMessage::new("system", s.clone()));
+        system.chain(turns.iter().map(|m| ChatMessage::new(m.role.as_str(), m.text.clone()))).collect()
+    }
+
     /// The role the turn after `parent` must have: turns alternate, the user's first.
     pub fn next_role(&self, parent: Option<Uuid>) -> Role {
         match parent.and_then(|p| self.messages.iter().find(|m| m.id == p)).map(|m| m.role) {

@@ -152,7 +152,7 @@ pub struct Guidelines {
 }
 
 /// The areas that have guidelines.
-pub const GUIDELINE_AREAS: [&str; 2] = ["write", "chat"];
+pub const GUIDELINE_AREAS: [&str; 3] = ["write", "chat", "rank"];
 
 /// How much one conversation may hold; larger input is refused with the limit named, never
 /// cut. Set with `--max-message-kb` and `--max-messages`.
@@ -162,10 +162,16 @@ pub struct Limits {
     pub message_bytes: usize,
     /// Messages in one conversation, every branch together.
     pub messages: usize,
+    /// How long a trainer holds a comparison they were given.
+    pub rank_lease_secs: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { message_bytes: 32 * 1024, messages: 200 }
+        Limits {
+            message_bytes: 32 * 1024,
+            messages: 200,
+            rank_lease_secs: crate::comparison::DEFAULT_LEASE_SECS,
+        }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod app;
+pub mod comparison;
 pub mod components;
 pub mod conversation;
 pub mod domain;

@@ -67,6 +67,115 @@ impl Ranking {
     }
 }
 
+/// A ranking being built on the Rank page: places (groups of tied completions, best first)
+/// and the completions not placed yet. Every move keeps each completion in exactly one spot.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Board {
+    pub groups: Vec<Vec<Uuid>>,
+    pub unranked: Vec<Uuid>,
+}
+
+impl Board {
+    /// Nothing placed yet; the completions in the order shown.
+    pub fn new(shown: &[Uuid]) -> Board {
+        Board { groups: vec![], unranked: shown.to_vec() }
+    }
+
+    /// A submitted ranking, to revise.
+    pub fn from_ranking(ranking: &Ranking) -> Board {
+        Board { groups: ranking.groups.clone(), unranked: vec![] }
+    }
+
+    /// The place (from 1) of a completion, none while unplaced.
+    pub fn place_of(&self, id: Uuid) -> Option<usize> {
+        self.groups.iter().position(|g| g.contains(&id)).map(|g| g + 1)
+    }
+
+    /// Every completion placed.
+    pub fn complete(&self) -> bool {
+        self.unranked.is_empty() && !self.groups.is_empty()
+    }
+
+    pub fn ranking(&self) -> Ranking {
+        Ranking { groups: self.groups.clone() }
+    }
+
+    /// The completions top to bottom, as the page lists them: placed, then unplaced.
+    pub fn order(&self) -> Vec<Uuid> {
+        self.groups.iter().flatten().chain(&self.unranked).copied().collect()
+    }
+
+    /// Takes a completion out of wherever it is; empty places close up.
+    fn take(&mut self, id: Uuid) {
+        self.unranked.retain(|u| *u != id);
+        for group in &mut self.groups {
+            group.retain(|g| *g != id);
+        }
+        self.groups.retain(|g| !g.is_empty());
+    }
+
+    /// Puts a completion at place `place` (from 1), tied with what is there; a place past
+    /// the last makes a new last place.
+    pub fn place(&mut self, id: Uuid, place: usize) {
+        self.take(id);
+        match self.groups.get_mut(place.saturating_sub(1)) {
+            Some(group) if place > 0 => group.push(id),
+            _ => self.groups.push(vec![id]),
+        }
+    }
+
+    /// Takes a completion's place away.
+    pub fn unplace(&mut self, id: Uuid) {
+        self.take(id);
+        self.unranked.push(id);
+    }
+
+    /// One step up: out of a tie to just above it, or from alone into a tie with the place
+    /// above. An unplaced completion goes to a new last place.
+    pub fn raise(&mut self, id: Uuid) {
+        let Some(place) = self.place_of(id) else {
+            return self.place(id, usize::MAX);
+        };
+        let g = place - 1;
+        if self.groups[g].len() > 1 {
+            self.groups[g].retain(|x| *x != id);
+            self.groups.insert(g, vec![id]);
+        } else if g > 0 {
+            self.groups.remove(g);
+            self.groups[g - 1].push(id);
+        }
+    }
+
+    /// One step down: out of a tie to just below it, or from alone into a tie with the place
+    /// below. An unplaced completion goes to a new last place.
+    pub fn lower(&mut self, id: Uuid) {
+        let Some(place) = self.place_of(id) else {
+            return self.place(id, usize::MAX);
+        };
+        let g = place - 1;
+        if self.groups[g].len() > 1 {
+            self.groups[g].retain(|x| *x != id);
+            self.groups.insert(g + 1, vec![id]);
+        } else if g + 1 < self.groups.len() {
+            self.groups.remove(g);
+            self.groups[g].push(id);
+        }
+    }
+
+    /// Dropped on another completion: a place of its own just above that one's (or, dropped
+    /// on an unplaced one, a new last place).
+    pub fn drop_above(&mut self, id: Uuid, target: Uuid) {
+        if id == target {
+            return;
+        }
+        self.take(id);
+        match self.place_of(target) {
+            Some(place) => self.groups.insert(place - 1, vec![id]),
+            None => self.groups.push(vec![id]),
+        }
+    }
+}
+
 /// One preference: `chosen` was ranked above `rejected` in ranking `ranking_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pair {
@@ -148,6 +257,68 @@ mod tests {
         assert_eq!(Ranking { groups: vec![] }.check(&shown), Err(RankingError::Empty));
         let message = RankingError::Missing(shown[2]).to_string();
         assert!(message.contains(&shown[2].to_string()) && message.contains("ties are allowed"), "{message}");
+    }
+
+    fn board_groups(board: &Board) -> Vec<Vec<u128>> {
+        board.groups.iter().map(|g| g.iter().map(|id| id.as_u128()).collect()).collect()
+    }
+
+    #[test]
+    fn number_keys_place_and_tie() {
+        let mut board = Board::new(&ids(4));
+        let [a, b, c, d] = [1, 2, 3, 4].map(Uuid::from_u128);
+        board.place(c, 1);
+        board.place(a, 2);
+        board.place(d, 2);
+        assert!(!board.complete());
+        board.place(b, 9);
+        assert!(board.complete());
+        assert_eq!(board_groups(&board), vec![vec![3], vec![1, 4], vec![2]]);
+        assert_eq!(board.ranking().check(&ids(4)), Ok(()));
+        // Moving the only one at place 1 away closes the gap: place 3 is then the last.
+        board.place(c, 3);
+        assert_eq!(board_groups(&board), vec![vec![1, 4], vec![2], vec![3]]);
+        board.place(c, 2);
+        assert_eq!(board_groups(&board), vec![vec![1, 4], vec![2, 3]]);
+        board.unplace(a);
+        assert_eq!(board.order().iter().map(|i| i.as_u128()).collect::<Vec<_>>(), [4, 2, 3, 1]);
+    }
+
+    #[test]
+    fn arrows_step_through_ties() {
+        let mut board = Board::from_ranking(&ranking(&[&[1], &[2], &[3]]));
+        let c = Uuid::from_u128(3);
+        board.raise(c);
+        assert_eq!(board_groups(&board), vec![vec![1], vec![2, 3]], "alone: tie with the place above");
+        board.raise(c);
+        assert_eq!(board_groups(&board), vec![vec![1], vec![3], vec![2]], "tied: just above the tie");
+        board.raise(c);
+        board.raise(c);
+        assert_eq!(board_groups(&board), vec![vec![3], vec![1], vec![2]]);
+        board.raise(c);
+        assert_eq!(board_groups(&board), vec![vec![3], vec![1], vec![2]], "the top stays the top");
+        board.lower(c);
+        assert_eq!(board_groups(&board), vec![vec![1, 3], vec![2]]);
+        board.lower(c);
+        board.lower(c);
+        board.lower(c);
+        assert_eq!(board_groups(&board), vec![vec![1], vec![2], vec![3]]);
+        let mut fresh = Board::new(&ids(2));
+        fresh.lower(Uuid::from_u128(2));
+        assert_eq!(board_groups(&fresh), vec![vec![2]]);
+    }
+
+    #[test]
+    fn dropping_on_a_card_takes_its_place() {
+        let mut board = Board::from_ranking(&ranking(&[&[1], &[2, 3], &[4]]));
+        board.drop_above(Uuid::from_u128(4), Uuid::from_u128(2));
+        assert_eq!(board_groups(&board), vec![vec![1], vec![4], vec![2, 3]]);
+        board.drop_above(Uuid::from_u128(1), Uuid::from_u128(3));
+        assert_eq!(board_groups(&board), vec![vec![4], vec![1], vec![2, 3]]);
+        let mut fresh = Board::new(&ids(3));
+        fresh.drop_above(Uuid::from_u128(2), Uuid::from_u128(1));
+        assert_eq!(board_groups(&fresh), vec![vec![2]]);
+        assert_eq!(fresh.unranked.len(), 2);
     }
 
     #[test]

@@ -85,6 +85,9 @@ pub struct ServeArgs {
     /// Most messages one conversation may hold, every branch together.
     #[arg(long, env = "PARLEY_MAX_MESSAGES", default_value_t = 200, value_parser = clap::value_parser!(u64).range(2..=10_000))]
     pub max_messages: u64,
+    /// Seconds a trainer holds a comparison they were given before it returns to the queue.
+    #[arg(long, env = "PARLEY_RANK_LEASE_SECS", default_value_t = app::comparison::DEFAULT_LEASE_SECS, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub rank_lease_secs: u64,
 }
 
 #[derive(Subcommand, Debug)]

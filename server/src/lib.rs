@@ -7,4 +7,5 @@ pub mod http;
 pub mod model;
 pub mod model_file;
 pub mod openai;
+pub mod sampler;
 pub mod store;

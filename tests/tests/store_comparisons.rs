@@ -1,13 +1,18 @@
-//! Comparison slots and leases in the store, on SQLite and PostgreSQL: many trainers asking
-//! at once never share a slot, nobody gets two slots of one comparison or one drawn from
-//! their own conversation, expired leases return to the queue, and only the holder of an
-//! unexpired lease completes a slot.
+//! Comparison batches, slots, leases and rankings in the store, on SQLite and PostgreSQL:
+//! pending comparisons are claimed by one sampler each and never leased; many trainers asking
+//! at once never share a slot; nobody gets a comparison twice, one they skipped, or one drawn
+//! from their own conversation unless allowed; expired leases return to the queue; only the
+//! holder of an unexpired lease submits a first ranking, and later ones are revisions.
 
 mod common;
+use app::comparison::Completion;
 use app::conversation::{Author, ConversationKind, Role};
 use app::domain::Role as AccountRole;
 use app::model::{ModelInfo, SamplingParams};
-use app::ssr::{NewComparison, NewComparisonBatch, NewConversation, NewMessage, NewUser, Store, StoreError};
+use app::ranking::Ranking;
+use app::ssr::{
+    NewComparison, NewComparisonBatch, NewConversation, NewMessage, NewRanking, NewUser, Store, StoreError,
+};
 use common::{Engine, TestDb};
 use parley::store::SqlStore;
 use std::collections::HashSet;
@@ -28,8 +33,9 @@ async fn user(store: &SqlStore, n: usize) -> Uuid {
     store.create_user(new).await.unwrap().id
 }
 
-/// A batch of `count` comparisons, `overlap` slots each, drawn from `owner`'s chat.
-async fn batch(store: &SqlStore, owner: Uuid, count: usize, overlap: i64) -> Vec<Uuid> {
+/// A batch of `count` comparisons of 3 completions, `overlap` slots each, drawn from
+/// `owner`'s chat, sampled (made ready) as the background sampler does.
+async fn batch(store: &SqlStore, owner: Uuid, count: usize, overlap: i64, allow_own: bool) -> Vec<Uuid> {
     let info =
         ModelInfo { name: "m".into(), source: "m.gguf".into(), sha256: Some("cd".repeat(32)), ready: true };
     let model = store.register_model(&info).await.unwrap();
@@ -69,15 +75,42 @@ async fn batch(store: &SqlStore, owner: Uuid, count: usize, overlap: i64) -> Vec
         parent = Some(reply);
         comparisons.push(NewComparison {
             id: Uuid::new_v4(),
+            position: i as i64,
             conversation_id: chat,
             message_id: reply,
             source_owner_id: owner,
         });
     }
-    let ids = comparisons.iter().map(|c| c.id).collect();
-    let new =
-        NewComparisonBatch { id: Uuid::new_v4(), created_by: owner, seed: 7, k: 4, overlap, comparisons };
+    let ids: Vec<Uuid> = comparisons.iter().map(|c| c.id).collect();
+    let new = NewComparisonBatch {
+        id: Uuid::new_v4(),
+        created_by: owner,
+        seed: 7,
+        k: 3,
+        overlap,
+        include_original: false,
+        allow_own,
+        sampling: SamplingParams::default(),
+        comparisons,
+    };
     store.create_comparison_batch(new).await.unwrap();
+    assert_eq!(store.lease_comparison(owner, NOW, LATER).await.unwrap(), None, "pending: nothing to rank");
+    for _ in 0..count {
+        let pending =
+            store.claim_pending_comparison(NOW, LATER).await.unwrap().expect("a pending comparison");
+        let completions = (0..3)
+            .map(|i| Completion {
+                id: Uuid::new_v4(),
+                text: format!("completion {i}"),
+                message_id: None,
+                model_version_id: Some(model),
+                sampling: Some(SamplingParams { seed: 7 + i, ..SamplingParams::default() }),
+                finish_reason: "stop".into(),
+            })
+            .collect();
+        store.save_completions(pending.id, completions).await.unwrap();
+    }
+    assert_eq!(store.claim_pending_comparison(NOW, LATER).await.unwrap(), None, "all sampled");
     ids
 }
 
@@ -88,11 +121,27 @@ async fn setup(engine: Engine) -> (SqlStore, TestDb) {
     (store, db)
 }
 
+/// A full ranking of a comparison's completions, best first in stored order.
+async fn ranking_of(store: &SqlStore, comparison: Uuid, user: Uuid) -> NewRanking {
+    let ids: Vec<Uuid> =
+        store.comparison(comparison).await.unwrap().unwrap().completions.iter().map(|c| c.id).collect();
+    NewRanking {
+        id: Uuid::new_v4(),
+        comparison_id: comparison,
+        ranked_by: user,
+        ranking: Some(Ranking { groups: ids.iter().map(|id| vec![*id]).collect() }),
+        cannot_rank: None,
+        shown_order: ids,
+        labels: Default::default(),
+        rationale: String::new(),
+    }
+}
+
 async fn concurrent_requests_never_share_a_slot(engine: Engine) {
     let (store, _db) = setup(engine).await;
     let owner = user(&store, 0).await;
     // 4 comparisons x 2 rankings = 8 slots, 12 trainers asking at once.
-    let comparisons = batch(&store, owner, 4, 2).await;
+    let comparisons = batch(&store, owner, 4, 2, false).await;
     let mut trainers = vec![];
     for n in 1..=12 {
         trainers.push(user(&store, n).await);
@@ -101,7 +150,7 @@ async fn concurrent_requests_never_share_a_slot(engine: Engine) {
     let mut asks = tokio::task::JoinSet::new();
     for t in trainers.iter().copied() {
         let store = store.clone();
-        asks.spawn(async move { (t, store.lease_comparison(t, NOW, LATER, false).await.unwrap()) });
+        asks.spawn(async move { (t, store.lease_comparison(t, NOW, LATER).await.unwrap()) });
     }
     let mut leases: Vec<(Uuid, app::ssr::Lease)> = vec![];
     while let Some(asked) = asks.join_next().await {
@@ -113,46 +162,174 @@ async fn concurrent_requests_never_share_a_slot(engine: Engine) {
     let slots: HashSet<(Uuid, i64)> = leases.iter().map(|(_, l)| (l.comparison_id, l.slot)).collect();
     assert_eq!(slots.len(), 8, "no slot leased twice");
     assert!(leases.iter().all(|(_, l)| comparisons.contains(&l.comparison_id)));
-    // Each trainer asked once; a second ask while holding gives another comparison only.
+    // Asking again while holding one gives the same one back.
     let (first_trainer, first) = &leases[0];
-    assert_eq!(
-        store.lease_comparison(*first_trainer, NOW, LATER, false).await.unwrap(),
-        None,
-        "all slots held"
-    );
-    assert_eq!(store.lease_comparison(owner, NOW, LATER, true).await.unwrap(), None);
+    assert_eq!(store.lease_comparison(*first_trainer, NOW, LATER).await.unwrap().as_ref(), Some(first));
+    assert_eq!(store.lease_comparison(owner, NOW, LATER).await.unwrap(), None, "own chat, not allowed");
 
-    // Completing needs the lease; an expired lease returns the slot to the queue.
-    store.complete_slot(first.comparison_id, first.slot, *first_trainer, NOW).await.unwrap();
-    let again = store.complete_slot(first.comparison_id, first.slot, *first_trainer, NOW).await;
-    assert!(matches!(again, Err(StoreError::NotFound("lease"))), "a slot is completed once");
+    // The first ranking needs the lease; later ones are revisions; a retry is stored once.
+    let ranking = ranking_of(&store, first.comparison_id, *first_trainer).await;
+    let retry_id = ranking.id;
+    let stored = store.submit_ranking(ranking, NOW).await.unwrap();
+    assert_eq!(stored.revision, 1);
+    let mut retry = ranking_of(&store, first.comparison_id, *first_trainer).await;
+    retry.id = retry_id;
+    assert_eq!(store.submit_ranking(retry, NOW).await.unwrap(), stored, "a retry returns the stored one");
+    let revised = store
+        .submit_ranking(ranking_of(&store, first.comparison_id, *first_trainer).await, LATER)
+        .await
+        .unwrap();
+    assert_eq!(revised.revision, 2);
+    let history = store.rankings_of(first.comparison_id, *first_trainer).await.unwrap();
+    assert_eq!(history.iter().map(|r| r.revision).collect::<Vec<_>>(), [1, 2], "the earlier one is kept");
+
+    // An expired lease submits nothing and returns its slot to the queue.
     let (late_trainer, late) = &leases[1];
-    let expired = store.complete_slot(late.comparison_id, late.slot, *late_trainer, MUCH_LATER).await;
-    assert!(matches!(expired, Err(StoreError::NotFound("lease"))), "an expired lease completes nothing");
+    let expired =
+        store.submit_ranking(ranking_of(&store, late.comparison_id, *late_trainer).await, MUCH_LATER).await;
+    assert!(matches!(expired, Err(StoreError::NotFound("lease"))), "an expired lease submits nothing");
+    assert!(store.rankings_of(late.comparison_id, *late_trainer).await.unwrap().is_empty());
     let idle = trainers.iter().find(|t| !leases.iter().any(|(h, _)| h == *t)).unwrap();
-    let returned =
-        store.lease_comparison(*idle, MUCH_LATER, "2026-11-26T11:30:00.000000Z", false).await.unwrap();
+    let returned = store.lease_comparison(*idle, MUCH_LATER, "2026-11-26T11:30:00.000000Z").await.unwrap();
     assert!(returned.is_some(), "expired leases return to the queue");
 
     // Whoever ranked a comparison is never given it again.
     for _ in 0..8 {
-        if let Some(lease) = store
-            .lease_comparison(*first_trainer, MUCH_LATER, "2026-11-26T12:00:00.000000Z", false)
-            .await
-            .unwrap()
+        if let Some(lease) =
+            store.lease_comparison(*first_trainer, MUCH_LATER, "2026-11-26T12:00:00.000000Z").await.unwrap()
         {
             assert_ne!(lease.comparison_id, first.comparison_id);
         }
     }
+    let progress =
+        store.rank_progress(*first_trainer, "2026-11-26T00:00:00.000000Z", MUCH_LATER).await.unwrap();
+    assert_eq!(progress.done_today, 1, "a revision is not a second ranking");
+    let recent = store.recent_rankings(*first_trainer, 10).await.unwrap();
+    assert_eq!(recent.len(), 1);
+    assert_eq!((recent[0].comparison_id, recent[0].revision), (first.comparison_id, 2));
 }
 on_both_engines!(concurrent_requests_never_share_a_slot);
 
-async fn own_conversations_are_drawn_only_when_allowed(engine: Engine) {
+async fn pending_comparisons_are_claimed_once(engine: Engine) {
     let (store, _db) = setup(engine).await;
     let owner = user(&store, 0).await;
-    let comparisons = batch(&store, owner, 1, 1).await;
-    assert_eq!(store.lease_comparison(owner, NOW, LATER, false).await.unwrap(), None);
-    let lease = store.lease_comparison(owner, NOW, LATER, true).await.unwrap().unwrap();
-    assert_eq!(lease.comparison_id, comparisons[0]);
+    let info = ModelInfo { name: "m".into(), source: "m.gguf".into(), sha256: None, ready: true };
+    store.register_model(&info).await.unwrap();
+    // Made ready by `batch`; a second, pending batch is claimed by one of many samplers.
+    batch(&store, owner, 1, 1, false).await;
+    let chat = store.comparison_candidates().await.unwrap();
+    assert!(chat.is_empty(), "a drawn message is not drawn again");
+    let store = Arc::new(store);
+    let trainer = user(&store, 1).await;
+    let second = batch_pending(&store, owner, 3).await;
+    let mut claims = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let store = store.clone();
+        claims.spawn(async move { store.claim_pending_comparison(NOW, LATER).await.unwrap() });
+    }
+    let mut claimed = vec![];
+    while let Some(claim) = claims.join_next().await {
+        claimed.extend(claim.unwrap().map(|c| c.id));
+    }
+    claimed.sort();
+    let mut expected = second.clone();
+    expected.sort();
+    assert_eq!(claimed, expected, "each pending comparison claimed once");
+    // A claim that ran out is claimed again; a failure is recorded and never leased.
+    let again =
+        store.claim_pending_comparison(MUCH_LATER, "2026-11-26T12:00:00.000000Z").await.unwrap().unwrap();
+    store.fail_comparison(again.id, "the model failed").await.unwrap();
+    let batches = store.comparison_batches().await.unwrap();
+    assert_eq!((batches[0].failed, batches[0].pending), (1, 2));
+    assert_eq!(batches[0].error.as_deref(), Some("the model failed"));
+    let lease = store.lease_comparison(trainer, NOW, LATER).await.unwrap().unwrap();
+    assert!(!second.contains(&lease.comparison_id), "pending and failed comparisons are not ranked");
 }
-on_both_engines!(own_conversations_are_drawn_only_when_allowed);
+on_both_engines!(pending_comparisons_are_claimed_once);
+
+/// A batch of `count` comparisons over fresh replies in `owner`'s chat, left pending.
+async fn batch_pending(store: &SqlStore, owner: Uuid, count: usize) -> Vec<Uuid> {
+    let model = store.list_model_versions().await.unwrap()[0].id;
+    let chat = Uuid::new_v4();
+    let new = NewConversation {
+        id: chat,
+        kind: ConversationKind::Chat,
+        owner_id: owner,
+        system_prompt: None,
+        sampling: None,
+    };
+    store.create_conversation(new).await.unwrap();
+    let mut comparisons = vec![];
+    let mut parent = None;
+    for i in 0..count {
+        let reply = Uuid::new_v4();
+        let question = Uuid::new_v4();
+        let user_turn = NewMessage {
+            id: question,
+            parent_id: parent,
+            role: Role::User,
+            text: format!("q{i}"),
+            author: Author::Trainer { user_id: owner },
+            suggestion: None,
+            taken_from: None,
+        };
+        store.add_message(chat, user_turn).await.unwrap();
+        let model_turn = NewMessage {
+            id: reply,
+            parent_id: Some(question),
+            role: Role::Assistant,
+            text: format!("a{i}"),
+            author: Author::Model { model_version_id: model, sampling: SamplingParams::default() },
+            suggestion: None,
+            taken_from: None,
+        };
+        store.add_message(chat, model_turn).await.unwrap();
+        parent = Some(reply);
+        comparisons.push(NewComparison {
+            id: Uuid::new_v4(),
+            position: i as i64,
+            conversation_id: chat,
+            message_id: reply,
+            source_owner_id: owner,
+        });
+    }
+    let ids = comparisons.iter().map(|c| c.id).collect();
+    let new = NewComparisonBatch {
+        id: Uuid::new_v4(),
+        created_by: owner,
+        seed: 9,
+        k: 2,
+        overlap: 1,
+        include_original: true,
+        allow_own: false,
+        sampling: SamplingParams::default(),
+        comparisons,
+    };
+    store.create_comparison_batch(new).await.unwrap();
+    ids
+}
+
+async fn skipped_and_own_comparisons_are_not_offered(engine: Engine) {
+    let (store, _db) = setup(engine).await;
+    let owner = user(&store, 0).await;
+    let own = batch(&store, owner, 1, 1, false).await;
+    assert_eq!(store.lease_comparison(owner, NOW, LATER).await.unwrap(), None, "own chat, not allowed");
+    let allowed = batch(&store, owner, 1, 1, true).await;
+    let lease = store.lease_comparison(owner, NOW, LATER).await.unwrap().unwrap();
+    assert_eq!(lease.comparison_id, allowed[0], "own chat, allowed by its batch");
+
+    // A skip gives the lease back: the skipper is not offered it again, another trainer is.
+    store.skip_comparison(lease.comparison_id, owner, NOW).await.unwrap();
+    assert_eq!(store.lease_comparison(owner, NOW, LATER).await.unwrap(), None);
+    let skip_again = store.skip_comparison(lease.comparison_id, owner, NOW).await;
+    assert!(matches!(skip_again, Err(StoreError::NotFound("lease"))), "nothing held, nothing to skip");
+    let other = user(&store, 1).await;
+    let first = store.lease_comparison(other, NOW, LATER).await.unwrap().unwrap();
+    assert_eq!(first.comparison_id, own[0], "oldest first");
+    store.submit_ranking(ranking_of(&store, first.comparison_id, other).await, NOW).await.unwrap();
+    let second = store.lease_comparison(other, NOW, LATER).await.unwrap().unwrap();
+    assert_eq!(second.comparison_id, allowed[0], "the skipped one went back to the queue");
+    let progress = store.rank_progress(other, "2026-11-26T00:00:00.000000Z", NOW).await.unwrap();
+    assert_eq!((progress.done_today, progress.queue_left), (1, 1), "the held one is still theirs to do");
+}
+on_both_engines!(skipped_and_own_comparisons_are_not_offered);

@@ -6,4 +6,5 @@ pub mod guidelines;
 pub mod home;
 pub mod keys;
 pub mod model;
+pub mod rank;
 pub mod users;

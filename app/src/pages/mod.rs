@@ -5,16 +5,18 @@ mod home;
 mod login;
 mod mine;
 mod not_found;
+mod rank;
 mod setup;
 mod write;
 
-pub use admin::{AdminPage, ApiKeysPage, GuidelinesPage, ModelPage, short_time};
+pub use admin::{AdminPage, ApiKeysPage, ComparisonsPage, GuidelinesPage, ModelPage, short_time};
 pub use area::AreaPage;
 pub use chat::{ChatPage, ChatStartPage};
 pub use home::HomePage;
 pub use login::LoginPage;
 pub use mine::MyWorkPage;
 pub use not_found::NotFound;
+pub use rank::RankPage;
 pub use setup::SetupPage;
 pub use write::{DemonstrationPage, WritePage};
 

@@ -18,6 +18,12 @@ pub fn rfc3339_in(seconds: i64) -> String {
     format(OffsetDateTime::now_utc() + time::Duration::seconds(seconds))
 }
 
+/// The start of today (UTC), in the stored format.
+pub fn today_start() -> String {
+    let now = OffsetDateTime::now_utc();
+    format(now.replace_time(time::Time::MIDNIGHT))
+}
+
 /// Seconds from now until `at` (negative when past); `None` when `at` does not parse.
 pub fn seconds_until(at: &str) -> Option<i64> {
     let parsed = OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok()?;
@@ -33,6 +39,7 @@ mod tests {
         let (a, b) = (rfc3339_in(-1), rfc3339_in(1));
         assert_eq!(a.len(), b.len());
         assert!(a < b);
+        assert!(today_start() <= a && today_start().ends_with("T00:00:00.000000Z"));
         assert!(seconds_until(&b).is_some_and(|s| (0..=1).contains(&s)));
     }
 }

@@ -13,8 +13,9 @@ pub use session::{
     session_user, set_session_cookie, token_from_cookie_header, token_hash,
 };
 pub use store::{
-    ConversationRevision, Lease, NewComparison, NewComparisonBatch, NewConversation, NewMessage,
-    NewSuggestions, NewUser, SessionRecord, Store, StoreError, StoredUser,
+    ConversationRevision, Lease, NewComparison, NewComparisonBatch, NewConversation, NewMessage, NewRanking,
+    NewSuggestions, NewUser, PendingComparison, SessionRecord, Store, StoreError, StoredComparison,
+    StoredUser,
 };
 
 use crate::error::{ApiError, ErrorKind};
@@ -30,6 +31,8 @@ pub struct AppState {
     /// Mark the session cookie `Secure` (set when Parley is served over HTTPS).
     pub secure_cookies: bool,
     pub limits: crate::domain::Limits,
+    /// Wakes the background sampler when a batch of comparisons is created.
+    pub comparison_work: Arc<tokio::sync::Notify>,
 }
 
 pub fn state() -> Result<AppState, ApiError> {

@@ -93,15 +93,61 @@ pub struct NewComparisonBatch {
     pub k: i64,
     /// Rankings each comparison needs, from different trainers.
     pub overlap: i64,
+    pub include_original: bool,
+    pub allow_own: bool,
+    /// Parameters of the sampled completions; their seeds derive from `seed`.
+    pub sampling: crate::model::SamplingParams,
     pub comparisons: Vec<NewComparison>,
 }
 
 pub struct NewComparison {
     pub id: Uuid,
+    /// Place in the draw, from 0.
+    pub position: i64,
     pub conversation_id: Uuid,
     /// The model-written message whose context is compared.
     pub message_id: Uuid,
     pub source_owner_id: Uuid,
+}
+
+/// A comparison whose completions a server has claimed to sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingComparison {
+    pub id: Uuid,
+    pub position: i64,
+    pub conversation_id: Uuid,
+    pub message_id: Uuid,
+    pub batch_seed: u64,
+    pub k: i64,
+    pub include_original: bool,
+    pub sampling: crate::model::SamplingParams,
+}
+
+/// A comparison with its completions (in sampling order, the original first when it is one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredComparison {
+    pub id: Uuid,
+    pub batch_id: Uuid,
+    pub conversation_id: Uuid,
+    pub message_id: Uuid,
+    pub source_owner_id: Uuid,
+    /// pending, ready or failed.
+    pub status: String,
+    pub completions: Vec<crate::comparison::Completion>,
+}
+
+/// A ranking to store. The first from a trainer needs their unexpired lease; later ones are
+/// revisions of it.
+pub struct NewRanking {
+    /// Made by the client, so a retried submit stores one ranking.
+    pub id: Uuid,
+    pub comparison_id: Uuid,
+    pub ranked_by: Uuid,
+    pub ranking: Option<crate::ranking::Ranking>,
+    pub cannot_rank: Option<String>,
+    pub shown_order: Vec<Uuid>,
+    pub labels: std::collections::BTreeMap<Uuid, Vec<String>>,
+    pub rationale: String,
 }
 
 /// A slot of a comparison that a trainer holds until `expires_at`.
@@ -207,28 +253,77 @@ pub trait Store: Send + Sync {
         filter: &crate::conversation::ConversationFilter,
         limit: i64,
     ) -> Result<Vec<crate::conversation::ConversationSummary>, StoreError>;
-    /// Stores a batch with its comparisons and `overlap` open slots each, in one transaction.
+    /// Stores a batch with its comparisons (pending) and `overlap` open slots each, in one
+    /// transaction.
     async fn create_comparison_batch(&self, batch: NewComparisonBatch) -> Result<(), StoreError>;
-    /// Gives `user` a lease until `expires_at` on an open slot of the oldest comparison they
-    /// have not ranked nor hold, and that is not drawn from their own conversation unless
-    /// `allow_own`. Two callers never get the same slot, nor one caller two slots of one
-    /// comparison, across server instances. None when nothing is open.
+    /// Model-written replies in chats that no comparison has drawn yet, as (conversation,
+    /// message, conversation owner), in a fixed order so that a seeded draw repeats.
+    async fn comparison_candidates(&self) -> Result<Vec<(Uuid, Uuid, Uuid)>, StoreError>;
+    /// Every batch with its progress, newest first.
+    async fn comparison_batches(&self) -> Result<Vec<crate::comparison::BatchProgress>, StoreError>;
+    /// Claims the next pending comparison nobody holds (or whose claim ended before `now`)
+    /// until `until`; across server instances only one gets it.
+    async fn claim_pending_comparison(
+        &self,
+        now: &str,
+        until: &str,
+    ) -> Result<Option<PendingComparison>, StoreError>;
+    /// Stores the completions of a pending comparison and makes it ready to rank, in one
+    /// transaction.
+    async fn save_completions(
+        &self,
+        comparison_id: Uuid,
+        completions: Vec<crate::comparison::Completion>,
+    ) -> Result<(), StoreError>;
+    /// Marks a pending comparison failed, with the reason.
+    async fn fail_comparison(&self, comparison_id: Uuid, error: &str) -> Result<(), StoreError>;
+    async fn comparison(&self, id: Uuid) -> Result<Option<StoredComparison>, StoreError>;
+    /// The caller's unexpired lease, else a new one on an open slot of the oldest ready
+    /// comparison they have not ranked, skipped nor hold, and that is not drawn from their
+    /// own conversation unless its batch allows it. Two callers never get the same slot,
+    /// across server instances. None when nothing is open.
     async fn lease_comparison(
         &self,
         user: Uuid,
         now: &str,
         expires_at: &str,
-        allow_own: bool,
     ) -> Result<Option<Lease>, StoreError>;
-    /// Marks the slot done by its holder; refused (`NotFound("lease")`) unless `user` holds
-    /// it and the lease has not expired at `now`.
-    async fn complete_slot(
+    /// The caller's unexpired lease on this comparison.
+    async fn held_lease(
         &self,
         comparison_id: Uuid,
-        slot: i64,
         user: Uuid,
         now: &str,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Option<Lease>, StoreError>;
+    /// Gives the caller's lease back, and remembers the skip so they are not offered it again.
+    async fn skip_comparison(&self, comparison_id: Uuid, user: Uuid, now: &str) -> Result<(), StoreError>;
+    /// Stores a ranking. The author's first one completes the slot they hold (refused with
+    /// `NotFound("lease")` unless they hold an unexpired lease at `now`); a later one is a
+    /// new revision that keeps the earlier. A retry with the same id returns the stored one.
+    async fn submit_ranking(
+        &self,
+        ranking: NewRanking,
+        now: &str,
+    ) -> Result<crate::comparison::SubmittedRanking, StoreError>;
+    /// The caller's rankings of one comparison, every revision, oldest first.
+    async fn rankings_of(
+        &self,
+        comparison_id: Uuid,
+        user: Uuid,
+    ) -> Result<Vec<crate::comparison::SubmittedRanking>, StoreError>;
+    /// Rankings the trainer submitted since `since`, and the slots still open to them.
+    async fn rank_progress(
+        &self,
+        user: Uuid,
+        since: &str,
+        now: &str,
+    ) -> Result<crate::comparison::RankProgress, StoreError>;
+    /// The trainer's latest rankings (their newest revision each), newest first.
+    async fn recent_rankings(
+        &self,
+        user: Uuid,
+        limit: i64,
+    ) -> Result<Vec<crate::comparison::RankedItem>, StoreError>;
     async fn guidelines(&self, area: &str) -> Result<Option<crate::domain::Guidelines>, StoreError>;
     async fn save_guidelines(
         &self,

@@ -221,15 +221,11 @@ fn random_seed() -> u64 {
 /// What the model is given: the system prompt and the turns down to `parent`. To write a
 /// user turn the model plays the user: the roles are swapped and it is told so.
 fn context(conversation: &Conversation, parent: Option<Uuid>, role: Role) -> Vec<ChatMessage> {
+    if role == Role::Assistant {
+        return conversation.chat_messages(parent);
+    }
     let turns = parent.map(|p| conversation.ancestry(p)).unwrap_or_default();
     let mut messages = vec![];
-    if role == Role::Assistant {
-        if let Some(system) = &conversation.system_prompt {
-            messages.push(ChatMessage::new("system", system.clone()));
-        }
-        messages.extend(turns.iter().map(|m| ChatMessage::new(m.role.as_str(), m.text.clone())));
-        return messages;
-    }
     let mut instructions = PLAY_THE_USER.to_string();
     if let Some(system) = &conversation.system_prompt {
         instructions.push_str(&format!("\n\nThe assistant was told: {system}"));

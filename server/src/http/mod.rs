@@ -90,8 +90,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let limits = app::domain::Limits {
         message_bytes: args.max_message_kb as usize * 1024,
         messages: args.max_messages as usize,
+        rank_lease_secs: args.rank_lease_secs,
     };
-    let state = AppState { store: Arc::new(store), models, secure_cookies: args.secure_cookies, limits };
+    let store: Arc<dyn Store> = Arc::new(store);
+    let comparison_work = Arc::new(tokio::sync::Notify::new());
+    crate::sampler::spawn(store.clone(), models.clone(), comparison_work.clone());
+    let state = AppState { store, models, secure_cookies: args.secure_cookies, limits, comparison_work };
     let options = LeptosOptions::builder()
         .output_name("parley")
         .site_root(args.site_root.display().to_string())

@@ -1,33 +1,124 @@
-//! Comparison tasks and their slots. Leasing is one statement: on PostgreSQL it locks the
-//! chosen comparison row with `FOR UPDATE SKIP LOCKED`, so concurrent requests (from any
-//! number of server instances) pass over a comparison another is leasing from; SQLite runs
-//! one writer at a time, so the same statement is atomic there as it stands.
+//! Comparison batches, their completions, slots, leases and rankings. Claiming work is one
+//! statement: on PostgreSQL it locks the chosen row with `FOR UPDATE SKIP LOCKED`, so
+//! concurrent requests (from any number of server instances) never take the same slot or
+//! pending comparison; SQLite runs one writer at a time, so the same statement is atomic
+//! there as it stands.
 
-use super::{Engine, SqlStore, backend, changed};
+use super::{Engine, SqlStore, backend, changed, corrupt, json, to_json, uuid};
+use app::comparison::{BatchProgress, Completion, RankProgress, RankedItem, SubmittedRanking};
 use app::ssr::clock::now_rfc3339;
-use app::ssr::{Lease, NewComparisonBatch, StoreError};
+use app::ssr::{Lease, NewComparisonBatch, NewRanking, PendingComparison, StoreError, StoredComparison};
 use uuid::Uuid;
 
-/// The comparison to lease from: open, not ranked nor held by the caller, oldest first.
-/// `$1` user, `$2` 1 when the caller's own conversations may be drawn, `$3` now.
-macro_rules! candidate {
+/// Leases the first open slot (free, or its lease expired) of the oldest ready comparison
+/// that the caller has neither ranked, skipped nor holds, and that is not from their own
+/// conversation unless its batch allows it. `$1` user, `$2` now, `$3` the lease's end. The
+/// slot row is what is locked: on PostgreSQL a row another request is leasing is skipped,
+/// and one it has just leased fails the re-check, so the scan moves on to the next.
+macro_rules! lease {
     ($lock:literal) => {
         concat!(
-            "with candidate as (select c.id from comparisons c \
-             where ($2 = 1 or c.source_owner_id <> $1) \
-             and exists (select 1 from comparison_slots s where s.comparison_id = c.id and s.done_by is null \
-                 and (s.holder_id is null or s.lease_expires_at < $3)) \
-             and not exists (select 1 from comparison_slots s where s.comparison_id = c.id \
-                 and (s.done_by = $1 or (s.holder_id = $1 and s.lease_expires_at >= $3))) \
-             order by c.created_at, c.id limit 1 ",
+            "update comparison_slots set holder_id = $1, lease_expires_at = $3 \
+             where (comparison_id, slot) = (select s.comparison_id, s.slot from comparison_slots s \
+                 join comparisons c on c.id = s.comparison_id \
+                 join comparison_batches b on b.id = c.batch_id \
+                 where c.status = 'ready' and s.done_by is null \
+                 and (s.holder_id is null or s.lease_expires_at < $2) \
+                 and (b.allow_own = 1 or c.source_owner_id <> $1) \
+                 and not exists (select 1 from comparison_slots o where o.comparison_id = s.comparison_id \
+                     and (o.done_by = $1 or (o.holder_id = $1 and o.lease_expires_at >= $2))) \
+                 and not exists (select 1 from comparison_skips k where k.comparison_id = s.comparison_id \
+                     and k.user_id = $1) \
+                 order by c.created_at, c.position, s.slot limit 1 ",
             $lock,
-            ") update comparison_slots set holder_id = $1, lease_expires_at = $4 \
-             where comparison_id = (select id from candidate) \
-             and slot = (select min(s.slot) from comparison_slots s where s.comparison_id = (select id from candidate) \
-                 and s.done_by is null and (s.holder_id is null or s.lease_expires_at < $3)) \
-             returning comparison_id, slot"
+            ") returning comparison_id, slot, lease_expires_at"
         )
     };
+}
+
+/// Claims the oldest pending comparison that no server holds. `$1` now, `$2` the claim's end.
+macro_rules! claim {
+    ($lock:literal) => {
+        concat!(
+            "update comparisons set claimed_until = $2 \
+             where id = (select id from comparisons where status = 'pending' \
+                 and (claimed_until is null or claimed_until < $1) \
+                 order by created_at, position limit 1 ",
+            $lock,
+            ") returning id, position, conversation_id, message_id, batch_id"
+        )
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct BatchRow {
+    id: String,
+    created_at: String,
+    seed: String,
+    k: i64,
+    overlap: i64,
+    include_original: i64,
+    allow_own: i64,
+    comparisons: i64,
+    pending: i64,
+    ready: i64,
+    failed: i64,
+    error: Option<String>,
+    rankings_done: i64,
+    rankings_wanted: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct CompletionRow {
+    id: String,
+    text: String,
+    message_id: Option<String>,
+    model_version_id: Option<String>,
+    sampling: Option<String>,
+    finish_reason: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct RankingRow {
+    id: String,
+    comparison_id: String,
+    ranked_by: String,
+    revision: i64,
+    ranking: Option<String>,
+    cannot_rank: Option<String>,
+    shown_order: String,
+    labels: String,
+    rationale: String,
+    created_at: String,
+}
+
+/// The columns a `RankingRow` reads, in a literal so that statements stay literal.
+macro_rules! ranking_columns {
+    () => {
+        "id, comparison_id, ranked_by, revision, ranking, cannot_rank, shown_order, labels, rationale, created_at"
+    };
+}
+
+impl RankingRow {
+    fn into_ranking(self) -> Result<SubmittedRanking, StoreError> {
+        let id = self.id;
+        Ok(SubmittedRanking {
+            id: uuid(&id)?,
+            comparison_id: uuid(&self.comparison_id)?,
+            ranked_by: uuid(&self.ranked_by)?,
+            revision: self.revision,
+            ranking: json(self.ranking.as_deref(), &id)?,
+            cannot_rank: self.cannot_rank,
+            shown_order: json(Some(&self.shown_order), &id)?.unwrap_or_default(),
+            labels: json(Some(&self.labels), &id)?.unwrap_or_default(),
+            rationale: self.rationale,
+            created_at: self.created_at,
+        })
+    }
+}
+
+fn lease_from(row: (String, i64, String)) -> Result<Lease, StoreError> {
+    Ok(Lease { comparison_id: uuid(&row.0)?, slot: row.1, expires_at: row.2 })
 }
 
 impl SqlStore {
@@ -35,25 +126,30 @@ impl SqlStore {
         let now = now_rfc3339();
         let mut tx = self.pool().begin().await.map_err(backend)?;
         sqlx::query(
-            "insert into comparison_batches (id, created_by, seed, k, overlap, created_at) \
-             values ($1, $2, $3, $4, $5, $6)",
+            "insert into comparison_batches \
+             (id, created_by, seed, k, overlap, include_original, allow_own, sampling, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(batch.id.to_string())
         .bind(batch.created_by.to_string())
         .bind(batch.seed.to_string())
         .bind(batch.k)
         .bind(batch.overlap)
+        .bind(i64::from(batch.include_original))
+        .bind(i64::from(batch.allow_own))
+        .bind(to_json(&batch.sampling)?)
         .bind(&now)
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
         for comparison in &batch.comparisons {
             sqlx::query(
-                "insert into comparisons (id, batch_id, conversation_id, message_id, source_owner_id, created_at) \
-                 values ($1, $2, $3, $4, $5, $6)",
+                "insert into comparisons (id, batch_id, position, conversation_id, message_id, \
+                 source_owner_id, status, created_at) values ($1, $2, $3, $4, $5, $6, 'pending', $7)",
             )
             .bind(comparison.id.to_string())
             .bind(batch.id.to_string())
+            .bind(comparison.position)
             .bind(comparison.conversation_id.to_string())
             .bind(comparison.message_id.to_string())
             .bind(comparison.source_owner_id.to_string())
@@ -73,56 +169,439 @@ impl SqlStore {
         tx.commit().await.map_err(backend)
     }
 
+    pub(super) async fn candidates_for_comparison(&self) -> Result<Vec<(Uuid, Uuid, Uuid)>, StoreError> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "select c.id, m.id, c.owner_id from messages m join conversations c on c.id = m.conversation_id \
+             where c.kind = 'chat' and m.role = 'assistant' and m.author_model_version_id is not null \
+             and not exists (select 1 from comparisons x where x.message_id = m.id) \
+             order by m.created_at, m.id",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(backend)?;
+        rows.iter().map(|(c, m, o)| Ok((uuid(c)?, uuid(m)?, uuid(o)?))).collect()
+    }
+
+    pub(super) async fn batch_progress(&self) -> Result<Vec<BatchProgress>, StoreError> {
+        let rows: Vec<BatchRow> = sqlx::query_as(
+            "select b.id, b.created_at, b.seed, b.k, b.overlap, b.include_original, b.allow_own, \
+             (select count(*) from comparisons c where c.batch_id = b.id) as comparisons, \
+             (select count(*) from comparisons c where c.batch_id = b.id and c.status = 'pending') as pending, \
+             (select count(*) from comparisons c where c.batch_id = b.id and c.status = 'ready') as ready, \
+             (select count(*) from comparisons c where c.batch_id = b.id and c.status = 'failed') as failed, \
+             (select min(c.error) from comparisons c where c.batch_id = b.id and c.status = 'failed') as error, \
+             (select count(*) from comparison_slots s join comparisons c on c.id = s.comparison_id \
+                 where c.batch_id = b.id and s.done_by is not null) as rankings_done, \
+             (select count(*) from comparison_slots s join comparisons c on c.id = s.comparison_id \
+                 where c.batch_id = b.id) as rankings_wanted \
+             from comparison_batches b order by b.created_at desc, b.id",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(backend)?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(BatchProgress {
+                    id: uuid(&row.id)?,
+                    created_at: row.created_at,
+                    seed: row.seed,
+                    k: row.k,
+                    overlap: row.overlap,
+                    include_original: row.include_original != 0,
+                    allow_own: row.allow_own != 0,
+                    comparisons: row.comparisons,
+                    pending: row.pending,
+                    ready: row.ready,
+                    failed: row.failed,
+                    error: row.error,
+                    rankings_done: row.rankings_done,
+                    rankings_wanted: row.rankings_wanted,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn claim_pending(
+        &self,
+        now: &str,
+        until: &str,
+    ) -> Result<Option<PendingComparison>, StoreError> {
+        let sql = match self.engine() {
+            Engine::Postgres => claim!("for update skip locked"),
+            Engine::Sqlite => claim!(""),
+        };
+        let claimed: Option<(String, i64, String, String, String)> =
+            sqlx::query_as(sql).bind(now).bind(until).fetch_optional(self.pool()).await.map_err(backend)?;
+        let Some((id, position, conversation_id, message_id, batch_id)) = claimed else { return Ok(None) };
+        let (seed, k, include_original, sampling): (String, i64, i64, String) = sqlx::query_as(
+            "select seed, k, include_original, sampling from comparison_batches where id = $1",
+        )
+        .bind(&batch_id)
+        .fetch_one(self.pool())
+        .await
+        .map_err(backend)?;
+        Ok(Some(PendingComparison {
+            id: uuid(&id)?,
+            position,
+            conversation_id: uuid(&conversation_id)?,
+            message_id: uuid(&message_id)?,
+            batch_seed: seed.parse().map_err(|_| corrupt("seed of batch", &batch_id))?,
+            k,
+            include_original: include_original != 0,
+            sampling: json(Some(&sampling), &batch_id)?.ok_or_else(|| corrupt("sampling of", &batch_id))?,
+        }))
+    }
+
+    pub(super) async fn insert_completions(
+        &self,
+        comparison_id: Uuid,
+        completions: Vec<Completion>,
+    ) -> Result<(), StoreError> {
+        let now = now_rfc3339();
+        let mut tx = self.pool().begin().await.map_err(backend)?;
+        // Ready first: a second server whose claim ran out finds nothing pending and stops.
+        let done = sqlx::query(
+            "update comparisons set status = 'ready', claimed_until = null, error = null \
+             where id = $1 and status = 'pending'",
+        )
+        .bind(comparison_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        changed(done, "pending comparison")?;
+        for (position, completion) in completions.iter().enumerate() {
+            let sampling = completion.sampling.as_ref().map(to_json).transpose()?;
+            sqlx::query(
+                "insert into completions (id, comparison_id, position, text, message_id, model_version_id, \
+                 sampling, finish_reason, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(completion.id.to_string())
+            .bind(comparison_id.to_string())
+            .bind(position as i64)
+            .bind(&completion.text)
+            .bind(completion.message_id.map(|id| id.to_string()))
+            .bind(completion.model_version_id.map(|id| id.to_string()))
+            .bind(sampling)
+            .bind(&completion.finish_reason)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    pub(super) async fn mark_failed(&self, comparison_id: Uuid, error: &str) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "update comparisons set status = 'failed', claimed_until = null, error = $2 \
+             where id = $1 and status = 'pending'",
+        )
+        .bind(comparison_id.to_string())
+        .bind(error)
+        .execute(self.pool())
+        .await
+        .map_err(backend)?;
+        changed(done, "pending comparison")
+    }
+
+    pub(super) async fn find_comparison(&self, id: Uuid) -> Result<Option<StoredComparison>, StoreError> {
+        let row: Option<(String, String, String, String, String)> = sqlx::query_as(
+            "select batch_id, conversation_id, message_id, source_owner_id, status from comparisons where id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(backend)?;
+        let Some((batch_id, conversation_id, message_id, source_owner_id, status)) = row else {
+            return Ok(None);
+        };
+        let rows: Vec<CompletionRow> = sqlx::query_as(
+            "select id, text, message_id, model_version_id, sampling, finish_reason from completions \
+             where comparison_id = $1 order by position",
+        )
+        .bind(id.to_string())
+        .fetch_all(self.pool())
+        .await
+        .map_err(backend)?;
+        let completions = rows
+            .into_iter()
+            .map(|row| {
+                Ok(Completion {
+                    id: uuid(&row.id)?,
+                    message_id: row.message_id.as_deref().map(uuid).transpose()?,
+                    model_version_id: row.model_version_id.as_deref().map(uuid).transpose()?,
+                    sampling: json(row.sampling.as_deref(), &row.id)?,
+                    text: row.text,
+                    finish_reason: row.finish_reason,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Some(StoredComparison {
+            id,
+            batch_id: uuid(&batch_id)?,
+            conversation_id: uuid(&conversation_id)?,
+            message_id: uuid(&message_id)?,
+            source_owner_id: uuid(&source_owner_id)?,
+            status,
+            completions,
+        }))
+    }
+
     pub(super) async fn lease_slot(
         &self,
         user: Uuid,
         now: &str,
         expires_at: &str,
-        allow_own: bool,
     ) -> Result<Option<Lease>, StoreError> {
+        let held: Option<(String, i64, String)> = sqlx::query_as(
+            "select comparison_id, slot, lease_expires_at from comparison_slots \
+             where holder_id = $1 and lease_expires_at >= $2 and done_by is null \
+             order by lease_expires_at limit 1",
+        )
+        .bind(user.to_string())
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(backend)?;
+        if let Some(held) = held {
+            return lease_from(held).map(Some);
+        }
         let sql = match self.engine() {
-            Engine::Postgres => candidate!("for update of c skip locked"),
-            Engine::Sqlite => candidate!(""),
+            Engine::Postgres => lease!("for update of s skip locked"),
+            Engine::Sqlite => lease!(""),
         };
-        let row: Option<(String, i64)> = sqlx::query_as(sql)
+        let row: Option<(String, i64, String)> = sqlx::query_as(sql)
             .bind(user.to_string())
-            .bind(i64::from(allow_own))
             .bind(now)
             .bind(expires_at)
             .fetch_optional(self.pool())
             .await
             .map_err(backend)?;
-        row.map(|(comparison_id, slot)| {
-            Ok(Lease {
-                comparison_id: Uuid::parse_str(&comparison_id).map_err(|_| {
-                    StoreError::Backend(format!("stored id {comparison_id} does not read back"))
-                })?,
-                slot,
-                expires_at: expires_at.to_string(),
-            })
-        })
-        .transpose()
+        row.map(lease_from).transpose()
     }
 
-    pub(super) async fn finish_slot(
+    pub(super) async fn lease_held(
         &self,
         comparison_id: Uuid,
-        slot: i64,
         user: Uuid,
         now: &str,
-    ) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "update comparison_slots set done_by = $1, holder_id = null, lease_expires_at = null \
-             where comparison_id = $2 and slot = $3 and holder_id = $1 and lease_expires_at >= $4 \
-             and done_by is null",
+    ) -> Result<Option<Lease>, StoreError> {
+        let held: Option<(String, i64, String)> = sqlx::query_as(
+            "select comparison_id, slot, lease_expires_at from comparison_slots \
+             where comparison_id = $1 and holder_id = $2 and lease_expires_at >= $3 and done_by is null",
         )
-        .bind(user.to_string())
         .bind(comparison_id.to_string())
-        .bind(slot)
+        .bind(user.to_string())
         .bind(now)
-        .execute(self.pool())
+        .fetch_optional(self.pool())
         .await
         .map_err(backend)?;
-        changed(done, "lease")
+        held.map(lease_from).transpose()
     }
+
+    pub(super) async fn skip(&self, comparison_id: Uuid, user: Uuid, now: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await.map_err(backend)?;
+        let released = sqlx::query(
+            "update comparison_slots set holder_id = null, lease_expires_at = null \
+             where comparison_id = $1 and holder_id = $2 and done_by is null",
+        )
+        .bind(comparison_id.to_string())
+        .bind(user.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        changed(released, "lease")?;
+        sqlx::query(
+            "insert into comparison_skips (comparison_id, user_id, skipped_at) values ($1, $2, $3) \
+             on conflict do nothing",
+        )
+        .bind(comparison_id.to_string())
+        .bind(user.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn ranking_by_id(&self, id: Uuid) -> Result<Option<SubmittedRanking>, StoreError> {
+        let sql = concat!("select ", ranking_columns!(), " from rankings where id = $1");
+        let row: Option<RankingRow> =
+            sqlx::query_as(sql).bind(id.to_string()).fetch_optional(self.pool()).await.map_err(backend)?;
+        row.map(RankingRow::into_ranking).transpose()
+    }
+
+    pub(super) async fn insert_ranking(
+        &self,
+        new: NewRanking,
+        now: &str,
+    ) -> Result<SubmittedRanking, StoreError> {
+        if let Some(stored) = self.ranking_by_id(new.id).await? {
+            return retried(stored, new.ranked_by);
+        }
+        let mut tx = self.pool().begin().await.map_err(backend)?;
+        let (revisions, slot): (i64, Option<i64>) = sqlx::query_as(
+            "select count(*), min(slot) from rankings where comparison_id = $1 and ranked_by = $2",
+        )
+        .bind(new.comparison_id.to_string())
+        .bind(new.ranked_by.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let slot = match slot {
+            Some(slot) => slot,
+            None => {
+                let finished: Option<(i64,)> = sqlx::query_as(
+                    "update comparison_slots set done_by = $2, holder_id = null, lease_expires_at = null \
+                     where comparison_id = $1 and holder_id = $2 and lease_expires_at >= $3 and done_by is null \
+                     returning slot",
+                )
+                .bind(new.comparison_id.to_string())
+                .bind(new.ranked_by.to_string())
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+                match finished {
+                    Some((slot,)) => slot,
+                    None => {
+                        drop(tx);
+                        // A retry that lost the race to its first try finds that one stored.
+                        return match self.ranking_by_id(new.id).await? {
+                            Some(stored) => retried(stored, new.ranked_by),
+                            None => Err(StoreError::NotFound("lease")),
+                        };
+                    }
+                }
+            }
+        };
+        let ranking = SubmittedRanking {
+            id: new.id,
+            comparison_id: new.comparison_id,
+            ranked_by: new.ranked_by,
+            revision: revisions + 1,
+            ranking: new.ranking,
+            cannot_rank: new.cannot_rank,
+            shown_order: new.shown_order,
+            labels: new.labels,
+            rationale: new.rationale,
+            created_at: now.to_string(),
+        };
+        let sql = concat!(
+            "insert into rankings (",
+            ranking_columns!(),
+            ", slot) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        );
+        sqlx::query(sql)
+            .bind(ranking.id.to_string())
+            .bind(ranking.comparison_id.to_string())
+            .bind(ranking.ranked_by.to_string())
+            .bind(ranking.revision)
+            .bind(ranking.ranking.as_ref().map(to_json).transpose()?)
+            .bind(ranking.cannot_rank.clone())
+            .bind(to_json(&ranking.shown_order)?)
+            .bind(to_json(&ranking.labels)?)
+            .bind(&ranking.rationale)
+            .bind(&ranking.created_at)
+            .bind(slot)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(ranking)
+    }
+
+    pub(super) async fn rankings_by(
+        &self,
+        comparison_id: Uuid,
+        user: Uuid,
+    ) -> Result<Vec<SubmittedRanking>, StoreError> {
+        let sql = concat!(
+            "select ",
+            ranking_columns!(),
+            " from rankings where comparison_id = $1 and ranked_by = $2 order by revision"
+        );
+        let rows: Vec<RankingRow> = sqlx::query_as(sql)
+            .bind(comparison_id.to_string())
+            .bind(user.to_string())
+            .fetch_all(self.pool())
+            .await
+            .map_err(backend)?;
+        rows.into_iter().map(RankingRow::into_ranking).collect()
+    }
+
+    pub(super) async fn progress_of(
+        &self,
+        user: Uuid,
+        since: &str,
+        now: &str,
+    ) -> Result<RankProgress, StoreError> {
+        let (done_today,): (i64,) = sqlx::query_as(
+            "select count(*) from rankings where ranked_by = $1 and revision = 1 and created_at >= $2",
+        )
+        .bind(user.to_string())
+        .bind(since)
+        .fetch_one(self.pool())
+        .await
+        .map_err(backend)?;
+        let (queue_left,): (i64,) = sqlx::query_as(
+            "select count(distinct s.comparison_id) from comparison_slots s \
+             join comparisons c on c.id = s.comparison_id join comparison_batches b on b.id = c.batch_id \
+             where c.status = 'ready' and s.done_by is null \
+             and (s.holder_id is null or s.holder_id = $1 or s.lease_expires_at < $2) \
+             and (b.allow_own = 1 or c.source_owner_id <> $1) \
+             and not exists (select 1 from comparison_slots o where o.comparison_id = s.comparison_id and o.done_by = $1) \
+             and not exists (select 1 from comparison_skips k where k.comparison_id = s.comparison_id and k.user_id = $1)",
+        )
+        .bind(user.to_string())
+        .bind(now)
+        .fetch_one(self.pool())
+        .await
+        .map_err(backend)?;
+        Ok(RankProgress { done_today, queue_left })
+    }
+
+    pub(super) async fn recent_rankings_of(
+        &self,
+        user: Uuid,
+        limit: i64,
+    ) -> Result<Vec<RankedItem>, StoreError> {
+        let rows: Vec<(String, i64, String, Option<String>, Option<String>)> = sqlx::query_as(
+            "select r.comparison_id, r.revision, r.created_at, r.cannot_rank, \
+             (select p.text from comparisons c join messages m on m.id = c.message_id \
+                 join messages p on p.id = m.parent_id where c.id = r.comparison_id) \
+             from rankings r where r.ranked_by = $1 and r.revision = (select max(o.revision) from rankings o \
+                 where o.comparison_id = r.comparison_id and o.ranked_by = $1) \
+             order by r.created_at desc, r.comparison_id limit $2",
+        )
+        .bind(user.to_string())
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(backend)?;
+        rows.into_iter()
+            .map(|(comparison_id, revision, created_at, cannot_rank, title)| {
+                let title = title.unwrap_or_default();
+                let mut short: String = title.chars().take(80).collect();
+                if short.len() < title.len() {
+                    short.push('…');
+                }
+                Ok(RankedItem {
+                    comparison_id: uuid(&comparison_id)?,
+                    revision,
+                    created_at,
+                    title: short,
+                    cannot_rank: cannot_rank.is_some(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// A stored ranking found again under a retried id: the same author's retry gets it back.
+fn retried(stored: SubmittedRanking, by: Uuid) -> Result<SubmittedRanking, StoreError> {
+    if stored.ranked_by != by {
+        return Err(StoreError::AlreadyMade("ranking"));
+    }
+    Ok(stored)
 }

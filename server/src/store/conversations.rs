@@ -1,4 +1,4 @@
-use super::{SqlStore, backend, changed, is_unique_violation};
+use super::{SqlStore, backend, changed, corrupt, is_unique_violation, json, uuid};
 use app::conversation::{
     Author, Conversation, ConversationFilter, ConversationSummary, Message, Suggestion, SuggestionTaken,
 };
@@ -79,18 +79,6 @@ struct MessageRow {
     edit_ratio: Option<f64>,
     created_at: String,
     updated_at: String,
-}
-
-fn corrupt(what: &str, id: &str) -> StoreError {
-    StoreError::Backend(format!("stored {what} {id} does not read back"))
-}
-
-fn uuid(text: &str) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(text).map_err(|_| corrupt("id", text))
-}
-
-fn json<T: serde::de::DeserializeOwned>(text: Option<&str>, id: &str) -> Result<Option<T>, StoreError> {
-    text.map(|t| serde_json::from_str(t).map_err(|_| corrupt("JSON of", id))).transpose()
 }
 
 impl MessageRow {

@@ -18,6 +18,7 @@ use app::ssr::StoreError;
 use sqlx::AnyPool;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
+use uuid::Uuid;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -94,6 +95,22 @@ fn changed(done: sqlx::any::AnyQueryResult, what: &'static str) -> Result<(), St
         return Err(StoreError::NotFound(what));
     }
     Ok(())
+}
+
+fn corrupt(what: &str, id: &str) -> StoreError {
+    StoreError::Backend(format!("stored {what} {id} does not read back"))
+}
+
+fn uuid(text: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(text).map_err(|_| corrupt("id", text))
+}
+
+fn json<T: serde::de::DeserializeOwned>(text: Option<&str>, id: &str) -> Result<Option<T>, StoreError> {
+    text.map(|t| serde_json::from_str(t).map_err(|_| corrupt("JSON of", id))).transpose()
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|err| StoreError::Backend(err.to_string()))
 }
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {

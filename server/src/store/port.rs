@@ -159,22 +159,78 @@ impl Store for SqlStore {
     async fn create_comparison_batch(&self, batch: app::ssr::NewComparisonBatch) -> Result<(), StoreError> {
         self.insert_comparison_batch(batch).await
     }
+    async fn comparison_candidates(&self) -> Result<Vec<(Uuid, Uuid, Uuid)>, StoreError> {
+        self.candidates_for_comparison().await
+    }
+    async fn comparison_batches(&self) -> Result<Vec<app::comparison::BatchProgress>, StoreError> {
+        self.batch_progress().await
+    }
+    async fn claim_pending_comparison(
+        &self,
+        now: &str,
+        until: &str,
+    ) -> Result<Option<app::ssr::PendingComparison>, StoreError> {
+        self.claim_pending(now, until).await
+    }
+    async fn save_completions(
+        &self,
+        comparison_id: Uuid,
+        completions: Vec<app::comparison::Completion>,
+    ) -> Result<(), StoreError> {
+        self.insert_completions(comparison_id, completions).await
+    }
+    async fn fail_comparison(&self, comparison_id: Uuid, error: &str) -> Result<(), StoreError> {
+        self.mark_failed(comparison_id, error).await
+    }
+    async fn comparison(&self, id: Uuid) -> Result<Option<app::ssr::StoredComparison>, StoreError> {
+        self.find_comparison(id).await
+    }
     async fn lease_comparison(
         &self,
         user: Uuid,
         now: &str,
         expires_at: &str,
-        allow_own: bool,
     ) -> Result<Option<app::ssr::Lease>, StoreError> {
-        self.lease_slot(user, now, expires_at, allow_own).await
+        self.lease_slot(user, now, expires_at).await
     }
-    async fn complete_slot(
+    async fn held_lease(
         &self,
         comparison_id: Uuid,
-        slot: i64,
         user: Uuid,
         now: &str,
-    ) -> Result<(), StoreError> {
-        self.finish_slot(comparison_id, slot, user, now).await
+    ) -> Result<Option<app::ssr::Lease>, StoreError> {
+        self.lease_held(comparison_id, user, now).await
+    }
+    async fn skip_comparison(&self, comparison_id: Uuid, user: Uuid, now: &str) -> Result<(), StoreError> {
+        self.skip(comparison_id, user, now).await
+    }
+    async fn submit_ranking(
+        &self,
+        ranking: app::ssr::NewRanking,
+        now: &str,
+    ) -> Result<app::comparison::SubmittedRanking, StoreError> {
+        self.insert_ranking(ranking, now).await
+    }
+    async fn rankings_of(
+        &self,
+        comparison_id: Uuid,
+        user: Uuid,
+    ) -> Result<Vec<app::comparison::SubmittedRanking>, StoreError> {
+        self.rankings_by(comparison_id, user).await
+    }
+    async fn rank_progress(
+        &self,
+        user: Uuid,
+        since: &str,
+        now: &str,
+    ) -> Result<app::comparison::RankProgress, StoreError> {
+        self.progress_of(user, since, now).await
+    }
+    async fn recent_rankings(
+        &self,
+        user: Uuid,
+        limit: i64,
+    ) -> Result<Vec<app::comparison::RankedItem>, StoreError> {
+        self.recent_rankings_of(user, limit).await
     }
 }

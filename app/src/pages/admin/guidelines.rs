@@ -22,6 +22,7 @@ fn AreaGuidelines(area: &'static str) -> impl IntoView {
     let text = RwSignal::new(None::<String>);
     let title = match area {
         "write" => "Guidelines for writing demonstrations",
+        "rank" => "Guidelines for ranking",
         _ => "Guidelines for chats",
     };
     view! {

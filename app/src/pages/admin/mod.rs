@@ -2,11 +2,13 @@
 
 mod accounts;
 mod api_keys;
+mod comparisons;
 mod guidelines;
 mod model;
 
 pub use accounts::AdminPage;
 pub use api_keys::ApiKeysPage;
+pub use comparisons::ComparisonsPage;
 pub use guidelines::GuidelinesPage;
 pub use model::ModelPage;
 
@@ -22,6 +24,7 @@ pub fn AdminTabs() -> impl IntoView {
             <A href="/admin/model">"Model"</A>
             <A href="/admin/keys">"API keys"</A>
             <A href="/admin/guidelines">"Guidelines"</A>
+            <A href="/admin/comparisons">"Comparisons"</A>
         </nav>
     }
 }

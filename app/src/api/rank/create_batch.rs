@@ -1,0 +1,94 @@
+use crate::comparison::BatchProgress;
+use crate::error::ApiError;
+use leptos::prelude::*;
+use uuid::Uuid;
+
+/// An admin creates a batch of comparisons: `size` model-written chat replies drawn at random
+/// (with `seed`, or a fresh one that is recorded), each to be ranked among `k` completions of
+/// its context by `overlap` different trainers. The completions are sampled in the
+/// background; the batch's progress shows them arrive. `request_id` is the batch's id, so a
+/// double-clicked create makes one batch.
+#[server(endpoint = "rank/create_batch")]
+#[allow(clippy::too_many_arguments)]
+pub async fn create_batch(
+    request_id: Uuid,
+    size: i64,
+    k: i64,
+    overlap: i64,
+    #[server(default)] include_original: bool,
+    #[server(default)] allow_own: bool,
+    temperature: f64,
+    max_tokens: usize,
+    #[server(default)] seed: String,
+) -> Result<BatchProgress, ApiError> {
+    use crate::comparison::{MAX_BATCH, MAX_OVERLAP};
+    use crate::domain::Role;
+    use crate::error::ErrorKind;
+    use crate::ranking::{MAX_COMPLETIONS, MIN_COMPLETIONS};
+    use crate::ssr::{NewComparison, NewComparisonBatch, require, state};
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    let user = require(Role::Admin).await?;
+    let state = state()?;
+    if let Some(made) = state.store.comparison_batches().await?.into_iter().find(|b| b.id == request_id) {
+        return Ok(made);
+    }
+    let invalid = |field: &str, message: String| ApiError::field(ErrorKind::Invalid, field, message);
+    if !(1..=MAX_BATCH).contains(&size) {
+        return Err(invalid("size", format!("a batch draws between 1 and {MAX_BATCH} messages")));
+    }
+    if !(MIN_COMPLETIONS as i64..=MAX_COMPLETIONS as i64).contains(&k) {
+        return Err(invalid("k", format!("K must be between {MIN_COMPLETIONS} and {MAX_COMPLETIONS}")));
+    }
+    if !(1..=MAX_OVERLAP).contains(&overlap) {
+        return Err(invalid(
+            "overlap",
+            format!("each comparison needs between 1 and {MAX_OVERLAP} rankings"),
+        ));
+    }
+    let seed: u64 = match seed.trim() {
+        "" => Uuid::new_v4().as_u64_pair().0 >> 11,
+        text => text.parse().map_err(|_| invalid("seed", "the seed must be a whole number".into()))?,
+    };
+    let sampling = super::super::conversations::sampling(Some(temperature), Some(max_tokens))?;
+    let sampling = crate::model::SamplingParams { seed, ..sampling };
+    let candidates = state.store.comparison_candidates().await?;
+    if candidates.is_empty() {
+        return Err(invalid(
+            "size",
+            "no model-written chat replies are left to draw from: chat with the model first".into(),
+        ));
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let comparisons = candidates
+        .choose_multiple(&mut rng, size as usize)
+        .enumerate()
+        .map(|(position, (conversation_id, message_id, owner))| NewComparison {
+            id: Uuid::new_v4(),
+            position: position as i64,
+            conversation_id: *conversation_id,
+            message_id: *message_id,
+            source_owner_id: *owner,
+        })
+        .collect();
+    let batch = NewComparisonBatch {
+        id: request_id,
+        created_by: user.id,
+        seed,
+        k,
+        overlap,
+        include_original,
+        allow_own,
+        sampling,
+        comparisons,
+    };
+    state.store.create_comparison_batch(batch).await?;
+    state.comparison_work.notify_waiters();
+    state
+        .store
+        .comparison_batches()
+        .await?
+        .into_iter()
+        .find(|b| b.id == request_id)
+        .ok_or_else(ApiError::internal)
+}

@@ -1,0 +1,63 @@
+use crate::comparison::RankTask;
+use crate::error::ApiError;
+use leptos::prelude::*;
+use uuid::Uuid;
+
+/// The comparison the caller is to rank. Without `comparison_id`: the one they hold, else a
+/// new lease on the next open one (none when the queue is empty for them). With it: that
+/// comparison, if they hold it or ranked it before (then with their latest ranking, to
+/// revise).
+#[server(endpoint = "rank/task")]
+pub async fn get_rank_task(comparison_id: Option<Uuid>) -> Result<Option<RankTask>, ApiError> {
+    use crate::comparison::{ContextTurn, ShownCompletion, shown_order};
+    use crate::domain::Role;
+    use crate::error::ErrorKind;
+    use crate::ssr::clock::{now_rfc3339, rfc3339_in};
+    use crate::ssr::{require, state};
+    let user = require(Role::Trainer).await?;
+    let state = state()?;
+    let store = &state.store;
+    let now = now_rfc3339();
+    let not_yours = || ApiError::new(ErrorKind::NotFound, "comparison not found among those given to you");
+    let (id, lease, previous) = match comparison_id {
+        None => {
+            let until = rfc3339_in(state.limits.rank_lease_secs as i64);
+            match store.lease_comparison(user.id, &now, &until).await? {
+                Some(lease) => (lease.comparison_id, Some(lease), None),
+                None => return Ok(None),
+            }
+        }
+        Some(id) => match store.rankings_of(id, user.id).await?.pop() {
+            Some(previous) => (id, None, Some(previous)),
+            None => (id, Some(store.held_lease(id, user.id, &now).await?.ok_or_else(not_yours)?), None),
+        },
+    };
+    let comparison = store.comparison(id).await?.ok_or_else(not_yours)?;
+    let conversation = store.conversation(comparison.conversation_id).await?.ok_or_else(not_yours)?;
+    let parent =
+        conversation.messages.iter().find(|m| m.id == comparison.message_id).and_then(|m| m.parent_id);
+    let context = parent
+        .map(|p| conversation.ancestry(p))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| ContextTurn { role: m.role, text: m.text })
+        .collect();
+    let ids: Vec<Uuid> = comparison.completions.iter().map(|c| c.id).collect();
+    let order = match &previous {
+        Some(previous) => previous.shown_order.clone(),
+        None => shown_order(user.id, id, &ids),
+    };
+    let completions = order
+        .iter()
+        .filter_map(|id| comparison.completions.iter().find(|c| c.id == *id))
+        .map(|c| ShownCompletion { id: c.id, text: c.text.clone() })
+        .collect();
+    Ok(Some(RankTask {
+        comparison_id: id,
+        lease_expires_at: lease.map(|l| l.expires_at),
+        system_prompt: conversation.system_prompt,
+        context,
+        completions,
+        previous,
+    }))
+}

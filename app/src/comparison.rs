@@ -1,0 +1,186 @@
+//! Comparison tasks as the browser and the server share them: batches and their progress,
+//! the completions of one comparison, a trainer's task, and submitted rankings.
+
+use crate::conversation::Role;
+use crate::model::SamplingParams;
+use crate::ranking::Ranking;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// Labels a trainer may put on a completion beside its rank.
+pub const LABELS: [&str; 4] = ["helpful", "truthful", "harmless", "flagged"];
+/// Completions per comparison when the admin does not say.
+pub const DEFAULT_K: i64 = 4;
+/// Most comparisons one batch draws, and most rankings one comparison may ask for.
+pub const MAX_BATCH: i64 = 1000;
+pub const MAX_OVERLAP: i64 = 10;
+/// How long a trainer holds a comparison they were given, unless configured.
+pub const DEFAULT_LEASE_SECS: u64 = 30 * 60;
+
+/// What an admin asks for when creating a batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchSettings {
+    /// How many model-written messages to draw.
+    pub size: i64,
+    /// Completions per comparison (2..=9).
+    pub k: i64,
+    /// Rankings each comparison needs, from different trainers.
+    pub overlap: i64,
+    /// The drawn message itself is one of the K.
+    pub include_original: bool,
+    /// Trainers may rank comparisons drawn from their own chats.
+    pub allow_own: bool,
+    pub temperature: f64,
+    pub max_tokens: usize,
+}
+
+impl Default for BatchSettings {
+    fn default() -> Self {
+        BatchSettings {
+            size: 10,
+            k: DEFAULT_K,
+            overlap: 1,
+            include_original: true,
+            allow_own: false,
+            temperature: 0.9,
+            max_tokens: 256,
+        }
+    }
+}
+
+/// A batch as the admin page lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchProgress {
+    pub id: Uuid,
+    pub created_at: String,
+    /// The seed of the draw and of the sampling, as text (JavaScript keeps 53 bits).
+    pub seed: String,
+    pub k: i64,
+    pub overlap: i64,
+    pub include_original: bool,
+    pub allow_own: bool,
+    pub comparisons: i64,
+    /// Comparisons whose completions are still being sampled.
+    pub pending: i64,
+    pub ready: i64,
+    pub failed: i64,
+    /// The first failure's reason, if any failed.
+    pub error: Option<String>,
+    /// Rankings done and asked for (comparisons × overlap).
+    pub rankings_done: i64,
+    pub rankings_wanted: i64,
+}
+
+/// One of a comparison's K completions, with what reproduces it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Completion {
+    pub id: Uuid,
+    pub text: String,
+    /// The drawn message itself, when this completion is it.
+    pub message_id: Option<Uuid>,
+    pub model_version_id: Option<Uuid>,
+    pub sampling: Option<SamplingParams>,
+    pub finish_reason: String,
+}
+
+/// A turn of the context the completions continue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContextTurn {
+    pub role: Role,
+    pub text: String,
+}
+
+/// A completion as a trainer sees it: no hint of which one is the original.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShownCompletion {
+    pub id: Uuid,
+    pub text: String,
+}
+
+/// What the Rank page shows: one comparison to rank (or to revise).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankTask {
+    pub comparison_id: Uuid,
+    /// When the caller's lease ends; none when revising a ranking already submitted.
+    pub lease_expires_at: Option<String>,
+    pub system_prompt: Option<String>,
+    pub context: Vec<ContextTurn>,
+    /// In this trainer's order (random, the same each time they open it).
+    pub completions: Vec<ShownCompletion>,
+    /// The caller's latest ranking of it, when revising.
+    pub previous: Option<SubmittedRanking>,
+}
+
+/// A ranking as stored: one revision of one trainer's judgement of one comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubmittedRanking {
+    pub id: Uuid,
+    pub comparison_id: Uuid,
+    pub ranked_by: Uuid,
+    pub revision: i64,
+    /// None when the trainer could not rank.
+    pub ranking: Option<Ranking>,
+    pub cannot_rank: Option<String>,
+    pub shown_order: Vec<Uuid>,
+    pub labels: BTreeMap<Uuid, Vec<String>>,
+    pub rationale: String,
+    pub created_at: String,
+}
+
+/// The trainer's figures on the Rank page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RankProgress {
+    pub done_today: i64,
+    /// Rankings still wanted that this trainer could be given.
+    pub queue_left: i64,
+}
+
+/// A ranking the trainer submitted, as their list shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankedItem {
+    pub comparison_id: Uuid,
+    pub revision: i64,
+    pub created_at: String,
+    /// The last context turn, shortened.
+    pub title: String,
+    pub cannot_rank: bool,
+}
+
+/// The order a trainer sees a comparison's completions in: a shuffle seeded by the trainer
+/// and the comparison, so it differs between trainers and stays put for one.
+pub fn shown_order(trainer: Uuid, comparison: Uuid, ids: &[Uuid]) -> Vec<Uuid> {
+    let (a, b) = trainer.as_u64_pair();
+    let (c, d) = comparison.as_u64_pair();
+    let mut state = a ^ b.rotate_left(17) ^ c.rotate_left(31) ^ d.rotate_left(47);
+    let mut order = ids.to_vec();
+    // Fisher–Yates with splitmix64: small, and the same on every platform.
+    for i in (1..order.len()).rev() {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        order.swap(i, (z % (i as u64 + 1)) as usize);
+    }
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shown_order_is_a_stable_permutation_that_differs_between_trainers() {
+        let ids: Vec<Uuid> = (1..=6).map(Uuid::from_u128).collect();
+        let comparison = Uuid::from_u128(77);
+        let first = shown_order(Uuid::from_u128(1), comparison, &ids);
+        assert_eq!(first, shown_order(Uuid::from_u128(1), comparison, &ids), "stable for one trainer");
+        let mut sorted = first.clone();
+        sorted.sort();
+        assert_eq!(sorted, ids, "a permutation");
+        let differing =
+            (2..40).filter(|t| shown_order(Uuid::from_u128(*t), comparison, &ids) != first).count();
+        assert!(differing >= 30, "only {differing} of 38 trainers saw another order");
+    }
+}

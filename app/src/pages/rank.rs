@@ -1,0 +1,358 @@
+//! Rank: a trainer is given one comparison at a time (a lease that expires), reads the shared
+//! context, and orders the K completions best first, ties allowed, by keyboard or by drag;
+//! or says they cannot rank them. `/rank` gives the next comparison, `/rank/<id>` opens one
+//! the trainer ranked before, to revise.
+
+use crate::api::rank::{SkipComparison, SubmitRanking, get_rank_task, my_rankings};
+use crate::comparison::{LABELS, RankTask};
+use crate::components::error_line::ErrorLine;
+use crate::components::guidelines::GuidelinesPanel;
+use crate::components::markdown::Markdown;
+use crate::components::shortcuts::{Key, ShortcutHelp, focus, typing, use_keys};
+use crate::ranking::Board;
+use leptos::ev::{DragEvent, KeyboardEvent};
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_params_map};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use uuid::Uuid;
+
+pub const RANK_KEYS: &[Key] = &[
+    Key { keys: "1 … 9", does: "Put the focused completion at that place (the same number ties)" },
+    Key { keys: "0 / Backspace", does: "Take the focused completion's place away" },
+    Key { keys: "Alt+↑ / Alt+↓", does: "Move the focused completion up / down one step (through ties)" },
+    Key { keys: "↑ / ↓", does: "Go to the previous / next completion" },
+    Key { keys: "Ctrl+Enter", does: "Submit and go to the next comparison" },
+];
+
+#[component]
+pub fn RankPage() -> impl IntoView {
+    let params = use_params_map();
+    let revising = move || params.read().get("id").and_then(|id| Uuid::parse_str(&id).ok());
+    let submit = ServerAction::<SubmitRanking>::new();
+    let skip = ServerAction::<SkipComparison>::new();
+    let task = Resource::new(
+        move || (revising(), submit.version().get(), skip.version().get()),
+        |(id, ..)| get_rank_task(id),
+    );
+    let mine = Resource::new(move || (submit.version().get(), skip.version().get()), |_| my_rankings());
+    // A revision done, the next comparison is waiting.
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = submit.value().get()
+            && revising().is_some()
+        {
+            navigate("/rank", Default::default());
+        }
+    });
+    view! {
+        <div class="workspace">
+            <section class="card rank">
+                <h1>"Rank"</h1>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        mine.await.ok().map(|(progress, _)| view! {
+                            <p class="muted" data-testid="rank-progress">
+                                "Ranked today: " {progress.done_today} " · Left in the queue: " {progress.queue_left}
+                            </p>
+                        })
+                    })}
+                </Transition>
+                <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match task.await {
+                            Ok(Some(task)) => view! { <RankBoard task submit skip /> }.into_any(),
+                            Ok(None) => view! {
+                                <p data-testid="queue-empty">
+                                    "Nothing to rank right now: every comparison open to you is ranked or held. "
+                                    "New ones arrive when an admin creates a batch."
+                                </p>
+                            }
+                            .into_any(),
+                            Err(err) => view! { <p class="error" role="alert">{err.message}</p> }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </section>
+            <aside>
+                <GuidelinesPanel area="rank" />
+                <section class="card">
+                    <h2>"Your rankings"</h2>
+                    <Transition fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            let items = mine.await.map(|(_, items)| items).unwrap_or_default();
+                            if items.is_empty() {
+                                return view! { <p class="muted">"None yet."</p> }.into_any();
+                            }
+                            let rows = items
+                                .into_iter()
+                                .map(|item| {
+                                    let title = if item.title.is_empty() { "(no context)".to_string() } else { item.title };
+                                    view! {
+                                        <li data-testid="ranked-item">
+                                            <a href=format!("/rank/{}", item.comparison_id)>{title}</a>
+                                            <span class="muted">
+                                                {format!(" · revision {}", item.revision)}
+                                                {item.cannot_rank.then_some(" · could not rank")}
+                                            </span>
+                                        </li>
+                                    }
+                                })
+                                .collect_view();
+                            view! { <ul class="plain">{rows}</ul> }.into_any()
+                        })}
+                    </Transition>
+                </section>
+            </aside>
+        </div>
+    }
+}
+
+/// One comparison on the board: context, the completions in places, labels, rationale.
+#[component]
+fn RankBoard(
+    task: RankTask,
+    submit: ServerAction<SubmitRanking>,
+    skip: ServerAction<SkipComparison>,
+) -> impl IntoView {
+    let comparison_id = task.comparison_id;
+    let shown: Vec<Uuid> = task.completions.iter().map(|c| c.id).collect();
+    let previous = task.previous.clone();
+    let board = RwSignal::new(match previous.as_ref().and_then(|p| p.ranking.as_ref()) {
+        Some(ranking) => Board::from_ranking(ranking),
+        None => Board::new(&shown),
+    });
+    let labels = RwSignal::new(previous.as_ref().map(|p| p.labels.clone()).unwrap_or_default());
+    let rationale = RwSignal::new(previous.as_ref().map(|p| p.rationale.clone()).unwrap_or_default());
+    let reason = previous.as_ref().and_then(|p| p.cannot_rank.clone());
+    let cannot = RwSignal::new(reason.is_some());
+    let reason = RwSignal::new(reason.unwrap_or_default());
+    let dragged = RwSignal::new(None::<Uuid>);
+    // One id per submit of this board, so a double-clicked or retried submit stores one.
+    let request_id = StoredValue::new(Uuid::new_v4());
+    let letters: StoredValue<BTreeMap<Uuid, char>> =
+        StoredValue::new(shown.iter().enumerate().map(|(i, id)| (*id, (b'A' + i as u8) as char)).collect());
+    let texts: StoredValue<BTreeMap<Uuid, String>> =
+        StoredValue::new(task.completions.iter().map(|c| (c.id, c.text.clone())).collect());
+    let ready = move || {
+        if cannot.get() { !reason.get().trim().is_empty() } else { board.with(Board::complete) }
+    };
+    let shown_order = shown.clone();
+    let send = move || {
+        if !ready() || submit.pending().get_untracked() {
+            return;
+        }
+        submit.dispatch(SubmitRanking {
+            request_id: request_id.get_value(),
+            comparison_id,
+            ranking: if cannot.get_untracked() { vec![] } else { board.get_untracked().groups },
+            shown: shown_order.clone(),
+            labels: labels.get_untracked(),
+            rationale: rationale.get_untracked(),
+            cannot_rank: cannot.get_untracked().then(|| reason.get_untracked()),
+        });
+    };
+    let send_key = send.clone();
+    use_keys(move |ev| {
+        if ev.key() == "Enter" && (ev.ctrl_key() || ev.meta_key()) {
+            ev.prevent_default();
+            send_key();
+        }
+    });
+    // A failed submit keeps its id for the retry; any answer but an error is final.
+    Effect::new(move |_| {
+        if let Some(Err(_)) = submit.value().get() {
+            return;
+        }
+        request_id.set_value(Uuid::new_v4());
+    });
+
+    let refocus = move |id: Uuid| {
+        set_timeout(move || focus(&format!("completion-{id}")), Duration::ZERO);
+    };
+    let on_key = move |ev: KeyboardEvent, id: Uuid| {
+        if typing(&ev) || ev.ctrl_key() || ev.meta_key() {
+            return;
+        }
+        let key = ev.key();
+        let digit = key.parse::<usize>().ok().filter(|d| key.len() == 1 && *d <= 9);
+        match (key.as_str(), digit) {
+            (_, Some(0)) | ("Backspace", _) | ("Delete", _) => board.update(|b| b.unplace(id)),
+            (_, Some(place)) if !ev.alt_key() => board.update(|b| b.place(id, place)),
+            ("ArrowUp", _) if ev.alt_key() => board.update(|b| b.raise(id)),
+            ("ArrowDown", _) if ev.alt_key() => board.update(|b| b.lower(id)),
+            ("ArrowUp" | "ArrowDown", _) => {
+                let order = board.with_untracked(Board::order);
+                let at = order.iter().position(|x| *x == id).unwrap_or(0);
+                let next =
+                    if key == "ArrowUp" { at.saturating_sub(1) } else { (at + 1).min(order.len() - 1) };
+                ev.prevent_default();
+                focus(&format!("completion-{}", order[next]));
+                return;
+            }
+            _ => return,
+        }
+        ev.prevent_default();
+        refocus(id);
+    };
+    let on_drop = move |ev: DragEvent, target: Option<Uuid>| {
+        ev.prevent_default();
+        if let Some(id) = dragged.get_untracked() {
+            board.update(|b| match target {
+                Some(target) => b.drop_above(id, target),
+                None => b.place(id, usize::MAX),
+            });
+        }
+        dragged.set(None);
+    };
+
+    let card = move |id: Uuid| {
+        let letter = letters.with_value(|l| l.get(&id).copied().unwrap_or('?'));
+        let text = texts.with_value(|t| t.get(&id).cloned().unwrap_or_default());
+        let place = move || match board.with(|b| b.place_of(id)) {
+            Some(place) => format!("place {place}"),
+            None => "not placed".to_string(),
+        };
+        let label_boxes = LABELS
+            .iter()
+            .map(|label| {
+                let checked =
+                    move || labels.with(|l| l.get(&id).is_some_and(|names| names.iter().any(|n| n == label)));
+                view! {
+                    <label class="inline">
+                        <input type="checkbox" prop:checked=checked
+                            on:change=move |ev| {
+                                let on = event_target_checked(&ev);
+                                labels.update(|l| {
+                                    let names = l.entry(id).or_default();
+                                    names.retain(|n| n != label);
+                                    if on {
+                                        names.push(label.to_string());
+                                    }
+                                });
+                            } />
+                        {*label}
+                    </label>
+                }
+            })
+            .collect_view();
+        view! {
+            <article class="completion" tabindex="0" draggable="true" id=format!("completion-{id}")
+                data-testid="completion" data-letter=letter.to_string()
+                aria-label=move || format!("Completion {letter}, {}", place())
+                on:keydown=move |ev| on_key(ev, id)
+                on:dragstart=move |_: DragEvent| dragged.set(Some(id))
+                on:dragover=move |ev: DragEvent| ev.prevent_default()
+                on:drop=move |ev| on_drop(ev, Some(id))>
+                <header>
+                    <strong>{letter.to_string()}</strong>
+                    <span class="muted" data-testid="place">{place}</span>
+                    <span class="card-buttons">
+                        <button type="button" class="link" aria-label=format!("Move {letter} up")
+                            on:click=move |_| board.update(|b| b.raise(id))>"↑"</button>
+                        <button type="button" class="link" aria-label=format!("Move {letter} down")
+                            on:click=move |_| board.update(|b| b.lower(id))>"↓"</button>
+                    </span>
+                </header>
+                <Markdown text=text />
+                <div class="labels">{label_boxes}</div>
+            </article>
+        }
+    };
+
+    let context = task
+        .context
+        .iter()
+        .map(|turn| {
+            view! {
+                <li class="turn" data-role=turn.role.as_str()>
+                    <span class="who">{turn.role.as_str()}</span>
+                    <Markdown text=turn.text.clone() />
+                </li>
+            }
+        })
+        .collect_view();
+    let turns = task.context.len();
+    let system = task.system_prompt.clone().map(|s| view! { <p class="muted">"System prompt: " {s}</p> });
+    let lease = task.lease_expires_at.clone().map(|until| {
+        view! { <p class="muted">"Yours until " {crate::pages::short_time(&until)} "; then it goes back to the queue."</p> }
+    });
+    let revision = previous.as_ref().map(|p| {
+        view! { <p class="muted">"Revising your ranking (revision " {p.revision} "); the earlier one is kept."</p> }
+    });
+    let send_click = send.clone();
+    view! {
+        <div data-testid="rank-task" data-comparison=comparison_id.to_string()>
+            {lease}
+            {revision}
+            <details class="context" open>
+                <summary>{format!("Context ({turns} turns)")}</summary>
+                {system}
+                <ol class="turns">{context}</ol>
+            </details>
+            <p class="muted">
+                "Order the completions best first. Focus one and press its place (1–9; the same "
+                "number ties), or drag it onto another to take that one's place. " <ShortcutHelp keys=RANK_KEYS />
+            </p>
+            <ol class="rank-groups" data-testid="ranking">
+                {move || {
+                    board
+                        .get()
+                        .groups
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, group)| {
+                            view! {
+                                <li class="rank-group" data-place=i + 1>
+                                    <span class="place-number">{i + 1}</span>
+                                    <div class="tied">{group.into_iter().map(card).collect_view()}</div>
+                                </li>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </ol>
+            <div class="drop-last" data-testid="drop-last"
+                on:dragover=move |ev: DragEvent| ev.prevent_default()
+                on:drop=move |ev| on_drop(ev, None)>
+                "Drop here for the last place"
+            </div>
+            <Show when=move || board.with(|b| !b.unranked.is_empty())>
+                <h2>"Not placed yet"</h2>
+                <div class="unranked" data-testid="unranked">
+                    {move || board.get().unranked.into_iter().map(card).collect_view()}
+                </div>
+            </Show>
+            <label>
+                "Rationale (optional)"
+                <textarea rows="2" prop:value=move || rationale.get()
+                    on:input=move |ev| rationale.set(event_target_value(&ev))></textarea>
+            </label>
+            <div class="cannot-rank">
+                <label class="inline">
+                    <input type="checkbox" prop:checked=move || cannot.get()
+                        on:change=move |ev| cannot.set(event_target_checked(&ev)) />
+                    "None is acceptable / I cannot rank these"
+                </label>
+                <Show when=move || cannot.get()>
+                    <label>
+                        "Why"
+                        <input type="text" maxlength="1000" prop:value=move || reason.get()
+                            placeholder="e.g. all of them are wrong; outside what I can judge"
+                            on:input=move |ev| reason.set(event_target_value(&ev)) />
+                    </label>
+                </Show>
+            </div>
+            <div class="row">
+                <button type="button" disabled=move || !ready() || submit.pending().get()
+                    on:click=move |_| send_click()>"Submit ranking"</button>
+                {task.lease_expires_at.is_some().then(|| view! {
+                    <button type="button" class="secondary" disabled=move || skip.pending().get()
+                        on:click=move |_| { skip.dispatch(SkipComparison { comparison_id }); }>"Skip"</button>
+                })}
+            </div>
+            <ErrorLine value=submit.value() />
+            <ErrorLine value=skip.value() />
+        </div>
+    }
+}

@@ -1,0 +1,272 @@
+//! Comparisons end to end through HTTP with the tiny model: an admin draws model replies
+//! from chats into a batch whose K completions the background sampler writes; trainers are
+//! given one comparison at a time (never their own chat's, never a skipped one), and the
+//! server refuses any ranking that is not a complete ordering of exactly the shown
+//! completions on a lease the trainer holds, storing nothing; revisions keep the earlier one.
+
+mod common;
+use common::{Engine, TestApp, error_body, tiny_model};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery";
+
+fn id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A chat of `turns` user turns, each answered by the model; the replies' ids.
+async fn chat_with_replies(app: &TestApp, client: &reqwest::Client, turns: usize) -> Vec<String> {
+    let chat = id();
+    let form = [("request_id", chat.as_str()), ("kind", "chat"), ("max_tokens", "8")];
+    app.call_ok(client, "conversations/create", &form).await;
+    let mut parent: Option<String> = None;
+    let mut replies = vec![];
+    for turn in 0..turns {
+        let question = id();
+        let text = format!("Question number {turn}?");
+        let mut form = vec![
+            ("conversation_id", chat.as_str()),
+            ("request_id", question.as_str()),
+            ("role", "user"),
+            ("text", text.as_str()),
+        ];
+        if let Some(parent) = &parent {
+            form.push(("parent_id", parent.as_str()));
+        }
+        app.call_ok(client, "conversations/add_message", &form).await;
+        let reply = id();
+        let url = app.url(&format!(
+            "/api/conversations/{chat}/generate?purpose=reply&parent={question}&request_id={reply}"
+        ));
+        let body = client.get(url).send().await.expect("generate").text().await.expect("body");
+        assert!(body.contains("event: saved"), "{body}");
+        parent = Some(reply.clone());
+        replies.push(reply);
+    }
+    replies
+}
+
+/// Waits until the background sampler has written every comparison of the newest batch.
+async fn sampled(app: &TestApp, admin: &reqwest::Client) -> Value {
+    for _ in 0..600 {
+        let batches = app.call_ok(admin, "rank/batches", &[]).await;
+        if batches[0]["pending"] == 0 {
+            return batches[0].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the sampler did not finish the batch");
+}
+
+async fn task(app: &TestApp, client: &reqwest::Client, comparison: Option<&str>) -> Value {
+    let form: Vec<(&str, &str)> = comparison.map(|c| vec![("comparison_id", c)]).unwrap_or_default();
+    app.call_ok(client, "rank/task", &form).await
+}
+
+async fn submit(app: &TestApp, client: &reqwest::Client, body: &Value) -> reqwest::Response {
+    client.post(app.url("/api/rank/submit")).json(body).send().await.expect("submit")
+}
+
+/// The shown completion ids of a task, and a ranking of them: first alone, the middle two
+/// tied, the rest one by one.
+fn shown_and_ranking(task: &Value) -> (Vec<String>, Vec<Vec<String>>) {
+    let shown: Vec<String> = task["completions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    let ranking =
+        vec![vec![shown[0].clone()], vec![shown[1].clone(), shown[2].clone()], vec![shown[3].clone()]];
+    (shown, ranking)
+}
+
+async fn refused(app: &TestApp, client: &reqwest::Client, body: Value, status: u16, field: &str, says: &str) {
+    let reply = submit(app, client, &body).await;
+    assert_eq!(reply.status(), status, "{body}");
+    let error = error_body(reply).await;
+    assert_eq!(error["field"], field, "{error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains(says), "{message:?} should say {says:?}");
+}
+
+async fn batches_are_sampled_ranked_validated_and_revised(engine: Engine) {
+    let model = tiny_model();
+    let app =
+        TestApp::spawn_with(engine, &["--model", model.to_str().unwrap(), "--rank-lease-secs", "3"]).await;
+    let admin = app.first_admin("admin@example.org", PASSWORD).await;
+    app.model_ready().await;
+    let ada = app.user(&admin, "ada@example.org", "trainer").await;
+    let ben = app.user(&admin, "ben@example.org", "trainer").await;
+    let tom = app.user(&admin, "tom@example.org", "trainer").await;
+    let replies = chat_with_replies(&app, &ada, 2).await;
+
+    // Only admins create batches; the draw takes what there is.
+    let batch = id();
+    let form = [
+        ("request_id", batch.as_str()),
+        ("size", "5"),
+        ("k", "4"),
+        ("overlap", "1"),
+        ("include_original", "true"),
+        ("temperature", "0.9"),
+        ("max_tokens", "8"),
+        ("seed", "42"),
+    ];
+    assert_eq!(app.call(&ada, "rank/create_batch", &form).await.status(), 403);
+    let bad_k = [("k", "12"), ("request_id", batch.as_str())];
+    let bad: Vec<(&str, &str)> = form
+        .iter()
+        .map(|(name, value)| bad_k.iter().find(|(n, _)| n == name).map_or((*name, *value), |b| *b))
+        .collect();
+    let reply = app.call(&admin, "rank/create_batch", &bad).await;
+    assert_eq!(reply.status(), 422);
+    assert_eq!(error_body(reply).await["field"], "k");
+    let made = app.call_ok(&admin, "rank/create_batch", &form).await;
+    assert_eq!((made["comparisons"].as_i64(), made["seed"].as_str()), (Some(2), Some("42")));
+    let again = app.call_ok(&admin, "rank/create_batch", &form).await;
+    assert_eq!(again["id"], made["id"], "a double-clicked create makes one batch");
+    let done = sampled(&app, &admin).await;
+    assert_eq!((done["ready"].as_i64(), done["failed"].as_i64()), (Some(2), Some(0)), "{done}");
+
+    // Each completion is stored with what reproduces it; the original is one of the K.
+    {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut db = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();
+        let (all, with_model, with_sampling, originals): (i64, i64, i64, i64) = sqlx::query_as(
+            "select count(*), count(model_version_id), count(sampling), count(message_id) from completions",
+        )
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+        assert_eq!((all, with_model, with_sampling, originals), (8, 8, 8, 2));
+        let seeds: Vec<(String,)> =
+            sqlx::query_as("select sampling from completions where message_id is null")
+                .fetch_all(&mut db)
+                .await
+                .unwrap();
+        let mut seeds: Vec<u64> = seeds
+            .iter()
+            .map(|(s,)| serde_json::from_str::<Value>(s).unwrap()["seed"].as_u64().unwrap())
+            .collect();
+        seeds.sort();
+        seeds.dedup();
+        assert_eq!(seeds.len(), 6, "every sampled completion has its own seed");
+        let (drawn,): (i64,) =
+            sqlx::query_as("select count(*) from comparisons where message_id in ($1, $2)")
+                .bind(&replies[0])
+                .bind(&replies[1])
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
+        assert_eq!(drawn, 2);
+    }
+
+    // The chat's owner is not given their own replies; nor is anyone signed out.
+    assert_eq!(task(&app, &ada, None).await, Value::Null);
+    assert_eq!(app.call(&app.client(), "rank/task", &[]).await.status(), 401);
+
+    let first = task(&app, &ben, None).await;
+    let comparison = first["comparison_id"].as_str().unwrap().to_string();
+    assert_eq!(first["completions"].as_array().unwrap().len(), 4);
+    assert_eq!(first["context"][0]["role"], "user");
+    assert_eq!(task(&app, &ben, None).await, first, "the held comparison again, in the same order");
+    let (shown, ranking) = shown_and_ranking(&first);
+
+    let body = |ranking: Value| json!({ "request_id": id(), "comparison_id": comparison, "ranking": ranking, "shown": shown });
+    let dup = json!([[shown[0]], [shown[1], shown[0]], [shown[2]], [shown[3]]]);
+    refused(&app, &ben, body(dup), 422, "ranking", "ranked twice").await;
+    let missing = json!([[shown[0]], [shown[1]], [shown[2]]]);
+    refused(&app, &ben, body(missing), 422, "ranking", "not ranked").await;
+    let foreign = json!([[shown[0]], [shown[1]], [shown[2]], [shown[3], id()]]);
+    refused(&app, &ben, body(foreign), 422, "ranking", "was not shown").await;
+    let mut wrong_shown = body(json!(ranking));
+    wrong_shown["shown"] = json!([shown[0], shown[1], shown[2]]);
+    refused(&app, &ben, wrong_shown, 422, "shown", "each completion").await;
+    let mut bad_label = body(json!(ranking));
+    bad_label["labels"] = json!({ shown[0].clone(): ["wonderful"] });
+    refused(&app, &ben, bad_label, 422, "labels", "unknown label").await;
+    let mut no_reason = body(json!([]));
+    no_reason["cannot_rank"] = json!("  ");
+    refused(&app, &ben, no_reason, 422, "cannot_rank", "say why").await;
+    let (progress, _) = mine(&app, &ben).await;
+    assert_eq!(progress["done_today"], 0, "nothing refused was stored");
+
+    // A good ranking, with ties, labels and a rationale; a retry stores it once.
+    let mut good = body(json!(ranking));
+    good["labels"] = json!({ shown[0].clone(): ["helpful", "truthful"], shown[3].clone(): ["flagged"] });
+    good["rationale"] = json!("A answers the question.");
+    let stored = submit(&app, &ben, &good).await;
+    assert_eq!(stored.status(), 200);
+    let stored: Value = stored.json().await.unwrap();
+    assert_eq!(stored["revision"], 1);
+    assert_eq!(stored["ranking"]["groups"], json!(ranking));
+    assert_eq!(stored["shown_order"], json!(shown));
+    let retried: Value = submit(&app, &ben, &good).await.json().await.unwrap();
+    assert_eq!(retried["id"], stored["id"]);
+    assert_eq!(retried["revision"], 1);
+
+    // The next one; the queue is then empty for Tom (overlap 1, Ben holds the other).
+    let second = task(&app, &ben, None).await;
+    let second_id = second["comparison_id"].as_str().unwrap().to_string();
+    assert_ne!(second_id, comparison);
+    assert_eq!(task(&app, &tom, None).await, Value::Null);
+
+    // Ben's lease runs out: his ranking is refused, nothing stored, and Tom gets it.
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let (second_shown, second_ranking) = shown_and_ranking(&second);
+    let late = json!({ "request_id": id(), "comparison_id": second_id, "ranking": second_ranking, "shown": second_shown });
+    refused(&app, &ben, late, 409, "comparison_id", "lease expired").await;
+    let toms = task(&app, &tom, None).await;
+    assert_eq!(toms["comparison_id"], second_id.as_str());
+    assert_eq!(toms["completions"].as_array().unwrap().len(), 4);
+    // Tom skips it: not offered to him again, and back in the queue for Ben.
+    app.call_ok(&tom, "rank/skip", &[("comparison_id", second_id.as_str())]).await;
+    assert_eq!(task(&app, &tom, None).await, Value::Null);
+    assert_eq!(task(&app, &ben, None).await["comparison_id"], second_id.as_str());
+
+    // Ben revises his first ranking: revision 2, the earlier kept; cannot-rank with a reason.
+    let revise = task(&app, &ben, Some(&comparison)).await;
+    assert_eq!(revise["previous"]["revision"], 1);
+    assert_eq!(revise["lease_expires_at"], Value::Null);
+    let mut revision = body(json!([]));
+    revision["cannot_rank"] = json!("none of them answers the question");
+    let revised: Value = submit(&app, &ben, &revision).await.json().await.unwrap();
+    assert_eq!((revised["revision"].as_i64(), revised["ranking"].clone()), (Some(2), Value::Null));
+    let (progress, recent) = mine(&app, &ben).await;
+    assert_eq!(progress["done_today"], 1);
+    assert_eq!(recent[0]["revision"], 2);
+    assert_eq!(recent[0]["cannot_rank"], true);
+    // Someone who never held a comparison cannot open or rank it.
+    assert_eq!(app.call(&tom, "rank/task", &[("comparison_id", comparison.as_str())]).await.status(), 404);
+    let batches = app.call_ok(&admin, "rank/batches", &[]).await;
+    assert_eq!(batches[0]["rankings_done"], 1);
+}
+on_both_engines!(batches_are_sampled_ranked_validated_and_revised);
+
+async fn mine(app: &TestApp, client: &reqwest::Client) -> (Value, Vec<Value>) {
+    let mine = app.call_ok(client, "rank/mine", &[]).await;
+    (mine[0].clone(), mine[1].as_array().cloned().unwrap_or_default())
+}
+
+async fn a_batch_needs_model_replies(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let admin = app.first_admin("admin@example.org", PASSWORD).await;
+    let form = [
+        ("request_id", id()),
+        ("size", "3".into()),
+        ("k", "4".into()),
+        ("overlap", "1".into()),
+        ("temperature", "0.9".into()),
+        ("max_tokens", "8".into()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let reply = app.call(&admin, "rank/create_batch", &form).await;
+    assert_eq!(reply.status(), 422);
+    let error = error_body(reply).await;
+    assert_eq!(error["field"], "size");
+    assert!(error["message"].as_str().unwrap().contains("chat with the model first"), "{error}");
+    assert_eq!(app.call_ok(&admin, "rank/batches", &[]).await, json!([]), "nothing stored");
+}
+on_both_engines!(a_batch_needs_model_replies);
