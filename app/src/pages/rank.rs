@@ -290,10 +290,11 @@ fn RankBoard(
                 {system}
                 <ol class="turns">{context}</ol>
             </details>
-            <p class="muted">
+            // A div, not a p: the help holds a dialog (a div), which a p cannot hold.
+            <div class="muted hint">
                 "Order the completions best first. Focus one and press its place (1–9; the same "
                 "number ties), or drag it onto another to take that one's place. " <ShortcutHelp keys=RANK_KEYS />
-            </p>
+            </div>
             <ol class="rank-groups" data-testid="ranking">
                 {move || {
                     board
