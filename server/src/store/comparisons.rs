@@ -117,6 +117,9 @@ impl RankingRow {
     }
 }
 
+/// A trainer's ranked comparison: id, revision, when, reason not ranked, the turn before.
+type RankedRow = (String, i64, String, Option<String>, Option<String>);
+
 fn lease_from(row: (String, i64, String)) -> Result<Lease, StoreError> {
     Ok(Lease { comparison_id: uuid(&row.0)?, slot: row.1, expires_at: row.2 })
 }
@@ -566,7 +569,7 @@ impl SqlStore {
         user: Uuid,
         limit: i64,
     ) -> Result<Vec<RankedItem>, StoreError> {
-        let rows: Vec<(String, i64, String, Option<String>, Option<String>)> = sqlx::query_as(
+        let rows: Vec<RankedRow> = sqlx::query_as(
             "select r.comparison_id, r.revision, r.created_at, r.cannot_rank, \
              (select p.text from comparisons c join messages m on m.id = c.message_id \
                  join messages p on p.id = m.parent_id where c.id = r.comparison_id) \

@@ -1,3 +1,6 @@
+// The form's fields are the function's arguments, one each.
+#![allow(clippy::too_many_arguments)]
+
 use crate::comparison::BatchProgress;
 use crate::error::ApiError;
 use leptos::prelude::*;
@@ -9,7 +12,6 @@ use uuid::Uuid;
 /// background; the batch's progress shows them arrive. `request_id` is the batch's id, so a
 /// double-clicked create makes one batch.
 #[server(endpoint = "rank/create_batch")]
-#[allow(clippy::too_many_arguments)]
 pub async fn create_batch(
     request_id: Uuid,
     size: i64,

@@ -11,7 +11,6 @@ use uuid::Uuid;
 /// optional. Submitting again for a comparison they ranked stores a revision and keeps the
 /// earlier one. `request_id` is the ranking's id, so a retried submit stores one.
 #[server(endpoint = "rank/submit", input = Json)]
-#[allow(clippy::too_many_arguments)]
 pub async fn submit_ranking(
     request_id: Uuid,
     comparison_id: Uuid,
