@@ -108,6 +108,9 @@ pub struct Conversation {
     /// Every model suggestion shown while writing, oldest first.
     #[serde(default)]
     pub suggestions: Vec<Suggestion>,
+    /// The reader's own feedback on its messages (filled for the one who asks).
+    #[serde(default)]
+    pub my_feedback: Vec<crate::feedback::Feedback>,
 }
 
 /// A model-written suggestion shown to a trainer for the next turn of a demonstration.

@@ -11,6 +11,7 @@ pub mod components;
 pub mod conversation;
 pub mod domain;
 pub mod error;
+pub mod feedback;
 pub mod markdown;
 pub mod model;
 pub mod pages;

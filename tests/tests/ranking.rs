@@ -5,45 +5,13 @@
 //! completions on a lease the trainer holds, storing nothing; revisions keep the earlier one.
 
 mod common;
-use common::{Engine, TestApp, error_body, tiny_model};
+use common::{Engine, TestApp, chat_with_replies, error_body, tiny_model};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery";
 
 fn id() -> String {
     uuid::Uuid::new_v4().to_string()
-}
-
-/// A chat of `turns` user turns, each answered by the model; the replies' ids.
-async fn chat_with_replies(app: &TestApp, client: &reqwest::Client, turns: usize) -> Vec<String> {
-    let chat = id();
-    let form = [("request_id", chat.as_str()), ("kind", "chat"), ("max_tokens", "8")];
-    app.call_ok(client, "conversations/create", &form).await;
-    let mut parent: Option<String> = None;
-    let mut replies = vec![];
-    for turn in 0..turns {
-        let question = id();
-        let text = format!("Question number {turn}?");
-        let mut form = vec![
-            ("conversation_id", chat.as_str()),
-            ("request_id", question.as_str()),
-            ("role", "user"),
-            ("text", text.as_str()),
-        ];
-        if let Some(parent) = &parent {
-            form.push(("parent_id", parent.as_str()));
-        }
-        app.call_ok(client, "conversations/add_message", &form).await;
-        let reply = id();
-        let url = app.url(&format!(
-            "/api/conversations/{chat}/generate?purpose=reply&parent={question}&request_id={reply}"
-        ));
-        let body = client.get(url).send().await.expect("generate").text().await.expect("body");
-        assert!(body.contains("event: saved"), "{body}");
-        parent = Some(reply.clone());
-        replies.push(reply);
-    }
-    replies
 }
 
 /// Waits until the background sampler has written every comparison of the newest batch.
@@ -99,7 +67,7 @@ async fn batches_are_sampled_ranked_validated_and_revised(engine: Engine) {
     let ada = app.user(&admin, "ada@example.org", "trainer").await;
     let ben = app.user(&admin, "ben@example.org", "trainer").await;
     let tom = app.user(&admin, "tom@example.org", "trainer").await;
-    let replies = chat_with_replies(&app, &ada, 2).await;
+    let (_, replies) = chat_with_replies(&app, &ada, 2).await;
 
     // Only admins create batches; the draw takes what there is.
     let batch = id();

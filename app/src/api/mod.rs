@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod conversations;
+pub mod feedback;
 pub mod guidelines;
 pub mod home;
 pub mod keys;

@@ -1,5 +1,6 @@
 pub mod debounce;
 pub mod error_line;
+pub mod feedback_bar;
 pub mod generation_stream;
 pub mod guidelines;
 pub mod markdown;

@@ -6,6 +6,7 @@
 use crate::api::conversations::{AddMessage, SaveComposer, SetSampling, get_conversation};
 use crate::components::debounce::Debounce;
 use crate::components::error_line::ErrorLine;
+use crate::components::feedback_bar::{FeedbackBar, FeedbackCategories};
 use crate::components::generation_stream::{self, Outputs};
 use crate::components::guidelines::GuidelinesPanel;
 use crate::components::markdown::Markdown;
@@ -144,6 +145,7 @@ impl ChatState {
 
 #[component]
 pub fn ChatPage() -> impl IntoView {
+    FeedbackCategories::provide();
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|id| Uuid::parse_str(&id).ok());
     let state = ChatState {
@@ -375,6 +377,12 @@ fn ChatTurn(
         ),
     };
     let text = message.text.clone();
+    let feedback = matches!(message.author, Author::Model { .. }).then(|| {
+        let initial =
+            conversation.with_value(|c| c.my_feedback.iter().find(|f| f.message_id == message.id).cloned());
+        view! { <FeedbackBar conversation_id=state.conversation_id message_id=message.id initial /> }
+            .into_any()
+    });
     view! {
         <li class="turn" id=format!("turn-{index}") data-role=message.role.as_str() tabindex="-1">
             <div class="turn-head">
@@ -392,6 +400,7 @@ fn ChatTurn(
                 }>"Send as a new branch"</button>
             </Show>
             {provenance.map(|p| view! { <p class="muted small">{p}</p> })}
+            {feedback}
         </li>
     }
 }

@@ -1,6 +1,7 @@
 mod admin;
 mod area;
 mod chat;
+mod feedback;
 mod home;
 mod login;
 mod mine;
@@ -12,6 +13,7 @@ mod write;
 pub use admin::{AdminPage, ApiKeysPage, ComparisonsPage, GuidelinesPage, ModelPage, short_time};
 pub use area::AreaPage;
 pub use chat::{ChatPage, ChatStartPage};
+pub use feedback::FeedbackPage;
 pub use home::HomePage;
 pub use login::LoginPage;
 pub use mine::MyWorkPage;

@@ -324,6 +324,25 @@ pub trait Store: Send + Sync {
         user: Uuid,
         limit: i64,
     ) -> Result<Vec<crate::comparison::RankedItem>, StoreError>;
+    /// Stores one person's feedback on a message, replacing theirs if they gave some.
+    async fn save_feedback(
+        &self,
+        feedback: &crate::feedback::Feedback,
+    ) -> Result<crate::feedback::Feedback, StoreError>;
+    /// The feedback `user` gave on the messages of one conversation.
+    async fn feedback_in(
+        &self,
+        conversation_id: Uuid,
+        user: Uuid,
+    ) -> Result<Vec<crate::feedback::Feedback>, StoreError>;
+    /// Feedback matching the filter, newest first (at most `limit`).
+    async fn list_feedback(
+        &self,
+        filter: &crate::feedback::FeedbackFilter,
+        limit: i64,
+    ) -> Result<Vec<crate::feedback::FeedbackItem>, StoreError>;
+    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+    async fn save_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
     async fn guidelines(&self, area: &str) -> Result<Option<crate::domain::Guidelines>, StoreError>;
     async fn save_guidelines(
         &self,

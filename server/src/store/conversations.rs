@@ -193,6 +193,7 @@ impl SqlStore {
             messages,
             composer: row.composer,
             suggestions,
+            my_feedback: vec![],
         }))
     }
 

@@ -6,6 +6,7 @@
 mod api_keys;
 mod comparisons;
 mod conversations;
+mod feedback;
 mod guidelines;
 mod login_failures;
 mod model_versions;

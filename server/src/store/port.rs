@@ -233,4 +233,30 @@ impl Store for SqlStore {
     ) -> Result<Vec<app::comparison::RankedItem>, StoreError> {
         self.recent_rankings_of(user, limit).await
     }
+    async fn save_feedback(
+        &self,
+        feedback: &app::feedback::Feedback,
+    ) -> Result<app::feedback::Feedback, StoreError> {
+        self.upsert_feedback(feedback).await
+    }
+    async fn feedback_in(
+        &self,
+        conversation_id: Uuid,
+        user: Uuid,
+    ) -> Result<Vec<app::feedback::Feedback>, StoreError> {
+        self.feedback_of(conversation_id, user).await
+    }
+    async fn list_feedback(
+        &self,
+        filter: &app::feedback::FeedbackFilter,
+        limit: i64,
+    ) -> Result<Vec<app::feedback::FeedbackItem>, StoreError> {
+        self.feedback_list(filter, limit).await
+    }
+    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.read_setting(key).await
+    }
+    async fn save_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.write_setting(key, value).await
+    }
 }

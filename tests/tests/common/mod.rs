@@ -271,3 +271,41 @@ pub fn tiny_model() -> PathBuf {
     })
     .clone()
 }
+
+/// A chat of `turns` user turns, each answered by the model (at most 8 tokens); the
+/// chat's id and the replies' ids.
+pub async fn chat_with_replies(
+    app: &TestApp,
+    client: &reqwest::Client,
+    turns: usize,
+) -> (String, Vec<String>) {
+    let id = || uuid::Uuid::new_v4().to_string();
+    let chat = id();
+    let form = [("request_id", chat.as_str()), ("kind", "chat"), ("max_tokens", "8")];
+    app.call_ok(client, "conversations/create", &form).await;
+    let mut parent: Option<String> = None;
+    let mut replies = vec![];
+    for turn in 0..turns {
+        let question = id();
+        let text = format!("Question number {turn}?");
+        let mut form = vec![
+            ("conversation_id", chat.as_str()),
+            ("request_id", question.as_str()),
+            ("role", "user"),
+            ("text", text.as_str()),
+        ];
+        if let Some(parent) = &parent {
+            form.push(("parent_id", parent.as_str()));
+        }
+        app.call_ok(client, "conversations/add_message", &form).await;
+        let reply = id();
+        let url = app.url(&format!(
+            "/api/conversations/{chat}/generate?purpose=reply&parent={question}&request_id={reply}"
+        ));
+        let body = client.get(url).send().await.expect("generate").text().await.expect("body");
+        assert!(body.contains("event: saved"), "{body}");
+        parent = Some(reply.clone());
+        replies.push(reply);
+    }
+    (chat, replies)
+}

@@ -1,0 +1,172 @@
+//! Feedback on messages (one row per person and message, replaced when edited) and the
+//! settings admins change at run time.
+
+use super::{SqlStore, backend, json, to_json, uuid};
+use app::conversation::ConversationKind;
+use app::feedback::{Feedback, FeedbackFilter, FeedbackItem};
+use app::ssr::StoreError;
+use app::ssr::clock::now_rfc3339;
+use uuid::Uuid;
+
+#[derive(sqlx::FromRow)]
+struct FeedbackRow {
+    message_id: String,
+    user_id: String,
+    thumbs: Option<i64>,
+    categories: String,
+    text: String,
+    updated_at: String,
+}
+
+impl FeedbackRow {
+    fn into_feedback(self) -> Result<Feedback, StoreError> {
+        Ok(Feedback {
+            message_id: uuid(&self.message_id)?,
+            user_id: uuid(&self.user_id)?,
+            thumbs: self.thumbs,
+            categories: json(Some(&self.categories), &self.message_id)?.unwrap_or_default(),
+            text: self.text,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ItemRow {
+    message_id: String,
+    user_id: String,
+    thumbs: Option<i64>,
+    categories: String,
+    text: String,
+    updated_at: String,
+    email: String,
+    conversation_id: String,
+    kind: String,
+    model_version_id: Option<String>,
+    model_name: Option<String>,
+    message_text: String,
+}
+
+/// Most rows a list reads before the category filter.
+const SCAN_LIMIT: i64 = 5000;
+
+impl SqlStore {
+    pub(super) async fn upsert_feedback(&self, feedback: &Feedback) -> Result<Feedback, StoreError> {
+        let now = now_rfc3339();
+        sqlx::query(
+            "insert into feedback (message_id, user_id, thumbs, categories, text, created_at, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $6) on conflict (message_id, user_id) do update set \
+             thumbs = excluded.thumbs, categories = excluded.categories, text = excluded.text, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(feedback.message_id.to_string())
+        .bind(feedback.user_id.to_string())
+        .bind(feedback.thumbs)
+        .bind(to_json(&feedback.categories)?)
+        .bind(&feedback.text)
+        .bind(&now)
+        .execute(self.pool())
+        .await
+        .map_err(backend)?;
+        Ok(Feedback { updated_at: now, ..feedback.clone() })
+    }
+
+    pub(super) async fn feedback_of(
+        &self,
+        conversation_id: Uuid,
+        user: Uuid,
+    ) -> Result<Vec<Feedback>, StoreError> {
+        let rows: Vec<FeedbackRow> = sqlx::query_as(
+            "select f.message_id, f.user_id, f.thumbs, f.categories, f.text, f.updated_at from feedback f \
+             join messages m on m.id = f.message_id where m.conversation_id = $1 and f.user_id = $2",
+        )
+        .bind(conversation_id.to_string())
+        .bind(user.to_string())
+        .fetch_all(self.pool())
+        .await
+        .map_err(backend)?;
+        rows.into_iter().map(FeedbackRow::into_feedback).collect()
+    }
+
+    pub(super) async fn feedback_list(
+        &self,
+        filter: &FeedbackFilter,
+        limit: i64,
+    ) -> Result<Vec<FeedbackItem>, StoreError> {
+        let to = filter.to.as_ref().map(|day| format!("{day}T23:59:59.999999Z")).unwrap_or_default();
+        let rows: Vec<ItemRow> = sqlx::query_as(
+            "select f.message_id, f.user_id, f.thumbs, f.categories, f.text, f.updated_at, u.email, \
+             m.conversation_id, c.kind, m.author_model_version_id as model_version_id, v.name as model_name, \
+             m.text as message_text \
+             from feedback f join users u on u.id = f.user_id join messages m on m.id = f.message_id \
+             join conversations c on c.id = m.conversation_id \
+             left join model_versions v on v.id = m.author_model_version_id \
+             where ($1 = '' or f.user_id = $1) and ($2 = '' or m.author_model_version_id = $2) \
+             and ($3 = '' or f.updated_at >= $3) and ($4 = '' or f.updated_at <= $4) \
+             order by f.updated_at desc, f.message_id limit $5",
+        )
+        .bind(filter.user_id.map(|u| u.to_string()).unwrap_or_default())
+        .bind(filter.model_version_id.map(|v| v.to_string()).unwrap_or_default())
+        .bind(filter.from.clone().unwrap_or_default())
+        .bind(to)
+        .bind(SCAN_LIMIT)
+        .fetch_all(self.pool())
+        .await
+        .map_err(backend)?;
+        let mut items = vec![];
+        for row in rows {
+            let feedback = FeedbackRow {
+                message_id: row.message_id,
+                user_id: row.user_id,
+                thumbs: row.thumbs,
+                categories: row.categories,
+                text: row.text,
+                updated_at: row.updated_at,
+            }
+            .into_feedback()?;
+            if filter.category.as_ref().is_some_and(|c| !feedback.categories.contains(c)) {
+                continue;
+            }
+            let mut excerpt: String = row.message_text.chars().take(160).collect();
+            if excerpt.len() < row.message_text.len() {
+                excerpt.push('…');
+            }
+            items.push(FeedbackItem {
+                feedback,
+                user_email: row.email,
+                conversation_id: uuid(&row.conversation_id)?,
+                conversation_kind: row.kind.parse::<ConversationKind>().map_err(StoreError::Backend)?,
+                model_version_id: row.model_version_id.as_deref().map(uuid).transpose()?,
+                model_name: row.model_name,
+                excerpt,
+            });
+            if items.len() as i64 >= limit {
+                break;
+            }
+        }
+        Ok(items)
+    }
+
+    pub(super) async fn read_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as("select value from settings where key = $1")
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(backend)?;
+        Ok(row.map(|(value,)| value))
+    }
+
+    pub(super) async fn write_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into settings (key, value, updated_at) values ($1, $2, $3) \
+             on conflict (key) do update set value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(now_rfc3339())
+        .execute(self.pool())
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+}
