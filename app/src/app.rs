@@ -4,8 +4,8 @@ use crate::domain::{AREAS, User};
 use crate::error::ApiError;
 use crate::pages::{
     AdminPage, ApiKeysPage, AreaPage, ChatPage, ChatStartPage, ComparisonsPage, DemonstrationPage,
-    FeedbackPage, GuidelinesPage, HomePage, LoginPage, ModelPage, MyWorkPage, NotFound, RankPage, SetupPage,
-    WritePage,
+    FeedbackPage, FilterPage, GuidelinesPage, HomePage, LoginPage, ModelPage, MyWorkPage, NotFound, RankPage,
+    SetupPage, WritePage,
 };
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -82,6 +82,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/rank") view=RankPage />
                     <Route path=path!("/rank/:id") view=RankPage />
                     <Route path=path!("/admin/comparisons") view=ComparisonsPage />
+                    <Route path=path!("/admin/filter") view=FilterPage />
                     <Route path=path!("/feedback") view=FeedbackPage />
                     <Route path=path!("/review") view=|| view! { <AreaPage area=&AREAS[5] /> } />
                     <Route path=path!("/datasets") view=|| view! { <AreaPage area=&AREAS[6] /> } />

@@ -87,6 +87,9 @@ pub struct Message {
     pub suggestion: Option<SuggestionTaken>,
     pub created_at: String,
     pub updated_at: String,
+    /// The content filter's latest decision on it.
+    #[serde(default)]
+    pub filter: Option<crate::filter::Verdict>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,6 +114,9 @@ pub struct Conversation {
     /// The reader's own feedback on its messages (filled for the one who asks).
     #[serde(default)]
     pub my_feedback: Vec<crate::feedback::Feedback>,
+    /// The reader's own feedback on the content filter's decisions here.
+    #[serde(default)]
+    pub my_filter_feedback: Vec<crate::filter::FilterFeedback>,
 }
 
 /// A model-written suggestion shown to a trainer for the next turn of a demonstration.

@@ -12,6 +12,7 @@ pub mod conversation;
 pub mod domain;
 pub mod error;
 pub mod feedback;
+pub mod filter;
 pub mod markdown;
 pub mod model;
 pub mod pages;

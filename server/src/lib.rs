@@ -3,7 +3,6 @@
 
 pub mod bench;
 pub mod cli;
-pub mod content_filter;
 pub mod http;
 pub mod model;
 pub mod model_file;

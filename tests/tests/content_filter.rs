@@ -4,7 +4,7 @@
 //! every prompt was read and that the red-team prompts are flagged more often than the
 //! ordinary ones, not a tuned pass mark.
 
-use parley::content_filter::{DEFAULT_POLICY, Policy};
+use app::ssr::content_filter::{DEFAULT_POLICY, Policy};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod conversations;
 pub mod feedback;
+pub mod filter;
 pub mod guidelines;
 pub mod home;
 pub mod keys;

@@ -1,6 +1,7 @@
 pub mod debounce;
 pub mod error_line;
 pub mod feedback_bar;
+pub mod filter_feedback;
 pub mod generation_stream;
 pub mod guidelines;
 pub mod markdown;

@@ -7,12 +7,14 @@ use crate::api::conversations::{AddMessage, SaveComposer, SetSampling, get_conve
 use crate::components::debounce::Debounce;
 use crate::components::error_line::ErrorLine;
 use crate::components::feedback_bar::{FeedbackBar, FeedbackCategories};
+use crate::components::filter_feedback::{FilterFeedbackBar, verdict_notice};
 use crate::components::generation_stream::{self, Outputs};
 use crate::components::guidelines::GuidelinesPanel;
 use crate::components::markdown::Markdown;
 use crate::components::shortcuts::{Key, ShortcutHelp, focus, move_focus, use_keys};
 use crate::conversation::{Author, Conversation, ConversationKind, Message, Role};
 use crate::error::{ApiError, ErrorKind};
+use crate::filter::Action as FilterAction;
 use crate::model::SamplingParams;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -376,8 +378,33 @@ fn ChatTurn(
             .into_any(),
         ),
     };
+    let from_model = matches!(message.author, Author::Model { .. });
+    let notice = verdict_notice(message.filter.as_ref(), from_model);
+    let hidden = from_model && message.filter.as_ref().is_some_and(|v| v.action == Some(FilterAction::Block));
+    let filter_feedback = {
+        let given = conversation
+            .with_value(|c| c.my_filter_feedback.iter().find(|f| f.message_id == message.id).cloned());
+        view! {
+            <FilterFeedbackBar conversation_id=state.conversation_id message_id=message.id
+                verdict=message.filter.clone() given />
+        }
+        .into_any()
+    };
     let text = message.text.clone();
-    let feedback = matches!(message.author, Author::Model { .. }).then(|| {
+    let body = move || {
+        if hidden {
+            view! {
+                <details class="filter-hidden">
+                    <summary>"Show it anyway"</summary>
+                    <Markdown text=text.clone() />
+                </details>
+            }
+            .into_any()
+        } else {
+            view! { <Markdown text=text.clone() /> }.into_any()
+        }
+    };
+    let feedback = from_model.then(|| {
         let initial =
             conversation.with_value(|c| c.my_feedback.iter().find(|f| f.message_id == message.id).cloned());
         view! { <FeedbackBar conversation_id=state.conversation_id message_id=message.id initial /> }
@@ -390,7 +417,8 @@ fn ChatTurn(
                 {switcher}
                 <span class="turn-actions">{action}</span>
             </div>
-            <Show when=move || editing.get() fallback=move || view! { <Markdown text=text.clone() /> }>
+            {notice}
+            <Show when=move || editing.get() fallback=body>
                 <textarea rows="3" aria-label="Edited user turn" prop:value=move || edited.get()
                     on:input=move |ev| edited.set(event_target_value(&ev))></textarea>
                 <button type="button" on:click=move |_| {
@@ -401,6 +429,7 @@ fn ChatTurn(
             </Show>
             {provenance.map(|p| view! { <p class="muted small">{p}</p> })}
             {feedback}
+            {filter_feedback}
         </li>
     }
 }

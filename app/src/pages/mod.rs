@@ -10,7 +10,7 @@ mod rank;
 mod setup;
 mod write;
 
-pub use admin::{AdminPage, ApiKeysPage, ComparisonsPage, GuidelinesPage, ModelPage, short_time};
+pub use admin::{AdminPage, ApiKeysPage, ComparisonsPage, FilterPage, GuidelinesPage, ModelPage, short_time};
 pub use area::AreaPage;
 pub use chat::{ChatPage, ChatStartPage};
 pub use feedback::FeedbackPage;

@@ -2,6 +2,7 @@
 //! helpers every server function uses to find the caller and answer with the right status.
 
 pub mod clock;
+pub mod content_filter;
 pub mod model;
 mod passwords;
 mod session;
@@ -33,6 +34,7 @@ pub struct AppState {
     pub limits: crate::domain::Limits,
     /// Wakes the background sampler when a batch of comparisons is created.
     pub comparison_work: Arc<tokio::sync::Notify>,
+    pub filter: Arc<content_filter::FilterState>,
 }
 
 pub fn state() -> Result<AppState, ApiError> {

@@ -343,6 +343,34 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<crate::feedback::FeedbackItem>, StoreError>;
     async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
     async fn save_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// The policy in force (the newest version), none while the built-in default is.
+    async fn latest_policy(&self) -> Result<Option<crate::filter::PolicyVersion>, StoreError>;
+    /// Stores a new policy version (the newest plus one).
+    async fn save_policy(&self, text: &str, by: Uuid) -> Result<crate::filter::PolicyVersion, StoreError>;
+    /// Records the filter's decision on a message (`hits` as JSON).
+    async fn record_decision(
+        &self,
+        message_id: Uuid,
+        verdict: &crate::filter::Verdict,
+        hits: &str,
+    ) -> Result<(), StoreError>;
+    /// Stores one person's word on the filter's decision about a message, replacing theirs.
+    async fn save_filter_feedback(
+        &self,
+        feedback: &crate::filter::FilterFeedback,
+    ) -> Result<crate::filter::FilterFeedback, StoreError>;
+    async fn filter_feedback_in(
+        &self,
+        conversation_id: Uuid,
+        user: Uuid,
+    ) -> Result<Vec<crate::filter::FilterFeedback>, StoreError>;
+    /// Per category: texts flagged (latest decisions) and the feedback on the filter.
+    async fn filter_stats(&self) -> Result<Vec<crate::filter::CategoryStats>, StoreError>;
+    /// The newest feedback on the filter, each with its message's text (shortened).
+    async fn recent_filter_feedback(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(crate::filter::FilterFeedback, String)>, StoreError>;
     async fn guidelines(&self, area: &str) -> Result<Option<crate::domain::Guidelines>, StoreError>;
     async fn save_guidelines(
         &self,

@@ -144,6 +144,19 @@ async fn start(
     if replay(&conversation, &query, &sender) {
         return Ok(stream(receiver));
     }
+    // A turn the content filter blocked is never sent to the model.
+    let parent_verdict =
+        query.parent.and_then(|p| conversation.messages.iter().find(|m| m.id == p)?.filter.clone());
+    if let Some(verdict) = parent_verdict.filter(|v| v.action == Some(app::filter::Action::Block)) {
+        return Err(ApiError::field(
+            ErrorKind::Invalid,
+            "parent",
+            format!(
+                "the content filter blocked that turn ({}); it is not sent to the model",
+                verdict.categories.join(", ")
+            ),
+        ));
+    }
     let max = state.limits.messages;
     if query.purpose == Purpose::Reply && conversation.messages.len() >= max {
         return Err(ApiError::new(
@@ -172,6 +185,7 @@ async fn start(
     let events = served.model.generate(request).await.map_err(model_error)?;
     let job = Job {
         store: state.store.clone(),
+        filter: state.filter.clone(),
         conversation_id: conversation.id,
         purpose: query.purpose,
         request_id: query.request_id,
@@ -244,6 +258,7 @@ fn context(conversation: &Conversation, parent: Option<Uuid>, role: Role) -> Vec
 /// One running generation: forwards its events to the page and stores the result.
 struct Job {
     store: Arc<dyn Store>,
+    filter: Arc<app::ssr::content_filter::FilterState>,
     conversation_id: Uuid,
     purpose: Purpose,
     request_id: Uuid,
@@ -257,6 +272,12 @@ struct Job {
 
 impl Job {
     async fn run(self, mut events: mpsc::Receiver<GenerationEvent>, sender: Events) {
+        // A reply is checked as it streams: once the policy would block it, the page gets no
+        // more of it and the model stops; what was written is stored, hidden behind a notice.
+        let policy = match self.purpose {
+            Purpose::Reply => self.filter.policy(self.store.as_ref()).await.ok(),
+            Purpose::Suggest => None,
+        };
         let mut texts = vec![String::new(); self.n];
         let mut finish: Vec<Option<FinishReason>> = vec![None; self.n];
         let mut page_open = true;
@@ -269,6 +290,14 @@ impl Job {
                     // A NUL cannot be stored (PostgreSQL text refuses it) nor shown.
                     let text = text.replace('\0', "");
                     texts[index].push_str(&text);
+                    if let Some(policy) = &policy {
+                        let decision = policy.1.check(&texts[index]);
+                        if decision.action() == Some(app::filter::Action::Block) {
+                            let categories = decision.categories().join(", ");
+                            let _ = sender.send(event("blocked", json!({ "categories": categories }))).await;
+                            break;
+                        }
+                    }
                     event("delta", json!({ "index": index, "text": text }))
                 }
                 GenerationEvent::Done { index, finish_reason, completion_tokens } => {
@@ -327,7 +356,8 @@ impl Job {
                     suggestion: None,
                     taken_from: None,
                 };
-                self.store.add_message(self.conversation_id, message).await?;
+                let stored = self.store.add_message(self.conversation_id, message).await?;
+                self.filter.judge(self.store.as_ref(), stored.id, &stored.text).await?;
             }
             Purpose::Suggest => {
                 let suggestions = NewSuggestions {

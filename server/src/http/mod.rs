@@ -95,7 +95,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store: Arc<dyn Store> = Arc::new(store);
     let comparison_work = Arc::new(tokio::sync::Notify::new());
     crate::sampler::spawn(store.clone(), models.clone(), comparison_work.clone());
-    let state = AppState { store, models, secure_cookies: args.secure_cookies, limits, comparison_work };
+    let filter = Arc::new(app::ssr::content_filter::FilterState::default());
+    let state =
+        AppState { store, models, secure_cookies: args.secure_cookies, limits, comparison_work, filter };
     let options = LeptosOptions::builder()
         .output_name("parley")
         .site_root(args.site_root.display().to_string())

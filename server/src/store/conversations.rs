@@ -111,6 +111,7 @@ impl MessageRow {
             suggestion,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            filter: None,
         })
     }
 }
@@ -169,7 +170,11 @@ impl SqlStore {
                 .fetch_all(self.pool())
                 .await
                 .map_err(backend)?;
-        let messages = rows.into_iter().map(MessageRow::into_message).collect::<Result<Vec<_>, _>>()?;
+        let mut messages = rows.into_iter().map(MessageRow::into_message).collect::<Result<Vec<_>, _>>()?;
+        let verdicts = self.verdicts_in(id).await?;
+        for message in &mut messages {
+            message.filter = verdicts.get(&message.id).cloned();
+        }
         let suggestions: Vec<SuggestionRow> = sqlx::query_as(
             "select id, idx, parent_id, role, text, model_version_id, sampling, finish_reason, created_at, \
              taken_message_id from suggestions where conversation_id = $1 order by created_at, id, idx",
@@ -194,6 +199,7 @@ impl SqlStore {
             composer: row.composer,
             suggestions,
             my_feedback: vec![],
+            my_filter_feedback: vec![],
         }))
     }
 

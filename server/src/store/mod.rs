@@ -7,6 +7,7 @@ mod api_keys;
 mod comparisons;
 mod conversations;
 mod feedback;
+mod filter;
 mod guidelines;
 mod login_failures;
 mod model_versions;

@@ -259,4 +259,40 @@ impl Store for SqlStore {
     async fn save_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
         self.write_setting(key, value).await
     }
+    async fn latest_policy(&self) -> Result<Option<app::filter::PolicyVersion>, StoreError> {
+        self.newest_policy().await
+    }
+    async fn save_policy(&self, text: &str, by: Uuid) -> Result<app::filter::PolicyVersion, StoreError> {
+        self.insert_policy(text, by).await
+    }
+    async fn record_decision(
+        &self,
+        message_id: Uuid,
+        verdict: &app::filter::Verdict,
+        hits: &str,
+    ) -> Result<(), StoreError> {
+        self.insert_decision(message_id, verdict, hits).await
+    }
+    async fn save_filter_feedback(
+        &self,
+        feedback: &app::filter::FilterFeedback,
+    ) -> Result<app::filter::FilterFeedback, StoreError> {
+        self.upsert_filter_feedback(feedback).await
+    }
+    async fn filter_feedback_in(
+        &self,
+        conversation_id: Uuid,
+        user: Uuid,
+    ) -> Result<Vec<app::filter::FilterFeedback>, StoreError> {
+        self.filter_feedback_of(conversation_id, user).await
+    }
+    async fn filter_stats(&self) -> Result<Vec<app::filter::CategoryStats>, StoreError> {
+        SqlStore::filter_stats(self).await
+    }
+    async fn recent_filter_feedback(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(app::filter::FilterFeedback, String)>, StoreError> {
+        SqlStore::recent_filter_feedback(self, limit).await
+    }
 }

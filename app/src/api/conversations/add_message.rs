@@ -86,8 +86,10 @@ pub async fn add_message(
         text,
         author: Author::Trainer { user_id: user.id },
     };
-    let store = state()?.store;
-    let message = store.add_message(conversation_id, new).await?;
+    let state = state()?;
+    let store = state.store;
+    let mut message = store.add_message(conversation_id, new).await?;
+    message.filter = Some(state.filter.judge(store.as_ref(), message.id, &message.text).await?);
     // The text typed for this turn is now the turn.
     store.save_composer(conversation_id, None).await?;
     Ok(message)

@@ -11,6 +11,8 @@ pub async fn get_conversation(conversation_id: Uuid) -> Result<Conversation, Api
     use crate::ssr::{require, state};
     let user = require(Role::Trainer).await?;
     let mut conversation = super::access::readable(&user, conversation_id).await?;
-    conversation.my_feedback = state()?.store.feedback_in(conversation_id, user.id).await?;
+    let store = state()?.store;
+    conversation.my_feedback = store.feedback_in(conversation_id, user.id).await?;
+    conversation.my_filter_feedback = store.filter_feedback_in(conversation_id, user.id).await?;
     Ok(conversation)
 }

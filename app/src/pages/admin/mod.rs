@@ -3,12 +3,14 @@
 mod accounts;
 mod api_keys;
 mod comparisons;
+mod filter;
 mod guidelines;
 mod model;
 
 pub use accounts::AdminPage;
 pub use api_keys::ApiKeysPage;
 pub use comparisons::ComparisonsPage;
+pub use filter::FilterPage;
 pub use guidelines::GuidelinesPage;
 pub use model::ModelPage;
 
@@ -25,6 +27,7 @@ pub fn AdminTabs() -> impl IntoView {
             <A href="/admin/keys">"API keys"</A>
             <A href="/admin/guidelines">"Guidelines"</A>
             <A href="/admin/comparisons">"Comparisons"</A>
+            <A href="/admin/filter">"Content filter"</A>
         </nav>
     }
 }

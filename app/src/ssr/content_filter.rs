@@ -10,18 +10,11 @@ use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
 /// The policy Parley starts with; admins replace it.
-pub const DEFAULT_POLICY: &str = include_str!("../policy/default.policy");
+pub const DEFAULT_POLICY: &str = include_str!("../../policy/default.policy");
 /// Largest compiled pattern: refuses patterns whose automaton would be huge.
 const PATTERN_SIZE_LIMIT: usize = 1 << 20;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// The text is shown with a badge.
-    Warn,
-    /// A user's text is not sent to the model; a model's is hidden behind a notice.
-    Block,
-}
+pub use crate::filter::Action;
 
 /// Why a policy was refused: the line (from 1) and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -217,6 +210,71 @@ impl Policy {
     fn hit(&self, category: usize, matched: &str) -> Hit {
         let category = &self.categories[category];
         Hit { category: category.name.clone(), action: category.action, matched: matched.to_string() }
+    }
+}
+
+/// The policy in force on this server, read again from the store whenever an admin saved a
+/// newer version (on any server instance).
+pub struct FilterState {
+    current: std::sync::RwLock<std::sync::Arc<(i64, Policy)>>,
+}
+
+impl Default for FilterState {
+    fn default() -> Self {
+        // The built-in default is version 0; it parses (a unit test says so).
+        let policy = Policy::parse(DEFAULT_POLICY).unwrap_or_else(|_| Policy::empty());
+        FilterState { current: std::sync::RwLock::new(std::sync::Arc::new((0, policy))) }
+    }
+}
+
+impl FilterState {
+    /// The policy in force and its version.
+    pub async fn policy(
+        &self,
+        store: &dyn super::Store,
+    ) -> Result<std::sync::Arc<(i64, Policy)>, super::StoreError> {
+        let latest = store.latest_policy().await?;
+        let version = latest.as_ref().map_or(0, |p| p.version);
+        let held = self.current.read().map(|c| c.clone()).unwrap_or_else(|e| e.into_inner().clone());
+        if held.0 == version {
+            return Ok(held);
+        }
+        let text = latest.map_or_else(|| DEFAULT_POLICY.to_string(), |p| p.text);
+        let policy = Policy::parse(&text).unwrap_or_else(|err| {
+            tracing::error!(%err, version, "a stored policy does not parse; nothing is filtered");
+            Policy::empty()
+        });
+        let fresh = std::sync::Arc::new((version, policy));
+        if let Ok(mut current) = self.current.write() {
+            *current = fresh.clone();
+        }
+        Ok(fresh)
+    }
+
+    /// Checks a stored message's text and records the decision with the policy version.
+    pub async fn judge(
+        &self,
+        store: &dyn super::Store,
+        message_id: uuid::Uuid,
+        text: &str,
+    ) -> Result<crate::filter::Verdict, super::StoreError> {
+        let policy = self.policy(store).await?;
+        let decision = policy.1.check(text);
+        let verdict = crate::filter::Verdict {
+            policy_version: policy.0,
+            action: decision.action(),
+            categories: decision.categories().into_iter().map(str::to_string).collect(),
+        };
+        let hits = serde_json::to_string(&decision.hits).unwrap_or_default();
+        store.record_decision(message_id, &verdict, &hits).await?;
+        Ok(verdict)
+    }
+}
+
+impl Policy {
+    /// A policy with no rule: what a server falls back to if a stored one stops parsing.
+    fn empty() -> Policy {
+        Policy { categories: vec![], words: None, word_category: vec![], patterns: vec![] }
     }
 }
 
