@@ -110,6 +110,9 @@ pub struct RankTask {
     pub completions: Vec<ShownCompletion>,
     /// The caller's latest ranking of it, when revising.
     pub previous: Option<SubmittedRanking>,
+    /// The caller's feedback on its completions.
+    #[serde(default)]
+    pub my_feedback: Vec<crate::feedback::Feedback>,
 }
 
 /// A ranking as stored: one revision of one trainer's judgement of one comparison.

@@ -9,10 +9,56 @@ pub const DEFAULT_CATEGORIES: [&str; 5] = ["harmful", "untrue", "unhelpful", "of
 pub const MAX_CATEGORIES: usize = 30;
 pub const MAX_CATEGORY_CHARS: usize = 40;
 
-/// One person's feedback on one message.
+/// The model-written text a feedback is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FeedbackTarget {
+    /// A model turn of a conversation.
+    Message { id: Uuid },
+    /// A suggestion shown while writing: its request and place there.
+    Suggestion { request_id: Uuid, index: i64 },
+    /// A completion in a comparison.
+    Completion { id: Uuid },
+}
+
+impl FeedbackTarget {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FeedbackTarget::Message { .. } => "message",
+            FeedbackTarget::Suggestion { .. } => "suggestion",
+            FeedbackTarget::Completion { .. } => "completion",
+        }
+    }
+
+    /// The id as stored: a suggestion's is "request:index".
+    pub fn key(&self) -> String {
+        match self {
+            FeedbackTarget::Message { id } | FeedbackTarget::Completion { id } => id.to_string(),
+            FeedbackTarget::Suggestion { request_id, index } => format!("{request_id}:{index}"),
+        }
+    }
+
+    /// The target a kind and key name; none when they do not read back.
+    pub fn parse(kind: &str, key: &str) -> Option<FeedbackTarget> {
+        match kind {
+            "message" => Uuid::parse_str(key).ok().map(|id| FeedbackTarget::Message { id }),
+            "completion" => Uuid::parse_str(key).ok().map(|id| FeedbackTarget::Completion { id }),
+            "suggestion" => {
+                let (request, index) = key.split_once(':')?;
+                Some(FeedbackTarget::Suggestion {
+                    request_id: Uuid::parse_str(request).ok()?,
+                    index: index.parse().ok()?,
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One person's feedback on one model-written text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Feedback {
-    pub message_id: Uuid,
+    pub target: FeedbackTarget,
     pub user_id: Uuid,
     /// 1 thumbs up, -1 thumbs down.
     pub thumbs: Option<i64>,
@@ -26,11 +72,11 @@ pub struct Feedback {
 pub struct FeedbackItem {
     pub feedback: Feedback,
     pub user_email: String,
-    pub conversation_id: Uuid,
-    pub conversation_kind: crate::conversation::ConversationKind,
+    /// The conversation a message or suggestion belongs to (none for a completion).
+    pub conversation: Option<(Uuid, crate::conversation::ConversationKind)>,
     pub model_version_id: Option<Uuid>,
     pub model_name: Option<String>,
-    /// The message's text, shortened.
+    /// The text, shortened.
     pub excerpt: String,
 }
 
@@ -44,4 +90,23 @@ pub struct FeedbackFilter {
     /// Days, `YYYY-MM-DD`, inclusive.
     pub from: Option<String>,
     pub to: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_round_trip_through_kind_and_key() {
+        let id = Uuid::from_u128(7);
+        for target in [
+            FeedbackTarget::Message { id },
+            FeedbackTarget::Completion { id },
+            FeedbackTarget::Suggestion { request_id: id, index: 3 },
+        ] {
+            assert_eq!(FeedbackTarget::parse(target.kind(), &target.key()), Some(target));
+        }
+        assert_eq!(FeedbackTarget::parse("suggestion", "nonsense"), None);
+        assert_eq!(FeedbackTarget::parse("turn", &id.to_string()), None);
+    }
 }

@@ -1,8 +1,12 @@
--- Feedback on model-written messages (one per person per message, editable), settings that
--- admins change at run time, and the content filter: policy versions, decisions, feedback.
+-- Feedback on model-written texts (one per person per text, editable), settings that admins
+-- change at run time, and the content filter: policy versions, decisions, feedback.
 
 create table feedback (
-    message_id text not null references messages (id) on delete cascade,
+    -- What it is on: a model-written message, a suggestion shown while writing, or a
+    -- completion in a comparison. Not a foreign key, as it points into three tables.
+    target_kind text not null check (target_kind in ('message', 'suggestion', 'completion')),
+    -- The message's or completion's id; for a suggestion its request id and index, "id:index".
+    target_id text not null,
     user_id text not null references users (id),
     -- 1 thumbs up, -1 thumbs down, null neither.
     thumbs integer,
@@ -11,7 +15,7 @@ create table feedback (
     text text not null,
     created_at text not null,
     updated_at text not null,
-    primary key (message_id, user_id)
+    primary key (target_kind, target_id, user_id)
 );
 create index feedback_updated on feedback (updated_at);
 

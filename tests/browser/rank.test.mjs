@@ -138,10 +138,16 @@ test('rank four completions with the keyboard alone, and another four by drag', 
   await card('C').dragTo(last);
   await place(page, 'C').filter({ hasText: 'place 4' }).waitFor();
   await card('A').getByLabel('helpful').check();
+  // Feedback on a card stays with it when the cards move.
+  await card('B').getByRole('button', { name: 'Good completion' }).click();
+  await card('B').getByTestId('feedback-state').filter({ hasText: 'Feedback saved' }).waitFor();
+  await card('B').dragTo(card('D'));
+  await place(page, 'B').filter({ hasText: 'place 2' }).waitFor();
+  assert.equal(await card('B').getByRole('button', { name: 'Good completion' }).getAttribute('aria-pressed'), 'true');
   await page.getByLabel('Rationale (optional)').fill('A is the clearest.');
   await page.getByRole('button', { name: 'Submit ranking' }).click();
   await page.getByTestId('queue-empty').waitFor();
-  assert.deepEqual(await storedLetters(page, second, secondLetters), [['A'], ['D'], ['B'], ['C']]);
+  assert.deepEqual(await storedLetters(page, second, secondLetters), [['A'], ['B'], ['D'], ['C']]);
   const revisable = await call(page, 'rank/task', { comparison_id: second });
   const helpful = Object.entries(revisable.previous.labels).map(([id, names]) => [secondLetters[id], names]);
   assert.deepEqual(helpful, [['A', ['helpful']]]);

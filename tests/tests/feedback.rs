@@ -25,8 +25,9 @@ async fn feedback_is_one_per_person_and_readers_only(engine: Engine) {
     let reply = replies[0].as_str();
     let save = |thumbs: &'static str, categories: Vec<&'static str>, text: String| {
         let mut form: Vec<(String, String)> = vec![
+            ("target_kind".into(), "message".into()),
+            ("target_id".into(), reply.to_string()),
             ("conversation_id".into(), chat.clone()),
-            ("message_id".into(), reply.to_string()),
             ("text".into(), text),
         ];
         if !thumbs.is_empty() {
@@ -74,18 +75,22 @@ async fn feedback_is_one_per_person_and_readers_only(engine: Engine) {
     refused(send(&ada, save("2", vec![], String::new())).await, 422, "thumbs").await;
     let question = stored["messages"][0]["id"].as_str().unwrap().to_string();
     let on_person = vec![
+        ("target_kind".to_string(), "message".to_string()),
+        ("target_id".to_string(), question),
         ("conversation_id".to_string(), chat.clone()),
-        ("message_id".to_string(), question),
         ("thumbs".to_string(), "-1".to_string()),
     ];
-    refused(send(&ada, on_person).await, 422, "message_id").await;
+    refused(send(&ada, on_person).await, 422, "target_id").await;
+    let unknown_kind =
+        vec![("target_kind".to_string(), "turn".to_string()), ("target_id".to_string(), reply.to_string())];
+    refused(send(&ada, unknown_kind).await, 422, "target_kind").await;
     assert_eq!(list(&app, &ada, &[]).await[0]["feedback"]["text"], "Fine after all.");
 
     // Reviewers list everyone's; trainers their own; filters narrow it.
     let all = list(&app, &rita, &[]).await;
     assert_eq!(all.len(), 2);
     assert!(
-        all.iter().all(|item| item["conversation_id"] == chat.as_str() && item["model_name"].is_string())
+        all.iter().all(|item| item["conversation"][0] == chat.as_str() && item["model_name"].is_string())
     );
     assert_eq!(list(&app, &ben, &[]).await.len(), 0);
     let harmful = list(&app, &rita, &[("category", "harmful")]).await;
@@ -107,5 +112,32 @@ async fn feedback_is_one_per_person_and_readers_only(engine: Engine) {
     assert_eq!(app.call_ok(&ada, "feedback/categories", &[]).await, set);
     refused(send(&ada, save("-1", vec!["harmful"], String::new())).await, 422, "categories").await;
     assert_eq!(send(&ada, save("-1", vec!["rude"], String::new())).await.status(), 200);
+
+    // Suggestions shown while writing take feedback too, by request and index.
+    let demo = uuid::Uuid::new_v4().to_string();
+    app.call_ok(&ada, "conversations/create", &[("request_id", demo.as_str()), ("kind", "demonstration")])
+        .await;
+    let request = uuid::Uuid::new_v4().to_string();
+    let url =
+        app.url(&format!("/api/conversations/{demo}/generate?purpose=suggest&n=2&request_id={request}"));
+    let body = ada.get(url).send().await.unwrap().text().await.unwrap();
+    assert!(body.contains("event: saved"), "{body}");
+    let on_suggestion = |index: &str| {
+        vec![
+            ("target_kind".to_string(), "suggestion".to_string()),
+            ("target_id".to_string(), format!("{request}:{index}")),
+            ("conversation_id".to_string(), demo.clone()),
+            ("thumbs".to_string(), "-1".to_string()),
+            ("categories[0]".to_string(), "wrong".to_string()),
+        ]
+    };
+    assert_eq!(send(&ada, on_suggestion("1")).await.status(), 200);
+    refused(send(&ada, on_suggestion("5")).await, 404, "target_id").await;
+    let on_suggestions = list(&app, &rita, &[("category", "wrong")]).await;
+    assert_eq!(on_suggestions.len(), 1);
+    assert_eq!(on_suggestions[0]["feedback"]["target"]["kind"], "suggestion");
+    assert_eq!(on_suggestions[0]["conversation"][1], "demonstration");
+    let mine = app.call_ok(&ada, "conversations/get", &[("conversation_id", demo.as_str())]).await;
+    assert_eq!(mine["my_feedback"][0]["target"]["index"], 1);
 }
 on_both_engines!(feedback_is_one_per_person_and_readers_only);

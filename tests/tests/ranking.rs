@@ -206,6 +206,12 @@ async fn batches_are_sampled_ranked_validated_and_revised(engine: Engine) {
     assert_eq!(progress["done_today"], 1);
     assert_eq!(recent[0]["revision"], 2);
     assert_eq!(recent[0]["cannot_rank"], true);
+    // Feedback on a completion: for those given the comparison (and reviewers), no one else.
+    let completion = first["completions"][0]["id"].as_str().unwrap();
+    let on_completion = [("target_kind", "completion"), ("target_id", completion), ("thumbs", "1")];
+    assert_eq!(app.call(&ben, "feedback/save", &on_completion).await.status(), 200);
+    assert_eq!(app.call(&tom, "feedback/save", &on_completion).await.status(), 404);
+    assert_eq!(task(&app, &ben, Some(&comparison)).await["my_feedback"][0]["thumbs"], 1);
     // Someone who never held a comparison cannot open or rank it.
     assert_eq!(app.call(&tom, "rank/task", &[("comparison_id", comparison.as_str())]).await.status(), 404);
     let batches = app.call_ok(&admin, "rank/batches", &[]).await;

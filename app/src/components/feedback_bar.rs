@@ -3,7 +3,7 @@
 
 use crate::api::feedback::{SaveFeedback, feedback_categories};
 use crate::components::error_line::ErrorLine;
-use crate::feedback::Feedback;
+use crate::feedback::{Feedback, FeedbackTarget};
 use leptos::prelude::*;
 use uuid::Uuid;
 
@@ -19,8 +19,18 @@ impl FeedbackCategories {
     }
 }
 
+/// `conversation_id` names the conversation of a message or suggestion; `on_saved` hears of
+/// each save (a page that redraws the bar keeps what was saved).
 #[component]
-pub fn FeedbackBar(conversation_id: Uuid, message_id: Uuid, initial: Option<Feedback>) -> impl IntoView {
+pub fn FeedbackBar(
+    target: FeedbackTarget,
+    #[prop(optional)] conversation_id: Option<Uuid>,
+    initial: Option<Feedback>,
+    #[prop(optional)] on_saved: Option<Callback<Feedback>>,
+    /// What the good and bad buttons call the text ("reply", "suggestion", "completion").
+    #[prop(default = "reply")]
+    noun: &'static str,
+) -> impl IntoView {
     let save = ServerAction::<SaveFeedback>::new();
     let thumbs = RwSignal::new(initial.as_ref().and_then(|f| f.thumbs));
     let chosen = RwSignal::new(initial.as_ref().map(|f| f.categories.clone()).unwrap_or_default());
@@ -29,8 +39,9 @@ pub fn FeedbackBar(conversation_id: Uuid, message_id: Uuid, initial: Option<Feed
     let categories = use_context::<FeedbackCategories>();
     let send = move || {
         save.dispatch(SaveFeedback {
+            target_kind: target.kind().to_string(),
+            target_id: target.key(),
             conversation_id,
-            message_id,
             thumbs: thumbs.get_untracked(),
             categories: chosen.get_untracked(),
             text: text.get_untracked(),
@@ -43,6 +54,11 @@ pub fn FeedbackBar(conversation_id: Uuid, message_id: Uuid, initial: Option<Feed
         }
         send();
     };
+    Effect::new(move |_| {
+        if let (Some(Ok(saved)), Some(on_saved)) = (save.value().get(), on_saved) {
+            on_saved.run(saved);
+        }
+    });
     let state = move || match save.value().get() {
         Some(Ok(_)) => "Feedback saved",
         _ if save.pending().get() => "Saving…",
@@ -78,9 +94,9 @@ pub fn FeedbackBar(conversation_id: Uuid, message_id: Uuid, initial: Option<Feed
     };
     view! {
         <div class="feedback" data-testid="feedback">
-            <button type="button" class="thumb" aria-label="Good reply"
+            <button type="button" class="thumb" aria-label=format!("Good {noun}")
                 aria-pressed=move || (thumbs.get() == Some(1)).to_string() on:click=move |_| thumb(1)>"👍"</button>
-            <button type="button" class="thumb" aria-label="Bad reply"
+            <button type="button" class="thumb" aria-label=format!("Bad {noun}")
                 aria-pressed=move || (thumbs.get() == Some(-1)).to_string() on:click=move |_| thumb(-1)>"👎"</button>
             <button type="button" class="link" aria-expanded=move || open.get().to_string()
                 on:click=move |_| open.update(|o| *o = !*o)>"Feedback details"</button>

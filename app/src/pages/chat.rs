@@ -14,6 +14,7 @@ use crate::components::markdown::Markdown;
 use crate::components::shortcuts::{Key, ShortcutHelp, focus, move_focus, use_keys};
 use crate::conversation::{Author, Conversation, ConversationKind, Message, Role};
 use crate::error::{ApiError, ErrorKind};
+use crate::feedback::FeedbackTarget;
 use crate::filter::Action as FilterAction;
 use crate::model::SamplingParams;
 use leptos::prelude::*;
@@ -405,10 +406,9 @@ fn ChatTurn(
         }
     };
     let feedback = from_model.then(|| {
-        let initial =
-            conversation.with_value(|c| c.my_feedback.iter().find(|f| f.message_id == message.id).cloned());
-        view! { <FeedbackBar conversation_id=state.conversation_id message_id=message.id initial /> }
-            .into_any()
+        let target = FeedbackTarget::Message { id: message.id };
+        let initial = conversation.with_value(|c| c.my_feedback.iter().find(|f| f.target == target).cloned());
+        view! { <FeedbackBar target conversation_id=state.conversation_id initial /> }.into_any()
     });
     view! {
         <li class="turn" id=format!("turn-{index}") data-role=message.role.as_str() tabindex="-1">

@@ -76,10 +76,11 @@ pub fn FeedbackPage() -> impl IntoView {
                             let rows = list
                                 .into_iter()
                                 .map(|item| {
-                                    let href = match item.conversation_kind {
-                                        ConversationKind::Chat => format!("/chat/{}", item.conversation_id),
-                                        ConversationKind::Demonstration => format!("/write/{}", item.conversation_id),
-                                    };
+                                    let href = item.conversation.map(|(id, kind)| match kind {
+                                        ConversationKind::Chat => format!("/chat/{id}"),
+                                        ConversationKind::Demonstration => format!("/write/{id}"),
+                                    });
+                                    let what = item.feedback.target.kind();
                                     let thumbs = match item.feedback.thumbs {
                                         Some(1) => "👍",
                                         Some(-1) => "👎",
@@ -92,7 +93,13 @@ pub fn FeedbackPage() -> impl IntoView {
                                             <td>{thumbs}</td>
                                             <td>{item.feedback.categories.join(", ")}</td>
                                             <td>{item.feedback.text}</td>
-                                            <td><a href=href>{item.excerpt}</a></td>
+                                            <td>
+                                                <span class="muted">{what} " "</span>
+                                                {match href {
+                                                    Some(href) => view! { <a href=href>{item.excerpt}</a> }.into_any(),
+                                                    None => view! { <span>{item.excerpt}</span> }.into_any(),
+                                                }}
+                                            </td>
                                             <td class="muted">{item.model_name.unwrap_or_default()}</td>
                                         </tr>
                                     }
@@ -101,7 +108,7 @@ pub fn FeedbackPage() -> impl IntoView {
                             view! {
                                 <p class="muted" data-testid="feedback-count">{format!("{count} shown")}</p>
                                 <table data-testid="feedback-list">
-                                    <thead><tr><th>"When"</th><th>"Who"</th><th>""</th><th>"Categories"</th><th>"Comment"</th><th>"Message"</th><th>"Model"</th></tr></thead>
+                                    <thead><tr><th>"When"</th><th>"Who"</th><th>""</th><th>"Categories"</th><th>"Comment"</th><th>"On"</th><th>"Model"</th></tr></thead>
                                     <tbody>{rows}</tbody>
                                 </table>
                             }

@@ -6,9 +6,11 @@
 use crate::api::rank::{SkipComparison, SubmitRanking, get_rank_task, my_rankings};
 use crate::comparison::{LABELS, RankTask};
 use crate::components::error_line::ErrorLine;
+use crate::components::feedback_bar::{FeedbackBar, FeedbackCategories};
 use crate::components::guidelines::GuidelinesPanel;
 use crate::components::markdown::Markdown;
 use crate::components::shortcuts::{Key, ShortcutHelp, focus, typing, use_keys};
+use crate::feedback::{Feedback, FeedbackTarget};
 use crate::ranking::Board;
 use leptos::ev::{DragEvent, KeyboardEvent};
 use leptos::prelude::*;
@@ -27,6 +29,7 @@ pub const RANK_KEYS: &[Key] = &[
 
 #[component]
 pub fn RankPage() -> impl IntoView {
+    FeedbackCategories::provide();
     let params = use_params_map();
     let revising = move || params.read().get("id").and_then(|id| Uuid::parse_str(&id).ok());
     let submit = ServerAction::<SubmitRanking>::new();
@@ -128,6 +131,23 @@ fn RankBoard(
     let cannot = RwSignal::new(reason.is_some());
     let reason = RwSignal::new(reason.unwrap_or_default());
     let dragged = RwSignal::new(None::<Uuid>);
+    // Feedback given on the cards, kept here: the cards are drawn anew whenever they move.
+    let feedback = RwSignal::new(
+        task.my_feedback
+            .iter()
+            .filter_map(|f| match f.target {
+                FeedbackTarget::Completion { id } => Some((id, f.clone())),
+                _ => None,
+            })
+            .collect::<BTreeMap<Uuid, Feedback>>(),
+    );
+    let keep_feedback = Callback::new(move |saved: Feedback| {
+        if let FeedbackTarget::Completion { id } = saved.target {
+            feedback.update(|f| {
+                f.insert(id, saved);
+            });
+        }
+    });
     // One id per submit of this board, so a double-clicked or retried submit stores one.
     let request_id = StoredValue::new(Uuid::new_v4());
     let letters: StoredValue<BTreeMap<Uuid, char>> =
@@ -256,6 +276,11 @@ fn RankBoard(
                 </header>
                 <Markdown text=text />
                 <div class="labels">{label_boxes}</div>
+                {
+                    let initial = feedback.with_untracked(|f| f.get(&id).cloned());
+                    let target = FeedbackTarget::Completion { id };
+                    view! { <FeedbackBar target initial on_saved=keep_feedback noun="completion" /> }.into_any()
+                }
             </article>
         }
     };
@@ -291,7 +316,7 @@ fn RankBoard(
                 <ol class="turns">{context}</ol>
             </details>
             // A div, not a p: the help holds a dialog (a div), which a p cannot hold.
-            <div class="muted hint">
+            <div class="muted rank-hint">
                 "Order the completions best first. Focus one and press its place (1–9; the same "
                 "number ties), or drag it onto another to take that one's place. " <ShortcutHelp keys=RANK_KEYS />
             </div>

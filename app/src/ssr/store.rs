@@ -329,7 +329,7 @@ pub trait Store: Send + Sync {
         &self,
         feedback: &crate::feedback::Feedback,
     ) -> Result<crate::feedback::Feedback, StoreError>;
-    /// The feedback `user` gave on the messages of one conversation.
+    /// The feedback `user` gave on the messages and suggestions of one conversation.
     async fn feedback_in(
         &self,
         conversation_id: Uuid,
@@ -341,6 +341,14 @@ pub trait Store: Send + Sync {
         filter: &crate::feedback::FeedbackFilter,
         limit: i64,
     ) -> Result<Vec<crate::feedback::FeedbackItem>, StoreError>;
+    /// The caller's feedback on each of these targets that has some.
+    async fn feedback_on(
+        &self,
+        user: Uuid,
+        targets: &[crate::feedback::FeedbackTarget],
+    ) -> Result<Vec<crate::feedback::Feedback>, StoreError>;
+    /// The comparison a completion belongs to.
+    async fn comparison_of_completion(&self, completion_id: Uuid) -> Result<Option<Uuid>, StoreError>;
     async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
     async fn save_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
     /// The policy in force (the newest version), none while the built-in default is.

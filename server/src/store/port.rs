@@ -253,6 +253,16 @@ impl Store for SqlStore {
     ) -> Result<Vec<app::feedback::FeedbackItem>, StoreError> {
         self.feedback_list(filter, limit).await
     }
+    async fn feedback_on(
+        &self,
+        user: Uuid,
+        targets: &[app::feedback::FeedbackTarget],
+    ) -> Result<Vec<app::feedback::Feedback>, StoreError> {
+        self.feedback_on_targets(user, targets).await
+    }
+    async fn comparison_of_completion(&self, completion_id: Uuid) -> Result<Option<Uuid>, StoreError> {
+        self.comparison_of(completion_id).await
+    }
     async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.read_setting(key).await
     }

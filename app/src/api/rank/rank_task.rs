@@ -52,6 +52,9 @@ pub async fn get_rank_task(comparison_id: Option<Uuid>) -> Result<Option<RankTas
         .filter_map(|id| comparison.completions.iter().find(|c| c.id == *id))
         .map(|c| ShownCompletion { id: c.id, text: c.text.clone() })
         .collect();
+    let targets: Vec<crate::feedback::FeedbackTarget> =
+        ids.iter().map(|id| crate::feedback::FeedbackTarget::Completion { id: *id }).collect();
+    let my_feedback = store.feedback_on(user.id, &targets).await?;
     Ok(Some(RankTask {
         comparison_id: id,
         lease_expires_at: lease.map(|l| l.expires_at),
@@ -59,5 +62,6 @@ pub async fn get_rank_task(comparison_id: Option<Uuid>) -> Result<Option<RankTas
         context,
         completions,
         previous,
+        my_feedback,
     }))
 }

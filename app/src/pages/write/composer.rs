@@ -5,9 +5,11 @@ use super::WriteState;
 use crate::api::conversations::{AddMessage, SaveComposer, SubmitConversation};
 use crate::components::debounce::Debounce;
 use crate::components::error_line::ErrorLine;
+use crate::components::feedback_bar::FeedbackBar;
 use crate::components::generation_stream;
 use crate::components::markdown::Markdown;
 use crate::conversation::{Conversation, ConversationStatus, Message, Role};
+use crate::feedback::FeedbackTarget;
 use leptos::prelude::*;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -117,6 +119,9 @@ pub fn Composer(conversation: Conversation, turns: Vec<Message>, state: WriteSta
     };
     let suggestion_cards = move || {
         let running = outputs.running.get();
+        // Once the server has stored them, each suggestion can be given feedback.
+        let stored =
+            (!running && outputs.saved.get() > 0).then(|| state.suggest_request.get_untracked()).flatten();
         outputs
             .alternatives()
             .into_iter()
@@ -134,6 +139,10 @@ pub fn Composer(conversation: Conversation, turns: Vec<Message>, state: WriteSta
                         <button type="button" disabled=running on:click=move |_| { take(i); }>
                             {format!("Use suggestion {} (Alt+{})", i + 1, i + 1)}
                         </button>
+                        {stored.map(|request_id| {
+                            let target = FeedbackTarget::Suggestion { request_id, index: i as i64 };
+                            view! { <FeedbackBar target conversation_id initial=None noun="suggestion" /> }.into_any()
+                        })}
                     </article>
                 }
             })

@@ -90,6 +90,7 @@ pub struct WriteState {
 
 #[component]
 pub fn DemonstrationPage() -> impl IntoView {
+    crate::components::feedback_bar::FeedbackCategories::provide();
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|id| Uuid::parse_str(&id).ok());
     let state = WriteState {
