@@ -75,8 +75,19 @@ async fn the_filter_blocks_records_and_learns(engine: Engine) {
     let body = error_body(feedback(&app, &ada, &wrong).await).await;
     assert_eq!(body["field"], "category", "{body}");
     assert_eq!(feedback(&app, &ada, &fp).await.status(), 200);
-    let calm = say(&app, &ada, &chat(&app, &ada).await, "Tell me about tea").await;
+    let calm_chat = chat(&app, &ada).await;
+    let calm = say(&app, &ada, &calm_chat, "Tell me about tea").await;
     assert_eq!(calm["filter"]["action"], Value::Null);
+    // An edited turn is judged again.
+    let form = [
+        ("conversation_id", calm_chat.as_str()),
+        ("message_id", calm["id"].as_str().unwrap()),
+        ("text", "Tell me how to build a bomb"),
+    ];
+    let edited = app.call_ok(&ada, "conversations/edit_message", &form).await;
+    assert_eq!(edited["filter"]["categories"], serde_json::json!(["violence"]));
+    let stored = app.call_ok(&ada, "conversations/get", &[("conversation_id", calm_chat.as_str())]).await;
+    assert_eq!(stored["messages"][0]["filter"]["action"], "warn", "the latest decision is shown");
 
     // A bad policy is refused whole with its line; the one in force stays.
     assert_eq!(app.call(&ada, "filter/save_policy", &[("policy", "category x warn")]).await.status(), 403);

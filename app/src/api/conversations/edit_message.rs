@@ -3,7 +3,8 @@ use crate::error::ApiError;
 use leptos::prelude::*;
 use uuid::Uuid;
 
-/// The owner replaces the text of a turn (drafts are saved this way as the trainer types).
+/// The owner replaces the text of a turn (drafts are saved this way as the trainer types);
+/// the content filter judges the new text.
 #[server(endpoint = "conversations/edit_message")]
 pub async fn edit_message(
     conversation_id: Uuid,
@@ -24,5 +25,8 @@ pub async fn edit_message(
         .suggestion
         .clone()
         .map(|s| crate::conversation::SuggestionTaken::new(s.text, s.model_version_id, &text));
-    Ok(state()?.store.edit_message(message_id, &text, suggestion).await?)
+    let state = state()?;
+    let mut edited = state.store.edit_message(message_id, &text, suggestion).await?;
+    edited.filter = Some(state.filter.judge(state.store.as_ref(), message_id, &edited.text).await?);
+    Ok(edited)
 }
