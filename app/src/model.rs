@@ -58,6 +58,21 @@ impl SamplingParams {
     }
 }
 
+/// A seed that a browser can hold exactly (JavaScript numbers keep 53 bits).
+pub fn random_seed() -> u64 {
+    uuid::Uuid::new_v4().as_u64_pair().0 >> 11
+}
+
+/// How a stored text names why it ended: "stop", "length", or "cancelled" when it was
+/// stopped before either.
+pub fn finish_text(reason: Option<FinishReason>) -> &'static str {
+    match reason {
+        Some(FinishReason::Stop) => "stop",
+        Some(FinishReason::Length) => "length",
+        None => "cancelled",
+    }
+}
+
 /// Why a text ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -4,7 +4,7 @@
 //! crashed server's work returns) keeps two from sampling the same comparison.
 
 use app::comparison::Completion;
-use app::model::{FinishReason, MAX_ALTERNATIVES};
+use app::model::{MAX_ALTERNATIVES, finish_text};
 use app::ssr::clock::{now_rfc3339, rfc3339_in};
 use app::ssr::model::{GenerationRequest, ModelError, ModelSet, collect};
 use app::ssr::{PendingComparison, Store};
@@ -134,12 +134,7 @@ async fn completions(
             message_id: None,
             model_version_id: Some(served.version),
             sampling: Some(app::model::SamplingParams { seed: params.seed + i as u64, ..params.clone() }),
-            finish_reason: match finish {
-                Some(FinishReason::Stop) => "stop",
-                Some(FinishReason::Length) => "length",
-                None => "cancelled",
-            }
-            .into(),
+            finish_reason: finish_text(finish).into(),
         });
     }
     Ok(completions)

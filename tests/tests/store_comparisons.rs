@@ -36,64 +36,7 @@ async fn user(store: &SqlStore, n: usize) -> Uuid {
 /// A batch of `count` comparisons of 3 completions, `overlap` slots each, drawn from
 /// `owner`'s chat, sampled (made ready) as the background sampler does.
 async fn batch(store: &SqlStore, owner: Uuid, count: usize, overlap: i64, allow_own: bool) -> Vec<Uuid> {
-    let info =
-        ModelInfo { name: "m".into(), source: "m.gguf".into(), sha256: Some("cd".repeat(32)), ready: true };
-    let model = store.register_model(&info).await.unwrap();
-    let chat = Uuid::new_v4();
-    let new = NewConversation {
-        id: chat,
-        kind: ConversationKind::Chat,
-        owner_id: owner,
-        system_prompt: None,
-        sampling: None,
-    };
-    store.create_conversation(new).await.unwrap();
-    let mut comparisons = vec![];
-    let mut parent = None;
-    for i in 0..count {
-        let question = Uuid::new_v4();
-        let message = |id, parent, role, text: String, author| NewMessage {
-            id,
-            parent_id: parent,
-            role,
-            text,
-            author,
-            suggestion: None,
-            taken_from: None,
-        };
-        let trainer = Author::Trainer { user_id: owner };
-        store
-            .add_message(chat, message(question, parent, Role::User, format!("Q{i}"), trainer))
-            .await
-            .unwrap();
-        let reply = Uuid::new_v4();
-        let author = Author::Model { model_version_id: model, sampling: SamplingParams::default() };
-        store
-            .add_message(chat, message(reply, Some(question), Role::Assistant, format!("A{i}"), author))
-            .await
-            .unwrap();
-        parent = Some(reply);
-        comparisons.push(NewComparison {
-            id: Uuid::new_v4(),
-            position: i as i64,
-            conversation_id: chat,
-            message_id: reply,
-            source_owner_id: owner,
-        });
-    }
-    let ids: Vec<Uuid> = comparisons.iter().map(|c| c.id).collect();
-    let new = NewComparisonBatch {
-        id: Uuid::new_v4(),
-        created_by: owner,
-        seed: 7,
-        k: 3,
-        overlap,
-        include_original: false,
-        allow_own,
-        sampling: SamplingParams::default(),
-        comparisons,
-    };
-    store.create_comparison_batch(new).await.unwrap();
+    let (ids, model) = batch_pending(store, owner, count, overlap, allow_own).await;
     assert_eq!(store.lease_comparison(owner, NOW, LATER).await.unwrap(), None, "pending: nothing to rank");
     for _ in 0..count {
         let pending =
@@ -213,15 +156,13 @@ on_both_engines!(concurrent_requests_never_share_a_slot);
 async fn pending_comparisons_are_claimed_once(engine: Engine) {
     let (store, _db) = setup(engine).await;
     let owner = user(&store, 0).await;
-    let info = ModelInfo { name: "m".into(), source: "m.gguf".into(), sha256: None, ready: true };
-    store.register_model(&info).await.unwrap();
     // Made ready by `batch`; a second, pending batch is claimed by one of many samplers.
     batch(&store, owner, 1, 1, false).await;
     let chat = store.comparison_candidates().await.unwrap();
     assert!(chat.is_empty(), "a drawn message is not drawn again");
     let store = Arc::new(store);
     let trainer = user(&store, 1).await;
-    let second = batch_pending(&store, owner, 3).await;
+    let (second, _) = batch_pending(&store, owner, 3, 1, false).await;
     let mut claims = tokio::task::JoinSet::new();
     for _ in 0..6 {
         let store = store.clone();
@@ -247,9 +188,18 @@ async fn pending_comparisons_are_claimed_once(engine: Engine) {
 }
 on_both_engines!(pending_comparisons_are_claimed_once);
 
-/// A batch of `count` comparisons over fresh replies in `owner`'s chat, left pending.
-async fn batch_pending(store: &SqlStore, owner: Uuid, count: usize) -> Vec<Uuid> {
-    let model = store.list_model_versions().await.unwrap()[0].id;
+/// A batch of `count` comparisons of 3 completions, `overlap` slots each, over fresh
+/// replies in a chat of `owner`'s, left pending; and the model version that wrote them.
+async fn batch_pending(
+    store: &SqlStore,
+    owner: Uuid,
+    count: usize,
+    overlap: i64,
+    allow_own: bool,
+) -> (Vec<Uuid>, Uuid) {
+    let info =
+        ModelInfo { name: "m".into(), source: "m.gguf".into(), sha256: Some("cd".repeat(32)), ready: true };
+    let model = store.register_model(&info).await.unwrap();
     let chat = Uuid::new_v4();
     let new = NewConversation {
         id: chat,
@@ -262,28 +212,27 @@ async fn batch_pending(store: &SqlStore, owner: Uuid, count: usize) -> Vec<Uuid>
     let mut comparisons = vec![];
     let mut parent = None;
     for i in 0..count {
-        let reply = Uuid::new_v4();
         let question = Uuid::new_v4();
-        let user_turn = NewMessage {
-            id: question,
+        let message = |id, parent, role, text: String, author| NewMessage {
+            id,
             parent_id: parent,
-            role: Role::User,
-            text: format!("q{i}"),
-            author: Author::Trainer { user_id: owner },
+            role,
+            text,
+            author,
             suggestion: None,
             taken_from: None,
         };
-        store.add_message(chat, user_turn).await.unwrap();
-        let model_turn = NewMessage {
-            id: reply,
-            parent_id: Some(question),
-            role: Role::Assistant,
-            text: format!("a{i}"),
-            author: Author::Model { model_version_id: model, sampling: SamplingParams::default() },
-            suggestion: None,
-            taken_from: None,
-        };
-        store.add_message(chat, model_turn).await.unwrap();
+        let trainer = Author::Trainer { user_id: owner };
+        store
+            .add_message(chat, message(question, parent, Role::User, format!("Q{i}"), trainer))
+            .await
+            .unwrap();
+        let reply = Uuid::new_v4();
+        let author = Author::Model { model_version_id: model, sampling: SamplingParams::default() };
+        store
+            .add_message(chat, message(reply, Some(question), Role::Assistant, format!("A{i}"), author))
+            .await
+            .unwrap();
         parent = Some(reply);
         comparisons.push(NewComparison {
             id: Uuid::new_v4(),
@@ -297,16 +246,16 @@ async fn batch_pending(store: &SqlStore, owner: Uuid, count: usize) -> Vec<Uuid>
     let new = NewComparisonBatch {
         id: Uuid::new_v4(),
         created_by: owner,
-        seed: 9,
-        k: 2,
-        overlap: 1,
-        include_original: true,
-        allow_own: false,
+        seed: 7,
+        k: 3,
+        overlap,
+        include_original: false,
+        allow_own,
         sampling: SamplingParams::default(),
         comparisons,
     };
     store.create_comparison_batch(new).await.unwrap();
-    ids
+    (ids, model)
 }
 
 async fn skipped_and_own_comparisons_are_not_offered(engine: Engine) {

@@ -22,7 +22,7 @@ use app::api::conversations::access;
 use app::conversation::{Author, Conversation, Role};
 use app::domain::Role as AccountRole;
 use app::error::{ApiError, ErrorKind};
-use app::model::{ChatMessage, FinishReason, SamplingParams};
+use app::model::{ChatMessage, FinishReason, SamplingParams, finish_text, random_seed};
 use app::ssr::model::{GenerationEvent, GenerationRequest};
 use app::ssr::{AppState, NewMessage, NewSuggestions, Store, session_user};
 use axum::extract::{Path, Query, State};
@@ -227,11 +227,6 @@ fn replay(conversation: &Conversation, query: &ConverseQuery, sender: &Events) -
     true
 }
 
-/// A seed that a browser can hold exactly (JavaScript numbers keep 53 bits).
-fn random_seed() -> u64 {
-    Uuid::new_v4().as_u64_pair().0 >> 11
-}
-
 /// What the model is given: the system prompt and the turns down to `parent`. To write a
 /// user turn the model plays the user: the roles are swapped and it is told so.
 fn context(conversation: &Conversation, parent: Option<Uuid>, role: Role) -> Vec<ChatMessage> {
@@ -320,14 +315,7 @@ impl Job {
             }
         }
         drop(events);
-        let finish: Vec<String> = finish
-            .iter()
-            .map(|f| match f {
-                Some(FinishReason::Stop) => "stop".into(),
-                Some(FinishReason::Length) => "length".into(),
-                None => "cancelled".into(),
-            })
-            .collect();
+        let finish: Vec<String> = finish.iter().map(|f| finish_text(*f).to_string()).collect();
         let saved = self.save(texts, finish).await;
         if page_open {
             let message = match saved {

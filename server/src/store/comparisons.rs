@@ -4,7 +4,7 @@
 //! pending comparison; SQLite runs one writer at a time, so the same statement is atomic
 //! there as it stands.
 
-use super::{Engine, SqlStore, backend, changed, corrupt, json, to_json, uuid};
+use super::{Engine, SqlStore, backend, changed, corrupt, json, shorten, to_json, uuid};
 use app::comparison::{BatchProgress, Completion, RankProgress, RankedItem, SubmittedRanking};
 use app::ssr::clock::now_rfc3339;
 use app::ssr::{Lease, NewComparisonBatch, NewRanking, PendingComparison, StoreError, StoredComparison};
@@ -584,16 +584,11 @@ impl SqlStore {
         .map_err(backend)?;
         rows.into_iter()
             .map(|(comparison_id, revision, created_at, cannot_rank, title)| {
-                let title = title.unwrap_or_default();
-                let mut short: String = title.chars().take(80).collect();
-                if short.len() < title.len() {
-                    short.push('…');
-                }
                 Ok(RankedItem {
                     comparison_id: uuid(&comparison_id)?,
                     revision,
                     created_at,
-                    title: short,
+                    title: shorten(&title.unwrap_or_default(), 80),
                     cannot_rank: cannot_rank.is_some(),
                 })
             })

@@ -1,7 +1,7 @@
 //! Feedback on messages (one row per person and message, replaced when edited) and the
 //! settings admins change at run time.
 
-use super::{SqlStore, backend, json, to_json, uuid};
+use super::{SqlStore, backend, json, shorten, to_json, uuid};
 use app::conversation::ConversationKind;
 use app::feedback::{Feedback, FeedbackFilter, FeedbackItem, FeedbackTarget};
 use app::ssr::StoreError;
@@ -143,10 +143,7 @@ impl SqlStore {
                 continue;
             }
             let text = row.target_text.unwrap_or_else(|| "(no longer stored)".into());
-            let mut excerpt: String = text.chars().take(160).collect();
-            if excerpt.len() < text.len() {
-                excerpt.push('…');
-            }
+            let excerpt = shorten(&text, 160);
             let conversation = match (row.conversation_id, row.kind) {
                 (Some(id), Some(kind)) => {
                     Some((uuid(&id)?, kind.parse::<ConversationKind>().map_err(StoreError::Backend)?))

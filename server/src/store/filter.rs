@@ -1,6 +1,6 @@
 //! The content filter's policy versions, decisions and the feedback people give on them.
 
-use super::{SqlStore, backend, json, to_json, uuid};
+use super::{SqlStore, backend, json, shorten, to_json, uuid};
 use app::filter::{Action, CategoryStats, FilterFeedback, FilterFeedbackKind, PolicyVersion, Verdict};
 use app::ssr::StoreError;
 use app::ssr::clock::now_rfc3339;
@@ -213,13 +213,7 @@ impl SqlStore {
         .await
         .map_err(backend)?;
         rows.into_iter()
-            .map(|(a, b, c, d, e, f, text)| {
-                let mut short: String = text.chars().take(120).collect();
-                if short.len() < text.len() {
-                    short.push('…');
-                }
-                Ok((feedback_from((a, b, c, d, e, f))?, short))
-            })
+            .map(|(a, b, c, d, e, f, text)| Ok((feedback_from((a, b, c, d, e, f))?, shorten(&text, 120))))
             .collect()
     }
 }

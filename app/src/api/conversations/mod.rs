@@ -79,15 +79,16 @@ pub mod access {
         for_writing(user, state()?.store.conversation(id).await?)
     }
 
-    /// Checks a message's text against the configured size limit.
-    pub fn check_text(text: &str) -> Result<(), ApiError> {
+    /// Checks a free text (`what`: "a message", "a rationale", …) in `field` against the
+    /// configured size limit (413) and for NUL characters (422), which PostgreSQL cannot hold.
+    pub fn check_size(field: &str, what: &str, text: &str) -> Result<(), ApiError> {
         let max = state()?.limits.message_bytes;
         if text.len() > max {
             return Err(ApiError::field(
                 ErrorKind::TooLarge,
-                "text",
+                field,
                 format!(
-                    "a message may hold {} KB at most; this one is {} KB",
+                    "{what} may hold {} KB at most; this one is {} KB",
                     max / 1024,
                     text.len().div_ceil(1024)
                 ),
@@ -96,10 +97,16 @@ pub mod access {
         if text.contains('\0') {
             return Err(ApiError::field(
                 ErrorKind::Invalid,
-                "text",
-                "a message cannot contain a NUL character",
+                field,
+                format!("{what} cannot contain a NUL character"),
             ));
         }
+        Ok(())
+    }
+
+    /// Checks a message's text: within the size limit, no NUL, not empty.
+    pub fn check_text(text: &str) -> Result<(), ApiError> {
+        check_size("text", "a message", text)?;
         if text.trim().is_empty() {
             return Err(ApiError::field(ErrorKind::Invalid, "text", "a message needs some text"));
         }

@@ -81,17 +81,7 @@ pub async fn save_feedback(
             format!("unknown category {unknown:?}; categories are {}", known.join(", ")),
         ));
     }
-    let max = state()?.limits.message_bytes;
-    if text.len() > max {
-        return Err(ApiError::field(
-            ErrorKind::TooLarge,
-            "text",
-            format!("feedback may hold {} KB at most; this is {} KB", max / 1024, text.len().div_ceil(1024)),
-        ));
-    }
-    if text.contains('\0') {
-        return Err(ApiError::field(ErrorKind::Invalid, "text", "feedback cannot contain a NUL character"));
-    }
+    super::super::conversations::access::check_size("text", "feedback", &text)?;
     let mut categories = categories;
     categories.sort();
     categories.dedup();

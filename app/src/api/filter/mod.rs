@@ -106,14 +106,7 @@ pub async fn give_filter_feedback(
         }
         _ => {}
     }
-    let max = state()?.limits.message_bytes;
-    if note.len() > max || note.contains('\0') {
-        return Err(ApiError::field(
-            ErrorKind::TooLarge,
-            "note",
-            format!("a note is plain text of at most {} KB", max / 1024),
-        ));
-    }
+    super::conversations::access::check_size("note", "a note", &note)?;
     let feedback = FilterFeedback {
         message_id,
         user_id: user.id,

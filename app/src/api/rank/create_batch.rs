@@ -49,7 +49,7 @@ pub async fn create_batch(
         ));
     }
     let seed: u64 = match seed.trim() {
-        "" => Uuid::new_v4().as_u64_pair().0 >> 11,
+        "" => crate::model::random_seed(),
         text => text.parse().map_err(|_| invalid("seed", "the seed must be a whole number".into()))?,
     };
     let sampling = super::super::conversations::sampling(Some(temperature), Some(max_tokens))?;

@@ -79,21 +79,7 @@ pub async fn submit_ranking(
             ));
         }
     }
-    let max = state.limits.message_bytes;
-    if rationale.len() > max {
-        return Err(ApiError::field(
-            ErrorKind::TooLarge,
-            "rationale",
-            format!(
-                "a rationale may hold {} KB at most; this one is {} KB",
-                max / 1024,
-                rationale.len().div_ceil(1024)
-            ),
-        ));
-    }
-    if rationale.contains('\0') {
-        return Err(invalid("rationale", "a rationale cannot contain a NUL character".into()));
-    }
+    super::super::conversations::access::check_size("rationale", "a rationale", &rationale)?;
     let labels = labels
         .into_iter()
         .map(|(id, mut names)| {
