@@ -82,4 +82,52 @@ pub struct FilterOverview {
     pub categories: Vec<CategoryStats>,
     /// The newest feedback on the filter, with the message text shortened.
     pub feedback: Vec<(FilterFeedback, String)>,
+    /// The external moderation endpoint, described, when one is configured.
+    pub moderation: Option<String>,
+}
+
+/// Which decisions the admin page lists. Empty fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DecisionFilter {
+    /// A category hit.
+    #[serde(default)]
+    pub category: String,
+    /// `flagged` (warn or block), `warn`, `block` or `passed`.
+    #[serde(default)]
+    pub action: String,
+    /// `user` (a person's turn) or `model` (a model's).
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub policy_version: Option<i64>,
+    /// Decisions of the last so many days.
+    #[serde(default)]
+    pub days: Option<i64>,
+}
+
+/// One decision as the admin page lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionLine {
+    pub message_id: Uuid,
+    pub conversation_id: Uuid,
+    pub conversation_kind: crate::conversation::ConversationKind,
+    pub from_model: bool,
+    pub policy_version: i64,
+    pub action: Option<Action>,
+    pub categories: Vec<String>,
+    /// What matched, as the rules (or the endpoint) reported it.
+    pub matched: Vec<String>,
+    /// The message's text, shortened.
+    pub text: String,
+    pub created_at: String,
+    /// Feedback on the filter for this message: "not unsafe" and "should have been flagged".
+    pub false_positives: i64,
+    pub false_negatives: i64,
+}
+
+/// Decisions the page lists and how many matched in all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionList {
+    pub total: i64,
+    pub lines: Vec<DecisionLine>,
 }

@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Serve the web app (the default when no command is given).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply the database migrations and exit.
     Migrate(StoreArgs),
     /// Manage accounts.
@@ -76,6 +76,22 @@ pub struct ServeArgs {
     /// Model name to ask the remote engine for.
     #[arg(long, env = "PARLEY_ENGINE_MODEL")]
     pub engine_model: Option<String>,
+    /// Base URL of a moderation endpoint in OpenAI's shape (`POST {url}/moderations`), e.g.
+    /// https://api.openai.com/v1 or another Parley's /v1. Its flags count with the policy's.
+    #[arg(long, env = "PARLEY_MODERATION_URL")]
+    pub moderation_url: Option<String>,
+    /// API key for the moderation endpoint.
+    #[arg(long, env = "PARLEY_MODERATION_KEY")]
+    pub moderation_key: Option<String>,
+    /// Moderation model to ask for (e.g. omni-moderation-latest).
+    #[arg(long, env = "PARLEY_MODERATION_MODEL")]
+    pub moderation_model: Option<String>,
+    /// `beside` the policy's rules, or `instead` of them.
+    #[arg(long, env = "PARLEY_MODERATION_MODE", default_value = "beside")]
+    pub moderation_mode: app::ssr::moderation::ModerationMode,
+    /// What a flag from the endpoint does: `warn` or `block`.
+    #[arg(long, env = "PARLEY_MODERATION_ACTION", default_value = "block", value_parser = ["warn", "block"])]
+    pub moderation_action: String,
     /// Generations that may wait for the model; more are refused with 429.
     #[arg(long, env = "PARLEY_MODEL_QUEUE", default_value_t = 8)]
     pub model_queue: usize,
@@ -156,7 +172,7 @@ impl StoreArgs {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         None => crate::http::serve(cli.serve).await,
-        Some(Command::Serve(args)) => crate::http::serve(args).await,
+        Some(Command::Serve(args)) => crate::http::serve(*args).await,
         Some(Command::Migrate(store)) => {
             store.open().await?;
             println!("migrations applied");

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod http;
 pub mod model;
 pub mod model_file;
+pub mod moderation;
 pub mod openai;
 pub mod sampler;
 pub mod store;

@@ -145,5 +145,110 @@ async fn the_filter_blocks_records_and_learns(engine: Engine) {
     assert_eq!((gibberish["flagged"].as_i64(), gibberish["false_negatives"].as_i64()), (Some(1), Some(1)));
     assert_eq!(overview["feedback"].as_array().unwrap().len(), 2);
     assert_eq!(app.call(&ada, "filter/overview", &[]).await.status(), 403);
+
+    // The list of decisions, filtered: the blocked self-harm turn with its feedback; the
+    // model's reply blocked under version 1; what passed.
+    let decisions = |form: Vec<(&'static str, &'static str)>| {
+        let (app, admin) = (&app, &admin);
+        async move { app.call_ok(admin, "filter/decisions", &form).await }
+    };
+    let self_harm = decisions(vec![("category", "self-harm")]).await;
+    assert_eq!(self_harm["total"], 1, "{self_harm}");
+    let line = &self_harm["lines"][0];
+    assert_eq!((line["action"].as_str(), line["from_model"].as_bool()), (Some("block"), Some(false)));
+    assert_eq!(line["false_positives"], 1);
+    assert_eq!(line["matched"], serde_json::json!(["kill myself"]));
+    assert_eq!(line["conversation_id"], chat_id.as_str());
+    let by_model = decisions(vec![("action", "block"), ("source", "model")]).await;
+    assert_eq!(by_model["total"], 1);
+    assert_eq!((by_model["lines"][0]["policy_version"].as_i64()), Some(1));
+    let passed = decisions(vec![("action", "passed"), ("policy_version", "1")]).await;
+    assert_eq!(passed["total"], 1, "the question under version 1: {passed}");
+    assert_eq!(
+        decisions(vec![]).await["total"],
+        5,
+        "every decision: two turns, an edit, a question, a reply"
+    );
+    assert_eq!(app.call(&ada, "filter/decisions", &[]).await.status(), 403);
+    let body = error_body(app.call(&admin, "filter/decisions", &[("action", "maybe")]).await).await;
+    assert_eq!(body["field"], "action");
 }
 on_both_engines!(the_filter_blocks_records_and_learns);
+
+/// Another Parley serves its policy as `POST /v1/moderations` (OpenAI's shape); this one
+/// uses it as its external endpoint, instead of its own rules or beside them. An endpoint
+/// that cannot be reached lets texts pass (logged) while the rules still apply.
+async fn an_external_moderation_endpoint_flags_texts(engine: Engine) {
+    let moderator = TestApp::spawn(engine).await;
+    let moderator_admin = moderator.first_admin("admin@example.org", PASSWORD).await;
+    let fruit = "category fruit block\nwords: pineapple\ncategory self-harm warn\nwords: sad\n";
+    moderator.call_ok(&moderator_admin, "filter/save_policy", &[("policy", fruit)]).await;
+    let key = moderator.api_key_for(&moderator_admin).await;
+
+    // The endpoint itself: OpenAI's request and response shape, behind an API key.
+    let http = reqwest::Client::new();
+    let moderations = moderator.url("/v1/moderations");
+    let body = serde_json::json!({ "input": ["a pineapple pie", "tea"], "model": "any" });
+    let reply: Value =
+        http.post(&moderations).bearer_auth(&key).json(&body).send().await.unwrap().json().await.unwrap();
+    assert_eq!(reply["model"], "parley-policy-v1");
+    assert_eq!(reply["results"][0]["flagged"], true);
+    assert_eq!(reply["results"][0]["categories"], serde_json::json!({ "fruit": true, "self-harm": false }));
+    assert_eq!(reply["results"][0]["category_scores"]["fruit"], 1.0);
+    assert_eq!(reply["results"][1]["flagged"], false);
+    assert_eq!(http.post(&moderations).json(&body).send().await.unwrap().status(), 401);
+    let many = serde_json::json!({ "input": vec!["x"; 33] });
+    let refused = http.post(&moderations).bearer_auth(&key).json(&many).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    assert_eq!(refused.json::<Value>().await.unwrap()["error"]["param"], "input");
+
+    let base = moderator.url("/v1");
+    let judged = |mode: &'static str, url: String| {
+        let key = key.clone();
+        async move {
+            let args = [
+                "--moderation-url",
+                url.as_str(),
+                "--moderation-key",
+                key.as_str(),
+                "--moderation-mode",
+                mode,
+            ];
+            let app = TestApp::spawn_with(engine, &args).await;
+            let admin = app.first_admin("admin@example.org", PASSWORD).await;
+            let ada = app.user(&admin, "ada@example.org", "trainer").await;
+            let mut verdicts = vec![];
+            for text in ["I love pineapple", "I want to kill myself", "I feel sad today"] {
+                let chat_id = chat(&app, &ada).await;
+                verdicts.push(say(&app, &ada, &chat_id, text).await["filter"].clone());
+            }
+            let overview = app.call_ok(&admin, "filter/overview", &[]).await;
+            let decisions = app.call_ok(&admin, "filter/decisions", &[("category", "fruit")]).await;
+            (verdicts, overview["moderation"].clone(), decisions)
+        }
+    };
+
+    // Instead of the rules: only the endpoint's flags count, each with the action set here
+    // (block); its `self-harm` is the policy's category of that name.
+    let (verdicts, described, decisions) = judged("instead", base.clone()).await;
+    assert_eq!(
+        (verdicts[0]["action"].as_str(), verdicts[0]["categories"].clone()),
+        (Some("block"), serde_json::json!(["fruit"]))
+    );
+    assert_eq!(verdicts[1]["action"], Value::Null, "the rules are not used");
+    assert_eq!(verdicts[2]["categories"], serde_json::json!(["self-harm"]));
+    assert!(described.as_str().unwrap().contains("instead of the rules"), "{described}");
+    assert_eq!(decisions["lines"][0]["matched"], serde_json::json!(["fruit 1.00 (moderation endpoint)"]));
+
+    // Beside the rules: both.
+    let (verdicts, _, _) = judged("beside", base).await;
+    assert_eq!(verdicts[0]["categories"], serde_json::json!(["fruit"]));
+    assert_eq!(verdicts[1]["categories"], serde_json::json!(["self-harm"]), "the default rules block this");
+    assert_eq!(verdicts[1]["action"], "block");
+
+    // An endpoint that does not answer: the rules still apply, the rest passes.
+    let (verdicts, _, _) = judged("beside", "http://127.0.0.1:9/v1".to_string()).await;
+    assert_eq!(verdicts[0]["action"], Value::Null);
+    assert_eq!(verdicts[1]["action"], "block");
+}
+on_both_engines!(an_external_moderation_endpoint_flags_texts);

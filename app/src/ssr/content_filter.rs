@@ -214,31 +214,49 @@ impl Policy {
 }
 
 /// The policy in force on this server, read again from the store whenever an admin saved a
-/// newer version (on any server instance).
+/// newer version (on any server instance), and the external moderation endpoint if one is
+/// configured.
 pub struct FilterState {
     current: std::sync::RwLock<std::sync::Arc<(i64, Policy)>>,
+    external: Option<super::moderation::ExternalModeration>,
 }
 
 impl Default for FilterState {
     fn default() -> Self {
-        // The built-in default is version 0; it parses (a unit test says so).
-        let policy = Policy::parse(DEFAULT_POLICY).unwrap_or_else(|_| Policy::empty());
-        FilterState { current: std::sync::RwLock::new(std::sync::Arc::new((0, policy))) }
+        FilterState::new(None)
     }
 }
 
 impl FilterState {
+    pub fn new(external: Option<super::moderation::ExternalModeration>) -> Self {
+        // The built-in default is version 0; it parses (a unit test says so).
+        let policy = Policy::parse(DEFAULT_POLICY).unwrap_or_else(|_| Policy::empty());
+        FilterState { current: std::sync::RwLock::new(std::sync::Arc::new((0, policy))), external }
+    }
+
+    /// The external endpoint, described for the admin page.
+    pub fn external(&self) -> Option<String> {
+        self.external.as_ref().map(|e| {
+            let mode = match e.mode {
+                super::moderation::ModerationMode::Beside => "beside the rules",
+                super::moderation::ModerationMode::Instead => "instead of the rules",
+            };
+            format!("{} ({mode}; a flag means {})", e.moderator.describe(), e.action.as_str())
+        })
+    }
+
     /// The policy in force and its version.
     pub async fn policy(
         &self,
         store: &dyn super::Store,
     ) -> Result<std::sync::Arc<(i64, Policy)>, super::StoreError> {
-        let latest = store.latest_policy().await?;
-        let version = latest.as_ref().map_or(0, |p| p.version);
+        let version = store.latest_policy_version().await?;
         let held = self.current.read().map(|c| c.clone()).unwrap_or_else(|e| e.into_inner().clone());
         if held.0 == version {
             return Ok(held);
         }
+        let latest = store.latest_policy().await?;
+        let version = latest.as_ref().map_or(0, |p| p.version);
         let text = latest.map_or_else(|| DEFAULT_POLICY.to_string(), |p| p.text);
         let policy = Policy::parse(&text).unwrap_or_else(|err| {
             tracing::error!(%err, version, "a stored policy does not parse; nothing is filtered");
@@ -251,6 +269,52 @@ impl FilterState {
         Ok(fresh)
     }
 
+    /// The policy a streaming reply is checked against token by token: none when the
+    /// external endpoint replaces the rules (it sees the whole reply once it is written).
+    pub async fn streaming_policy(
+        &self,
+        store: &dyn super::Store,
+    ) -> Result<Option<std::sync::Arc<(i64, Policy)>>, super::StoreError> {
+        if self.external.as_ref().is_some_and(|e| e.mode == super::moderation::ModerationMode::Instead) {
+            return Ok(None);
+        }
+        self.policy(store).await.map(Some)
+    }
+
+    /// What the rules (unless replaced) and the external endpoint (if any) say of a text,
+    /// and the policy version. An endpoint that fails is logged and let pass, so trainers'
+    /// work does not stop with it.
+    pub async fn check(
+        &self,
+        store: &dyn super::Store,
+        text: &str,
+    ) -> Result<(i64, Decision), super::StoreError> {
+        use super::moderation::{ModerationMode, policy_category};
+        let policy = self.policy(store).await?;
+        let mut decision = match &self.external {
+            Some(e) if e.mode == ModerationMode::Instead => Decision::default(),
+            _ => policy.1.check(text),
+        };
+        if let Some(external) = &self.external {
+            match external.moderator.moderate(text).await {
+                Ok(result) => {
+                    let names: Vec<&str> = policy.1.categories.iter().map(|c| c.name.as_str()).collect();
+                    for (name, score) in result.flagged_categories() {
+                        decision.hits.push(Hit {
+                            category: policy_category(&name, &names),
+                            action: external.action,
+                            matched: format!("{name} {score:.2} (moderation endpoint)"),
+                        });
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(endpoint = external.moderator.describe(), %err, "moderation endpoint failed; the text passes it")
+                }
+            }
+        }
+        Ok((policy.0, decision))
+    }
+
     /// Checks a stored message's text and records the decision with the policy version.
     pub async fn judge(
         &self,
@@ -258,10 +322,9 @@ impl FilterState {
         message_id: uuid::Uuid,
         text: &str,
     ) -> Result<crate::filter::Verdict, super::StoreError> {
-        let policy = self.policy(store).await?;
-        let decision = policy.1.check(text);
+        let (policy_version, decision) = self.check(store, text).await?;
         let verdict = crate::filter::Verdict {
-            policy_version: policy.0,
+            policy_version,
             action: decision.action(),
             categories: decision.categories().into_iter().map(str::to_string).collect(),
         };

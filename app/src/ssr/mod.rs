@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod content_filter;
 pub mod model;
+pub mod moderation;
 mod passwords;
 mod session;
 mod store;

@@ -353,6 +353,14 @@ pub trait Store: Send + Sync {
     async fn save_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
     /// The policy in force (the newest version), none while the built-in default is.
     async fn latest_policy(&self) -> Result<Option<crate::filter::PolicyVersion>, StoreError>;
+    /// The version of the policy in force (0: the built-in default), without its text.
+    async fn latest_policy_version(&self) -> Result<i64, StoreError>;
+    /// The newest decisions that pass the filter (at most `limit`), and how many pass it.
+    async fn filter_decisions(
+        &self,
+        filter: &crate::filter::DecisionFilter,
+        limit: i64,
+    ) -> Result<crate::filter::DecisionList, StoreError>;
     /// Stores a new policy version (the newest plus one).
     async fn save_policy(&self, text: &str, by: Uuid) -> Result<crate::filter::PolicyVersion, StoreError>;
     /// Records the filter's decision on a message (`hits` as JSON).

@@ -270,7 +270,7 @@ impl Job {
         // A reply is checked as it streams: once the policy would block it, the page gets no
         // more of it and the model stops; what was written is stored, hidden behind a notice.
         let policy = match self.purpose {
-            Purpose::Reply => self.filter.policy(self.store.as_ref()).await.ok(),
+            Purpose::Reply => self.filter.streaming_policy(self.store.as_ref()).await.ok().flatten(),
             Purpose::Suggest => None,
         };
         let mut texts = vec![String::new(); self.n];

@@ -37,6 +37,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .route("/api/conversations/{id}/generate", get(converse::converse))
         .route("/v1/models", get(openai::list_models))
         .route("/v1/chat/completions", axum::routing::post(openai::chat_completions))
+        .route("/v1/moderations", axum::routing::post(openai::moderations))
         .with_state(state.clone())
         .leptos_routes_with_context(&options, routes, context.clone(), {
             let options = options.clone();
@@ -95,7 +96,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store: Arc<dyn Store> = Arc::new(store);
     let comparison_work = Arc::new(tokio::sync::Notify::new());
     crate::sampler::spawn(store.clone(), models.clone(), comparison_work.clone());
-    let filter = Arc::new(app::ssr::content_filter::FilterState::default());
+    let moderation = args.moderation_url.as_ref().map(|url| {
+        let moderator = crate::moderation::HttpModerator::new(url, args.moderation_key.clone(), args.moderation_model.clone());
+        tracing::info!(endpoint = %app::ssr::moderation::Moderator::describe(&moderator), "external moderation");
+        app::ssr::moderation::ExternalModeration {
+            moderator: Arc::new(moderator),
+            mode: args.moderation_mode,
+            action: if args.moderation_action == "warn" { app::filter::Action::Warn } else { app::filter::Action::Block },
+        }
+    });
+    let filter = Arc::new(app::ssr::content_filter::FilterState::new(moderation));
     let state =
         AppState { store, models, secure_cookies: args.secure_cookies, limits, comparison_work, filter };
     let options = LeptosOptions::builder()

@@ -1,5 +1,6 @@
-//! Parley's OpenAI-compatible API: `GET /v1/models` and `POST /v1/chat/completions`
-//! (streamed or not, `n` alternatives), for callers holding an API key.
+//! Parley's OpenAI-compatible API: `GET /v1/models`, `POST /v1/chat/completions` (streamed
+//! or not, `n` alternatives) and `POST /v1/moderations` (the policy's rules), for callers
+//! holding an API key.
 
 use crate::openai::{
     ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Choice, ChunkChoice, Delta, ErrorBody,
@@ -7,6 +8,7 @@ use crate::openai::{
 };
 use app::model::ChatMessage;
 use app::ssr::model::{GenerationEvent, GenerationRequest, LanguageModel, ModelError, collect};
+use app::ssr::moderation::{ModerationRequest, ModerationResponse, ModerationResult};
 use app::ssr::{AppState, token_hash};
 use axum::Json;
 use axum::body::Bytes;
@@ -216,4 +218,69 @@ fn stream(
         })
     });
     Sse::new(events.chain(futures::stream::once(async { Ok(Event::default().data("[DONE]")) })))
+}
+
+/// Most texts one moderation request may hold.
+const MODERATION_INPUTS: usize = 32;
+
+/// `POST /v1/moderations`: Parley's policy rules in OpenAI's moderation shape, so that other
+/// tools (or another Parley, as its external endpoint) can use them. Every category of the
+/// policy is listed; a category is flagged when a rule of it matched (score 1).
+pub async fn moderations(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match moderate(state, headers, body).await {
+        Ok(response) => Json(response).into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn moderate(
+    state: AppState,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<ModerationResponse, OpenAiError> {
+    authorize(&state, &headers).await?;
+    let invalid = |param: &str, message: String| {
+        let mut error = OpenAiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", message);
+        error.body.error.param = Some(param.to_string());
+        error
+    };
+    let request: ModerationRequest =
+        serde_json::from_slice(&body).map_err(|err| invalid("input", format!("request body: {err}")))?;
+    let texts = request.input.texts();
+    if texts.is_empty() || texts.len() > MODERATION_INPUTS {
+        return Err(invalid("input", format!("send 1 to {MODERATION_INPUTS} texts")));
+    }
+    if let Some(long) = texts.iter().position(|t| t.len() > state.limits.message_bytes) {
+        return Err(invalid(
+            "input",
+            format!("input {long} is over {} KB", state.limits.message_bytes / 1024),
+        ));
+    }
+    let policy = state.filter.policy(state.store.as_ref()).await.map_err(|err| {
+        tracing::error!(%err, "cannot read the policy");
+        OpenAiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
+    })?;
+    let results = texts
+        .iter()
+        .map(|text| {
+            let decision = policy.1.check(text);
+            let hit = decision.categories();
+            let categories: std::collections::BTreeMap<String, bool> = policy
+                .1
+                .categories
+                .iter()
+                .map(|c| (c.name.clone(), hit.contains(&c.name.as_str())))
+                .collect();
+            let category_scores = categories
+                .iter()
+                .map(|(name, flagged)| (name.clone(), if *flagged { 1.0 } else { 0.0 }))
+                .collect();
+            ModerationResult { flagged: !hit.is_empty(), categories, category_scores }
+        })
+        .collect();
+    Ok(ModerationResponse {
+        id: format!("modr-{}", uuid::Uuid::new_v4().simple()),
+        model: format!("parley-policy-v{}", policy.0),
+        results,
+    })
 }

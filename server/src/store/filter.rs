@@ -1,9 +1,12 @@
 //! The content filter's policy versions, decisions and the feedback people give on them.
 
 use super::{SqlStore, backend, json, shorten, to_json, uuid};
-use app::filter::{Action, CategoryStats, FilterFeedback, FilterFeedbackKind, PolicyVersion, Verdict};
+use app::filter::{
+    Action, CategoryStats, DecisionFilter, DecisionLine, DecisionList, FilterFeedback, FilterFeedbackKind,
+    PolicyVersion, Verdict,
+};
 use app::ssr::StoreError;
-use app::ssr::clock::now_rfc3339;
+use app::ssr::clock::{now_rfc3339, rfc3339_in};
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
@@ -30,6 +33,12 @@ fn kind_from(text: &str) -> FilterFeedbackKind {
     }
 }
 
+/// What a stored hit holds that the list shows.
+#[derive(serde::Deserialize)]
+pub(super) struct StoredHit {
+    matched: String,
+}
+
 type FeedbackRow = (String, String, String, String, String, String);
 
 fn feedback_from(row: FeedbackRow) -> Result<FilterFeedback, StoreError> {
@@ -44,7 +53,109 @@ fn feedback_from(row: FeedbackRow) -> Result<FilterFeedback, StoreError> {
     })
 }
 
+/// The decisions the admin page's filters let through: category ($1, a JSON-quoted `like`
+/// pattern), action ($2), source ($3), policy version ($4, negative for any), since ($5).
+macro_rules! decisions_where {
+    ($head:literal, $tail:literal) => {
+        concat!(
+            $head,
+            " from filter_decisions d join messages m on m.id = d.message_id \
+             join conversations c on c.id = m.conversation_id \
+             where ($1 = '' or d.categories like $1) \
+             and ($2 = '' or ($2 = 'flagged' and d.action is not null) or ($2 = 'passed' and d.action is null) or d.action = $2) \
+             and ($3 = '' or ($3 = 'model') = (m.author_model_version_id is not null)) \
+             and ($4 < 0 or d.policy_version = $4) and ($5 = '' or d.created_at >= $5) ",
+            $tail
+        )
+    };
+}
+
+type DecisionRow =
+    (String, String, i64, i64, Option<String>, String, String, String, String, i64, i64, String);
+
 impl SqlStore {
+    pub(super) async fn newest_policy_version(&self) -> Result<i64, StoreError> {
+        let (version,): (i64,) = sqlx::query_as("select coalesce(max(version), 0) from content_policies")
+            .fetch_one(self.pool())
+            .await
+            .map_err(backend)?;
+        Ok(version)
+    }
+
+    pub(super) async fn list_decisions(
+        &self,
+        filter: &DecisionFilter,
+        limit: i64,
+    ) -> Result<DecisionList, StoreError> {
+        let category = match filter.category.trim() {
+            "" => String::new(),
+            name => {
+                format!("%{}%", serde_json::to_string(name).map_err(|e| StoreError::Backend(e.to_string()))?)
+            }
+        };
+        let since = filter.days.map(|days| rfc3339_in(-days.max(0) * 86_400)).unwrap_or_default();
+        let version = filter.policy_version.unwrap_or(-1);
+        let (total,): (i64,) = sqlx::query_as(decisions_where!("select count(*)", ""))
+            .bind(&category)
+            .bind(&filter.action)
+            .bind(&filter.source)
+            .bind(version)
+            .bind(&since)
+            .fetch_one(self.pool())
+            .await
+            .map_err(backend)?;
+        let rows: Vec<DecisionRow> = sqlx::query_as(decisions_where!(
+            "select d.message_id, m.conversation_id, \
+             cast(case when m.author_model_version_id is null then 0 else 1 end as bigint), d.policy_version, \
+             d.action, d.categories, d.hits, m.text, d.created_at, \
+             (select count(*) from filter_feedback f where f.message_id = d.message_id and f.kind = 'false_positive'), \
+             (select count(*) from filter_feedback f where f.message_id = d.message_id and f.kind = 'false_negative'), c.kind",
+            "order by d.created_at desc, d.id limit $6"
+        ))
+        .bind(&category)
+        .bind(&filter.action)
+        .bind(&filter.source)
+        .bind(version)
+        .bind(&since)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(backend)?;
+        let mut lines = vec![];
+        for row in rows {
+            let (
+                message_id,
+                conversation_id,
+                from_model,
+                policy_version,
+                action,
+                categories,
+                hits,
+                text,
+                created_at,
+                fp,
+                fn_,
+                kind,
+            ) = row;
+            let hits: Vec<StoredHit> = json(Some(&hits), &message_id)?.unwrap_or_default();
+            lines.push(DecisionLine {
+                message_id: uuid(&message_id)?,
+                conversation_id: uuid(&conversation_id)?,
+                conversation_kind: kind.parse().map_err(StoreError::Backend)?,
+                from_model: from_model == 1,
+                policy_version,
+                action: action_from(action.as_deref()),
+                categories: json(Some(&categories), &message_id)?.unwrap_or_default(),
+                matched: hits.into_iter().map(|h| h.matched).collect(),
+                text: shorten(&text, 160),
+                created_at,
+                false_positives: fp,
+                false_negatives: fn_,
+            });
+        }
+        Ok(DecisionList { total, lines })
+    }
+
     pub(super) async fn newest_policy(&self) -> Result<Option<PolicyVersion>, StoreError> {
         let row: Option<(i64, String, String)> = sqlx::query_as(
             "select version, text, created_at from content_policies order by version desc limit 1",

@@ -272,6 +272,16 @@ impl Store for SqlStore {
     async fn latest_policy(&self) -> Result<Option<app::filter::PolicyVersion>, StoreError> {
         self.newest_policy().await
     }
+    async fn latest_policy_version(&self) -> Result<i64, StoreError> {
+        self.newest_policy_version().await
+    }
+    async fn filter_decisions(
+        &self,
+        filter: &app::filter::DecisionFilter,
+        limit: i64,
+    ) -> Result<app::filter::DecisionList, StoreError> {
+        self.list_decisions(filter, limit).await
+    }
     async fn save_policy(&self, text: &str, by: Uuid) -> Result<app::filter::PolicyVersion, StoreError> {
         self.insert_policy(text, by).await
     }

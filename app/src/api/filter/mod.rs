@@ -2,7 +2,7 @@
 //! anyone who may read a conversation says where it was wrong.
 
 use crate::error::ApiError;
-use crate::filter::{FilterFeedback, FilterFeedbackKind, FilterOverview};
+use crate::filter::{DecisionList, FilterFeedback, FilterFeedbackKind, FilterOverview};
 use leptos::prelude::*;
 use uuid::Uuid;
 
@@ -49,7 +49,41 @@ pub async fn get_filter_overview() -> Result<FilterOverview, ApiError> {
         policy,
         categories: store.filter_stats().await?,
         feedback: store.recent_filter_feedback(50).await?,
+        moderation: state()?.filter.external(),
     })
+}
+
+/// Most decisions one page of the list shows.
+pub const DECISIONS_SHOWN: i64 = 200;
+
+/// The filter's decisions, newest first, filtered by category, action (`flagged`, `warn`,
+/// `block`, `passed`), source (`user` or `model`), policy version and days; with how many
+/// match in all. Admins only.
+#[server(endpoint = "filter/decisions")]
+pub async fn list_filter_decisions(
+    #[server(default)] category: String,
+    #[server(default)] action: String,
+    #[server(default)] source: String,
+    #[server(default)] policy_version: Option<i64>,
+    #[server(default)] days: Option<i64>,
+) -> Result<DecisionList, ApiError> {
+    use crate::domain::Role;
+    use crate::error::ErrorKind;
+    use crate::filter::DecisionFilter;
+    use crate::ssr::{require, state};
+    require(Role::Admin).await?;
+    if !["", "flagged", "warn", "block", "passed"].contains(&action.as_str()) {
+        return Err(ApiError::field(
+            ErrorKind::Invalid,
+            "action",
+            "action is flagged, warn, block or passed",
+        ));
+    }
+    if !["", "user", "model"].contains(&source.as_str()) {
+        return Err(ApiError::field(ErrorKind::Invalid, "source", "source is user or model"));
+    }
+    let filter = DecisionFilter { category, action, source, policy_version, days };
+    Ok(state()?.store.filter_decisions(&filter, DECISIONS_SHOWN).await?)
 }
 
 /// The categories of the policy in force, for "should have been flagged as …".
