@@ -9,6 +9,7 @@ pub mod app;
 pub mod comparison;
 pub mod components;
 pub mod conversation;
+pub mod dataset;
 pub mod domain;
 pub mod error;
 pub mod feedback;

@@ -208,9 +208,32 @@ pub fn pairs(ranking_id: Uuid, ranking: &Ranking) -> Vec<Pair> {
     pairs
 }
 
+/// The pairs a ranking's ties would make (margin 0), for exports that ask for them: within
+/// each group, every earlier completion against every later one.
+pub fn tie_pairs(ranking_id: Uuid, ranking: &Ranking) -> Vec<Pair> {
+    let mut pairs = vec![];
+    for group in &ranking.groups {
+        for (i, chosen) in group.iter().enumerate() {
+            for rejected in &group[i + 1..] {
+                pairs.push(Pair { ranking_id, chosen: *chosen, rejected: *rejected, margin: 0 });
+            }
+        }
+    }
+    pairs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ties_make_pairs_of_margin_0_only_when_asked() {
+        let tied = ranking(&[&[1], &[2, 3, 4]]);
+        assert_eq!(pairs(Uuid::nil(), &tied).len(), 3);
+        let ties = tie_pairs(Uuid::nil(), &tied);
+        assert_eq!(ties.len(), 3, "C(3,2) within the tied group");
+        assert!(ties.iter().all(|p| p.margin == 0));
+    }
 
     fn ids(n: u128) -> Vec<Uuid> {
         (1..=n).map(Uuid::from_u128).collect()

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod datasets;
 pub mod http;
 pub mod model;
 pub mod model_file;

@@ -51,8 +51,8 @@ async fn sample(store: &dyn Store, models: &ModelSet, pending: PendingComparison
     let id = pending.id;
     loop {
         match completions(store, models, &pending).await {
-            Ok(completions) => {
-                if let Err(err) = store.save_completions(id, completions).await {
+            Ok((context, completions)) => {
+                if let Err(err) = store.save_completions(id, &context, completions).await {
                     tracing::warn!(%err, comparison = %id, "cannot store the completions");
                 }
                 return;
@@ -79,7 +79,7 @@ async fn completions(
     store: &dyn Store,
     models: &ModelSet,
     pending: &PendingComparison,
-) -> Result<Vec<Completion>, Failure> {
+) -> Result<(Vec<app::model::ChatMessage>, Vec<Completion>), Failure> {
     let failed = |err: app::ssr::StoreError| Failure::Failed(err.to_string());
     let served = models.active(store).await.map_err(failed)?.ok_or(Failure::Busy(POLL.as_secs()))?;
     let conversation = store
@@ -114,12 +114,9 @@ async fn completions(
         seed: comparison_seed(pending.batch_seed, pending.position),
         ..pending.sampling.clone()
     };
-    let request = GenerationRequest {
-        messages: conversation.chat_messages(original.parent_id),
-        params: params.clone(),
-        n,
-        trim_oldest: true,
-    };
+    let context = conversation.chat_messages(original.parent_id);
+    let request =
+        GenerationRequest { messages: context.clone(), params: params.clone(), n, trim_oldest: true };
     let events = match served.model.generate(request).await {
         Ok(events) => events,
         Err(ModelError::Busy { retry_after_secs }) => return Err(Failure::Busy(retry_after_secs)),
@@ -137,7 +134,7 @@ async fn completions(
             finish_reason: finish_text(finish).into(),
         });
     }
-    Ok(completions)
+    Ok((context, completions))
 }
 
 #[cfg(test)]

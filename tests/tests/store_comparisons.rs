@@ -51,7 +51,7 @@ async fn batch(store: &SqlStore, owner: Uuid, count: usize, overlap: i64, allow_
                 finish_reason: "stop".into(),
             })
             .collect();
-        store.save_completions(pending.id, completions).await.unwrap();
+        store.save_completions(pending.id, &[], completions).await.unwrap();
     }
     assert_eq!(store.claim_pending_comparison(NOW, LATER).await.unwrap(), None, "all sampled");
     ids

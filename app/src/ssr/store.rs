@@ -268,11 +268,12 @@ pub trait Store: Send + Sync {
         now: &str,
         until: &str,
     ) -> Result<Option<PendingComparison>, StoreError>;
-    /// Stores the completions of a pending comparison and makes it ready to rank, in one
-    /// transaction.
+    /// Stores the completions of a pending comparison and the context they continue, and
+    /// makes it ready to rank, in one transaction.
     async fn save_completions(
         &self,
         comparison_id: Uuid,
+        context: &[crate::model::ChatMessage],
         completions: Vec<crate::comparison::Completion>,
     ) -> Result<(), StoreError>;
     /// Marks a pending comparison failed, with the reason.

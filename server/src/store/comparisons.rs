@@ -258,16 +258,18 @@ impl SqlStore {
     pub(super) async fn insert_completions(
         &self,
         comparison_id: Uuid,
+        context: &[app::model::ChatMessage],
         completions: Vec<Completion>,
     ) -> Result<(), StoreError> {
         let now = now_rfc3339();
         let mut tx = self.pool().begin().await.map_err(backend)?;
         // Ready first: a second server whose claim ran out finds nothing pending and stops.
         let done = sqlx::query(
-            "update comparisons set status = 'ready', claimed_until = null, error = null \
+            "update comparisons set status = 'ready', claimed_until = null, error = null, context = $2 \
              where id = $1 and status = 'pending'",
         )
         .bind(comparison_id.to_string())
+        .bind(to_json(&context)?)
         .execute(&mut *tx)
         .await
         .map_err(backend)?;

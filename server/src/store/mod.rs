@@ -6,6 +6,7 @@
 mod api_keys;
 mod comparisons;
 mod conversations;
+pub mod datasets;
 mod feedback;
 mod filter;
 mod guidelines;

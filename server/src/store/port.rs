@@ -175,9 +175,10 @@ impl Store for SqlStore {
     async fn save_completions(
         &self,
         comparison_id: Uuid,
+        context: &[app::model::ChatMessage],
         completions: Vec<app::comparison::Completion>,
     ) -> Result<(), StoreError> {
-        self.insert_completions(comparison_id, completions).await
+        self.insert_completions(comparison_id, context, completions).await
     }
     async fn fail_comparison(&self, comparison_id: Uuid, error: &str) -> Result<(), StoreError> {
         self.mark_failed(comparison_id, error).await

@@ -1,0 +1,348 @@
+//! Imports: conversations and prompts from a file, all in one transaction, each text once.
+
+use super::{SqlStore, backend};
+use crate::datasets::import::{Parsed, prompt_hash};
+use app::dataset::{ImportFormat, ImportSummary};
+use app::ssr::StoreError;
+use app::ssr::clock::now_rfc3339;
+use uuid::Uuid;
+
+/// An import about to be stored: its id (made by the client), where it came from, who runs it.
+pub struct NewImport {
+    pub id: Uuid,
+    pub source: String,
+    pub file_name: String,
+    pub by: Uuid,
+}
+
+type ImportRow = (String, String, String, String, i64, i64, i64, String);
+
+fn summary(row: ImportRow, rows: usize) -> Result<ImportSummary, StoreError> {
+    let (id, source, format, file_name, conversations, prompts, duplicates, created_at) = row;
+    Ok(ImportSummary {
+        id: super::uuid(&id)?,
+        source,
+        format: format.parse::<ImportFormat>().map_err(StoreError::Backend)?,
+        file_name,
+        rows,
+        conversations: conversations as usize,
+        prompts: prompts as usize,
+        duplicates: duplicates as usize,
+        created_at,
+    })
+}
+
+impl SqlStore {
+    /// The import of this id, if it was stored.
+    pub async fn import(&self, id: Uuid) -> Result<Option<ImportSummary>, StoreError> {
+        let row: Option<ImportRow> = sqlx::query_as(
+            "select id, source, format, file_name, conversations, prompts, duplicates, created_at \
+             from imports where id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(backend)?;
+        row.map(|r| {
+            let rows = (r.4 + r.5 + r.6) as usize;
+            summary(r, rows)
+        })
+        .transpose()
+    }
+
+    /// The imports, newest first.
+    pub async fn imports(&self) -> Result<Vec<ImportSummary>, StoreError> {
+        let rows: Vec<ImportRow> = sqlx::query_as(
+            "select id, source, format, file_name, conversations, prompts, duplicates, created_at \
+             from imports order by created_at desc limit 100",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(backend)?;
+        rows.into_iter()
+            .map(|r| {
+                let rows = (r.4 + r.5 + r.6) as usize;
+                summary(r, rows)
+            })
+            .collect()
+    }
+
+    /// Stores what a file held as submitted demonstrations (owned by the one importing) and
+    /// prompts, skipping any text already stored; all or nothing. A retried import (same
+    /// id) stores nothing more and answers what the first stored.
+    pub async fn store_import(&self, new: &NewImport, parsed: &Parsed) -> Result<ImportSummary, StoreError> {
+        if let Some(done) = self.import(new.id).await? {
+            return Ok(done);
+        }
+        let format = parsed.format.unwrap_or(ImportFormat::Auto);
+        let now = now_rfc3339();
+        let mut tx = self.pool().begin().await.map_err(backend)?;
+        sqlx::query(
+            "insert into imports (id, source, format, file_name, conversations, prompts, duplicates, created_by, created_at) \
+             values ($1, $2, $3, $4, 0, 0, 0, $5, $6)",
+        )
+        .bind(new.id.to_string())
+        .bind(&new.source)
+        .bind(format.as_str())
+        .bind(&new.file_name)
+        .bind(new.by.to_string())
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let (mut conversations, mut prompts, mut duplicates) = (0usize, 0usize, 0usize);
+        for dialogue in &parsed.dialogues {
+            let id = Uuid::new_v4();
+            let inserted = sqlx::query(
+                "insert into conversations (id, kind, owner_id, system_prompt, status, sampling, revision, \
+                 created_at, updated_at, source, import_id, content_hash) \
+                 values ($1, 'demonstration', $2, $3, 'submitted', null, 0, $4, $4, $5, $6, $7) \
+                 on conflict (content_hash) do nothing",
+            )
+            .bind(id.to_string())
+            .bind(new.by.to_string())
+            .bind(&dialogue.system)
+            .bind(&now)
+            .bind(&new.source)
+            .bind(new.id.to_string())
+            .bind(dialogue.content_hash())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            if inserted.rows_affected() == 0 {
+                duplicates += 1;
+                continue;
+            }
+            conversations += 1;
+            let ids: Vec<Uuid> = dialogue.turns.iter().map(|_| Uuid::new_v4()).collect();
+            for (i, turn) in dialogue.turns.iter().enumerate() {
+                let position = dialogue.turns[..i].iter().filter(|t| t.parent == turn.parent).count();
+                sqlx::query(
+                    "insert into messages (id, conversation_id, parent_id, position, role, text, author_user_id, \
+                     created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+                )
+                .bind(ids[i].to_string())
+                .bind(id.to_string())
+                .bind(turn.parent.map(|p| ids[p].to_string()))
+                .bind(position as i64)
+                .bind(turn.role.as_str())
+                .bind(&turn.text)
+                .bind(new.by.to_string())
+                .bind(&now)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            }
+        }
+        for prompt in &parsed.prompts {
+            let inserted = sqlx::query(
+                "insert into prompts (id, text, source, import_id, content_hash, created_at) \
+                 values ($1, $2, $3, $4, $5, $6) on conflict (content_hash) do nothing",
+            )
+            .bind(Uuid::new_v4().to_string())
+            .bind(prompt)
+            .bind(&new.source)
+            .bind(new.id.to_string())
+            .bind(prompt_hash(prompt))
+            .bind(&now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            if inserted.rows_affected() == 0 {
+                duplicates += 1;
+            } else {
+                prompts += 1;
+            }
+        }
+        sqlx::query("update imports set conversations = $2, prompts = $3, duplicates = $4 where id = $1")
+            .bind(new.id.to_string())
+            .bind(conversations as i64)
+            .bind(prompts as i64)
+            .bind(duplicates as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(ImportSummary {
+            id: new.id,
+            source: new.source.clone(),
+            format,
+            file_name: new.file_name.clone(),
+            rows: parsed.rows,
+            conversations,
+            prompts,
+            duplicates,
+            created_at: now,
+        })
+    }
+
+    /// A prompt drawn at random from the imported ones, for a chat to start from.
+    pub async fn random_prompt(&self) -> Result<Option<(Uuid, String)>, StoreError> {
+        let (count,): (i64,) =
+            sqlx::query_as("select count(*) from prompts").fetch_one(self.pool()).await.map_err(backend)?;
+        if count == 0 {
+            return Ok(None);
+        }
+        let offset = rand::Rng::gen_range(&mut rand::thread_rng(), 0..count);
+        let row: Option<(String, String)> =
+            sqlx::query_as("select id, text from prompts order by id limit 1 offset $1")
+                .bind(offset)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(backend)?;
+        row.map(|(id, text)| Ok((super::uuid(&id)?, text))).transpose()
+    }
+}
+
+/// Words the synthetic texts are made of.
+const WORDS: &[&str] = &[
+    "the",
+    "model",
+    "answer",
+    "question",
+    "because",
+    "data",
+    "train",
+    "people",
+    "good",
+    "write",
+    "explain",
+    "simple",
+    "example",
+    "water",
+    "garden",
+    "history",
+    "science",
+    "travel",
+    "recipe",
+    "music",
+    "careful",
+    "quickly",
+    "often",
+    "during",
+    "between",
+    "without",
+    "perhaps",
+    "really",
+    "important",
+    "different",
+    "language",
+    "computer",
+    "city",
+];
+
+fn sentence(rng: &mut impl rand::Rng, words: usize) -> String {
+    let mut text = String::new();
+    for i in 0..words {
+        if i > 0 {
+            text.push(' ');
+        }
+        text.push_str(WORDS[rng.gen_range(0..WORDS.len())]);
+    }
+    text.push('.');
+    text
+}
+
+impl SqlStore {
+    /// Synthetic chats, comparisons of four completions (context kept) and full rankings,
+    /// for the export benchmark. Deterministic (seed 7).
+    pub async fn seed_synthetic(&self, rankings: u64) -> Result<(), StoreError> {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let now = now_rfc3339();
+        let user = Uuid::new_v4().to_string();
+        let version = Uuid::new_v4().to_string();
+        let batch = Uuid::new_v4().to_string();
+        let mut tx = self.pool().begin().await.map_err(backend)?;
+        sqlx::query(
+            "insert into users (id, email, password_hash, role, created_at) values ($1, $2, 'x', 'trainer', $3)",
+        )
+        .bind(&user)
+        .bind(format!("synthetic-{user}@example.org"))
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query(
+            "insert into model_versions (id, name, source, sha256, fingerprint, registered_at) \
+             values ($1, 'synthetic', 'synthetic', null, $2, $3)",
+        )
+        .bind(&version)
+        .bind(format!("synthetic-{version}"))
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query(
+            "insert into comparison_batches (id, created_by, seed, k, overlap, include_original, allow_own, sampling, created_at) \
+             values ($1, $2, '7', 4, 1, 1, 1, '{}', $3)",
+        )
+        .bind(&batch)
+        .bind(&user)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        for position in 0..rankings {
+            let (chat, question, reply, comparison) = (
+                Uuid::new_v4().to_string(),
+                Uuid::new_v4().to_string(),
+                Uuid::new_v4().to_string(),
+                Uuid::new_v4().to_string(),
+            );
+            let asked = sentence(&mut rng, 18);
+            let context = serde_json::json!([{ "role": "system", "content": "You are a helpful assistant." }, { "role": "user", "content": asked }]).to_string();
+            sqlx::query(
+                "insert into conversations (id, kind, owner_id, system_prompt, status, sampling, revision, created_at, updated_at) \
+                 values ($1, 'chat', $2, 'You are a helpful assistant.', 'draft', null, 0, $3, $3)",
+            )
+            .bind(&chat).bind(&user).bind(&now).execute(&mut *tx).await.map_err(backend)?;
+            let texts: Vec<String> = (0..4).map(|_| sentence(&mut rng, 45)).collect();
+            for (id, parent, role, text, author, model) in [
+                (&question, None, "user", &asked, Some(&user), None),
+                (&reply, Some(&question), "assistant", &texts[0], None, Some(&version)),
+            ] {
+                sqlx::query(
+                    "insert into messages (id, conversation_id, parent_id, position, role, text, author_user_id, \
+                     author_model_version_id, created_at, updated_at) values ($1, $2, $3, 0, $4, $5, $6, $7, $8, $8)",
+                )
+                .bind(id).bind(&chat).bind(parent).bind(role).bind(text).bind(author).bind(model).bind(&now)
+                .execute(&mut *tx).await.map_err(backend)?;
+            }
+            sqlx::query(
+                "insert into comparisons (id, batch_id, position, conversation_id, message_id, source_owner_id, status, created_at, context) \
+                 values ($1, $2, $3, $4, $5, $6, 'ready', $7, $8)",
+            )
+            .bind(&comparison).bind(&batch).bind(position as i64).bind(&chat).bind(&reply).bind(&user).bind(&now).bind(&context)
+            .execute(&mut *tx).await.map_err(backend)?;
+            let mut ids = vec![];
+            for (i, text) in texts.iter().enumerate() {
+                let id = Uuid::new_v4();
+                sqlx::query(
+                    "insert into completions (id, comparison_id, position, text, message_id, model_version_id, sampling, finish_reason, created_at) \
+                     values ($1, $2, $3, $4, $5, $6, null, 'stop', $7)",
+                )
+                .bind(id.to_string()).bind(&comparison).bind(i as i64).bind(text)
+                .bind((i == 0).then(|| reply.clone())).bind(&version).bind(&now)
+                .execute(&mut *tx).await.map_err(backend)?;
+                ids.push(id);
+            }
+            use rand::seq::SliceRandom;
+            ids.shuffle(&mut rng);
+            let groups: Vec<Vec<Uuid>> = ids.iter().map(|id| vec![*id]).collect();
+            let ranking = serde_json::json!({ "groups": groups }).to_string();
+            sqlx::query(
+                "insert into comparison_slots (comparison_id, slot, holder_id, lease_expires_at, done_by) values ($1, 0, null, null, $2)",
+            )
+            .bind(&comparison).bind(&user).execute(&mut *tx).await.map_err(backend)?;
+            sqlx::query(
+                "insert into rankings (id, comparison_id, slot, ranked_by, revision, ranking, cannot_rank, shown_order, labels, rationale, created_at) \
+                 values ($1, $2, 0, $3, 1, $4, null, '[]', '{}', '', $5)",
+            )
+            .bind(Uuid::new_v4().to_string()).bind(&comparison).bind(&user).bind(&ranking).bind(&now)
+            .execute(&mut *tx).await.map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(())
+    }
+}
