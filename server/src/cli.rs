@@ -99,6 +99,9 @@ pub struct ServeArgs {
     /// What a flag from the endpoint does: `warn` or `block`.
     #[arg(long, env = "PARLEY_MODERATION_ACTION", default_value = "block", value_parser = ["warn", "block"])]
     pub moderation_action: String,
+    /// Largest dataset file an admin may upload, in MB (after unzipping too).
+    #[arg(long, env = "PARLEY_MAX_IMPORT_MB", default_value_t = crate::datasets::cli::DEFAULT_MAX_IMPORT_MB as u64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_import_mb: u64,
     /// Generations that may wait for the model; more are refused with 429.
     #[arg(long, env = "PARLEY_MODEL_QUEUE", default_value_t = 8)]
     pub model_queue: usize,

@@ -4,31 +4,16 @@
 //! every prompt was read and that the red-team prompts are flagged more often than the
 //! ordinary ones, not a tuned pass mark.
 
+mod common;
+
 use app::ssr::content_filter::{DEFAULT_POLICY, Policy};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::Command;
-
-/// A file of the shared data: `$PARLEY_SHARED_DATA`, else `../shared/data` beside the
-/// checkout, else the workplace's copy.
-fn data(file: &str) -> PathBuf {
-    let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
-    let candidates: Vec<PathBuf> = std::env::var("PARLEY_SHARED_DATA")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([beside, PathBuf::from("/work/shared/data")])
-        .collect();
-    candidates
-        .iter()
-        .map(|dir| dir.join(file))
-        .find(|path| path.exists())
-        .unwrap_or_else(|| panic!("{file} not found in {candidates:?}; set PARLEY_SHARED_DATA"))
-}
 
 fn red_team_prompts() -> Vec<String> {
     let out = Command::new("gzip")
         .arg("-dc")
-        .arg(data("hh-rlhf-harmless-base-test.jsonl.gz"))
+        .arg(common::shared_data("hh-rlhf-harmless-base-test.jsonl.gz"))
         .output()
         .expect("gzip");
     assert!(out.status.success());
@@ -45,7 +30,7 @@ fn red_team_prompts() -> Vec<String> {
 }
 
 fn ordinary_prompts() -> Vec<String> {
-    std::fs::read_to_string(data("oasst-prompt-lottery-en-250.jsonl"))
+    std::fs::read_to_string(common::shared_data("oasst-prompt-lottery-en-250.jsonl"))
         .expect("read")
         .lines()
         .map(|line| serde_json::from_str::<String>(line).expect("a JSON string a line"))

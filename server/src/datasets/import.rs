@@ -312,12 +312,6 @@ fn messages(value: Option<&Value>) -> Result<Row, RowError> {
             format!("the first turn must be the user's, not {:?}", first.0.as_str()),
         );
     }
-    for (i, pair) in turns.windows(2).enumerate() {
-        if pair[0].0 == pair[1].0 {
-            let at = list.len() - turns.len() + i + 1;
-            return err(format!("messages[{at}].role"), "user and assistant turns must alternate");
-        }
-    }
     match turns.len() {
         0 => err("messages", "no user turn"),
         1 if system.is_none() => Ok(Row::Prompt(turns.remove(0).1)),
@@ -366,7 +360,8 @@ fn hh(map: &serde_json::Map<String, Value>) -> Result<Row, RowError> {
     Ok(Row::Dialogue(dialogue))
 }
 
-/// An Open-Assistant tree: prompter turns are the user's; siblings ordered by rank (0 best),
+/// An Open-Assistant tree: prompter turns are the user's (two in a row are kept, as
+/// HH-RLHF has some); siblings ordered by rank (0 best),
 /// unranked after, in file order. Labels, emojis and reviews are not kept.
 fn oasst(map: &serde_json::Map<String, Value>) -> Result<Row, RowError> {
     let Some(prompt) = map.get("prompt") else {
@@ -389,16 +384,8 @@ fn oasst(map: &serde_json::Map<String, Value>) -> Result<Row, RowError> {
                 );
             }
         };
-        let expected = if parent.is_none_or(|p| dialogue.turns[p].role == Role::Assistant) {
-            Role::User
-        } else {
-            Role::Assistant
-        };
-        if role != expected {
-            return err(
-                format!("{path}.role"),
-                "prompter and assistant turns must alternate, starting with the prompter",
-            );
+        if parent.is_none() && role != Role::User {
+            return err(format!("{path}.role"), "the first message must be the prompter's");
         }
         if node.get("deleted") == Some(&Value::Bool(true)) {
             continue;

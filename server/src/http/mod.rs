@@ -2,6 +2,7 @@
 
 mod body_limit;
 mod converse;
+mod datasets;
 mod error_status;
 mod generate;
 mod guard;
@@ -25,7 +26,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub fn router(state: AppState, options: LeptosOptions) -> Router {
+pub fn router(state: AppState, options: LeptosOptions, sql: Arc<SqlStore>, import_limit: usize) -> Router {
     let routes = generate_route_list(App);
     let context = {
         let state = state.clone();
@@ -38,6 +39,10 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .route("/v1/models", get(openai::list_models))
         .route("/v1/chat/completions", axum::routing::post(openai::chat_completions))
         .route("/v1/moderations", axum::routing::post(openai::moderations))
+        .route("/api/datasets/import", axum::routing::post(datasets::import))
+        .route("/api/datasets/export", get(datasets::export))
+        .layer(axum::Extension(sql))
+        .layer(axum::Extension(datasets::ImportLimit(import_limit)))
         .with_state(state.clone())
         .leptos_routes_with_context(&options, routes, context.clone(), {
             let options = options.clone();
@@ -47,7 +52,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context(context, shell))
         .layer(axum::middleware::from_fn(error_status::server_fn_error_status))
         .layer(axum::middleware::from_fn_with_state(state, guard::page_guard))
-        .layer(axum::middleware::from_fn(body_limit::limit_body))
+        .layer(axum::middleware::from_fn_with_state(import_limit, body_limit::limit_body))
         .with_state(options)
 }
 
@@ -93,6 +98,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         messages: args.max_messages as usize,
         rank_lease_secs: args.rank_lease_secs,
     };
+    let sql = Arc::new(store.clone());
     let store: Arc<dyn Store> = Arc::new(store);
     let comparison_work = Arc::new(tokio::sync::Notify::new());
     crate::sampler::spawn(store.clone(), models.clone(), comparison_work.clone());
@@ -122,10 +128,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     // Tests read this line to find the port when started with port 0.
     println!("Parley listening on http://{local}");
-    axum::serve(listener, router(state, options).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .context("server stopped with an error")
+    axum::serve(
+        listener,
+        router(state, options, sql, (args.max_import_mb as usize) << 20)
+            .into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .context("server stopped with an error")
 }

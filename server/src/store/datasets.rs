@@ -245,7 +245,8 @@ fn sentence(rng: &mut impl rand::Rng, words: usize) -> String {
 
 impl SqlStore {
     /// Synthetic chats, comparisons of four completions (context kept) and full rankings,
-    /// for the export benchmark. Deterministic (seed 7).
+    /// with thumbs on every fifth and filter feedback on every tenth, for the export
+    /// benchmark and the dataset checks. Deterministic texts (seed 7).
     pub async fn seed_synthetic(&self, rankings: u64) -> Result<(), StoreError> {
         use rand::SeedableRng;
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
@@ -341,6 +342,34 @@ impl SqlStore {
             )
             .bind(Uuid::new_v4().to_string()).bind(&comparison).bind(&user).bind(&ranking).bind(&now)
             .execute(&mut *tx).await.map_err(backend)?;
+            // Every fifth: thumbs on the best completion; every tenth: the filter flagged the
+            // question and the trainer said it was not unsafe.
+            if position % 5 == 0 {
+                sqlx::query(
+                    "insert into feedback (target_kind, target_id, user_id, thumbs, categories, text, created_at, updated_at) \
+                     values ('completion', $1, $2, $3, '[]', '', $4, $4)",
+                )
+                .bind(ids[0].to_string()).bind(&user).bind(if position % 10 == 0 { 1i64 } else { -1 }).bind(&now)
+                .execute(&mut *tx).await.map_err(backend)?;
+            }
+            if position % 10 == 0 {
+                sqlx::query(
+                    "insert into filter_decisions (id, message_id, policy_version, action, categories, hits, created_at) \
+                     values ($1, $2, 0, 'warn', '[\"violence\"]', '[]', $3)",
+                )
+                .bind(Uuid::new_v4().to_string()).bind(&question).bind(&now)
+                .execute(&mut *tx).await.map_err(backend)?;
+                sqlx::query(
+                    "insert into filter_feedback (message_id, user_id, kind, category, note, created_at) \
+                     values ($1, $2, 'false_positive', 'violence', '', $3)",
+                )
+                .bind(&question)
+                .bind(&user)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            }
         }
         tx.commit().await.map_err(backend)?;
         Ok(())

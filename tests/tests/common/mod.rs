@@ -309,3 +309,19 @@ pub async fn chat_with_replies(
     }
     (chat, replies)
 }
+
+/// A file of the shared data: `$PARLEY_SHARED_DATA`, else `../shared/data` beside the
+/// checkout, else the workplace's copy.
+pub fn shared_data(file: &str) -> PathBuf {
+    let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+    let candidates: Vec<PathBuf> = std::env::var("PARLEY_SHARED_DATA")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([beside, PathBuf::from("/work/shared/data")])
+        .collect();
+    candidates
+        .iter()
+        .map(|dir| dir.join(file))
+        .find(|path| path.exists())
+        .unwrap_or_else(|| panic!("{file} not found in {candidates:?}; set PARLEY_SHARED_DATA"))
+}

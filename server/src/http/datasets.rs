@@ -1,0 +1,211 @@
+//! The Datasets page's two plain routes, admins only: `POST /api/datasets/import` takes a
+//! file as the raw body (the page shows the upload's progress), and `GET
+//! /api/datasets/export` streams one file of an export as a download (or the manifest).
+
+use super::reply::error;
+use crate::datasets::import::{ReadLimits, read};
+use crate::datasets::sink::{ChannelSink, TallySink, file_name, parts};
+use crate::datasets::{Exporter, cli::check_options};
+use crate::store::SqlStore;
+use crate::store::datasets::NewImport;
+use app::dataset::{ExportFormat, ExportOptions, ImportFormat, Manifest, Part};
+use app::domain::Role;
+use app::error::{ApiError, ErrorKind};
+use app::ssr::{AppState, session_user};
+use axum::Extension;
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use http::HeaderMap;
+use http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use serde::Deserialize;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Largest file the upload takes (bytes, unzipped too).
+#[derive(Clone, Copy)]
+pub struct ImportLimit(pub usize);
+
+async fn admin(state: &AppState, headers: &HeaderMap) -> Result<app::domain::User, Response> {
+    match session_user(state.store.as_ref(), headers).await {
+        Ok(Some(user)) if user.role.allows(Role::Admin) => Ok(user),
+        Ok(Some(_)) => Err(error(ApiError::new(ErrorKind::Forbidden, "this needs the admin role"))),
+        Ok(None) => Err(error(ApiError::unauthenticated())),
+        Err(err) => Err(error(err.into())),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ImportQuery {
+    request_id: Uuid,
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    file_name: Option<String>,
+}
+
+pub async fn import(
+    State(state): State<AppState>,
+    Extension(store): Extension<Arc<SqlStore>>,
+    Extension(limit): Extension<ImportLimit>,
+    headers: HeaderMap,
+    Query(query): Query<ImportQuery>,
+    body: Bytes,
+) -> Response {
+    let user = match admin(&state, &headers).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let format =
+        match query.format.as_deref().filter(|f| !f.is_empty()).unwrap_or("auto").parse::<ImportFormat>() {
+            Ok(format) => format,
+            Err(message) => return error(ApiError::field(ErrorKind::Invalid, "format", message)),
+        };
+    // A retried upload answers what the first stored.
+    match store.import(query.request_id).await {
+        Ok(Some(done)) => return axum::Json(done).into_response(),
+        Ok(None) => {}
+        Err(err) => return error(err.into()),
+    }
+    let file_name =
+        query.file_name.unwrap_or_else(|| "upload.jsonl".into()).chars().take(200).collect::<String>();
+    let source = query
+        .source
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| file_name.clone());
+    if source.len() > 200 {
+        return error(ApiError::field(
+            ErrorKind::Invalid,
+            "source",
+            "a source name has 200 characters at most",
+        ));
+    }
+    let limits = ReadLimits { text_bytes: state.limits.message_bytes, turns: state.limits.messages };
+    let max = limit.0;
+    enum Refused {
+        File(ApiError),
+        Rows(app::dataset::ImportRefusal),
+    }
+    let parsed = tokio::task::spawn_blocking(move || {
+        let bytes = crate::datasets::read_file(body.to_vec(), max)
+            .map_err(|message| Refused::File(ApiError::field(ErrorKind::TooLarge, "file", message)))?;
+        read(&bytes, format, limits).map_err(Refused::Rows)
+    })
+    .await;
+    let parsed = match parsed {
+        Ok(Ok(parsed)) => parsed,
+        Ok(Err(Refused::File(err))) => return error(err),
+        Ok(Err(Refused::Rows(refusal))) => {
+            let first = refusal.problems.first().map(|p| p.to_string()).unwrap_or_default();
+            let message = format!("nothing imported: {} problem(s); {first}", refusal.total);
+            let mut body = serde_json::to_value(ApiError::field(ErrorKind::Invalid, "file", message))
+                .unwrap_or_default();
+            body["problems"] = serde_json::to_value(&refusal.problems).unwrap_or_default();
+            body["total"] = refusal.total.into();
+            return (http::StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response();
+        }
+        Err(_) => return error(ApiError::internal()),
+    };
+    let new = NewImport { id: query.request_id, source, file_name, by: user.id };
+    match store.store_import(&new, &parsed).await {
+        Ok(done) => axum::Json(done).into_response(),
+        Err(err) => error(err.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ExportQuery {
+    /// A format, or `manifest`.
+    format: String,
+    #[serde(default)]
+    part: Option<Part>,
+    #[serde(flatten)]
+    options: ExportOptions,
+}
+
+pub async fn export(
+    State(state): State<AppState>,
+    Extension(store): Extension<Arc<SqlStore>>,
+    headers: HeaderMap,
+    Query(query): Query<ExportQuery>,
+) -> Response {
+    if let Err(response) = admin(&state, &headers).await {
+        return response;
+    }
+    let options = ExportOptions {
+        test_ratio: if query.options.split_seed.is_some() { query.options.test_ratio } else { 0.0 },
+        ..query.options
+    };
+    if let Err((field, message)) = check_options(&options) {
+        return error(ApiError::field(ErrorKind::Invalid, field, message));
+    }
+    let split = options.split_seed.is_some();
+    if query.format == "manifest" {
+        return manifest(&store, options).await;
+    }
+    let format = match query.format.parse::<ExportFormat>() {
+        Ok(format) => format,
+        Err(message) => return error(ApiError::field(ErrorKind::Invalid, "format", message)),
+    };
+    let part = query.part.unwrap_or(if split { Part::Train } else { Part::All });
+    if split == (part == Part::All) {
+        let message = if split {
+            "a split export has parts train and test"
+        } else {
+            "ask for a split (split_seed) to get a part"
+        };
+        return error(ApiError::field(ErrorKind::Invalid, "part", message));
+    }
+    let (sender, receiver) = tokio::sync::mpsc::channel(4);
+    let store = store.clone();
+    tokio::spawn(async move {
+        let mut sink = ChannelSink::new(part, sender.clone());
+        let written = match Exporter::new(&store, options).await {
+            Ok(exporter) => exporter.write(format, &mut sink).await,
+            Err(err) => Err(err),
+        };
+        let finished = match written {
+            Ok(()) => sink.finish().await.map_err(|e| e.to_string()),
+            Err(err) => Err(err.to_string()),
+        };
+        if let Err(err) = finished {
+            // The download ends in an error, never as a file that looks complete.
+            tracing::warn!(%err, "export stopped");
+            let _ = sender.send(Err(std::io::Error::other(err))).await;
+        }
+    });
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(receiver));
+    let disposition = format!("attachment; filename=\"{}\"", file_name(format, part));
+    ([(CONTENT_TYPE, "application/x-ndjson".to_string()), (CONTENT_DISPOSITION, disposition)], body)
+        .into_response()
+}
+
+/// Every format's files, counted and hashed as a download of each would be (nothing kept).
+async fn manifest(store: &SqlStore, options: ExportOptions) -> Response {
+    let split = options.split_seed.is_some();
+    let exporter = match Exporter::new(store, options.clone()).await {
+        Ok(exporter) => exporter,
+        Err(err) => return error(ApiError::new(ErrorKind::Internal, err.to_string())),
+    };
+    let mut files = vec![];
+    for format in ExportFormat::ALL {
+        let mut sink = TallySink::new(split);
+        if let Err(err) = exporter.write(format, &mut sink).await {
+            return error(ApiError::new(ErrorKind::Internal, err.to_string()));
+        }
+        for ((part, tally), expected) in sink.tallies.into_iter().zip(parts(split)) {
+            debug_assert_eq!(part, expected);
+            files.push(tally.finish(file_name(format, part), format, part));
+        }
+    }
+    let manifest = Manifest {
+        parley_version: env!("CARGO_PKG_VERSION").to_string(),
+        created_at: app::ssr::clock::now_rfc3339(),
+        options,
+        files,
+    };
+    ([(CONTENT_DISPOSITION, "attachment; filename=\"manifest.json\"")], axum::Json(manifest)).into_response()
+}

@@ -1,0 +1,280 @@
+//! Datasets through HTTP and the command line, on SQLite and PostgreSQL: the shared real
+//! files (2,312 HH-RLHF pairs, 250 Open-Assistant prompts) import as they are; a retried
+//! upload imports once and the same text is skipped; bad files import nothing and name the
+//! line and field; exports round-trip (SFT and trees); preference pairs count C(K,2) a
+//! ranking; the split keeps each conversation on one side; pseudonyms are stable; the
+//! manifest's SHA-256 are the files'.
+
+mod common;
+use common::{Engine, TestApp, error_body, parley_bin, shared_data};
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::process::Command;
+
+const PASSWORD: &str = "correct horse battery";
+
+fn id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+async fn upload(app: &TestApp, client: &reqwest::Client, bytes: Vec<u8>, query: &str) -> reqwest::Response {
+    let url = app.url(&format!("/api/datasets/import?{query}"));
+    client.post(url).body(bytes).send().await.expect("upload")
+}
+
+async fn download(app: &TestApp, client: &reqwest::Client, query: &str) -> String {
+    let reply = client.get(app.url(&format!("/api/datasets/export?{query}"))).send().await.expect("download");
+    assert_eq!(reply.status(), 200, "{query}");
+    reply.text().await.expect("body")
+}
+
+fn lines(text: &str) -> Vec<Value> {
+    text.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect()
+}
+
+/// `parley <args>` against the app's database; panics with its output when it fails.
+fn parley(app: &TestApp, args: &[&str]) -> String {
+    let out = Command::new(parley_bin())
+        .args(args)
+        .args(["--database-url", &app.db.url])
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("run parley");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "parley {args:?}: {text}");
+    text
+}
+
+/// A tree without its ids and times: the texts and roles, nested, in order.
+fn shape(node: &Value) -> Value {
+    let replies: Vec<Value> =
+        node["replies"].as_array().map(|r| r.iter().map(shape).collect()).unwrap_or_default();
+    serde_json::json!([node["role"], node["text"], replies])
+}
+
+async fn real_files_import_and_round_trip(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let admin = app.first_admin("admin@example.org", PASSWORD).await;
+    let hh = std::fs::read(shared_data("hh-rlhf-harmless-base-test.jsonl.gz")).unwrap();
+    let import_id = id();
+    let query = format!("request_id={import_id}&source=hh-rlhf&file_name=hh.jsonl.gz");
+    let reply = upload(&app, &admin, hh.clone(), &query).await;
+    assert_eq!(reply.status(), 200);
+    let done: Value = reply.json().await.unwrap();
+    assert_eq!((done["format"].as_str(), done["conversations"].as_u64()), (Some("hh-rlhf"), Some(2312)));
+    // A retried upload (same id) stores nothing more; the same file again is all duplicates.
+    let again: Value = upload(&app, &admin, hh.clone(), &query).await.json().await.unwrap();
+    assert_eq!(again["id"], done["id"]);
+    let twice: Value = upload(&app, &admin, hh, &format!("request_id={}", id())).await.json().await.unwrap();
+    assert_eq!((twice["conversations"].as_u64(), twice["duplicates"].as_u64()), (Some(0), Some(2312)));
+    let prompts = std::fs::read(shared_data("oasst-prompt-lottery-en-250.jsonl")).unwrap();
+    let done: Value =
+        upload(&app, &admin, prompts, &format!("request_id={}", id())).await.json().await.unwrap();
+    assert_eq!((done["format"].as_str(), done["prompts"].as_u64()), (Some("prompts"), Some(250)));
+
+    // SFT: each conversation once, its chosen branch; the first turn the person's.
+    let sft = lines(&download(&app, &admin, "format=sft").await);
+    assert_eq!(sft.len(), 2312);
+    assert!(sft.iter().all(|row| row["messages"][0]["role"] == "user" && row["source"] == "hh-rlhf"));
+    // Trees keep the rejected reply as a second branch: more assistant texts than SFT has.
+    let trees_text = download(&app, &admin, "format=oasst-trees").await;
+    let trees = lines(&trees_text);
+    assert_eq!(trees.len(), 2312);
+
+    // Round trip through a second Parley: import the exports, export again, the same.
+    let other = TestApp::spawn(engine).await;
+    let other_admin = other.first_admin("admin@example.org", PASSWORD).await;
+    let dir = other.db.dir.join("exported");
+    std::fs::create_dir_all(&dir).unwrap();
+    let sft_text: String = sft.iter().map(|row| format!("{row}\n")).collect();
+    std::fs::write(dir.join("sft.jsonl"), &sft_text).unwrap();
+    std::fs::write(dir.join("trees.jsonl"), &trees_text).unwrap();
+    let said = parley(&other, &["import", dir.join("sft.jsonl").to_str().unwrap(), "--source", "sft"]);
+    assert!(said.contains("2312 conversations"), "{said}");
+    let said = parley(&other, &["import", dir.join("trees.jsonl").to_str().unwrap(), "--source", "trees"]);
+    assert!(said.contains("2312 conversations"), "{said}");
+    let messages =
+        |rows: &[Value]| -> BTreeSet<String> { rows.iter().map(|r| r["messages"].to_string()).collect() };
+    let sft_again = lines(&download(&other, &other_admin, "format=sft&source=sft").await);
+    assert_eq!(messages(&sft_again), messages(&sft), "SFT: the same conversations");
+    let trees_again = lines(&download(&other, &other_admin, "format=oasst-trees&source=trees").await);
+    let shapes = |rows: &[Value]| -> BTreeSet<String> {
+        rows.iter().map(|r| shape(&r["prompt"]).to_string()).collect()
+    };
+    assert_eq!(shapes(&trees_again), shapes(&trees), "trees: the same branches, texts and order");
+}
+on_both_engines!(real_files_import_and_round_trip);
+
+async fn bad_files_import_nothing(engine: Engine) {
+    let app = TestApp::spawn_with(engine, &["--max-import-mb", "1"]).await;
+    let admin = app.first_admin("admin@example.org", PASSWORD).await;
+    let good = r#"{"instruction": "Say hi", "output": "Hi"}"#;
+    let done: Value = upload(&app, &admin, format!("{good}\n").into_bytes(), &format!("request_id={}", id()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["conversations"], 1);
+    let cases: Vec<(&str, String, usize, &str)> = vec![
+        ("truncated JSON", format!("{good}\n{{\"instruction\": \"x\", \"out"), 2, ""),
+        (
+            "wrong type",
+            format!("{good}\n{good}\n{{\"instruction\": 5, \"output\": \"x\"}}"),
+            3,
+            "instruction",
+        ),
+        ("empty text", format!("{{\"instruction\": \"x\", \"output\": \"  \"}}"), 1, "output"),
+        (
+            "unknown role",
+            r#"{"messages": [{"role": "user", "content": "a"}, {"role": "wizard", "content": "b"}]}"#
+                .to_string(),
+            1,
+            "messages[1].role",
+        ),
+        (
+            "huge turn",
+            format!("{{\"instruction\": \"{}\", \"output\": \"x\"}}", "a".repeat(40_000)),
+            1,
+            "turn 1",
+        ),
+        (
+            "HH without Assistant",
+            r#"{"chosen": "\n\nHuman: hi", "rejected": "\n\nHuman: hi\n\nAssistant: x"}"#.to_string(),
+            1,
+            "chosen",
+        ),
+        (
+            "oasst bad role",
+            r#"{"message_tree_id": "t", "prompt": {"text": "q", "role": "bot", "replies": []}}"#.to_string(),
+            1,
+            "prompt.role",
+        ),
+    ];
+    for (what, text, line, field) in cases {
+        let reply = upload(&app, &admin, text.into_bytes(), &format!("request_id={}", id())).await;
+        assert_eq!(reply.status(), 422, "{what}");
+        let body: Value = reply.json().await.unwrap();
+        assert_eq!(body["field"], "file", "{what}: {body}");
+        assert_eq!(body["problems"][0]["line"], line, "{what}: {body}");
+        assert_eq!(body["problems"][0]["field"], field, "{what}: {body}");
+    }
+    // A file over the limit (1 MB here) is refused, not cut, also when it only unzips to
+    // more: a few KB of gzip that hold 1.1 MB.
+    let big = format!("{{\"instruction\": \"{}\"}}\n", "a".repeat(1_100_000));
+    let zipped = gzip(big.as_bytes());
+    assert!(zipped.len() < 20_000);
+    let reply = upload(&app, &admin, zipped, &format!("request_id={}", id())).await;
+    assert_eq!(reply.status(), 413);
+    assert!(error_body(reply).await["message"].as_str().unwrap().contains("over the 1 MB"));
+    // A format named wrongly; trainers and anonymous callers may not import or export.
+    let body =
+        error_body(upload(&app, &admin, b"x".to_vec(), &format!("request_id={}&format=csv", id())).await)
+            .await;
+    assert_eq!(body["field"], "format");
+    let trainer = app.user(&admin, "ada@example.org", "trainer").await;
+    assert_eq!(
+        upload(&app, &trainer, good.as_bytes().to_vec(), &format!("request_id={}", id())).await.status(),
+        403
+    );
+    let anonymous = app.client();
+    assert_eq!(anonymous.get(app.url("/api/datasets/export?format=sft")).send().await.unwrap().status(), 401);
+    let body = error_body(
+        admin.get(app.url("/api/datasets/export?format=sft&from=yesterday")).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(body["field"], "from");
+    // Nothing of the refused files was stored.
+    let sft = lines(&download(&app, &admin, "format=sft").await);
+    assert_eq!(sft.len(), 1);
+}
+on_both_engines!(bad_files_import_nothing);
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = Command::new("gzip")
+        .arg("-c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip");
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    child.wait_with_output().unwrap().stdout
+}
+
+fn sha256(path: &Path) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(std::fs::read(path).unwrap());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Rankings of K = 4 make C(4,2) = 6 pairs each in every pair format; the K-wise form keeps
+/// each whole; split by conversation with no conversation on both sides; pseudonyms are the
+/// same across files and runs; the manifest's counts and hashes are the files'.
+async fn pairs_split_pseudonyms_and_manifest(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    app.first_admin("admin@example.org", PASSWORD).await;
+    parley(&app, &["seed", "--synthetic", "300"]);
+    let dir = app.db.dir.join("out");
+    let dir_text = dir.to_str().unwrap();
+    let export = |out: &str| {
+        parley(
+            &app,
+            &["export", "--out", out, "--split-seed", "11", "--test-ratio", "0.3", "--pseudonym-seed", "5"],
+        )
+    };
+    export(dir_text);
+    let read = |name: &str| lines(&std::fs::read_to_string(dir.join(name)).unwrap());
+    let count = |format: &str| {
+        read(&format!("{format}-train.jsonl")).len() + read(&format!("{format}-test.jsonl")).len()
+    };
+    assert_eq!(count("kwise"), 50);
+    for format in ["preference-trl", "preference-openai", "preference-hh"] {
+        assert_eq!(count(format), 300, "{format}: 6 pairs for each of 50 rankings");
+    }
+    assert_eq!(count("kto"), 10);
+    assert_eq!(count("filter-feedback"), 5);
+    // No comparison (one per conversation here) on both sides, and both sides non-empty.
+    let comparisons = |part: &str| -> BTreeSet<String> {
+        read(&format!("preference-trl-{part}.jsonl")).iter().map(|r| r["comparison_id"].to_string()).collect()
+    };
+    let (train, test) = (comparisons("train"), comparisons("test"));
+    assert!(!train.is_empty() && !test.is_empty());
+    assert!(train.is_disjoint(&test));
+    // Each ranking's pairs stay together and the K-wise row says the same order.
+    let kwise: HashMap<String, Value> =
+        read("kwise-train.jsonl").into_iter().map(|r| (r["ranking_id"].to_string(), r)).collect();
+    for pair in read("preference-trl-train.jsonl") {
+        let whole = &kwise[&pair["ranking_id"].to_string()];
+        let place = |reply: &Value| {
+            let at = whole["completions"].as_array().unwrap().iter().position(|c| c == &reply[0]).unwrap();
+            whole["ranking"].as_array().unwrap().iter().position(|i| i.as_u64() == Some(at as u64)).unwrap()
+        };
+        let (better, worse) = (place(&pair["chosen"]), place(&pair["rejected"]));
+        assert!(better < worse);
+        assert_eq!(pair["margin"].as_f64(), Some((worse - better) as f64));
+    }
+    let trainers: BTreeSet<String> =
+        read("kwise-test.jsonl").iter().map(|r| r["trainer"].to_string()).collect();
+    assert_eq!(trainers.len(), 1);
+    assert!(trainers.iter().next().unwrap().starts_with("\"trainer-"));
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    for file in manifest["files"].as_array().unwrap() {
+        let path = dir.join(file["name"].as_str().unwrap());
+        assert_eq!(file["sha256"].as_str().unwrap(), sha256(&path), "{}", file["name"]);
+        assert_eq!(
+            file["rows"].as_u64().unwrap() as usize,
+            lines(&std::fs::read_to_string(&path).unwrap()).len()
+        );
+    }
+    // The same seeds give the same files.
+    let again = app.db.dir.join("again");
+    export(again.to_str().unwrap());
+    assert_eq!(
+        sha256(&dir.join("preference-hh-test.jsonl")),
+        sha256(&again.join("preference-hh-test.jsonl"))
+    );
+    assert_eq!(sha256(&dir.join("kto-train.jsonl")), sha256(&again.join("kto-train.jsonl")));
+}
+on_both_engines!(pairs_split_pseudonyms_and_manifest);
