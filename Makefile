@@ -10,14 +10,14 @@ export LEPTOS_OUTPUT_NAME := parley
 BIN := $(CARGO_TARGET_DIR)/dist/parley
 WITH_TOOLS = PATH="$$(scripts/tools.sh):$$PATH"
 
-.PHONY: run test build model test-deps test-rust test-browser
+.PHONY: run test build model test-deps test-rust test-python test-browser
 
 ## Build the release server and browser bundle, fetch the model, serve on 127.0.0.1:3000.
 run: build model
 	$(BIN) serve
 
 ## Unit, store (SQLite and PostgreSQL), HTTP and browser tests against the release build.
-test: test-deps build model test-rust test-browser
+test: test-deps build model test-rust test-python test-browser
 
 build:
 	$(WITH_TOOLS) cargo leptos build --release
@@ -31,6 +31,10 @@ test-deps:
 
 test-rust:
 	PARLEY_BIN=$(BIN) cargo test --workspace --release --no-fail-fast
+
+# Every exported file loaded with Hugging Face `datasets` (installed by test-deps).
+test-python:
+	$(HOME)/.cache/parley/venv/bin/python tests/python/check_exports.py $(BIN) $${PARLEY_SHARED_DATA:-$(CURDIR)/../shared/data}
 
 test-browser:
 	cd tests/browser && PARLEY_BIN=$(BIN) PARLEY_SITE_ROOT=$(CURDIR)/target/site node --test --test-concurrency=1

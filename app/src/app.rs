@@ -3,9 +3,9 @@ use crate::components::nav::Nav;
 use crate::domain::{AREAS, User};
 use crate::error::ApiError;
 use crate::pages::{
-    AdminPage, ApiKeysPage, AreaPage, ChatPage, ChatStartPage, ComparisonsPage, DemonstrationPage,
-    FeedbackPage, FilterPage, GuidelinesPage, HomePage, LoginPage, ModelPage, MyWorkPage, NotFound, RankPage,
-    SetupPage, WritePage,
+    AdminPage, ApiKeysPage, AreaPage, ChatPage, ChatStartPage, ComparisonsPage, DatasetsPage,
+    DemonstrationPage, FeedbackPage, FilterPage, GuidelinesPage, HomePage, LoginPage, ModelPage, MyWorkPage,
+    NotFound, RankPage, SetupPage, WritePage,
 };
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -85,7 +85,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/filter") view=FilterPage />
                     <Route path=path!("/feedback") view=FeedbackPage />
                     <Route path=path!("/review") view=|| view! { <AreaPage area=&AREAS[5] /> } />
-                    <Route path=path!("/datasets") view=|| view! { <AreaPage area=&AREAS[6] /> } />
+                    <Route path=path!("/datasets") view=DatasetsPage />
                 </Routes>
             </main>
         </Router>

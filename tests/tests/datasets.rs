@@ -124,7 +124,7 @@ async fn bad_files_import_nothing(engine: Engine) {
             3,
             "instruction",
         ),
-        ("empty text", format!("{{\"instruction\": \"x\", \"output\": \"  \"}}"), 1, "output"),
+        ("empty text", r#"{"instruction": "x", "output": "  "}"#.to_string(), 1, "output"),
         (
             "unknown role",
             r#"{"messages": [{"role": "user", "content": "a"}, {"role": "wizard", "content": "b"}]}"#

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod conversations;
+pub mod datasets;
 pub mod feedback;
 pub mod filter;
 pub mod guidelines;

@@ -1,6 +1,7 @@
 mod admin;
 mod area;
 mod chat;
+mod datasets;
 mod feedback;
 mod home;
 mod login;
@@ -13,6 +14,7 @@ mod write;
 pub use admin::{AdminPage, ApiKeysPage, ComparisonsPage, FilterPage, GuidelinesPage, ModelPage, short_time};
 pub use area::AreaPage;
 pub use chat::{ChatPage, ChatStartPage};
+pub use datasets::DatasetsPage;
 pub use feedback::FeedbackPage;
 pub use home::HomePage;
 pub use login::LoginPage;

@@ -388,6 +388,8 @@ pub trait Store: Send + Sync {
         &self,
         limit: i64,
     ) -> Result<Vec<(crate::filter::FilterFeedback, String)>, StoreError>;
+    /// The newest imports of datasets.
+    async fn imports(&self) -> Result<Vec<crate::dataset::ImportSummary>, StoreError>;
     async fn guidelines(&self, area: &str) -> Result<Option<crate::domain::Guidelines>, StoreError>;
     async fn save_guidelines(
         &self,

@@ -51,7 +51,7 @@ impl SqlStore {
     }
 
     /// The imports, newest first.
-    pub async fn imports(&self) -> Result<Vec<ImportSummary>, StoreError> {
+    pub async fn list_imports(&self) -> Result<Vec<ImportSummary>, StoreError> {
         let rows: Vec<ImportRow> = sqlx::query_as(
             "select id, source, format, file_name, conversations, prompts, duplicates, created_at \
              from imports order by created_at desc limit 100",

@@ -316,4 +316,7 @@ impl Store for SqlStore {
     ) -> Result<Vec<(app::filter::FilterFeedback, String)>, StoreError> {
         SqlStore::recent_filter_feedback(self, limit).await
     }
+    async fn imports(&self) -> Result<Vec<app::dataset::ImportSummary>, StoreError> {
+        self.list_imports().await
+    }
 }
