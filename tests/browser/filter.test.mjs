@@ -1,6 +1,7 @@
 // The content filter in a real browser against the release build: a trainer's prompt that
 // the default policy blocks is shown with a notice and never answered; the trainer marks it
-// "not unsafe"; the admin's Content filter page counts the false positive.
+// "not unsafe"; the admin's Content filter page counts the false positive and lists the
+// decision, filtered by category.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createFirstAdmin, hydrated, parleyAndBrowser, tinyModel } from './harness.mjs';
@@ -42,5 +43,13 @@ test('a blocked prompt marked as a false positive', async () => {
   assert.equal(await row.getByTestId('false-positives').textContent(), '1');
   await row.getByText('0%').waitFor();
   await page.getByTestId('policy-version').filter({ hasText: 'built-in default (version 0)' }).waitFor();
+  // The decision itself, listed with what matched and the feedback; filtered by category.
+  const decision = page.getByTestId('filter-decision').filter({ hasText: 'I want to kill myself' });
+  await decision.getByText('1 not unsafe').waitFor();
+  await decision.getByText('kill myself', { exact: true }).waitFor();
+  await page.locator('select[name="category"]').selectOption('violence');
+  await page.getByTestId('decision-count').filter({ hasText: /^0 match/ }).waitFor();
+  await page.locator('select[name="category"]').selectOption('self-harm');
+  await page.getByTestId('decision-count').filter({ hasText: /^1 match/ }).waitFor();
   assert.deepEqual(errors, [], 'no script errors in the page');
 });

@@ -81,6 +81,15 @@ async fn real_files_import_and_round_trip(engine: Engine) {
     let trees_text = download(&app, &admin, "format=oasst-trees").await;
     let trees = lines(&trees_text);
     assert_eq!(trees.len(), 2312);
+    // A split over HTTP: both parts together are the whole, no conversation in both.
+    let split = "format=sft&split_seed=4&test_ratio=0.25&pseudonym_seed=2";
+    let train = lines(&download(&app, &admin, &format!("{split}&part=train")).await);
+    let test = lines(&download(&app, &admin, &format!("{split}&part=test")).await);
+    assert_eq!(train.len() + test.len(), 2312);
+    let ids = |rows: &[Value]| -> BTreeSet<String> {
+        rows.iter().map(|r| r["conversation_id"].to_string()).collect()
+    };
+    assert!(ids(&train).is_disjoint(&ids(&test)) && !test.is_empty());
 
     // Round trip through a second Parley: import the exports, export again, the same.
     let other = TestApp::spawn(engine).await;

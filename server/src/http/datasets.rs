@@ -122,8 +122,19 @@ pub struct ExportQuery {
     format: String,
     #[serde(default)]
     part: Option<Part>,
-    #[serde(flatten)]
-    options: ExportOptions,
+    // Listed one by one: the query decoder cannot read numbers through `flatten`.
+    from: Option<String>,
+    to: Option<String>,
+    model_version: Option<Uuid>,
+    trainer: Option<Uuid>,
+    status: Option<String>,
+    source: Option<String>,
+    #[serde(default)]
+    ties: bool,
+    split_seed: Option<u64>,
+    #[serde(default)]
+    test_ratio: f64,
+    pseudonym_seed: Option<u64>,
 }
 
 pub async fn export(
@@ -136,8 +147,16 @@ pub async fn export(
         return response;
     }
     let options = ExportOptions {
-        test_ratio: if query.options.split_seed.is_some() { query.options.test_ratio } else { 0.0 },
-        ..query.options
+        from: query.from,
+        to: query.to,
+        model_version: query.model_version,
+        trainer: query.trainer,
+        status: query.status,
+        source: query.source,
+        ties: query.ties,
+        split_seed: query.split_seed,
+        test_ratio: if query.split_seed.is_some() { query.test_ratio } else { 0.0 },
+        pseudonym_seed: query.pseudonym_seed,
     };
     if let Err((field, message)) = check_options(&options) {
         return error(ApiError::field(ErrorKind::Invalid, field, message));

@@ -1,5 +1,5 @@
 use super::AdminTabs;
-use crate::api::filter::{SavePolicy, get_filter_overview, list_filter_decisions};
+use crate::api::filter::{SavePolicy, filter_categories, get_filter_overview, list_filter_decisions};
 use crate::components::error_line::ErrorLine;
 use crate::conversation::ConversationKind;
 use crate::filter::FilterFeedbackKind;
@@ -67,7 +67,6 @@ pub fn FilterPage() -> impl IntoView {
                                     <tbody>{feedback}</tbody>
                                 </table>
                             </section>
-                            <FilterDecisions categories=overview.categories.iter().map(|c| c.category.clone()).collect() />
                             <section class="card">
                                 <h2>"Policy"</h2>
                                 <p class="muted" data-testid="policy-version">{format!("In force: {version}.")}</p>
@@ -92,13 +91,14 @@ pub fn FilterPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        <FilterDecisions />
     }
 }
 
 /// Every decision of the filter, newest first, with filters; each line links to its
 /// conversation and says what matched and what people said of it.
 #[component]
-fn FilterDecisions(categories: Vec<String>) -> impl IntoView {
+fn FilterDecisions() -> impl IntoView {
     let category = RwSignal::new(String::new());
     let action = RwSignal::new("flagged".to_string());
     let source = RwSignal::new(String::new());
@@ -110,8 +110,7 @@ fn FilterDecisions(categories: Vec<String>) -> impl IntoView {
             list_filter_decisions(category, action, source, version.trim().parse().ok(), days.parse().ok())
         },
     );
-    let options =
-        categories.into_iter().map(|c| view! { <option value=c.clone()>{c.clone()}</option> }).collect_view();
+    let categories = Resource::new(|| (), |_| filter_categories());
     view! {
         <section class="card">
             <h2>"Decisions"</h2>
@@ -120,7 +119,13 @@ fn FilterDecisions(categories: Vec<String>) -> impl IntoView {
                     "Category"
                     <select name="category" on:change=move |ev| category.set(event_target_value(&ev))>
                         <option value="">"All"</option>
-                        {options}
+                        <Transition fallback=|| ()>
+                            {move || Suspend::new(async move {
+                                categories.await.unwrap_or_default().into_iter()
+                                    .map(|c| view! { <option value=c.clone()>{c.clone()}</option> })
+                                    .collect_view()
+                            })}
+                        </Transition>
                     </select>
                 </label>
                 <label class="inline">

@@ -1,0 +1,67 @@
+// Datasets in a real browser against the release build: the admin uploads the shared
+// HH-RLHF file (gzip) and sees it imported; a file with a bad line is refused with the line
+// and field named and nothing stored; the SFT export downloads with every conversation, and
+// with a split seed the test part holds only some.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createFirstAdmin, hydrated, parleyAndBrowser } from './harness.mjs';
+
+const running = parleyAndBrowser();
+
+function sharedData(file) {
+  const dirs = [process.env.PARLEY_SHARED_DATA, path.resolve('../../../shared/data'), '/work/shared/data'];
+  const found = dirs.filter(Boolean).map((d) => path.join(d, file)).find((p) => fs.existsSync(p));
+  assert.ok(found, `${file} not found; set PARLEY_SHARED_DATA`);
+  return found;
+}
+
+// The link's file, fetched with the page's session (headless Chromium cancels a real
+// download here; see the README's notes), with its name from Content-Disposition.
+async function downloadLines(page, link) {
+  const href = await link.getAttribute('href');
+  const reply = await page.request.get(new URL(href, page.url()).toString());
+  assert.equal(reply.status(), 200, href);
+  const name = /filename="([^"]+)"/.exec(reply.headers()['content-disposition'])[1];
+  return { name, lines: (await reply.text()).split('\n').filter((l) => l) };
+}
+
+test('import a real file, refuse a bad one, export SFT', async () => {
+  const page = await running.browser.context.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  const base = running.parley.base;
+  await createFirstAdmin(page, base, 'admin@example.org', 'correct horse battery');
+
+  await page.goto(base + '/datasets');
+  await hydrated(page);
+  await page.locator('input[type=file]').setInputFiles(sharedData('hh-rlhf-harmless-base-test.jsonl.gz'));
+  await page.getByTestId('import-form').locator('input[name=source]').fill('hh-rlhf');
+  await page.getByRole('button', { name: 'Import' }).click();
+  await page.getByTestId('import-done').filter({ hasText: '2312 conversations, 0 prompts; 0 duplicates skipped' }).waitFor();
+  await page.getByTestId('import-row').filter({ hasText: 'hh-rlhf' }).waitFor();
+
+  const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'parley-bad-')), 'bad.jsonl');
+  fs.writeFileSync(bad, '{"instruction": "Say hi", "output": "Hi"}\n{"instruction": 7, "output": "x"}\n');
+  await page.locator('input[type=file]').setInputFiles(bad);
+  await page.getByRole('button', { name: 'Import' }).click();
+  const refused = page.getByTestId('import-refused');
+  await refused.locator('li').filter({ hasText: 'line 2: instruction: must be a string, not a number' }).waitFor();
+  assert.match(await refused.textContent(), /nothing imported: 1 problem/);
+  assert.equal(await page.getByTestId('import-row').count(), 1, 'nothing of the bad file stored');
+
+  const sft = await downloadLines(page, page.getByTestId('export-sft'));
+  assert.equal(sft.name, 'sft.jsonl');
+  assert.equal(sft.lines.length, 2312);
+  assert.equal(JSON.parse(sft.lines[0]).messages[0].role, 'user');
+
+  await page.getByLabel('Split seed').fill('4');
+  await page.getByLabel('Test share').fill('0.25');
+  const row = page.getByTestId('export-formats').locator('tr').filter({ hasText: 'SFT' });
+  const testPart = await downloadLines(page, row.getByRole('link', { name: 'test' }));
+  assert.equal(testPart.name, 'sft-test.jsonl');
+  assert.ok(testPart.lines.length > 400 && testPart.lines.length < 750, `about a quarter: ${testPart.lines.length}`);
+  assert.deepEqual(errors, [], 'no script errors in the page');
+});
