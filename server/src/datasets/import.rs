@@ -534,7 +534,7 @@ mod tests {
             [
                 "line 2: messages[1].role: unknown role \"robot\"; roles are system, user, assistant",
                 "line 3: messages[0].content: must be a string, not a number",
-                "line 4: not JSON: EOF while parsing a value at line 1 column 40",
+                "line 4: not JSON: EOF while parsing a value at line 1 column 42",
                 "line 5: turn 1: empty text",
             ]
         );
