@@ -1,7 +1,7 @@
 // Datasets in a real browser against the release build: the admin uploads the shared
 // HH-RLHF file (gzip) and sees it imported; a file with a bad line is refused with the line
 // and field named and nothing stored; the SFT export downloads with every conversation, and
-// with a split seed the test part holds only some.
+// with a split seed the test part holds only some; an imported prompt starts a chat.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -18,8 +18,8 @@ function sharedData(file) {
   return found;
 }
 
-// The link's file, fetched with the page's session (headless Chromium cancels a real
-// download here; see the README's notes), with its name from Content-Disposition.
+// The link's file, fetched with the page's session, with its name from Content-Disposition.
+// (A real download through the link ends "canceled" in headless Chromium here.)
 async function downloadLines(page, link) {
   const href = await link.getAttribute('href');
   const reply = await page.request.get(new URL(href, page.url()).toString());
@@ -63,5 +63,21 @@ test('import a real file, refuse a bad one, export SFT', async () => {
   const testPart = await downloadLines(page, row.getByRole('link', { name: 'test' }));
   assert.equal(testPart.name, 'sft-test.jsonl');
   assert.ok(testPart.lines.length > 400 && testPart.lines.length < 750, `about a quarter: ${testPart.lines.length}`);
+
+  // Imported prompts start chats: the button fills the message box with one of them.
+  await page.goto(base + '/datasets');
+  await hydrated(page);
+  await page.locator('input[type=file]').setInputFiles(sharedData('oasst-prompt-lottery-en-250.jsonl'));
+  await page.getByRole('button', { name: 'Import' }).click();
+  await page.getByTestId('import-done').filter({ hasText: '250 prompts' }).waitFor();
+  await page.goto(base + '/chat');
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Start chat' }).click();
+  await page.waitForURL(/\/chat\/[0-9a-f-]{36}$/);
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Use an imported prompt' }).click();
+  const prompts = fs.readFileSync(sharedData('oasst-prompt-lottery-en-250.jsonl'), 'utf8').split('\n').filter((l) => l).map((l) => JSON.parse(l));
+  await page.waitForFunction(() => document.querySelector('#composer').value.length > 0);
+  assert.ok(prompts.includes(await page.locator('#composer').inputValue()), 'one of the imported prompts');
   assert.deepEqual(errors, [], 'no script errors in the page');
 });

@@ -1,7 +1,10 @@
 """Loads every file Parley exports with Hugging Face `datasets`, as trainers' tools do, and
 checks its columns and row counts against the manifest.
 
-Usage: check_exports.py PARLEY_BINARY SHARED_DATA_DIR
+Usage: check_exports.py PARLEY_BINARY
+
+The shared data is read from $PARLEY_SHARED_DATA, else ../shared/data beside the checkout,
+else /work/shared/data.
 
 It makes its own SQLite database: the shared HH-RLHF and Open-Assistant files imported,
 synthetic rankings, thumbs and filter feedback seeded; then `parley export` with a split.
@@ -82,8 +85,17 @@ def check_trees(path, rows):
     assert count == rows, f"{path}: {count} trees, manifest says {rows}"
 
 
+def shared_data():
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = [os.environ.get("PARLEY_SHARED_DATA"), os.path.join(here, "../../../shared/data"), "/work/shared/data"]
+    for folder in filter(None, candidates):
+        if os.path.exists(os.path.join(folder, "hh-rlhf-harmless-base-test.jsonl.gz")):
+            return folder
+    sys.exit(f"the shared data is not in any of {candidates}; set PARLEY_SHARED_DATA")
+
+
 def main():
-    binary, shared = sys.argv[1], sys.argv[2]
+    binary, shared = sys.argv[1], shared_data()
     with tempfile.TemporaryDirectory() as tmp:
         db = f"sqlite://{tmp}/parley.db?mode=rwc"
         subprocess.run(

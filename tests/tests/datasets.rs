@@ -68,10 +68,15 @@ async fn real_files_import_and_round_trip(engine: Engine) {
     assert_eq!(again["id"], done["id"]);
     let twice: Value = upload(&app, &admin, hh, &format!("request_id={}", id())).await.json().await.unwrap();
     assert_eq!((twice["conversations"].as_u64(), twice["duplicates"].as_u64()), (Some(0), Some(2312)));
+    let trainer = app.user(&admin, "ada@example.org", "trainer").await;
+    assert_eq!(app.call(&trainer, "datasets/random_prompt", &[]).await.status(), 404, "none imported yet");
     let prompts = std::fs::read(shared_data("oasst-prompt-lottery-en-250.jsonl")).unwrap();
     let done: Value =
         upload(&app, &admin, prompts, &format!("request_id={}", id())).await.json().await.unwrap();
     assert_eq!((done["format"].as_str(), done["prompts"].as_u64()), (Some("prompts"), Some(250)));
+    let drawn = app.call_ok(&trainer, "datasets/random_prompt", &[]).await;
+    let lottery = std::fs::read_to_string(shared_data("oasst-prompt-lottery-en-250.jsonl")).unwrap();
+    assert!(lottery.lines().any(|l| serde_json::from_str::<String>(l).unwrap() == drawn), "{drawn}");
 
     // SFT: each conversation once, its chosen branch; the first turn the person's.
     let sft = lines(&download(&app, &admin, "format=sft").await);

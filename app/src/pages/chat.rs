@@ -4,6 +4,7 @@
 //! `/chat/<id>` continues it.
 
 use crate::api::conversations::{AddMessage, SaveComposer, SetSampling, get_conversation};
+use crate::api::datasets::RandomPrompt;
 use crate::components::debounce::Debounce;
 use crate::components::error_line::ErrorLine;
 use crate::components::feedback_bar::{FeedbackBar, FeedbackCategories};
@@ -473,6 +474,14 @@ fn Settings(conversation_id: Uuid, sampling: SamplingParams, state: ChatState) -
 fn ChatComposer(state: ChatState) -> impl IntoView {
     let save = ServerAction::<SaveComposer>::new();
     let autosave = Debounce::new(600);
+    // An imported prompt to start from: it fills the box, to send as is or edit first.
+    let draw = ServerAction::<RandomPrompt>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(text)) = draw.value().get() {
+            state.draft.set(text.clone());
+            save.dispatch(SaveComposer { conversation_id: state.conversation_id, text });
+        }
+    });
     let send = move || {
         let parent = state.shown.with_untracked(|s| s.last().map(|(id, ..)| *id));
         let ends_with_user = state.shown.with_untracked(|s| s.last().is_some_and(|(.., r)| *r == Role::User));
@@ -516,7 +525,11 @@ fn ChatComposer(state: ChatState) -> impl IntoView {
                     on:click=move |_| { send(); }>"Send"</button>
                 <button type="button" class="secondary" hidden=move || !state.reply.running.get()
                     on:click=move |_| { state.stop(); }>"Stop (Esc)"</button>
+                <button type="button" class="secondary" hidden=move || state.shown.with(|s| !s.is_empty())
+                    disabled=move || draw.pending().get()
+                    on:click=move |_| { draw.dispatch(RandomPrompt {}); }>"Use an imported prompt"</button>
             </div>
+            <ErrorLine value=draw.value() />
             <ErrorLine value=state.add.value() />
             <ErrorLine value=save.value() />
         </div>

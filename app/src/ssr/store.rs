@@ -390,6 +390,8 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<(crate::filter::FilterFeedback, String)>, StoreError>;
     /// The newest imports of datasets.
     async fn imports(&self) -> Result<Vec<crate::dataset::ImportSummary>, StoreError>;
+    /// An imported prompt drawn at random, none while there is none.
+    async fn random_prompt(&self) -> Result<Option<(Uuid, String)>, StoreError>;
     async fn guidelines(&self, area: &str) -> Result<Option<crate::domain::Guidelines>, StoreError>;
     async fn save_guidelines(
         &self,

@@ -177,7 +177,7 @@ impl SqlStore {
     }
 
     /// A prompt drawn at random from the imported ones, for a chat to start from.
-    pub async fn random_prompt(&self) -> Result<Option<(Uuid, String)>, StoreError> {
+    pub async fn draw_prompt(&self) -> Result<Option<(Uuid, String)>, StoreError> {
         let (count,): (i64,) =
             sqlx::query_as("select count(*) from prompts").fetch_one(self.pool()).await.map_err(backend)?;
         if count == 0 {

@@ -319,4 +319,7 @@ impl Store for SqlStore {
     async fn imports(&self) -> Result<Vec<app::dataset::ImportSummary>, StoreError> {
         self.list_imports().await
     }
+    async fn random_prompt(&self) -> Result<Option<(Uuid, String)>, StoreError> {
+        self.draw_prompt().await
+    }
 }
