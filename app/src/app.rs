@@ -1,14 +1,15 @@
 use crate::api::auth::{CreateFirstAdmin, Login, Logout, current_user};
 use crate::components::nav::Nav;
-use crate::domain::{AREAS, User};
+use crate::domain::User;
 use crate::error::ApiError;
 use crate::pages::{
-    AdminPage, ApiKeysPage, AreaPage, ChatPage, ChatStartPage, ComparisonsPage, DatasetsPage,
-    DemonstrationPage, FeedbackPage, FilterPage, GuidelinesPage, HomePage, LoginPage, ModelPage, MyWorkPage,
-    NotFound, RankPage, SetupPage, WritePage,
+    AdminPage, ApiKeysPage, ChatPage, ChatStartPage, ComparisonsPage, DatasetsPage, DemonstrationPage,
+    FeedbackPage, FilterPage, GuidelinesPage, HomePage, LeaderboardPage, LoginPage, ModelPage, MyWorkPage,
+    NotFound, ProgressPage, RankPage, ReviewPage, SetupPage, StatsPage, WritePage,
 };
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::SsrMode;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{StaticSegment, path};
 
@@ -84,8 +85,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/comparisons") view=ComparisonsPage />
                     <Route path=path!("/admin/filter") view=FilterPage />
                     <Route path=path!("/feedback") view=FeedbackPage />
-                    <Route path=path!("/review") view=|| view! { <AreaPage area=&AREAS[5] /> } />
+                    <Route path=path!("/review") view=ReviewPage />
                     <Route path=path!("/datasets") view=DatasetsPage />
+                    // Rendered whole before it is sent, so the charts read without JavaScript.
+                    <Route path=path!("/stats") view=StatsPage ssr=SsrMode::Async />
+                    <Route path=path!("/progress") view=ProgressPage ssr=SsrMode::Async />
+                    <Route path=path!("/progress/:id") view=ProgressPage ssr=SsrMode::Async />
+                    <Route path=path!("/leaderboard") view=LeaderboardPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -29,6 +29,7 @@ macro_rules! named_enum {
         }
     };
 }
+pub(crate) use named_enum;
 
 named_enum!(
     /// A demonstration is written by a trainer playing both sides; a chat is with the model.

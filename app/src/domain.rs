@@ -101,6 +101,8 @@ pub const AREAS: &[Area] = &[
     Area { label: "Rank", path: "/rank", needs: Role::Trainer },
     Area { label: "Feedback", path: "/feedback", needs: Role::Trainer },
     Area { label: "Review", path: "/review", needs: Role::Reviewer },
+    Area { label: "Progress", path: "/progress", needs: Role::Trainer },
+    Area { label: "Quality", path: "/stats", needs: Role::Reviewer },
     Area { label: "Datasets", path: "/datasets", needs: Role::Admin },
     Area { label: "Admin", path: "/admin", needs: Role::Admin },
 ];

@@ -17,7 +17,10 @@ pub mod filter;
 pub mod markdown;
 pub mod model;
 pub mod pages;
+pub mod quality;
 pub mod ranking;
+pub mod review;
+pub mod stats;
 pub mod validate;
 
 #[cfg(feature = "ssr")]

@@ -28,7 +28,7 @@ test('first admin, a trainer, sign-out, sign-in and role navigation', async () =
 
   await page.getByRole('button', { name: 'Create admin' }).click();
   await page.getByRole('heading', { name: 'Welcome, admin@example.org' }).waitFor();
-  assert.deepEqual(await navLinks(page), ['Write', 'Chat', 'My work', 'Rank', 'Feedback', 'Review', 'Datasets', 'Admin']);
+  assert.deepEqual(await navLinks(page), ['Write', 'Chat', 'My work', 'Rank', 'Feedback', 'Review', 'Progress', 'Quality', 'Datasets', 'Admin']);
   assert.deepEqual(await page.getByTestId('counts').locator('dd').allTextContents(), ['0', '0', '0']);
 
   // The admin creates a trainer's account.
@@ -59,7 +59,7 @@ test('first admin, a trainer, sign-out, sign-in and role navigation', async () =
   await page.getByLabel('Password').fill('another long passphrase');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'Welcome, trainer@example.org' }).waitFor();
-  assert.deepEqual(await navLinks(page), ['Write', 'Chat', 'My work', 'Rank', 'Feedback']);
+  assert.deepEqual(await navLinks(page), ['Write', 'Chat', 'My work', 'Rank', 'Feedback', 'Progress']);
 
   // Typing the address of an admin page does not get a trainer in.
   const reply = await page.goto(running.parley.base + '/admin');

@@ -258,6 +258,10 @@ async fn pairs_split_pseudonyms_and_manifest(engine: Engine) {
     // Each ranking's pairs stay together and the K-wise row says the same order.
     let kwise: HashMap<String, Value> =
         read("kwise-train.jsonl").into_iter().map(|r| (r["ranking_id"].to_string(), r)).collect();
+    for whole in kwise.values() {
+        // One ranking per comparison here: its consensus is that ranking.
+        assert_eq!((&whole["consensus"], whole["rankers"].as_u64()), (&whole["groups"], Some(1)));
+    }
     for pair in read("preference-trl-train.jsonl") {
         let whole = &kwise[&pair["ranking_id"].to_string()];
         let place = |reply: &Value| {

@@ -10,4 +10,6 @@ pub mod home;
 pub mod keys;
 pub mod model;
 pub mod rank;
+pub mod review;
+pub mod stats;
 pub mod users;

@@ -1,3 +1,4 @@
+pub mod chart;
 pub mod debounce;
 pub mod error_line;
 pub mod feedback_bar;

@@ -2,6 +2,7 @@
 //! filters and search; each opens where it can be continued.
 
 use crate::api::conversations::my_conversations;
+use crate::api::review::my_reviews;
 use crate::conversation::{ConversationKind, ConversationStatus};
 use leptos::prelude::*;
 
@@ -22,7 +23,38 @@ pub fn MyWorkPage() -> impl IntoView {
         },
     );
     let search_box = crate::components::debounce::Debounce::new(300);
+    let reviews = Resource::new(|| (), |_| my_reviews());
     view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let items = reviews.await.unwrap_or_default();
+                (!items.is_empty()).then(|| {
+                    let rows = items
+                        .into_iter()
+                        .map(|item| {
+                            let r = item.review;
+                            let title = if item.title.is_empty() { "(no turns)".to_string() } else { item.title };
+                            let edited = r.edited_revision.map(|n| format!(" · edited by the reviewer as revision {n}"));
+                            view! {
+                                <li data-testid="my-review">
+                                    <a href=format!("/write/{}", r.conversation_id)>{title}</a>" "
+                                    <span class=format!("status {}", r.verdict.as_str())>{r.verdict.as_str()}</span>
+                                    <span class="muted">{format!(" by {} · revision {} · {}", r.reviewer_email, r.revision, crate::pages::short_time(&r.created_at))}{edited}</span>
+                                    {(!r.reason.is_empty()).then(|| view! { <blockquote data-testid="review-reason">{r.reason.clone()}</blockquote> })}
+                                </li>
+                            }
+                        })
+                        .collect_view();
+                    view! {
+                        <section class="card">
+                            <h2>"Reviews of your demonstrations"</h2>
+                            <p class="muted">"The latest verdict on each; a rejected one can be changed and submitted again."</p>
+                            <ul class="plain reviews">{rows}</ul>
+                        </section>
+                    }
+                })
+            })}
+        </Transition>
         <section class="card">
             <h1>"My work"</h1>
             <form class="inline filters" role="search" on:submit=|ev| ev.prevent_default()>

@@ -8,7 +8,9 @@ mod login;
 mod mine;
 mod not_found;
 mod rank;
+mod review;
 mod setup;
+mod stats;
 mod write;
 
 pub use admin::{AdminPage, ApiKeysPage, ComparisonsPage, FilterPage, GuidelinesPage, ModelPage, short_time};
@@ -21,7 +23,9 @@ pub use login::LoginPage;
 pub use mine::MyWorkPage;
 pub use not_found::NotFound;
 pub use rank::RankPage;
+pub use review::ReviewPage;
 pub use setup::SetupPage;
+pub use stats::{LeaderboardPage, ProgressPage, StatsPage};
 pub use write::{DemonstrationPage, WritePage};
 
 /// The action that starts a conversation and, once it is made, opens it at `<page>/<id>`;

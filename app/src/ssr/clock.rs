@@ -30,6 +30,12 @@ pub fn seconds_until(at: &str) -> Option<i64> {
     Some((parsed - OffsetDateTime::now_utc()).whole_seconds())
 }
 
+/// The last `count` days (UTC) as "YYYY-MM-DD", oldest first, today last.
+pub fn last_days(count: u32) -> Vec<String> {
+    let today = OffsetDateTime::now_utc().date();
+    (0..i64::from(count)).rev().map(|back| (today - time::Duration::days(back)).to_string()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,8 +16,8 @@ pub use session::{
 };
 pub use store::{
     ConversationRevision, Lease, NewComparison, NewComparisonBatch, NewConversation, NewMessage, NewRanking,
-    NewSuggestions, NewUser, PendingComparison, SessionRecord, Store, StoreError, StoredComparison,
-    StoredUser,
+    NewReview, NewSuggestions, NewUser, PendingComparison, SessionRecord, Store, StoreError,
+    StoredComparison, StoredUser,
 };
 
 use crate::error::{ApiError, ErrorKind};
@@ -58,6 +58,10 @@ impl From<StoreError> for ApiError {
             StoreError::AlreadyMade(what) => {
                 ApiError::new(ErrorKind::Conflict, format!("this {what} was made already"))
             }
+            StoreError::Stale(what) => ApiError::new(
+                ErrorKind::Conflict,
+                format!("this {what} changed since you opened it; open it again to see the new version"),
+            ),
             StoreError::Backend(detail) => {
                 tracing::error!(%detail, "store failure");
                 ApiError::internal()

@@ -16,8 +16,25 @@ pub enum StoreError {
     /// A retried request whose first try made a thing that cannot be shown again.
     #[error("this {0} was made already")]
     AlreadyMade(&'static str),
+    /// The thing changed since the caller read it (another revision, another status).
+    #[error("this {0} changed since it was read")]
+    Stale(&'static str),
     #[error("database: {0}")]
     Backend(String),
+}
+
+/// A reviewer's verdict on the revision they read.
+pub struct NewReview {
+    /// Made by the client, so a retried or double-clicked verdict is stored once.
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub revision: i64,
+    pub reviewer_id: Uuid,
+    pub verdict: crate::review::Verdict,
+    pub reason: String,
+    /// The turns the reviewer changed, and the conversation as it then reads (the snapshot of
+    /// the reviewer's revision).
+    pub edited: Option<(Vec<crate::review::TurnEdit>, String)>,
 }
 
 pub struct NewUser {
@@ -392,6 +409,42 @@ pub trait Store: Send + Sync {
     async fn imports(&self) -> Result<Vec<crate::dataset::ImportSummary>, StoreError>;
     /// An imported prompt drawn at random, none while there is none.
     async fn random_prompt(&self) -> Result<Option<(Uuid, String)>, StoreError>;
+    /// Queues a submitted revision for review (replacing an older queued revision).
+    async fn queue_review(
+        &self,
+        conversation_id: Uuid,
+        revision: i64,
+        reason: &str,
+    ) -> Result<(), StoreError>;
+    /// How many demonstrations the trainer has submitted (made in Parley, not imported).
+    async fn submitted_demonstrations(&self, owner: Uuid) -> Result<i64, StoreError>;
+    async fn reviews_of(&self, conversation_id: Uuid) -> Result<Vec<crate::review::Review>, StoreError>;
+    /// Holds the next submission for the reviewer until `until`: (conversation, why queued).
+    async fn next_review(
+        &self,
+        reviewer: Uuid,
+        now: &str,
+        until: &str,
+    ) -> Result<Option<(Uuid, String)>, StoreError>;
+    async fn review_queue_size(&self) -> Result<i64, StoreError>;
+    /// Stores a verdict; `Stale` when the conversation is no longer the submitted revision read.
+    async fn save_review(&self, review: NewReview) -> Result<crate::review::Review, StoreError>;
+    /// The latest verdict on each of the owner's conversations, newest first.
+    async fn my_reviews(&self, owner: Uuid) -> Result<Vec<crate::review::MyReview>, StoreError>;
+    /// Each trainer's latest ranking per comparison, where it ranks (not "cannot rank").
+    async fn latest_rankings(&self) -> Result<Vec<crate::stats::RankingRow>, StoreError>;
+    /// The model version of every completion of the comparisons ranked so far.
+    async fn completion_models(&self) -> Result<Vec<crate::stats::CompletionModel>, StoreError>;
+    /// Work per person, day and kind since `since` ("" for all time).
+    async fn activity(&self, since: &str) -> Result<Vec<crate::stats::Activity>, StoreError>;
+    /// Per trainer and status, their submitted demonstrations made in Parley.
+    async fn demonstration_outcomes(&self) -> Result<Vec<(Uuid, String, i64)>, StoreError>;
+    /// Per author, demonstrations a reviewer edited before accepting.
+    async fn edited_by_reviewers(&self) -> Result<Vec<(Uuid, i64)>, StoreError>;
+    /// Categories and thumbs of the feedback given since `since`.
+    async fn feedback_marks(&self, since: &str) -> Result<Vec<(Vec<String>, Option<i64>)>, StoreError>;
+    /// Rankings still owed on comparisons ready to rank.
+    async fn open_rank_slots(&self) -> Result<i64, StoreError>;
     async fn guidelines(&self, area: &str) -> Result<Option<crate::domain::Guidelines>, StoreError>;
     async fn save_guidelines(
         &self,

@@ -147,7 +147,118 @@ const TREE_ROWS: &str = "select c.id as conversation_id, c.kind, c.owner_id, c.s
      and ($6 = '' or ($6 = 'parley' and c.source is null) or c.source = $6) \
      order by c.id, m.position";
 
+/// A completion of a comparison drawn from a conversation, for the tree formats.
+#[derive(sqlx::FromRow)]
+struct CompletionRow {
+    comparison_id: String,
+    message_id: String,
+    id: String,
+    text: String,
+    model_version_id: Option<String>,
+    original: Option<String>,
+    created_at: String,
+    thumbs_up: i64,
+    thumbs_down: i64,
+}
+
+const TREE_COMPLETIONS: &str = "select c.id as comparison_id, c.message_id, k.id, k.text, k.model_version_id, \
+     k.message_id as original, k.created_at, \
+     (select count(*) from feedback f where f.target_kind = 'completion' and f.target_id = k.id and f.thumbs = 1) as thumbs_up, \
+     (select count(*) from feedback f where f.target_kind = 'completion' and f.target_id = k.id and f.thumbs = -1) as thumbs_down \
+     from comparisons c join completions k on k.comparison_id = c.id \
+     where c.conversation_id = $1 and c.status = 'ready' order by c.created_at, c.id, k.position";
+
+const TREE_RANKINGS: &str = "select r.comparison_id, r.ranking from rankings r join comparisons c on c.id = r.comparison_id \
+     where c.conversation_id = $1 and r.ranking is not null \
+     and r.revision = (select max(o.revision) from rankings o where o.comparison_id = r.comparison_id and o.ranked_by = r.ranked_by)";
+
 impl Exporter<'_> {
+    /// Ranks from consensus for the tree formats: for each model reply that a ranked
+    /// comparison was drawn from (the most ranked one, when several were), the reply's place
+    /// and its sampled alternatives, added to `rows` as its sibling replies. Places count from
+    /// 0 (best); tied completions share one. Returns the rank of each node that has one.
+    async fn ranked_replies(&self, rows: &mut Vec<TreeRow>) -> Result<HashMap<String, i64>, ExportError> {
+        let conversation = rows[0].conversation_id.clone();
+        let completions: Vec<CompletionRow> = sqlx::query_as(TREE_COMPLETIONS)
+            .bind(&conversation)
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(db)?;
+        let mut ranks = HashMap::new();
+        if completions.is_empty() {
+            return Ok(ranks);
+        }
+        let rankings: Vec<(String, String)> = sqlx::query_as(TREE_RANKINGS)
+            .bind(&conversation)
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(db)?;
+        let mut by_comparison: HashMap<&str, Vec<app::quality::Places>> = HashMap::new();
+        for (comparison, ranking) in &rankings {
+            if let Ok(ranking) = serde_json::from_str::<Ranking>(ranking) {
+                by_comparison
+                    .entry(comparison.as_str())
+                    .or_default()
+                    .push(app::quality::places(&ranking.groups));
+            }
+        }
+        // Per drawn message, its most ranked comparison (the earliest among equals).
+        let mut chosen: HashMap<&str, (&str, usize)> = HashMap::new();
+        for c in &completions {
+            let count = by_comparison.get(c.comparison_id.as_str()).map_or(0, Vec::len);
+            let entry = chosen.entry(c.message_id.as_str()).or_insert((c.comparison_id.as_str(), count));
+            if count > entry.1 {
+                *entry = (c.comparison_id.as_str(), count);
+            }
+        }
+        let mut added = vec![];
+        for (message, (comparison, count)) in chosen {
+            if count == 0 {
+                continue;
+            }
+            let Some(parent) = rows.iter().find(|r| r.id == message).map(|r| r.parent_id.clone()) else {
+                continue;
+            };
+            let members: Vec<&CompletionRow> =
+                completions.iter().filter(|c| c.comparison_id == comparison).collect();
+            let items: Vec<Uuid> = members.iter().filter_map(|c| Uuid::parse_str(&c.id).ok()).collect();
+            let consensus = app::quality::consensus(&items, &by_comparison[comparison]);
+            for (place, group) in consensus.iter().enumerate() {
+                for id in group {
+                    let Some(c) = members.iter().find(|c| c.id == id.to_string()) else { continue };
+                    match &c.original {
+                        Some(original) => {
+                            ranks.insert(original.clone(), place as i64);
+                        }
+                        None => {
+                            ranks.insert(c.id.clone(), place as i64);
+                            let first = &rows[0];
+                            added.push(TreeRow {
+                                conversation_id: first.conversation_id.clone(),
+                                kind: first.kind.clone(),
+                                owner_id: first.owner_id.clone(),
+                                system_prompt: first.system_prompt.clone(),
+                                source: first.source.clone(),
+                                status: first.status.clone(),
+                                id: c.id.clone(),
+                                parent_id: parent.clone(),
+                                role: Role::Assistant.as_str().to_string(),
+                                text: c.text.clone(),
+                                author_user_id: None,
+                                author_model_version_id: c.model_version_id.clone(),
+                                created_at: c.created_at.clone(),
+                                thumbs_up: c.thumbs_up,
+                                thumbs_down: c.thumbs_down,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        rows.extend(added);
+        Ok(ranks)
+    }
+
     /// SFT (each demonstration's first branch as `messages`) or Open-Assistant trees (every
     /// conversation, one tree per first turn).
     async fn trees(&self, sink: &mut dyn Sink, sft: bool) -> Result<(), ExportError> {
@@ -172,8 +283,10 @@ impl Exporter<'_> {
         Ok(())
     }
 
-    async fn tree(&self, sink: &mut dyn Sink, rows: Vec<TreeRow>, sft: bool) -> Result<(), ExportError> {
-        // Rows come by sibling position; children of each message in that order.
+    async fn tree(&self, sink: &mut dyn Sink, mut rows: Vec<TreeRow>, sft: bool) -> Result<(), ExportError> {
+        let ranks = if sft { HashMap::new() } else { self.ranked_replies(&mut rows).await? };
+        // Rows come by sibling position; children of each message in that order (a ranked
+        // reply's sampled alternatives after them).
         let mut children: HashMap<Option<&str>, Vec<usize>> = HashMap::new();
         for (i, row) in rows.iter().enumerate() {
             children.entry(row.parent_id.as_deref()).or_default().push(i);
@@ -204,7 +317,7 @@ impl Exporter<'_> {
             let row = json!({
                 "message_tree_id": rows[root].id,
                 "tree_state": "ready_for_export",
-                "prompt": self.node(&rows, &children, root),
+                "prompt": self.node(&rows, &children, &ranks, root),
                 "conversation_id": first.conversation_id,
                 "kind": first.kind,
                 "system_prompt": first.system_prompt,
@@ -215,11 +328,17 @@ impl Exporter<'_> {
         Ok(())
     }
 
-    fn node(&self, rows: &[TreeRow], children: &HashMap<Option<&str>, Vec<usize>>, at: usize) -> Value {
+    fn node(
+        &self,
+        rows: &[TreeRow],
+        children: &HashMap<Option<&str>, Vec<usize>>,
+        ranks: &HashMap<String, i64>,
+        at: usize,
+    ) -> Value {
         let row = &rows[at];
         let replies: Vec<Value> = children
             .get(&Some(row.id.as_str()))
-            .map(|c| c.iter().map(|&i| self.node(rows, children, i)).collect())
+            .map(|c| c.iter().map(|&i| self.node(rows, children, ranks, i)).collect())
             .unwrap_or_default();
         let synthetic = row.author_model_version_id.is_some();
         json!({
@@ -233,7 +352,7 @@ impl Exporter<'_> {
             "review_count": 0,
             "review_result": Value::Null,
             "deleted": false,
-            "rank": Value::Null,
+            "rank": ranks.get(&row.id),
             "synthetic": synthetic,
             "model_name": self.model_name(row.author_model_version_id.as_deref()),
             "emojis": { "+1": row.thumbs_up, "-1": row.thumbs_down },
@@ -299,14 +418,61 @@ impl Exporter<'_> {
             .fetch(self.store.pool());
         let mut group: Vec<RankedRow> = vec![];
         let mut contexts = ContextCache::default();
+        // K-wise rows carry the consensus of every ranking of their comparison: the rankings
+        // of one comparison (rows come by comparison) are held until it is complete.
+        let mut comparison: Vec<Vec<RankedRow>> = vec![];
         while let Some(row) = rows.try_next().await.map_err(db)? {
             if group.first().is_some_and(|g| g.ranking_id != row.ranking_id) {
-                self.ranking(format, sink, std::mem::take(&mut group), &mut contexts).await?;
+                let done = std::mem::take(&mut group);
+                if format == ExportFormat::Kwise {
+                    if comparison.first().is_some_and(|c| c[0].comparison_id != done[0].comparison_id) {
+                        self.kwise(sink, std::mem::take(&mut comparison), &mut contexts).await?;
+                    }
+                    comparison.push(done);
+                } else {
+                    self.ranking(format, sink, done, &mut contexts, None).await?;
+                }
             }
             group.push(row);
         }
         if !group.is_empty() {
-            self.ranking(format, sink, group, &mut contexts).await?;
+            if format == ExportFormat::Kwise {
+                if comparison.first().is_some_and(|c| c[0].comparison_id != group[0].comparison_id) {
+                    self.kwise(sink, std::mem::take(&mut comparison), &mut contexts).await?;
+                }
+                comparison.push(group);
+            } else {
+                self.ranking(format, sink, group, &mut contexts, None).await?;
+            }
+        }
+        if !comparison.is_empty() {
+            self.kwise(sink, comparison, &mut contexts).await?;
+        }
+        Ok(())
+    }
+
+    /// The K-wise rows of one comparison, each with the consensus (ranked pairs, Borda as
+    /// the tie-break) of all its rankings exported, as groups of completion indices.
+    async fn kwise(
+        &self,
+        sink: &mut dyn Sink,
+        rankings: Vec<Vec<RankedRow>>,
+        contexts: &mut ContextCache,
+    ) -> Result<(), ExportError> {
+        let items: Vec<Uuid> =
+            rankings[0].iter().filter_map(|c| Uuid::parse_str(&c.completion_id).ok()).collect();
+        let places: Vec<app::quality::Places> = rankings
+            .iter()
+            .filter_map(|r| serde_json::from_str::<Ranking>(&r[0].ranking).ok())
+            .map(|r| app::quality::places(&r.groups))
+            .collect();
+        let consensus: Vec<Vec<usize>> = app::quality::consensus(&items, &places)
+            .iter()
+            .map(|g| g.iter().filter_map(|id| items.iter().position(|i| i == id)).collect())
+            .collect();
+        let rankers = rankings.len();
+        for ranking in rankings {
+            self.ranking(ExportFormat::Kwise, sink, ranking, contexts, Some((&consensus, rankers))).await?;
         }
         Ok(())
     }
@@ -317,6 +483,7 @@ impl Exporter<'_> {
         sink: &mut dyn Sink,
         completions: Vec<RankedRow>,
         contexts: &mut ContextCache,
+        consensus: Option<(&Vec<Vec<usize>>, usize)>,
     ) -> Result<(), ExportError> {
         let first = &completions[0];
         let ranking: Ranking = serde_json::from_str(&first.ranking)
@@ -346,6 +513,8 @@ impl Exporter<'_> {
                 "completions": completions.iter().map(|c| json!({ "role": "assistant", "content": c.text })).collect::<Vec<_>>(),
                 "ranking": groups.concat(),
                 "groups": groups,
+                "consensus": consensus.map(|(c, _)| c),
+                "rankers": consensus.map_or(1, |(_, n)| n),
                 "models": completions.iter().map(|c| self.model_name(c.model_version_id.as_deref())).collect::<Vec<_>>(),
                 "comparison_id": first.comparison_id,
                 "ranking_id": first.ranking_id,

@@ -14,7 +14,7 @@ pub async fn page_guard(State(state): State<AppState>, request: Request, next: N
     let path = request.uri().path();
     let needs = match area_for_path(path) {
         Some(area) => area.needs,
-        None if path == "/" => Role::Trainer,
+        None if path == "/" || path == "/leaderboard" => Role::Trainer,
         None => return next.run(request).await,
     };
     if request.method() != Method::GET {

@@ -13,7 +13,9 @@ mod guidelines;
 mod login_failures;
 mod model_versions;
 mod port;
+mod reviews;
 mod sessions;
+mod stats;
 mod users;
 
 use anyhow::Context;

@@ -264,6 +264,58 @@ impl Store for SqlStore {
     async fn comparison_of_completion(&self, completion_id: Uuid) -> Result<Option<Uuid>, StoreError> {
         self.comparison_of(completion_id).await
     }
+    async fn queue_review(
+        &self,
+        conversation_id: Uuid,
+        revision: i64,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.enqueue_review(conversation_id, revision, reason).await
+    }
+    async fn submitted_demonstrations(&self, owner: Uuid) -> Result<i64, StoreError> {
+        self.count_submitted_demonstrations(owner).await
+    }
+    async fn reviews_of(&self, conversation_id: Uuid) -> Result<Vec<app::review::Review>, StoreError> {
+        self.reviews_for(conversation_id).await
+    }
+    async fn next_review(
+        &self,
+        reviewer: Uuid,
+        now: &str,
+        until: &str,
+    ) -> Result<Option<(Uuid, String)>, StoreError> {
+        self.hold_next_review(reviewer, now, until).await
+    }
+    async fn review_queue_size(&self) -> Result<i64, StoreError> {
+        self.count_review_queue().await
+    }
+    async fn save_review(&self, review: app::ssr::NewReview) -> Result<app::review::Review, StoreError> {
+        self.insert_review(review).await
+    }
+    async fn my_reviews(&self, owner: Uuid) -> Result<Vec<app::review::MyReview>, StoreError> {
+        self.latest_reviews_of(owner).await
+    }
+    async fn latest_rankings(&self) -> Result<Vec<app::stats::RankingRow>, StoreError> {
+        self.latest_ranking_rows().await
+    }
+    async fn completion_models(&self) -> Result<Vec<app::stats::CompletionModel>, StoreError> {
+        self.ranked_completion_models().await
+    }
+    async fn activity(&self, since: &str) -> Result<Vec<app::stats::Activity>, StoreError> {
+        self.activity_since(since).await
+    }
+    async fn demonstration_outcomes(&self) -> Result<Vec<(Uuid, String, i64)>, StoreError> {
+        SqlStore::demonstration_outcomes(self).await
+    }
+    async fn edited_by_reviewers(&self) -> Result<Vec<(Uuid, i64)>, StoreError> {
+        SqlStore::edited_by_reviewers(self).await
+    }
+    async fn feedback_marks(&self, since: &str) -> Result<Vec<(Vec<String>, Option<i64>)>, StoreError> {
+        SqlStore::feedback_marks(self, since).await
+    }
+    async fn open_rank_slots(&self) -> Result<i64, StoreError> {
+        SqlStore::open_rank_slots(self).await
+    }
     async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.read_setting(key).await
     }

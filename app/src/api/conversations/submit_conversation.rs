@@ -3,7 +3,8 @@ use crate::error::ApiError;
 use leptos::prelude::*;
 use uuid::Uuid;
 
-/// The owner submits the conversation; each submit keeps a revision (the history).
+/// The owner submits the conversation; each submit keeps a revision (the history). A
+/// demonstration may be queued for review (see `review::ReviewPolicy`).
 #[server(endpoint = "conversations/submit")]
 pub async fn submit_conversation(conversation_id: Uuid) -> Result<Conversation, ApiError> {
     use crate::domain::Role;
@@ -14,5 +15,8 @@ pub async fn submit_conversation(conversation_id: Uuid) -> Result<Conversation, 
     if conversation.messages.is_empty() {
         return Err(ApiError::new(ErrorKind::Invalid, "write at least one turn before submitting"));
     }
-    Ok(state()?.store.submit_conversation(conversation_id, user.id).await?)
+    let submitted = state()?.store.submit_conversation(conversation_id, user.id).await?;
+    // Demonstrations the review policy draws wait in the reviewers' queue.
+    crate::api::review::queue_if_drawn(&submitted).await?;
+    Ok(submitted)
 }
