@@ -80,9 +80,10 @@ test('a reviewer rejects a demonstration with a reason, the author reads it, the
   await page.goto(base + '/review');
   await hydrated(page);
   await page.getByTestId('review-waiting').getByText(/queued as resubmitted after a rejection/).waitFor();
-  const reply = page.getByTestId('review-turn').filter({ hasText: 'Pariss.' });
+  const reply = page.getByTestId('review-turn').nth(1);
+  await reply.getByText('Pariss.').waitFor();
   await reply.getByRole('button', { name: 'Edit' }).click();
-  await reply.getByTestId('review-edit').fill('Paris.');
+  await page.getByTestId('review-edit').fill('Paris.');
   await page.getByRole('button', { name: 'Accept with my edits' }).click();
   await page.getByTestId('review-empty').waitFor();
 

@@ -294,16 +294,13 @@ mod compute {
                 _ => {}
             }
         }
-        Ok(tally
-            .into_iter()
-            .filter(|(_, t)| t.score() > 0.0)
-            .map(|(id, t)| (id, emails.get(&id).cloned().unwrap_or_default(), t))
-            .collect())
+        Ok(tally.into_iter().map(|(id, t)| (id, emails.get(&id).cloned().unwrap_or_default(), t)).collect())
     }
 
     pub async fn leaderboard() -> Result<Vec<LeaderRow>, ApiError> {
         let emails = emails().await?;
-        Ok(crate::stats::leaderboard(tallies(&emails).await?))
+        let scored = tallies(&emails).await?.into_iter().filter(|(_, _, t)| t.score() > 0.0).collect();
+        Ok(crate::stats::leaderboard(scored))
     }
 
     pub async fn progress(whom: Uuid) -> Result<Progress, ApiError> {
@@ -328,9 +325,10 @@ mod compute {
         let calendar = last_days(3650);
         let comparisons = comparisons().await?;
         let agreement = trainer_agreement(&comparisons, &emails).into_iter().find(|t| t.user_id == whom);
-        let board = crate::stats::leaderboard(tallies(&emails).await?);
+        let all = tallies(&emails).await?;
+        let tally = all.iter().find(|(id, _, _)| *id == whom).map(|(_, _, t)| t.clone()).unwrap_or_default();
+        let board = crate::stats::leaderboard(all.into_iter().filter(|(_, _, t)| t.score() > 0.0).collect());
         let me = board.iter().find(|r| r.user_id == whom);
-        let tally = me.map(|r| r.tally.clone()).unwrap_or_default();
         let edited =
             store.edited_by_reviewers().await?.into_iter().find(|(w, _)| *w == whom).map_or(0, |(_, n)| n);
         Ok(Progress {
