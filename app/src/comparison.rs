@@ -21,8 +21,11 @@ pub const DEFAULT_LEASE_SECS: u64 = 30 * 60;
 /// What an admin asks for when creating a batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchSettings {
-    /// How many model-written messages to draw.
+    /// How many model-written messages (or imported prompts) to draw.
     pub size: i64,
+    /// Draw imported prompts that have no reply yet (all K completions sampled) instead of
+    /// model-written chat replies.
+    pub from_prompts: bool,
     /// Completions per comparison (2..=9).
     pub k: i64,
     /// Rankings each comparison needs, from different trainers.
@@ -39,6 +42,7 @@ impl Default for BatchSettings {
     fn default() -> Self {
         BatchSettings {
             size: 10,
+            from_prompts: false,
             k: DEFAULT_K,
             overlap: 1,
             include_original: true,
@@ -60,6 +64,9 @@ pub struct BatchProgress {
     pub overlap: i64,
     pub include_original: bool,
     pub allow_own: bool,
+    /// Drawn from imported prompts rather than chat replies.
+    #[serde(default)]
+    pub from_prompts: bool,
     pub comparisons: i64,
     /// Comparisons whose completions are still being sampled.
     pub pending: i64,

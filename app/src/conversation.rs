@@ -220,6 +220,17 @@ impl Conversation {
         system.chain(turns.iter().map(|m| ChatMessage::new(m.role.as_str(), m.text.clone()))).collect()
     }
 
+    /// The last turn the completions of a comparison drawn at `message` continue: a drawn
+    /// reply is compared with others written after the same turns (its parent); a drawn user
+    /// turn (an imported prompt) is answered itself.
+    pub fn compared_after(&self, message: Uuid) -> Option<Uuid> {
+        let drawn = self.messages.iter().find(|m| m.id == message)?;
+        match drawn.role {
+            Role::User => Some(drawn.id),
+            _ => drawn.parent_id,
+        }
+    }
+
     /// The role the turn after `parent` must have: turns alternate, the user's first.
     pub fn next_role(&self, parent: Option<Uuid>) -> Role {
         match parent.and_then(|p| self.messages.iter().find(|m| m.id == p)).map(|m| m.role) {

@@ -163,6 +163,33 @@ impl ExportFormat {
     }
 }
 
+impl ExportFormat {
+    /// Whether the format is also written as Parquet: the flat and list-shaped sets that
+    /// dataset hubs store (Open-Assistant trees nest without bound, filter feedback is small).
+    pub fn has_parquet(self) -> bool {
+        matches!(
+            self,
+            ExportFormat::Sft
+                | ExportFormat::PreferenceTrl
+                | ExportFormat::PreferenceOpenai
+                | ExportFormat::PreferenceHh
+                | ExportFormat::Kwise
+                | ExportFormat::Kto
+        )
+    }
+}
+
+crate::conversation::named_enum!(
+    /// How an exported file is written: JSON lines, or Apache Parquet (the same columns).
+    FileType { Jsonl = "jsonl", Parquet = "parquet" }
+);
+
+impl Default for FileType {
+    fn default() -> Self {
+        FileType::Jsonl
+    }
+}
+
 impl std::str::FromStr for ExportFormat {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
@@ -232,6 +259,8 @@ pub struct ExportFile {
     pub name: String,
     pub format: ExportFormat,
     pub part: Part,
+    #[serde(default)]
+    pub file_type: FileType,
     pub rows: u64,
     pub bytes: u64,
     pub sha256: String,

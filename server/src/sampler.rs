@@ -93,7 +93,7 @@ async fn completions(
         .find(|m| m.id == pending.message_id)
         .ok_or_else(|| Failure::Failed("the drawn message is gone".into()))?;
     let mut completions = vec![];
-    if pending.include_original {
+    if pending.include_original && original.role != app::conversation::Role::User {
         let (model_version_id, sampling) = match &original.author {
             app::conversation::Author::Model { model_version_id, sampling } => {
                 (Some(*model_version_id), Some(sampling.clone()))
@@ -114,7 +114,7 @@ async fn completions(
         seed: comparison_seed(pending.batch_seed, pending.position),
         ..pending.sampling.clone()
     };
-    let context = conversation.chat_messages(original.parent_id);
+    let context = conversation.chat_messages(conversation.compared_after(original.id));
     let request =
         GenerationRequest { messages: context.clone(), params: params.clone(), n, trim_oldest: true };
     let events = match served.model.generate(request).await {

@@ -1,15 +1,16 @@
 // Datasets in a real browser against the release build: the admin uploads the shared
 // HH-RLHF file (gzip) and sees it imported; a file with a bad line is refused with the line
 // and field named and nothing stored; the SFT export downloads with every conversation, and
-// with a split seed the test part holds only some; an imported prompt starts a chat.
+// with a split seed the test part holds only some, and as Parquet; an imported prompt starts
+// a chat, and a batch of comparisons drawn from imported prompts is sampled and ranked.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createFirstAdmin, hydrated, parleyAndBrowser } from './harness.mjs';
+import { createFirstAdmin, hydrated, parleyAndBrowser, tinyModel } from './harness.mjs';
 
-const running = parleyAndBrowser();
+const running = parleyAndBrowser(() => ['--model', tinyModel()]);
 
 function sharedData(file) {
   const dirs = [process.env.PARLEY_SHARED_DATA, path.resolve('../../../shared/data'), '/work/shared/data'];
@@ -64,6 +65,19 @@ test('import a real file, refuse a bad one, export SFT', async () => {
   assert.equal(testPart.name, 'sft-test.jsonl');
   assert.ok(testPart.lines.length > 400 && testPart.lines.length < 750, `about a quarter: ${testPart.lines.length}`);
 
+  // Parquet: the same part as a Parquet file; formats without a Parquet form say so.
+  await page.getByLabel('File type').selectOption('parquet');
+  const parquetLink = row.getByRole('link', { name: 'test' });
+  await page.waitForFunction(() => document.querySelector('[data-testid=export-formats] a[href*="file=parquet"]'));
+  const reply = await page.request.get(new URL(await parquetLink.getAttribute('href'), page.url()).toString());
+  assert.equal(reply.status(), 200);
+  assert.match(reply.headers()['content-disposition'], /sft-test\.parquet/);
+  const bytes = await reply.body();
+  assert.equal(bytes.subarray(0, 4).toString(), 'PAR1');
+  assert.equal(bytes.subarray(bytes.length - 4).toString(), 'PAR1');
+  const trees = page.getByTestId('export-formats').locator('tr').filter({ hasText: 'Open-Assistant' });
+  await trees.getByText('JSON lines only').waitFor();
+
   // Imported prompts start chats: the button fills the message box with one of them.
   await page.goto(base + '/datasets');
   await hydrated(page);
@@ -79,5 +93,27 @@ test('import a real file, refuse a bad one, export SFT', async () => {
   const prompts = fs.readFileSync(sharedData('oasst-prompt-lottery-en-250.jsonl'), 'utf8').split('\n').filter((l) => l).map((l) => JSON.parse(l));
   await page.waitForFunction(() => document.querySelector('#composer').value.length > 0);
   assert.ok(prompts.includes(await page.locator('#composer').inputValue()), 'one of the imported prompts');
+
+  // A batch drawn from imported prompts: all K replies sampled for each, then ranked with
+  // the prompt as the conversation so far.
+  await page.goto(base + '/admin/comparisons');
+  await hydrated(page);
+  await page.getByLabel('Replies to draw').fill('2');
+  await page.getByLabel('K (completions)').fill('3');
+  await page.getByLabel('Max tokens').fill('8');
+  await page.getByLabel(/Draw imported prompts/).check();
+  await page.getByLabel(/Trainers may rank replies from their own chats/).check();
+  await page.getByRole('button', { name: 'Create batch' }).click();
+  await page.getByTestId('batch').filter({ hasText: 'imported prompts' }).getByTestId('sampled').filter({ hasText: '2 of 2' }).waitFor({ timeout: 60000 });
+  await page.goto(base + '/rank');
+  await hydrated(page);
+  const task = page.getByTestId('rank-task');
+  await task.waitFor();
+  assert.equal(await page.getByTestId('completion').count(), 3);
+  await page.getByText('Context (1 turns)').waitFor();
+  // The turn is shown as Markdown: compare its words, not its marks.
+  const words = (text) => text.replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
+  const turn = words(await task.locator('li.turn[data-role=user]').textContent());
+  assert.ok(prompts.some((p) => turn.includes(words(p))), `the drawn prompt is the context: ${turn}`);
   assert.deepEqual(errors, [], 'no script errors in the page');
 });

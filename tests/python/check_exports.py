@@ -7,7 +7,8 @@ The shared data is read from $PARLEY_SHARED_DATA, else ../shared/data beside the
 else /work/shared/data.
 
 It makes its own SQLite database: the shared HH-RLHF and Open-Assistant files imported,
-synthetic rankings, thumbs and filter feedback seeded; then `parley export` with a split.
+synthetic rankings, thumbs and filter feedback seeded; then `parley export` with a split, as
+JSON lines and as Parquet. Each Parquet file must hold the rows of its JSON lines twin.
 """
 
 import json
@@ -108,14 +109,32 @@ def main():
         parley(binary, db, "seed", "--synthetic", "600")
         out = os.path.join(tmp, "out")
         parley(binary, db, "export", "--out", out, "--split-seed", "3", "--test-ratio", "0.2",
-               "--pseudonym-seed", "9")
+               "--pseudonym-seed", "9", "--file-type", "jsonl,parquet")
         with open(os.path.join(out, "manifest.json")) as f:
             manifest = json.load(f)
-        checked = loaded = 0
+        checked = loaded = parquet = 0
         for file in manifest["files"]:
             path = os.path.join(out, file["name"])
             if file["rows"] == 0:
-                assert os.path.getsize(path) == 0, file
+                if file["file_type"] == "parquet":
+                    with open(path, "rb") as f:
+                        assert f.read(4) == b"PAR1", file
+                else:
+                    assert os.path.getsize(path) == 0, file
+                continue
+            if file["file_type"] == "parquet":
+                ds = datasets.load_dataset("parquet", data_files=path, split="train")
+                assert ds.num_rows == file["rows"], f"{file['name']}: {ds.num_rows} rows, manifest says {file['rows']}"
+                twin = path.removesuffix(".parquet") + ".jsonl"
+                with open(twin) as f:
+                    lines = [json.loads(line) for line in f]
+                assert set(ds.column_names) == set(lines[0]), f"{file['name']}: columns {ds.column_names}"
+                for i in sorted({0, len(lines) // 2, len(lines) - 1}):
+                    assert ds[i] == lines[i], f"{file['name']} row {i}: {ds[i]} is not {lines[i]}"
+                check_row(file["format"], ds[0])
+                print(f"{file['name']:<32} {ds.num_rows:>7} rows  the same as {os.path.basename(twin)}")
+                checked += 1
+                parquet += 1
                 continue
             if file["format"] == "oasst-trees":
                 # Arrow cannot hold the nested `replies` of deep trees (its schema recursion
@@ -134,7 +153,9 @@ def main():
             checked += 1
         formats = {f["format"] for f in manifest["files"] if f["rows"] > 0}
         assert formats == set(COLUMNS), f"formats without rows: {set(COLUMNS) - formats}"
-        print(f"{checked} files checked, {loaded} of them loaded with datasets {datasets.__version__}")
+        assert parquet == 12, f"{parquet} Parquet files loaded, expected 12 (6 formats, train and test)"
+        print(f"{checked} files checked, {loaded} JSON lines files loaded with datasets {datasets.__version__}, "
+              f"{parquet} Parquet files loaded and found equal to their JSON lines")
 
 
 if __name__ == "__main__":

@@ -296,3 +296,92 @@ async fn pairs_split_pseudonyms_and_manifest(engine: Engine) {
     assert_eq!(sha256(&dir.join("kto-train.jsonl")), sha256(&again.join("kto-train.jsonl")));
 }
 on_both_engines!(pairs_split_pseudonyms_and_manifest);
+
+/// The columns and row count of a Parquet file.
+fn parquet_shape(bytes: Vec<u8>) -> (Vec<String>, i64) {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let reader = SerializedFileReader::new(bytes::Bytes::from(bytes)).expect("a Parquet file");
+    let meta = reader.metadata().file_metadata();
+    let columns =
+        meta.schema_descr().root_schema().get_fields().iter().map(|f| f.name().to_string()).collect();
+    (columns, meta.num_rows())
+}
+
+/// Parquet files (command line and download) hold as many rows as their JSON lines twins,
+/// under the same columns; the manifest's counts and hashes are theirs; a
+/// format without a Parquet form and an unknown file type are refused by name.
+async fn parquet_files_match_their_json_lines(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let admin = app.first_admin("admin@example.org", PASSWORD).await;
+    parley(&app, &["seed", "--synthetic", "60"]);
+    let dir = app.db.dir.join("parquet");
+    parley(
+        &app,
+        &["export", "--out", dir.to_str().unwrap(), "--format", "all", "--file-type", "jsonl,parquet"],
+    );
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let mut parquet_files = 0;
+    for file in manifest["files"].as_array().unwrap() {
+        let name = file["name"].as_str().unwrap();
+        let path = dir.join(name);
+        assert_eq!(file["sha256"].as_str().unwrap(), sha256(&path), "{name}");
+        if file["file_type"] != "parquet" {
+            continue;
+        }
+        parquet_files += 1;
+        let twin = lines(&std::fs::read_to_string(dir.join(name.replace(".parquet", ".jsonl"))).unwrap());
+        let (columns, rows) = parquet_shape(std::fs::read(&path).unwrap());
+        assert_eq!(
+            (rows as usize, file["rows"].as_u64().unwrap() as usize),
+            (twin.len(), twin.len()),
+            "{name}"
+        );
+        if let Some(first) = twin.first() {
+            let keys: BTreeSet<&String> = first.as_object().unwrap().keys().collect();
+            assert_eq!(keys, columns.iter().collect(), "{name}");
+        }
+    }
+    assert_eq!(parquet_files, 6, "sft, the three preference formats, kwise and kto");
+    assert!(!dir.join("oasst-trees.parquet").exists());
+    assert_eq!(parquet_shape(std::fs::read(dir.join("preference-trl.parquet")).unwrap()).1, 60);
+
+    // The download, and the manifest of downloads, agree.
+    let url = app.url("/api/datasets/export?format=preference-hh&file=parquet");
+    let reply = admin.get(url).send().await.unwrap();
+    assert_eq!(reply.status(), 200);
+    assert_eq!(reply.headers()["content-type"], "application/vnd.apache.parquet");
+    assert!(reply.headers()["content-disposition"].to_str().unwrap().contains("preference-hh.parquet"));
+    let bytes = reply.bytes().await.unwrap().to_vec();
+    assert_eq!(parquet_shape(bytes.clone()).1, 60);
+    let manifest: Value =
+        serde_json::from_str(&download(&app, &admin, "format=manifest&file=parquet").await).unwrap();
+    let listed: Vec<&str> =
+        manifest["files"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(listed.len(), 6, "{listed:?}");
+    let hh =
+        manifest["files"].as_array().unwrap().iter().find(|f| f["name"] == "preference-hh.parquet").unwrap();
+    use sha2::Digest;
+    let digest: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hh["sha256"].as_str(), Some(digest.as_str()));
+
+    for (query, says) in
+        [("format=oasst-trees&file=parquet", "no Parquet form"), ("format=sft&file=csv", "jsonl or parquet")]
+    {
+        let reply = admin.get(app.url(&format!("/api/datasets/export?{query}"))).send().await.unwrap();
+        assert_eq!(reply.status(), 422, "{query}");
+        let error = error_body(reply).await;
+        assert_eq!(error["field"], "file", "{query}");
+        assert!(error["message"].as_str().unwrap().contains(says), "{error}");
+    }
+    // The command line refuses a format it cannot write as Parquet, and writes nothing.
+    let refused = Command::new(parley_bin())
+        .args(["export", "--out", app.db.dir.join("none").to_str().unwrap(), "--format", "oasst-trees"])
+        .args(["--file-type", "parquet", "--database-url", &app.db.url])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no Parquet form"));
+    assert!(!app.db.dir.join("none").exists());
+}
+on_both_engines!(parquet_files_match_their_json_lines);

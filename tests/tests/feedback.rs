@@ -139,5 +139,60 @@ async fn feedback_is_one_per_person_and_readers_only(engine: Engine) {
     assert_eq!(on_suggestions[0]["conversation"][1], "demonstration");
     let mine = app.call_ok(&ada, "conversations/get", &[("conversation_id", demo.as_str())]).await;
     assert_eq!(mine["my_feedback"][0]["target"]["index"], 1);
+
+    // An assistant-side suggestion's thumbs go to the KTO export with the turns before it;
+    // the user-side one above does not (it is no assistant completion).
+    let turn = uuid::Uuid::new_v4().to_string();
+    let form = [
+        ("conversation_id", demo.as_str()),
+        ("request_id", turn.as_str()),
+        ("role", "user"),
+        ("text", "Name a red fruit."),
+    ];
+    app.call_ok(&ada, "conversations/add_message", &form).await;
+    let answer = uuid::Uuid::new_v4().to_string();
+    let url = app.url(&format!(
+        "/api/conversations/{demo}/generate?purpose=suggest&n=1&parent={turn}&request_id={answer}"
+    ));
+    let body = ada.get(url).send().await.unwrap().text().await.unwrap();
+    assert!(body.contains("event: saved"), "{body}");
+    let thumbs_up = vec![
+        ("target_kind".to_string(), "suggestion".to_string()),
+        ("target_id".to_string(), format!("{answer}:0")),
+        ("conversation_id".to_string(), demo.clone()),
+        ("thumbs".to_string(), "1".to_string()),
+    ];
+    assert_eq!(send(&ada, thumbs_up).await.status(), 200);
+    let suggested = {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut db = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();
+        let texts: Vec<(String, String)> = sqlx::query_as(
+            "select id, text from suggestions where id in ($1, $2) and idx in (0, 1) order by id",
+        )
+        .bind(&answer)
+        .bind(&request)
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+        texts
+    };
+    let kto =
+        admin.get(app.url("/api/datasets/export?format=kto")).send().await.unwrap().text().await.unwrap();
+    let rows: Vec<Value> = kto.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let (answer_text, user_side): (Vec<&(String, String)>, Vec<&(String, String)>) =
+        suggested.iter().partition(|(id, _)| *id == answer);
+    let row = rows
+        .iter()
+        .find(|r| r["completion"][0]["content"] == answer_text[0].1.as_str())
+        .unwrap_or_else(|| panic!("the suggestion's thumbs in {kto}"));
+    assert_eq!(row["label"], true);
+    assert_eq!(row["prompt"].as_array().unwrap().last().unwrap()["content"], "Name a red fruit.");
+    for (_, text) in user_side {
+        assert!(
+            !rows.iter().any(|r| r["completion"][0]["content"] == text.as_str()),
+            "a user-side suggestion"
+        );
+    }
 }
 on_both_engines!(feedback_is_one_per_person_and_readers_only);

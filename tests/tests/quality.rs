@@ -6,7 +6,7 @@
 //! is shown only to those allowed (trainers their own; reviewers and admins everyone's).
 
 mod common;
-use common::{Engine, TestApp, chat_with_replies, tiny_model};
+use common::{Engine, TestApp, chat_with_replies, sampled, tiny_model};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery";
@@ -57,12 +57,7 @@ async fn figures_follow_the_rankings_and_the_roles(engine: Engine) {
     ];
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     app.call_ok(&admin, "rank/create_batch", &form).await;
-    for _ in 0..600 {
-        if app.call_ok(&admin, "rank/batches", &[]).await[0]["pending"] == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    sampled(&app, &admin).await;
     let one = rank_in_id_order(&app, &ben).await;
     let two = rank_in_id_order(&app, &cal).await;
     assert_eq!(one, two, "overlap 2: both were given the one comparison");

@@ -5,25 +5,14 @@
 //! completions on a lease the trainer holds, storing nothing; revisions keep the earlier one.
 
 mod common;
-use common::{Engine, TestApp, chat_with_replies, error_body, tiny_model};
+use common::{Engine, TestApp, chat_with_replies, error_body, sampled, tiny_model};
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 
 const PASSWORD: &str = "correct horse battery";
 
 fn id() -> String {
     uuid::Uuid::new_v4().to_string()
-}
-
-/// Waits until the background sampler has written every comparison of the newest batch.
-async fn sampled(app: &TestApp, admin: &reqwest::Client) -> Value {
-    for _ in 0..600 {
-        let batches = app.call_ok(admin, "rank/batches", &[]).await;
-        if batches[0]["pending"] == 0 {
-            return batches[0].clone();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the sampler did not finish the batch");
 }
 
 async fn task(app: &TestApp, client: &reqwest::Client, comparison: Option<&str>) -> Value {
@@ -244,3 +233,129 @@ async fn a_batch_needs_model_replies(engine: Engine) {
     assert_eq!(app.call_ok(&admin, "rank/batches", &[]).await, json!([]), "nothing stored");
 }
 on_both_engines!(a_batch_needs_model_replies);
+
+/// An admin draws imported prompts (no reply yet) into a batch: the sampler writes all K
+/// replies to each, a trainer ranks them with the prompt as the context, a prompt is never
+/// drawn twice, and the exports carry the prompt as the context and the replies under it.
+async fn a_batch_draws_imported_prompts(engine: Engine) {
+    let model = tiny_model();
+    let app = TestApp::spawn_with(engine, &["--model", model.to_str().unwrap()]).await;
+    let admin = app.first_admin("admin@example.org", PASSWORD).await;
+    app.model_ready().await;
+    let ben = app.user(&admin, "ben@example.org", "trainer").await;
+    let form = |request: &str| {
+        vec![
+            ("request_id", request.to_string()),
+            ("size", "5".into()),
+            ("k", "3".into()),
+            ("overlap", "1".into()),
+            ("include_original", "true".into()),
+            ("from_prompts", "true".into()),
+            ("temperature", "0.9".into()),
+            ("max_tokens", "8".into()),
+            ("seed", "5".into()),
+        ]
+    };
+    let call = |request: &str| {
+        let form = form(request);
+        let app = &app;
+        let admin = &admin;
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            app.call(admin, "rank/create_batch", &form).await
+        }
+    };
+    let reply = call(&id()).await;
+    assert_eq!(reply.status(), 422, "no prompt imported yet");
+    let error = error_body(reply).await;
+    assert_eq!(error["field"], "from_prompts");
+    assert!(error["message"].as_str().unwrap().contains("import prompts"), "{error}");
+
+    let prompts = "\"Name a red fruit.\"\n\"What is the capital of France?\"\n";
+    let url = app.url(&format!("/api/datasets/import?format=prompts&request_id={}", id()));
+    let imported: Value = admin.post(url).body(prompts).send().await.unwrap().json().await.unwrap();
+    assert_eq!(imported["prompts"], 2, "{imported}");
+
+    let made = call(&id()).await;
+    assert_eq!(made.status(), 200);
+    let made: Value = made.json().await.unwrap();
+    assert_eq!((made["comparisons"].as_i64(), made["from_prompts"].as_bool()), (Some(2), Some(true)));
+    let done = sampled(&app, &admin).await;
+    assert_eq!((done["ready"].as_i64(), done["failed"].as_i64()), (Some(2), Some(0)), "{done}");
+    // Every prompt is drawn: none is left for another batch.
+    let again = call(&id()).await;
+    assert_eq!(again.status(), 422);
+    assert_eq!(error_body(again).await["field"], "from_prompts");
+
+    // All K are sampled (the prompt has no reply to include), and the trainer sees the prompt
+    // as the conversation so far.
+    let mut asked = BTreeSet::new();
+    for _ in 0..2 {
+        let task = task(&app, &ben, None).await;
+        assert_eq!(task["completions"].as_array().unwrap().len(), 3, "{task}");
+        let context = task["context"].as_array().unwrap();
+        assert_eq!((context.len(), context[0]["role"].as_str()), (1, Some("user")), "{task}");
+        asked.insert(context[0]["text"].as_str().unwrap().to_string());
+        let shown: Vec<Value> =
+            task["completions"].as_array().unwrap().iter().map(|c| c["id"].clone()).collect();
+        let body = json!({
+            "request_id": id(),
+            "comparison_id": task["comparison_id"],
+            "shown": shown,
+            "ranking": shown.iter().map(|s| vec![s.clone()]).collect::<Vec<_>>(),
+        });
+        assert_eq!(submit(&app, &ben, &body).await.status(), 200);
+    }
+    let both: BTreeSet<String> =
+        ["Name a red fruit.", "What is the capital of France?"].iter().map(|s| s.to_string()).collect();
+    assert_eq!(asked, both);
+    let (_, ranked) = mine(&app, &ben).await;
+    let titles: BTreeSet<String> = ranked.iter().map(|r| r["title"].as_str().unwrap().to_string()).collect();
+    assert_eq!(titles, both, "Your rankings names each by its prompt");
+
+    // The pairs' prompt is the imported prompt; the tree holds the three replies under it,
+    // ranked 0, 1, 2.
+    let export = |query: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let reply = admin.get(app.url(&format!("/api/datasets/export?{query}"))).send().await.unwrap();
+            assert_eq!(reply.status(), 200);
+            reply
+                .text()
+                .await
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<Value>>()
+        }
+    };
+    let pairs = export("format=preference-trl").await;
+    assert_eq!(pairs.len(), 6, "C(3,2) pairs for each of 2 rankings");
+    for pair in &pairs {
+        let prompt = pair["prompt"].as_array().unwrap();
+        assert_eq!(prompt.last().unwrap()["role"], "user");
+        assert!(both.contains(prompt.last().unwrap()["content"].as_str().unwrap()), "{pair}");
+    }
+    let trees = export("format=oasst-trees").await;
+    let drawn: Vec<&Value> =
+        trees.iter().filter(|t| both.contains(t["prompt"]["text"].as_str().unwrap())).collect();
+    assert_eq!(drawn.len(), 2);
+    for tree in drawn {
+        let ranks: Vec<i64> = tree["prompt"]["replies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["rank"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ranks.iter().copied().collect::<BTreeSet<_>>(), BTreeSet::from([0, 1, 2]), "{tree}");
+        for reply in tree["prompt"]["replies"].as_array().unwrap() {
+            assert_eq!(
+                (reply["synthetic"].as_bool(), reply["sampling"]["max_tokens"].as_u64()),
+                (Some(true), Some(8))
+            );
+            assert!(reply["sampling"]["seed"].is_u64(), "{reply}");
+        }
+        assert_eq!(tree["source"], imported["source"]);
+    }
+}
+on_both_engines!(a_batch_draws_imported_prompts);

@@ -240,6 +240,7 @@ async fn batch_pending(
             conversation_id: chat,
             message_id: reply,
             source_owner_id: owner,
+            prompt_id: None,
         });
     }
     let ids = comparisons.iter().map(|c| c.id).collect();
@@ -251,6 +252,7 @@ async fn batch_pending(
         overlap,
         include_original: false,
         allow_own,
+        from_prompts: false,
         sampling: SamplingParams::default(),
         comparisons,
     };

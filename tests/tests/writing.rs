@@ -248,6 +248,29 @@ async fn suggestions_are_stored_and_a_taken_one_keeps_its_edit_distance(engine: 
     let too_many =
         generate(&app, &ada, &demo, &format!("purpose=suggest&parent={turn}&request_id={}&n=9", id())).await;
     assert_eq!(error_event(&too_many).unwrap()["field"], "n");
+
+    // Submitted with a written reply, the SFT export says who wrote each turn and how: the
+    // first from suggestion 2 of the model, edited; the reply by the trainer alone.
+    let form = [
+        ("conversation_id", demo.as_str()),
+        ("request_id", &id()),
+        ("parent_id", turn.as_str()),
+        ("role", "assistant"),
+        ("text", "Sure."),
+    ];
+    app.call_ok(&ada, "conversations/add_message", &form).await;
+    app.call_ok(&ada, "conversations/submit", &[("conversation_id", &demo)]).await;
+    let sft =
+        admin.get(app.url("/api/datasets/export?format=sft")).send().await.unwrap().text().await.unwrap();
+    let row: Value = serde_json::from_str(sft.lines().next().expect("one demonstration")).unwrap();
+    let provenance = row["provenance"].as_array().unwrap();
+    assert_eq!(provenance.len(), row["messages"].as_array().unwrap().len(), "{row}");
+    let (first, reply) = (&provenance[provenance.len() - 2], &provenance[provenance.len() - 1]);
+    assert_eq!(first["author"], "trainer");
+    let from = &first["from_suggestion"];
+    assert_eq!(from["edit_distance"], " Please be brief.".chars().count(), "{row}");
+    assert!(from["model_name"].is_string() && from["edit_ratio"].as_f64().unwrap() > 0.0, "{row}");
+    assert_eq!((reply["author"].as_str(), &reply["from_suggestion"]), (Some("trainer"), &Value::Null));
 }
 on_both_engines!(suggestions_are_stored_and_a_taken_one_keeps_its_edit_distance);
 

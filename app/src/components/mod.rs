@@ -6,6 +6,7 @@ pub mod filter_feedback;
 pub mod generation_stream;
 pub mod guidelines;
 pub mod markdown;
+pub mod name_options;
 pub mod nav;
 pub mod new_credentials;
 pub mod shortcuts;

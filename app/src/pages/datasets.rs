@@ -194,6 +194,7 @@ fn ExportCard() -> impl IntoView {
     let split_seed = RwSignal::new(String::new());
     let test_ratio = RwSignal::new("0.1".to_string());
     let pseudonym_seed = RwSignal::new(String::new());
+    let parquet = RwSignal::new(false);
     let query = move || {
         let mut query = String::new();
         let mut add = |key: &str, value: String| {
@@ -214,6 +215,9 @@ fn ExportCard() -> impl IntoView {
             add("test_ratio", test_ratio.get());
         }
         add("pseudonym_seed", pseudonym_seed.get());
+        if parquet.get() {
+            add("file", "parquet".into());
+        }
         query
     };
     let split = move || !split_seed.get().trim().is_empty();
@@ -222,7 +226,8 @@ fn ExportCard() -> impl IntoView {
             <h2>"Export"</h2>
             <p class="muted">
                 "Each file downloads as it is written (your browser shows its progress). With a split seed, "
-                "each conversation goes wholly to train or to test; the manifest lists every file's rows and SHA-256."
+                "each conversation goes wholly to train or to test; the manifest lists every file's rows and SHA-256. "
+                "Parquet files hold the same columns as the JSON lines (SFT, preference, K-wise and KTO sets)."
             </p>
             <form class="inline filters" on:submit=|ev| ev.prevent_default()>
                 <label class="inline">"From" <input type="date" name="from" on:change=move |ev| from.set(event_target_value(&ev)) /></label>
@@ -239,6 +244,13 @@ fn ExportCard() -> impl IntoView {
                 <label class="inline">"Split seed" <input type="number" name="split_seed" min="0" on:input=move |ev| split_seed.set(event_target_value(&ev)) /></label>
                 <label class="inline">"Test share" <input type="number" name="test_ratio" min="0" max="1" step="0.05" value="0.1" on:input=move |ev| test_ratio.set(event_target_value(&ev)) /></label>
                 <label class="inline">"Pseudonym seed" <input type="number" name="pseudonym_seed" min="0" on:input=move |ev| pseudonym_seed.set(event_target_value(&ev)) /></label>
+                <label class="inline">
+                    "File type"
+                    <select name="file" on:change=move |ev| parquet.set(event_target_value(&ev) == "parquet")>
+                        <option value="jsonl">"JSON lines"</option>
+                        <option value="parquet">"Parquet"</option>
+                    </select>
+                </label>
             </form>
             <table data-testid="export-formats">
                 <tbody>
@@ -246,7 +258,9 @@ fn ExportCard() -> impl IntoView {
                         <tr>
                             <td>{format.describe()}</td>
                             <td>
-                                {move || if split() {
+                                {move || if parquet.get() && !format.has_parquet() {
+                                    view! { <span class="muted">"JSON lines only"</span> }.into_any()
+                                } else if split() {
                                     view! {
                                         <a download href=format!("/api/datasets/export?format={}&part=train{}", format.as_str(), query())>"train"</a>
                                         " · "

@@ -5,6 +5,7 @@
 use crate::api::feedback::{SetFeedbackCategories, feedback_categories, list_feedback};
 use crate::app::Session;
 use crate::components::error_line::ErrorLine;
+use crate::components::name_options::NameOptions;
 use crate::conversation::ConversationKind;
 use crate::domain::Role;
 use leptos::prelude::*;
@@ -33,14 +34,7 @@ pub fn FeedbackPage() -> impl IntoView {
                 <label class="inline">
                     "Category"
                     <select on:change=move |ev| category.set(event_target_value(&ev))>
-                        <option value="">"All"</option>
-                        <Transition fallback=|| ()>
-                            {move || Suspend::new(async move {
-                                categories.await.unwrap_or_default().into_iter()
-                                    .map(|c| view! { <option value=c.clone()>{c.clone()}</option> })
-                                    .collect_view()
-                            })}
-                        </Transition>
+                        <NameOptions names=categories />
                     </select>
                 </label>
                 <label class="inline">

@@ -112,6 +112,9 @@ pub struct NewComparisonBatch {
     pub overlap: i64,
     pub include_original: bool,
     pub allow_own: bool,
+    /// Drawn from imported prompts: each comparison's chat is made with the prompt as its
+    /// user turn.
+    pub from_prompts: bool,
     /// Parameters of the sampled completions; their seeds derive from `seed`.
     pub sampling: crate::model::SamplingParams,
     pub comparisons: Vec<NewComparison>,
@@ -122,9 +125,13 @@ pub struct NewComparison {
     /// Place in the draw, from 0.
     pub position: i64,
     pub conversation_id: Uuid,
-    /// The model-written message whose context is compared.
+    /// The model-written message whose context is compared (or, for a prompt, the user turn
+    /// to be made).
     pub message_id: Uuid,
     pub source_owner_id: Uuid,
+    /// An imported prompt: the store makes a chat (`conversation_id`) whose one user turn
+    /// (`message_id`) is the prompt's text.
+    pub prompt_id: Option<Uuid>,
 }
 
 /// A comparison whose completions a server has claimed to sample.
@@ -185,6 +192,7 @@ pub trait Store: Send + Sync {
     async fn create_user(&self, user: NewUser) -> Result<User, StoreError>;
     async fn user_by_email(&self, email: &str) -> Result<Option<StoredUser>, StoreError>;
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError>;
     async fn admin_count(&self) -> Result<i64, StoreError>;
     async fn set_role(&self, user_id: Uuid, role: Role) -> Result<User, StoreError>;
     async fn user_counts(&self, user_id: Uuid) -> Result<UserCounts, StoreError>;
@@ -276,6 +284,8 @@ pub trait Store: Send + Sync {
     /// Model-written replies in chats that no comparison has drawn yet, as (conversation,
     /// message, conversation owner), in a fixed order so that a seeded draw repeats.
     async fn comparison_candidates(&self) -> Result<Vec<(Uuid, Uuid, Uuid)>, StoreError>;
+    /// Imported prompts that no comparison has drawn yet, in a fixed order.
+    async fn prompt_candidates(&self) -> Result<Vec<Uuid>, StoreError>;
     /// Every batch with its progress, newest first.
     async fn comparison_batches(&self) -> Result<Vec<crate::comparison::BatchProgress>, StoreError>;
     /// Claims the next pending comparison nobody holds (or whose claim ended before `now`)

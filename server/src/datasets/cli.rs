@@ -5,7 +5,7 @@ use crate::cli::StoreArgs;
 use crate::store::SqlStore;
 use crate::store::datasets::NewImport;
 use anyhow::{Context, bail};
-use app::dataset::{ExportFormat, ExportOptions, ImportFormat};
+use app::dataset::{ExportFormat, ExportOptions, FileType, ImportFormat};
 use app::domain::Role;
 use app::ssr::Store;
 use clap::Args;
@@ -80,6 +80,10 @@ pub struct ExportArgs {
     /// Replace trainer ids by pseudonyms made with this seed.
     #[arg(long)]
     pub pseudonym_seed: Option<u64>,
+    /// File types, comma-separated: jsonl, parquet. Parquet is written for sft, the
+    /// preference formats, kwise and kto.
+    #[arg(long, value_delimiter = ',', default_value = "jsonl")]
+    pub file_type: Vec<FileType>,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -173,6 +177,12 @@ pub fn check_options(options: &ExportOptions) -> Result<(), (&'static str, Strin
 
 pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
     let formats = formats(&args.format)?;
+    if !args.file_type.contains(&FileType::Jsonl)
+        && let Some(format) = formats.iter().find(|f| !f.has_parquet())
+        && !args.format.iter().any(|n| n == "all")
+    {
+        bail!("--format {}: it has no Parquet form; ask for --file-type jsonl", format.as_str());
+    }
     let store = args.store.open().await?;
     let trainer = match &args.trainer {
         Some(email) => {
@@ -195,7 +205,7 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
     check_options(&options)
         .map_err(|(field, message)| anyhow::anyhow!("--{}: {message}", field.replace('_', "-")))?;
     let started = std::time::Instant::now();
-    let manifest = super::export_to_dir(&store, &formats, options, &args.out).await?;
+    let manifest = super::export_to_dir(&store, &formats, options, &args.file_type, &args.out).await?;
     for file in &manifest.files {
         println!("{:<32} {:>10} rows {:>14} bytes  sha256 {}", file.name, file.rows, file.bytes, file.sha256);
     }

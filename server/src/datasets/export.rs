@@ -131,13 +131,21 @@ struct TreeRow {
     text: String,
     author_user_id: Option<String>,
     author_model_version_id: Option<String>,
+    /// A model-written turn's parameters and seed (JSON).
+    sampling: Option<String>,
+    /// A demonstration turn started from a model suggestion: that model, and how far the
+    /// text moved from it.
+    suggestion_model_version_id: Option<String>,
+    edit_distance: Option<i64>,
+    edit_ratio: Option<f64>,
     created_at: String,
     thumbs_up: i64,
     thumbs_down: i64,
 }
 
 const TREE_ROWS: &str = "select c.id as conversation_id, c.kind, c.owner_id, c.system_prompt, c.source, c.status, \
-     m.id, m.parent_id, m.position, m.role, m.text, m.author_user_id, m.author_model_version_id, m.created_at, \
+     m.id, m.parent_id, m.position, m.role, m.text, m.author_user_id, m.author_model_version_id, m.sampling, \
+     m.suggestion_model_version_id, m.edit_distance, m.edit_ratio, m.created_at, \
      (select count(*) from feedback f where f.target_kind = 'message' and f.target_id = m.id and f.thumbs = 1) as thumbs_up, \
      (select count(*) from feedback f where f.target_kind = 'message' and f.target_id = m.id and f.thumbs = -1) as thumbs_down \
      from conversations c join messages m on m.conversation_id = c.id \
@@ -155,13 +163,14 @@ struct CompletionRow {
     id: String,
     text: String,
     model_version_id: Option<String>,
+    sampling: Option<String>,
     original: Option<String>,
     created_at: String,
     thumbs_up: i64,
     thumbs_down: i64,
 }
 
-const TREE_COMPLETIONS: &str = "select c.id as comparison_id, c.message_id, k.id, k.text, k.model_version_id, \
+const TREE_COMPLETIONS: &str = "select c.id as comparison_id, c.message_id, k.id, k.text, k.model_version_id, k.sampling, \
      k.message_id as original, k.created_at, \
      (select count(*) from feedback f where f.target_kind = 'completion' and f.target_id = k.id and f.thumbs = 1) as thumbs_up, \
      (select count(*) from feedback f where f.target_kind = 'completion' and f.target_id = k.id and f.thumbs = -1) as thumbs_down \
@@ -216,7 +225,11 @@ impl Exporter<'_> {
             if count == 0 {
                 continue;
             }
-            let Some(parent) = rows.iter().find(|r| r.id == message).map(|r| r.parent_id.clone()) else {
+            // Replies to a drawn prompt are its children; alternatives to a drawn reply, its
+            // siblings.
+            let Some(parent) = rows.iter().find(|r| r.id == message).map(|r| {
+                if r.role == Role::User.as_str() { Some(r.id.clone()) } else { r.parent_id.clone() }
+            }) else {
                 continue;
             };
             let members: Vec<&CompletionRow> =
@@ -246,6 +259,10 @@ impl Exporter<'_> {
                                 text: c.text.clone(),
                                 author_user_id: None,
                                 author_model_version_id: c.model_version_id.clone(),
+                                sampling: c.sampling.clone(),
+                                suggestion_model_version_id: None,
+                                edit_distance: None,
+                                edit_ratio: None,
                                 created_at: c.created_at.clone(),
                                 thumbs_up: c.thumbs_up,
                                 thumbs_down: c.thumbs_down,
@@ -294,17 +311,21 @@ impl Exporter<'_> {
         let first = &rows[0];
         if sft {
             let mut messages = vec![];
+            let mut provenance = vec![];
             if let Some(system) = first.system_prompt.as_ref().filter(|s| !s.is_empty()) {
                 messages.push(json!({ "role": "system", "content": system }));
+                provenance.push(self.provenance(None));
             }
             let mut at: Option<&str> = None;
             while let Some(&next) = children.get(&at).and_then(|c| c.first()) {
                 let row = &rows[next];
                 messages.push(json!({ "role": row.role, "content": row.text }));
+                provenance.push(self.provenance(Some(row)));
                 at = Some(row.id.as_str());
             }
             let row = json!({
                 "messages": messages,
+                "provenance": provenance,
                 "conversation_id": first.conversation_id,
                 "trainer": self.trainer(&first.owner_id),
                 "source": first.source.clone().unwrap_or_else(|| "parley".into()),
@@ -355,9 +376,44 @@ impl Exporter<'_> {
             "rank": ranks.get(&row.id),
             "synthetic": synthetic,
             "model_name": self.model_name(row.author_model_version_id.as_deref()),
+            "sampling": sampling(row.sampling.as_deref()),
+            "from_suggestion": self.from_suggestion(row),
             "emojis": { "+1": row.thumbs_up, "-1": row.thumbs_down },
             "replies": replies,
             "labels": {},
+        })
+    }
+}
+
+/// Stored sampling parameters (JSON text) as a value; none for a person's text.
+fn sampling(stored: Option<&str>) -> Value {
+    stored.and_then(|s| serde_json::from_str(s).ok()).unwrap_or(Value::Null)
+}
+
+impl Exporter<'_> {
+    /// The suggestion a demonstration turn started from: its model and the edit made.
+    fn from_suggestion(&self, row: &TreeRow) -> Value {
+        match &row.suggestion_model_version_id {
+            Some(model) => json!({
+                "model_name": self.model_name(Some(model)),
+                "edit_distance": row.edit_distance,
+                "edit_ratio": row.edit_ratio,
+            }),
+            None => Value::Null,
+        }
+    }
+
+    /// Who wrote one SFT message and how: `system`, a trainer (with the suggestion they
+    /// started from, if any), or a model (with its parameters and seed).
+    fn provenance(&self, row: Option<&TreeRow>) -> Value {
+        let Some(row) = row else {
+            return json!({ "author": "system", "model_name": null, "sampling": null, "from_suggestion": null });
+        };
+        json!({
+            "author": if row.author_model_version_id.is_some() { "model" } else { "trainer" },
+            "model_name": self.model_name(row.author_model_version_id.as_deref()),
+            "sampling": sampling(row.sampling.as_deref()),
+            "from_suggestion": self.from_suggestion(row),
         })
     }
 }
@@ -375,12 +431,13 @@ struct RankedRow {
     completion_id: String,
     text: String,
     model_version_id: Option<String>,
+    sampling: Option<String>,
 }
 
 // By the unique (comparison, trainer, revision) index and the completions' (comparison,
 // position) one, so the database need not sort: each ranking's rows come together.
 const RANKED_ROWS: &str = "select r.id as ranking_id, r.ranked_by, r.ranking, c.conversation_id, c.message_id, c.context, \
-     c.id as comparison_id, k.id as completion_id, k.text, k.model_version_id \
+     c.id as comparison_id, k.id as completion_id, k.text, k.model_version_id, k.sampling \
      from rankings r join comparisons c on c.id = r.comparison_id join completions k on k.comparison_id = c.id \
      join conversations v on v.id = c.conversation_id \
      where r.ranking is not null \
@@ -421,8 +478,13 @@ impl Exporter<'_> {
         // K-wise rows carry the consensus of every ranking of their comparison: the rankings
         // of one comparison (rows come by comparison) are held until it is complete.
         let mut comparison: Vec<Vec<RankedRow>> = vec![];
-        while let Some(row) = rows.try_next().await.map_err(db)? {
-            if group.first().is_some_and(|g| g.ranking_id != row.ranking_id) {
+        loop {
+            let row = rows.try_next().await.map_err(db)?;
+            let ended = match &row {
+                Some(row) => group.first().is_some_and(|g| g.ranking_id != row.ranking_id),
+                None => !group.is_empty(),
+            };
+            if ended {
                 let done = std::mem::take(&mut group);
                 if format == ExportFormat::Kwise {
                     if comparison.first().is_some_and(|c| c[0].comparison_id != done[0].comparison_id) {
@@ -433,16 +495,9 @@ impl Exporter<'_> {
                     self.ranking(format, sink, done, &mut contexts, None).await?;
                 }
             }
-            group.push(row);
-        }
-        if !group.is_empty() {
-            if format == ExportFormat::Kwise {
-                if comparison.first().is_some_and(|c| c[0].comparison_id != group[0].comparison_id) {
-                    self.kwise(sink, std::mem::take(&mut comparison), &mut contexts).await?;
-                }
-                comparison.push(group);
-            } else {
-                self.ranking(format, sink, group, &mut contexts, None).await?;
+            match row {
+                Some(row) => group.push(row),
+                None => break,
             }
         }
         if !comparison.is_empty() {
@@ -516,6 +571,7 @@ impl Exporter<'_> {
                 "consensus": consensus.map(|(c, _)| c),
                 "rankers": consensus.map_or(1, |(_, n)| n),
                 "models": completions.iter().map(|c| self.model_name(c.model_version_id.as_deref())).collect::<Vec<_>>(),
+                "sampling": completions.iter().map(|c| sampling(c.sampling.as_deref())).collect::<Vec<_>>(),
                 "comparison_id": first.comparison_id,
                 "ranking_id": first.ranking_id,
                 "trainer": self.trainer(&first.ranked_by),
@@ -582,23 +638,37 @@ struct ContextCache {
 }
 
 impl ContextCache {
-    /// The messages before `message_id`, system prompt first.
+    async fn hold(&mut self, store: &SqlStore, conversation_id: &str) -> Result<(), ExportError> {
+        let id = Uuid::parse_str(conversation_id).map_err(|e| StoreError::Backend(e.to_string()))?;
+        if self.held.as_ref().is_none_or(|c| c.id != id) {
+            self.held = Store::conversation(store, id).await?;
+        }
+        Ok(())
+    }
+
+    /// The messages a completion of `message_id` continues, system prompt first.
     async fn of(
         &mut self,
         store: &SqlStore,
         conversation_id: &str,
         message_id: &str,
     ) -> Result<Vec<ChatMessage>, ExportError> {
-        let id = Uuid::parse_str(conversation_id).map_err(|e| StoreError::Backend(e.to_string()))?;
-        if self.held.as_ref().is_none_or(|c| c.id != id) {
-            self.held = Store::conversation(store, id).await?;
-        }
+        self.hold(store, conversation_id).await?;
         let Some(conversation) = &self.held else { return Ok(vec![]) };
-        let parent = Uuid::parse_str(message_id)
-            .ok()
-            .and_then(|m| conversation.messages.iter().find(|x| x.id == m))
-            .and_then(|m| m.parent_id);
+        let parent = Uuid::parse_str(message_id).ok().and_then(|m| conversation.compared_after(m));
         Ok(conversation.chat_messages(parent))
+    }
+
+    /// The system prompt and the turns down to `parent` (none: the system prompt alone).
+    async fn after(
+        &mut self,
+        store: &SqlStore,
+        conversation_id: &str,
+        parent: Option<&str>,
+    ) -> Result<Vec<ChatMessage>, ExportError> {
+        self.hold(store, conversation_id).await?;
+        let Some(conversation) = &self.held else { return Ok(vec![]) };
+        Ok(conversation.chat_messages(parent.and_then(|p| Uuid::parse_str(p).ok())))
     }
 }
 
@@ -606,27 +676,35 @@ impl ContextCache {
 struct ThumbRow {
     user_id: String,
     thumbs: i64,
+    target_kind: String,
     conversation_id: Option<String>,
     message_id: Option<String>,
+    /// A suggestion's: the turn it would answer (none: the first turn).
+    parent_id: Option<String>,
     text: Option<String>,
     model_version_id: Option<String>,
     context: Option<String>,
 }
 
-const THUMB_ROWS: &str = "select f.user_id, f.thumbs, coalesce(m.conversation_id, c.conversation_id) as conversation_id, \
-     coalesce(m.id, c.message_id) as message_id, coalesce(m.text, k.text) as text, \
-     coalesce(m.author_model_version_id, k.model_version_id) as model_version_id, c.context \
+// Thumbs on chat replies, on comparison completions, and on assistant-side suggestions shown
+// while writing (a user-side suggestion is no assistant completion, so it is left out).
+const THUMB_ROWS: &str = "select f.user_id, f.thumbs, f.target_kind, \
+     coalesce(m.conversation_id, c.conversation_id, s.conversation_id) as conversation_id, \
+     coalesce(m.id, c.message_id) as message_id, s.parent_id, coalesce(m.text, k.text, s.text) as text, \
+     coalesce(m.author_model_version_id, k.model_version_id, s.model_version_id) as model_version_id, c.context \
      from feedback f left join messages m on f.target_kind = 'message' and m.id = f.target_id \
      left join completions k on f.target_kind = 'completion' and k.id = f.target_id \
      left join comparisons c on c.id = k.comparison_id \
-     where f.thumbs is not null and f.target_kind in ('message', 'completion') \
+     left join suggestions s on f.target_kind = 'suggestion' and s.role = 'assistant' \
+        and s.id || ':' || cast(s.idx as text) = f.target_id \
+     where f.thumbs is not null and f.target_kind in ('message', 'completion', 'suggestion') \
      and ($1 = '' or f.updated_at >= $1) and ($2 = '' or f.updated_at <= $2) and ($3 = '' or f.user_id = $3) \
-     and ($4 = '' or coalesce(m.author_model_version_id, k.model_version_id) = $4) \
-     order by coalesce(m.conversation_id, c.conversation_id), f.updated_at";
+     and ($4 = '' or coalesce(m.author_model_version_id, k.model_version_id, s.model_version_id) = $4) \
+     order by coalesce(m.conversation_id, c.conversation_id, s.conversation_id), f.updated_at";
 
 impl Exporter<'_> {
-    /// Thumbs on chat replies and comparison completions as KTO rows. (Thumbs on
-    /// suggestions shown while writing are not exported: they may be the user's side.)
+    /// Thumbs on chat replies, comparison completions and assistant-side suggestions as KTO
+    /// rows: the turns the text followed as `prompt`, the text as `completion`.
     async fn thumbs(&self, sink: &mut dyn Sink) -> Result<(), ExportError> {
         let mut rows = sqlx::query_as::<_, ThumbRow>(THUMB_ROWS)
             .bind(self.from())
@@ -636,16 +714,18 @@ impl Exporter<'_> {
             .fetch(self.store.pool());
         let mut contexts = ContextCache::default();
         while let Some(row) = rows.try_next().await.map_err(db)? {
-            let (Some(conversation_id), Some(message_id), Some(text)) =
-                (row.conversation_id, row.message_id, row.text)
-            else {
+            let (Some(conversation_id), Some(text)) = (row.conversation_id, row.text) else {
                 continue;
             };
-            let prompt: Vec<ChatMessage> = match &row.context {
-                Some(stored) => {
+            let prompt: Vec<ChatMessage> = match (&row.context, row.target_kind.as_str(), &row.message_id) {
+                (Some(stored), _, _) => {
                     serde_json::from_str(stored).map_err(|e| StoreError::Backend(e.to_string()))?
                 }
-                None => contexts.of(self.store, &conversation_id, &message_id).await?,
+                (None, "suggestion", _) => {
+                    contexts.after(self.store, &conversation_id, row.parent_id.as_deref()).await?
+                }
+                (None, _, Some(message_id)) => contexts.of(self.store, &conversation_id, message_id).await?,
+                (None, _, None) => continue,
             };
             let line = json!({
                 "prompt": prompt,

@@ -4,10 +4,11 @@
 pub mod cli;
 pub mod export;
 pub mod import;
+pub mod parquet;
 pub mod sink;
 
 use crate::store::SqlStore;
-use app::dataset::{ExportFormat, ExportOptions, Manifest};
+use app::dataset::{ExportFormat, ExportOptions, FileType, Manifest};
 use std::path::Path;
 
 pub use export::{ExportError, Exporter};
@@ -38,28 +39,40 @@ pub fn read_file(bytes: Vec<u8>, max_bytes: usize) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// Writes each format's files into a folder, then `manifest.json` with their counts and
-/// SHA-256, the options, and this Parley's version.
+/// The manifest of an export's files: with the options, this Parley's version and the time.
+pub fn manifest(options: ExportOptions, files: Vec<app::dataset::ExportFile>) -> Manifest {
+    Manifest {
+        parley_version: env!("CARGO_PKG_VERSION").to_string(),
+        created_at: app::ssr::clock::now_rfc3339(),
+        options,
+        files,
+    }
+}
+
+/// Writes each format's files of each type asked for into a folder (Parquet only for the
+/// formats that have it), then `manifest.json` with their counts and SHA-256, the options, and this
+/// Parley's version.
 pub async fn export_to_dir(
     store: &SqlStore,
     formats: &[ExportFormat],
     options: ExportOptions,
+    file_types: &[FileType],
     dir: &Path,
 ) -> Result<Manifest, ExportError> {
     std::fs::create_dir_all(dir)?;
     let exporter = Exporter::new(store, options.clone()).await?;
     let mut files = vec![];
     for format in formats {
-        let mut sink = sink::FileSink::create(dir, *format, options.split_seed.is_some())?;
-        exporter.write(*format, &mut sink).await?;
-        files.extend(sink.finish()?);
+        for &file_type in file_types {
+            if file_type == FileType::Parquet && !format.has_parquet() {
+                continue;
+            }
+            let mut sink = sink::FileSink::create(dir, *format, options.split_seed.is_some(), file_type)?;
+            exporter.write(*format, &mut sink).await?;
+            files.extend(sink.finish()?);
+        }
     }
-    let manifest = Manifest {
-        parley_version: env!("CARGO_PKG_VERSION").to_string(),
-        created_at: app::ssr::clock::now_rfc3339(),
-        options,
-        files,
-    };
+    let manifest = manifest(options, files);
     let text = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
     std::fs::write(dir.join("manifest.json"), text)?;
     Ok(manifest)

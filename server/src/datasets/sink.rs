@@ -1,10 +1,12 @@
 //! Where exported lines go: files (with their SHA-256 and counts for the manifest), a
-//! download stream, or only a count. Each sees one line at a time.
+//! download stream, or only a count. Each sees one line at a time, and writes it as JSON
+//! lines or, through the Parquet encoder, as a Parquet file.
 
-use app::dataset::{ExportFile, ExportFormat, Part};
+use super::parquet::ParquetEncoder;
+use app::dataset::{ExportFile, ExportFormat, FileType, Part};
 use sha2::{Digest, Sha256};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[async_trait::async_trait]
 pub trait Sink: Send {
@@ -26,15 +28,14 @@ impl Default for Tally {
 }
 
 impl Tally {
-    fn add(&mut self, line: &[u8]) {
-        self.rows += 1;
-        self.bytes += line.len() as u64;
-        self.hash.update(line);
+    fn add(&mut self, bytes: &[u8]) {
+        self.bytes += bytes.len() as u64;
+        self.hash.update(bytes);
     }
 
-    pub fn finish(self, name: String, format: ExportFormat, part: Part) -> ExportFile {
+    pub fn finish(self, name: String, format: ExportFormat, part: Part, file_type: FileType) -> ExportFile {
         let sha256 = self.hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        ExportFile { name, format, part, rows: self.rows, bytes: self.bytes, sha256 }
+        ExportFile { name, format, part, file_type, rows: self.rows, bytes: self.bytes, sha256 }
     }
 }
 
@@ -44,36 +45,106 @@ pub fn parts(split: bool) -> Vec<Part> {
 }
 
 /// The file name of one part of one format.
-pub fn file_name(format: ExportFormat, part: Part) -> String {
+pub fn file_name(format: ExportFormat, part: Part, file_type: FileType) -> String {
     match part {
-        Part::All => format!("{}.jsonl", format.as_str()),
-        part => format!("{}-{}.jsonl", format.as_str(), part.as_str()),
+        Part::All => format!("{}.{}", format.as_str(), file_type.as_str()),
+        part => format!("{}-{}.{}", format.as_str(), part.as_str(), file_type.as_str()),
+    }
+}
+
+/// About this many bytes are gathered before they go on (to a file, a download, a hash).
+const CHUNK: usize = 64 * 1024;
+
+/// One file being made: its rows encoded as the file type asks, counted and hashed as the
+/// bytes leave.
+pub struct Output {
+    format: ExportFormat,
+    part: Part,
+    file_type: FileType,
+    parquet: Option<Box<ParquetEncoder>>,
+    pending: Vec<u8>,
+    tally: Tally,
+}
+
+impl Output {
+    pub fn new(format: ExportFormat, part: Part, file_type: FileType) -> std::io::Result<Output> {
+        let parquet = match file_type {
+            FileType::Jsonl => None,
+            FileType::Parquet => Some(Box::new(ParquetEncoder::new(format)?)),
+        };
+        Ok(Output {
+            format,
+            part,
+            file_type,
+            parquet,
+            pending: Vec::with_capacity(CHUNK),
+            tally: Tally::default(),
+        })
+    }
+
+    pub fn name(&self) -> String {
+        file_name(self.format, self.part, self.file_type)
+    }
+
+    fn row(&mut self, line: &[u8]) -> std::io::Result<()> {
+        self.tally.rows += 1;
+        match &mut self.parquet {
+            None => self.pending.extend_from_slice(line),
+            Some(encoder) => encoder.line(line, &mut self.pending)?,
+        }
+        Ok(())
+    }
+
+    /// The bytes made so far, once there are at least `at_least` of them (counted and hashed
+    /// as they are handed out).
+    fn take(&mut self, at_least: usize) -> Option<Vec<u8>> {
+        if self.pending.is_empty() || self.pending.len() < at_least {
+            return None;
+        }
+        self.tally.add(&self.pending);
+        Some(std::mem::replace(&mut self.pending, Vec::with_capacity(CHUNK)))
+    }
+
+    /// The file's last bytes, and its manifest entry.
+    fn finish(mut self) -> std::io::Result<(Vec<u8>, ExportFile)> {
+        if let Some(encoder) = self.parquet.take() {
+            encoder.finish(&mut self.pending)?;
+        }
+        let rest = self.take(0).unwrap_or_default();
+        let name = self.name();
+        Ok((rest, self.tally.finish(name, self.format, self.part, self.file_type)))
     }
 }
 
 /// Writes each part to its file in a folder.
 pub struct FileSink {
-    format: ExportFormat,
-    files: Vec<(Part, PathBuf, std::io::BufWriter<std::fs::File>, Tally)>,
+    files: Vec<(Output, std::io::BufWriter<std::fs::File>)>,
 }
 
 impl FileSink {
     /// Creates the files (empty parts too, so a reader finds both sides of a split).
-    pub fn create(dir: &Path, format: ExportFormat, split: bool) -> std::io::Result<FileSink> {
+    pub fn create(
+        dir: &Path,
+        format: ExportFormat,
+        split: bool,
+        file_type: FileType,
+    ) -> std::io::Result<FileSink> {
         let mut files = vec![];
         for part in parts(split) {
-            let path = dir.join(file_name(format, part));
-            let file = std::fs::File::create(&path)?;
-            files.push((part, path, std::io::BufWriter::with_capacity(1 << 20, file), Tally::default()));
+            let output = Output::new(format, part, file_type)?;
+            let file = std::fs::File::create(dir.join(output.name()))?;
+            files.push((output, std::io::BufWriter::with_capacity(1 << 20, file)));
         }
-        Ok(FileSink { format, files })
+        Ok(FileSink { files })
     }
 
     pub fn finish(self) -> std::io::Result<Vec<ExportFile>> {
         let mut done = vec![];
-        for (part, _, mut writer, tally) in self.files {
+        for (output, mut writer) in self.files {
+            let (rest, file) = output.finish()?;
+            writer.write_all(&rest)?;
             writer.flush()?;
-            done.push(tally.finish(file_name(self.format, part), self.format, part));
+            done.push(file);
         }
         Ok(done)
     }
@@ -82,9 +153,11 @@ impl FileSink {
 #[async_trait::async_trait]
 impl Sink for FileSink {
     async fn row(&mut self, part: Part, line: &[u8]) -> std::io::Result<()> {
-        if let Some((_, _, writer, tally)) = self.files.iter_mut().find(|f| f.0 == part) {
-            writer.write_all(line)?;
-            tally.add(line);
+        if let Some((output, writer)) = self.files.iter_mut().find(|f| f.0.part == part) {
+            output.row(line)?;
+            if let Some(bytes) = output.take(CHUNK) {
+                writer.write_all(&bytes)?;
+            }
         }
         Ok(())
     }
@@ -92,20 +165,27 @@ impl Sink for FileSink {
 
 /// Counts and hashes each part without keeping anything: the manifest of a download.
 pub struct TallySink {
-    pub tallies: Vec<(Part, Tally)>,
+    outputs: Vec<Output>,
 }
 
 impl TallySink {
-    pub fn new(split: bool) -> TallySink {
-        TallySink { tallies: parts(split).into_iter().map(|p| (p, Tally::default())).collect() }
+    pub fn new(format: ExportFormat, split: bool, file_type: FileType) -> std::io::Result<TallySink> {
+        let outputs =
+            parts(split).into_iter().map(|p| Output::new(format, p, file_type)).collect::<Result<_, _>>()?;
+        Ok(TallySink { outputs })
+    }
+
+    pub fn finish(self) -> std::io::Result<Vec<ExportFile>> {
+        self.outputs.into_iter().map(|o| Ok(o.finish()?.1)).collect()
     }
 }
 
 #[async_trait::async_trait]
 impl Sink for TallySink {
     async fn row(&mut self, part: Part, line: &[u8]) -> std::io::Result<()> {
-        if let Some((_, tally)) = self.tallies.iter_mut().find(|t| t.0 == part) {
-            tally.add(line);
+        if let Some(output) = self.outputs.iter_mut().find(|o| o.part == part) {
+            output.row(line)?;
+            output.take(CHUNK);
         }
         Ok(())
     }
@@ -114,40 +194,46 @@ impl Sink for TallySink {
 /// Sends one part, in chunks of about 64 KB, to a download; waits while the reader is
 /// behind, so memory stays bounded. Stops with an error once the reader is gone.
 pub struct ChannelSink {
-    part: Part,
-    buffer: Vec<u8>,
+    output: Output,
     sender: tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
 }
 
-const CHUNK: usize = 64 * 1024;
-
 impl ChannelSink {
-    pub fn new(part: Part, sender: tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>) -> Self {
-        ChannelSink { part, buffer: Vec::with_capacity(CHUNK), sender }
+    pub fn new(
+        output: Output,
+        sender: tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
+    ) -> Self {
+        ChannelSink { output, sender }
     }
 
-    async fn send(&mut self) -> std::io::Result<()> {
-        let chunk = bytes::Bytes::from(std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK)));
-        self.sender.send(Ok(chunk)).await.map_err(|_| std::io::Error::other("the download was closed"))
+    pub async fn finish(self) -> std::io::Result<()> {
+        let (rest, _) = self.output.finish()?;
+        send(&self.sender, rest).await
     }
+}
 
-    pub async fn finish(mut self) -> std::io::Result<()> {
-        if !self.buffer.is_empty() {
-            self.send().await?;
-        }
-        Ok(())
+async fn send(
+    sender: &tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
+    chunk: Vec<u8>,
+) -> std::io::Result<()> {
+    if chunk.is_empty() {
+        return Ok(());
     }
+    sender
+        .send(Ok(bytes::Bytes::from(chunk)))
+        .await
+        .map_err(|_| std::io::Error::other("the download was closed"))
 }
 
 #[async_trait::async_trait]
 impl Sink for ChannelSink {
     async fn row(&mut self, part: Part, line: &[u8]) -> std::io::Result<()> {
-        if part != self.part {
+        if part != self.output.part {
             return Ok(());
         }
-        self.buffer.extend_from_slice(line);
-        if self.buffer.len() >= CHUNK {
-            self.send().await?;
+        self.output.row(line)?;
+        if let Some(chunk) = self.output.take(CHUNK) {
+            send(&self.sender, chunk).await?;
         }
         Ok(())
     }

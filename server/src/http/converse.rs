@@ -24,7 +24,7 @@ use app::domain::Role as AccountRole;
 use app::error::{ApiError, ErrorKind};
 use app::model::{ChatMessage, FinishReason, SamplingParams, finish_text, random_seed};
 use app::ssr::model::{GenerationEvent, GenerationRequest};
-use app::ssr::{AppState, NewMessage, NewSuggestions, Store, session_user};
+use app::ssr::{AppState, NewMessage, NewSuggestions, Store};
 use axum::extract::{Path, Query, State};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
@@ -93,11 +93,9 @@ pub async fn converse(
     headers: HeaderMap,
     Query(query): Query<ConverseQuery>,
 ) -> Response {
-    let user = match session_user(state.store.as_ref(), &headers).await {
-        Ok(Some(user)) if user.role.allows(AccountRole::Trainer) => user,
-        Ok(Some(_)) => return error(ApiError::new(ErrorKind::Forbidden, "this needs the trainer role")),
-        Ok(None) => return error(ApiError::unauthenticated()),
-        Err(err) => return error(err.into()),
+    let user = match super::reply::caller(&state, &headers, AccountRole::Trainer).await {
+        Ok(user) => user,
+        Err(response) => return response,
     };
     let stored = match state.store.conversation(id).await {
         Ok(stored) => stored,

@@ -2,16 +2,16 @@
 //! file as the raw body (the page shows the upload's progress), and `GET
 //! /api/datasets/export` streams one file of an export as a download (or the manifest).
 
-use super::reply::error;
+use super::reply::{caller, error};
 use crate::datasets::import::{ReadLimits, read};
-use crate::datasets::sink::{ChannelSink, TallySink, file_name, parts};
+use crate::datasets::sink::{ChannelSink, Output, TallySink};
 use crate::datasets::{Exporter, cli::check_options};
 use crate::store::SqlStore;
 use crate::store::datasets::NewImport;
-use app::dataset::{ExportFormat, ExportOptions, ImportFormat, Manifest, Part};
+use app::dataset::{ExportFormat, ExportOptions, FileType, ImportFormat, Part};
 use app::domain::Role;
 use app::error::{ApiError, ErrorKind};
-use app::ssr::{AppState, session_user};
+use app::ssr::AppState;
 use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
@@ -25,15 +25,6 @@ use uuid::Uuid;
 /// Largest file the upload takes (bytes, unzipped too).
 #[derive(Clone, Copy)]
 pub struct ImportLimit(pub usize);
-
-async fn admin(state: &AppState, headers: &HeaderMap) -> Result<app::domain::User, Response> {
-    match session_user(state.store.as_ref(), headers).await {
-        Ok(Some(user)) if user.role.allows(Role::Admin) => Ok(user),
-        Ok(Some(_)) => Err(error(ApiError::new(ErrorKind::Forbidden, "this needs the admin role"))),
-        Ok(None) => Err(error(ApiError::unauthenticated())),
-        Err(err) => Err(error(err.into())),
-    }
-}
 
 #[derive(Deserialize)]
 pub struct ImportQuery {
@@ -54,7 +45,7 @@ pub async fn import(
     Query(query): Query<ImportQuery>,
     body: Bytes,
 ) -> Response {
-    let user = match admin(&state, &headers).await {
+    let user = match caller(&state, &headers, Role::Admin).await {
         Ok(user) => user,
         Err(response) => return response,
     };
@@ -122,6 +113,9 @@ pub struct ExportQuery {
     format: String,
     #[serde(default)]
     part: Option<Part>,
+    /// `jsonl` (the default) or `parquet`.
+    #[serde(default)]
+    file: Option<String>,
     // Listed one by one: the query decoder cannot read numbers through `flatten`.
     from: Option<String>,
     to: Option<String>,
@@ -143,7 +137,7 @@ pub async fn export(
     headers: HeaderMap,
     Query(query): Query<ExportQuery>,
 ) -> Response {
-    if let Err(response) = admin(&state, &headers).await {
+    if let Err(response) = caller(&state, &headers, Role::Admin).await {
         return response;
     }
     let options = ExportOptions {
@@ -162,13 +156,23 @@ pub async fn export(
         return error(ApiError::field(ErrorKind::Invalid, field, message));
     }
     let split = options.split_seed.is_some();
+    let file_type = match query.file.as_deref().unwrap_or("jsonl").parse::<FileType>() {
+        Ok(file_type) => file_type,
+        Err(_) => {
+            return error(ApiError::field(ErrorKind::Invalid, "file", "the file type is jsonl or parquet"));
+        }
+    };
     if query.format == "manifest" {
-        return manifest(&store, options).await;
+        return manifest(&store, options, file_type).await;
     }
     let format = match query.format.parse::<ExportFormat>() {
         Ok(format) => format,
         Err(message) => return error(ApiError::field(ErrorKind::Invalid, "format", message)),
     };
+    if file_type == FileType::Parquet && !format.has_parquet() {
+        let message = format!("{} has no Parquet form; ask for file=jsonl", format.as_str());
+        return error(ApiError::field(ErrorKind::Invalid, "file", message));
+    }
     let part = query.part.unwrap_or(if split { Part::Train } else { Part::All });
     if split == (part == Part::All) {
         let message = if split {
@@ -178,10 +182,15 @@ pub async fn export(
         };
         return error(ApiError::field(ErrorKind::Invalid, "part", message));
     }
+    let output = match Output::new(format, part, file_type) {
+        Ok(output) => output,
+        Err(err) => return error(ApiError::new(ErrorKind::Internal, err.to_string())),
+    };
+    let name = output.name();
     let (sender, receiver) = tokio::sync::mpsc::channel(4);
     let store = store.clone();
     tokio::spawn(async move {
-        let mut sink = ChannelSink::new(part, sender.clone());
+        let mut sink = ChannelSink::new(output, sender.clone());
         let written = match Exporter::new(&store, options).await {
             Ok(exporter) => exporter.write(format, &mut sink).await,
             Err(err) => Err(err),
@@ -197,13 +206,17 @@ pub async fn export(
         }
     });
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(receiver));
-    let disposition = format!("attachment; filename=\"{}\"", file_name(format, part));
-    ([(CONTENT_TYPE, "application/x-ndjson".to_string()), (CONTENT_DISPOSITION, disposition)], body)
-        .into_response()
+    let disposition = format!("attachment; filename=\"{name}\"");
+    let content_type = match file_type {
+        FileType::Jsonl => "application/x-ndjson",
+        FileType::Parquet => "application/vnd.apache.parquet",
+    };
+    ([(CONTENT_TYPE, content_type.to_string()), (CONTENT_DISPOSITION, disposition)], body).into_response()
 }
 
-/// Every format's files, counted and hashed as a download of each would be (nothing kept).
-async fn manifest(store: &SqlStore, options: ExportOptions) -> Response {
+/// Every format's files of one type, counted and hashed as a download of each would be
+/// (nothing kept).
+async fn manifest(store: &SqlStore, options: ExportOptions, file_type: FileType) -> Response {
     let split = options.split_seed.is_some();
     let exporter = match Exporter::new(store, options.clone()).await {
         Ok(exporter) => exporter,
@@ -211,20 +224,21 @@ async fn manifest(store: &SqlStore, options: ExportOptions) -> Response {
     };
     let mut files = vec![];
     for format in ExportFormat::ALL {
-        let mut sink = TallySink::new(split);
-        if let Err(err) = exporter.write(format, &mut sink).await {
-            return error(ApiError::new(ErrorKind::Internal, err.to_string()));
+        if file_type == FileType::Parquet && !format.has_parquet() {
+            continue;
         }
-        for ((part, tally), expected) in sink.tallies.into_iter().zip(parts(split)) {
-            debug_assert_eq!(part, expected);
-            files.push(tally.finish(file_name(format, part), format, part));
+        let tallied = match TallySink::new(format, split, file_type) {
+            Ok(mut sink) => match exporter.write(format, &mut sink).await {
+                Ok(()) => sink.finish().map_err(|e| e.to_string()),
+                Err(err) => Err(err.to_string()),
+            },
+            Err(err) => Err(err.to_string()),
+        };
+        match tallied {
+            Ok(done) => files.extend(done),
+            Err(err) => return error(ApiError::new(ErrorKind::Internal, err)),
         }
     }
-    let manifest = Manifest {
-        parley_version: env!("CARGO_PKG_VERSION").to_string(),
-        created_at: app::ssr::clock::now_rfc3339(),
-        options,
-        files,
-    };
+    let manifest = crate::datasets::manifest(options, files);
     ([(CONTENT_DISPOSITION, "attachment; filename=\"manifest.json\"")], axum::Json(manifest)).into_response()
 }

@@ -18,6 +18,24 @@ pub fn error(err: ApiError) -> Response {
     response
 }
 
+/// The signed-in caller of a plain route, if their role allows `needed`: otherwise the
+/// 401 or 403 to answer.
+pub async fn caller(
+    state: &app::ssr::AppState,
+    headers: &http::HeaderMap,
+    needed: app::domain::Role,
+) -> Result<app::domain::User, Response> {
+    match app::ssr::session_user(state.store.as_ref(), headers).await {
+        Ok(Some(user)) if user.role.allows(needed) => Ok(user),
+        Ok(Some(_)) => Err(error(ApiError::new(
+            ErrorKind::Forbidden,
+            format!("this needs the {} role", needed.as_str()),
+        ))),
+        Ok(None) => Err(error(ApiError::unauthenticated())),
+        Err(err) => Err(error(err.into())),
+    }
+}
+
 /// A model that cannot take a request, as the error the caller is shown.
 pub fn model_error(err: ModelError) -> ApiError {
     match err {

@@ -7,7 +7,9 @@
 use super::{Engine, SqlStore, backend, changed, corrupt, json, shorten, to_json, uuid};
 use app::comparison::{BatchProgress, Completion, RankProgress, RankedItem, SubmittedRanking};
 use app::ssr::clock::now_rfc3339;
-use app::ssr::{Lease, NewComparisonBatch, NewRanking, PendingComparison, StoreError, StoredComparison};
+use app::ssr::{
+    Lease, NewComparison, NewComparisonBatch, NewRanking, PendingComparison, StoreError, StoredComparison,
+};
 use uuid::Uuid;
 
 /// Leases the first open slot (free, or its lease expired) of the oldest ready comparison
@@ -59,6 +61,7 @@ struct BatchRow {
     overlap: i64,
     include_original: i64,
     allow_own: i64,
+    draw: String,
     comparisons: i64,
     pending: i64,
     ready: i64,
@@ -130,8 +133,8 @@ impl SqlStore {
         let mut tx = self.pool().begin().await.map_err(backend)?;
         sqlx::query(
             "insert into comparison_batches \
-             (id, created_by, seed, k, overlap, include_original, allow_own, sampling, created_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             (id, created_by, seed, k, overlap, include_original, allow_own, sampling, created_at, draw) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(batch.id.to_string())
         .bind(batch.created_by.to_string())
@@ -142,10 +145,14 @@ impl SqlStore {
         .bind(i64::from(batch.allow_own))
         .bind(to_json(&batch.sampling)?)
         .bind(&now)
+        .bind(if batch.from_prompts { "prompts" } else { "chat" })
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
         for comparison in &batch.comparisons {
+            if let Some(prompt) = comparison.prompt_id {
+                self.prompt_chat(&mut tx, comparison, prompt, batch.created_by, &now).await?;
+            }
             sqlx::query(
                 "insert into comparisons (id, batch_id, position, conversation_id, message_id, \
                  source_owner_id, status, created_at) values ($1, $2, $3, $4, $5, $6, 'pending', $7)",
@@ -172,6 +179,64 @@ impl SqlStore {
         tx.commit().await.map_err(backend)
     }
 
+    /// The chat that holds a drawn prompt: the prompt's text as its one user turn, marked
+    /// with the prompt's source and import.
+    async fn prompt_chat(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        comparison: &NewComparison,
+        prompt: Uuid,
+        owner: Uuid,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let (text, source, import_id): (String, String, Option<String>) =
+            sqlx::query_as("select text, source, import_id from prompts where id = $1")
+                .bind(prompt.to_string())
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(backend)?
+                .ok_or(StoreError::NotFound("prompt"))?;
+        sqlx::query(
+            "insert into conversations (id, kind, owner_id, system_prompt, status, sampling, revision, \
+             created_at, updated_at, source, import_id, prompt_id) \
+             values ($1, 'chat', $2, null, 'draft', null, 0, $3, $3, $4, $5, $6)",
+        )
+        .bind(comparison.conversation_id.to_string())
+        .bind(owner.to_string())
+        .bind(now)
+        .bind(&source)
+        .bind(import_id)
+        .bind(prompt.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query(
+            "insert into messages (id, conversation_id, parent_id, position, role, text, author_user_id, \
+             created_at, updated_at) values ($1, $2, null, 0, 'user', $3, $4, $5, $5)",
+        )
+        .bind(comparison.message_id.to_string())
+        .bind(comparison.conversation_id.to_string())
+        .bind(&text)
+        .bind(owner.to_string())
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(super) async fn prompts_for_comparison(&self) -> Result<Vec<Uuid>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "select p.id from prompts p where not exists \
+             (select 1 from conversations c join comparisons x on x.conversation_id = c.id where c.prompt_id = p.id) \
+             order by p.created_at, p.id",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(backend)?;
+        rows.iter().map(|(id,)| uuid(id)).collect()
+    }
+
     pub(super) async fn candidates_for_comparison(&self) -> Result<Vec<(Uuid, Uuid, Uuid)>, StoreError> {
         let rows: Vec<(String, String, String)> = sqlx::query_as(
             "select c.id, m.id, c.owner_id from messages m join conversations c on c.id = m.conversation_id \
@@ -187,7 +252,7 @@ impl SqlStore {
 
     pub(super) async fn batch_progress(&self) -> Result<Vec<BatchProgress>, StoreError> {
         let rows: Vec<BatchRow> = sqlx::query_as(
-            "select b.id, b.created_at, b.seed, b.k, b.overlap, b.include_original, b.allow_own, \
+            "select b.id, b.created_at, b.seed, b.k, b.overlap, b.include_original, b.allow_own, b.draw, \
              (select count(*) from comparisons c where c.batch_id = b.id) as comparisons, \
              (select count(*) from comparisons c where c.batch_id = b.id and c.status = 'pending') as pending, \
              (select count(*) from comparisons c where c.batch_id = b.id and c.status = 'ready') as ready, \
@@ -212,6 +277,7 @@ impl SqlStore {
                     overlap: row.overlap,
                     include_original: row.include_original != 0,
                     allow_own: row.allow_own != 0,
+                    from_prompts: row.draw == "prompts",
                     comparisons: row.comparisons,
                     pending: row.pending,
                     ready: row.ready,
@@ -573,8 +639,9 @@ impl SqlStore {
     ) -> Result<Vec<RankedItem>, StoreError> {
         let rows: Vec<RankedRow> = sqlx::query_as(
             "select r.comparison_id, r.revision, r.created_at, r.cannot_rank, \
-             (select p.text from comparisons c join messages m on m.id = c.message_id \
-                 join messages p on p.id = m.parent_id where c.id = r.comparison_id) \
+             (select case when m.role = 'user' then m.text else p.text end from comparisons c \
+                 join messages m on m.id = c.message_id left join messages p on p.id = m.parent_id \
+                 where c.id = r.comparison_id) \
              from rankings r where r.ranked_by = $1 and r.revision = (select max(o.revision) from rankings o \
                  where o.comparison_id = r.comparison_id and o.ranked_by = $1) \
              order by r.created_at desc, r.comparison_id limit $2",

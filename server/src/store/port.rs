@@ -24,6 +24,10 @@ impl Store for SqlStore {
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
         self.all_users().await
     }
+    async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+        // The inherent lookup, which the sign-in code also uses.
+        SqlStore::user_by_id(self, id).await
+    }
     async fn admin_count(&self) -> Result<i64, StoreError> {
         self.count_users(Some(Role::Admin)).await
     }
@@ -161,6 +165,9 @@ impl Store for SqlStore {
     }
     async fn comparison_candidates(&self) -> Result<Vec<(Uuid, Uuid, Uuid)>, StoreError> {
         self.candidates_for_comparison().await
+    }
+    async fn prompt_candidates(&self) -> Result<Vec<Uuid>, StoreError> {
+        self.prompts_for_comparison().await
     }
     async fn comparison_batches(&self) -> Result<Vec<app::comparison::BatchProgress>, StoreError> {
         self.batch_progress().await

@@ -310,6 +310,19 @@ pub async fn chat_with_replies(
     (chat, replies)
 }
 
+/// Waits until the background sampler has written every comparison of the newest batch;
+/// that batch's progress.
+pub async fn sampled(app: &TestApp, admin: &reqwest::Client) -> serde_json::Value {
+    for _ in 0..600 {
+        let batches = app.call_ok(admin, "rank/batches", &[]).await;
+        if batches[0]["pending"] == 0 {
+            return batches[0].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the sampler did not finish the batch");
+}
+
 /// A file of the shared data: `$PARLEY_SHARED_DATA`, else `../shared/data` beside the
 /// checkout, else the workplace's copy.
 pub fn shared_data(file: &str) -> PathBuf {

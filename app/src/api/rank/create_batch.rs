@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 /// An admin creates a batch of comparisons: `size` model-written chat replies drawn at random
 /// (with `seed`, or a fresh one that is recorded), each to be ranked among `k` completions of
-/// its context by `overlap` different trainers. The completions are sampled in the
+/// its context by `overlap` different trainers. With `from_prompts`, imported prompts that
+/// have no reply yet are drawn instead, and all `k` completions of each are sampled. The completions are sampled in the
 /// background; the batch's progress shows them arrive. `request_id` is the batch's id, so a
 /// double-clicked create makes one batch.
 #[server(endpoint = "rank/create_batch")]
@@ -19,6 +20,7 @@ pub async fn create_batch(
     overlap: i64,
     #[server(default)] include_original: bool,
     #[server(default)] allow_own: bool,
+    #[server(default)] from_prompts: bool,
     temperature: f64,
     max_tokens: usize,
     #[server(default)] seed: String,
@@ -54,33 +56,58 @@ pub async fn create_batch(
     };
     let sampling = super::super::conversations::sampling(Some(temperature), Some(max_tokens))?;
     let sampling = crate::model::SamplingParams { seed, ..sampling };
-    let candidates = state.store.comparison_candidates().await?;
-    if candidates.is_empty() {
-        return Err(invalid(
-            "size",
-            "no model-written chat replies are left to draw from: chat with the model first".into(),
-        ));
-    }
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let comparisons = candidates
-        .choose_multiple(&mut rng, size as usize)
-        .enumerate()
-        .map(|(position, (conversation_id, message_id, owner))| NewComparison {
-            id: Uuid::new_v4(),
-            position: position as i64,
-            conversation_id: *conversation_id,
-            message_id: *message_id,
-            source_owner_id: *owner,
-        })
-        .collect();
+    let comparisons: Vec<NewComparison> = if from_prompts {
+        let candidates = state.store.prompt_candidates().await?;
+        if candidates.is_empty() {
+            return Err(invalid(
+                "from_prompts",
+                "no imported prompts are left to draw from: import prompts on the Datasets page first".into(),
+            ));
+        }
+        candidates
+            .choose_multiple(&mut rng, size as usize)
+            .enumerate()
+            .map(|(position, prompt)| NewComparison {
+                id: Uuid::new_v4(),
+                position: position as i64,
+                conversation_id: Uuid::new_v4(),
+                message_id: Uuid::new_v4(),
+                source_owner_id: user.id,
+                prompt_id: Some(*prompt),
+            })
+            .collect()
+    } else {
+        let candidates = state.store.comparison_candidates().await?;
+        if candidates.is_empty() {
+            return Err(invalid(
+                "size",
+                "no model-written chat replies are left to draw from: chat with the model first".into(),
+            ));
+        }
+        candidates
+            .choose_multiple(&mut rng, size as usize)
+            .enumerate()
+            .map(|(position, (conversation_id, message_id, owner))| NewComparison {
+                id: Uuid::new_v4(),
+                position: position as i64,
+                conversation_id: *conversation_id,
+                message_id: *message_id,
+                source_owner_id: *owner,
+                prompt_id: None,
+            })
+            .collect()
+    };
     let batch = NewComparisonBatch {
         id: request_id,
         created_by: user.id,
         seed,
         k,
         overlap,
-        include_original,
+        // A prompt has no reply to include.
+        include_original: include_original && !from_prompts,
         allow_own,
+        from_prompts,
         sampling,
         comparisons,
     };

@@ -34,8 +34,7 @@ pub async fn get_rank_task(comparison_id: Option<Uuid>) -> Result<Option<RankTas
     };
     let comparison = store.comparison(id).await?.ok_or_else(not_yours)?;
     let conversation = store.conversation(comparison.conversation_id).await?.ok_or_else(not_yours)?;
-    let parent =
-        conversation.messages.iter().find(|m| m.id == comparison.message_id).and_then(|m| m.parent_id);
+    let parent = conversation.compared_after(comparison.message_id);
     let context = parent
         .map(|p| conversation.ancestry(p))
         .unwrap_or_default()

@@ -74,13 +74,7 @@ pub async fn next_review() -> Result<Option<ReviewItem>, ApiError> {
     let conversation = store.conversation(id).await?.ok_or_else(|| {
         ApiError::new(crate::error::ErrorKind::NotFound, "the queued conversation was deleted")
     })?;
-    let author_email = store
-        .list_users()
-        .await?
-        .into_iter()
-        .find(|u| u.id == conversation.owner_id)
-        .map(|u| u.email)
-        .unwrap_or_default();
+    let author_email = store.user_by_id(conversation.owner_id).await?.map(|u| u.email).unwrap_or_default();
     Ok(Some(ReviewItem {
         earlier: store.reviews_of(id).await?,
         waiting: store.review_queue_size().await?,

@@ -274,8 +274,11 @@ mod compute {
         })
     }
 
-    /// Everyone's tally of work, all time.
-    async fn tallies(emails: &HashMap<Uuid, String>) -> Result<Vec<(Uuid, String, Tally)>, ApiError> {
+    /// Everyone's tally of work, all time, from the activity rows read once by the caller.
+    async fn tallies(
+        emails: &HashMap<Uuid, String>,
+        activity: &[Activity],
+    ) -> Result<Vec<(Uuid, String, Tally)>, ApiError> {
         let store = &state()?.store;
         let mut tally: HashMap<Uuid, Tally> = HashMap::new();
         for (who, status, n) in store.demonstration_outcomes().await? {
@@ -286,7 +289,7 @@ mod compute {
                 _ => t.unreviewed += n,
             }
         }
-        for a in store.activity("").await? {
+        for a in activity {
             let t = tally.entry(a.user_id).or_default();
             match a.kind.as_str() {
                 "ranking" => t.rankings += a.count,
@@ -299,7 +302,9 @@ mod compute {
 
     pub async fn leaderboard() -> Result<Vec<LeaderRow>, ApiError> {
         let emails = emails().await?;
-        let scored = tallies(&emails).await?.into_iter().filter(|(_, _, t)| t.score() > 0.0).collect();
+        let activity = state()?.store.activity("").await?;
+        let scored =
+            tallies(&emails, &activity).await?.into_iter().filter(|(_, _, t)| t.score() > 0.0).collect();
         Ok(crate::stats::leaderboard(scored))
     }
 
@@ -311,8 +316,8 @@ mod compute {
             .cloned()
             .ok_or_else(|| ApiError::field(ErrorKind::NotFound, "user_id", "no such account"))?;
         let days = last_days(CHART_DAYS);
-        let all = store.activity("").await?;
-        let mine: Vec<Activity> = all.into_iter().filter(|a| a.user_id == whom).collect();
+        let activity = store.activity("").await?;
+        let mine: Vec<&Activity> = activity.iter().filter(|a| a.user_id == whom).collect();
         let totals = ACTIVITY_KINDS
             .iter()
             .map(|(kind, label)| {
@@ -325,7 +330,7 @@ mod compute {
         let calendar = last_days(3650);
         let comparisons = comparisons().await?;
         let agreement = trainer_agreement(&comparisons, &emails).into_iter().find(|t| t.user_id == whom);
-        let all = tallies(&emails).await?;
+        let all = tallies(&emails, &activity).await?;
         let tally = all.iter().find(|(id, _, _)| *id == whom).map(|(_, _, t)| t.clone()).unwrap_or_default();
         let board = crate::stats::leaderboard(all.into_iter().filter(|(_, _, t)| t.score() > 0.0).collect());
         let me = board.iter().find(|r| r.user_id == whom);
@@ -334,7 +339,7 @@ mod compute {
         Ok(Progress {
             user_id: whom,
             email,
-            per_day: per_day(&mine, &days, Some(whom)),
+            per_day: per_day(&activity, &days, Some(whom)),
             days,
             totals,
             streak: streak(&active, &calendar),

@@ -34,7 +34,8 @@ pub fn ComparisonsPage() -> impl IntoView {
             <p class="muted">
                 "Draws model-written chat replies at random (with the seed, recorded), samples K "
                 "completions of each one's context in the background, and queues each comparison "
-                "for as many rankings as the overlap asks, from different trainers."
+                "for as many rankings as the overlap asks, from different trainers. Or draws imported "
+                "prompts that no comparison has used yet, and samples all K replies to each."
             </p>
             <ActionForm action=create>
                 <input type="hidden" name="request_id" prop:value=move || request_id.get() />
@@ -49,8 +50,12 @@ pub fn ComparisonsPage() -> impl IntoView {
                     <label>"Seed (empty: a new one)" <input type="text" name="seed" inputmode="numeric" /></label>
                 </div>
                 <label class="inline">
+                    <input type="checkbox" name="from_prompts" value="true" checked=defaults.from_prompts />
+                    "Draw imported prompts instead of chat replies (all K sampled)"
+                </label>
+                <label class="inline">
                     <input type="checkbox" name="include_original" value="true" checked=defaults.include_original />
-                    "The drawn reply is one of the K"
+                    "The drawn reply is one of the K (chat replies only)"
                 </label>
                 <label class="inline">
                     <input type="checkbox" name="allow_own" value="true" checked=defaults.allow_own />
@@ -77,6 +82,7 @@ pub fn ComparisonsPage() -> impl IntoView {
                                     view! {
                                         <tr data-testid="batch">
                                             <td class="muted">{crate::pages::short_time(&b.created_at)}</td>
+                                            <td data-testid="drawn">{if b.from_prompts { "imported prompts" } else { "chat replies" }}</td>
                                             <td>{b.k}</td>
                                             <td>{b.overlap}</td>
                                             <td><code>{b.seed.clone()}</code></td>
@@ -94,7 +100,7 @@ pub fn ComparisonsPage() -> impl IntoView {
                                 .collect_view();
                             view! {
                                 <table data-testid="batches">
-                                    <thead><tr><th>"Created"</th><th>"K"</th><th>"Overlap"</th><th>"Seed"</th><th>"Sampled"</th><th>"Ranked"</th></tr></thead>
+                                    <thead><tr><th>"Created"</th><th>"Drawn from"</th><th>"K"</th><th>"Overlap"</th><th>"Seed"</th><th>"Sampled"</th><th>"Ranked"</th></tr></thead>
                                     <tbody>{rows}</tbody>
                                 </table>
                             }

@@ -1,6 +1,7 @@
 use super::AdminTabs;
 use crate::api::filter::{SavePolicy, filter_categories, get_filter_overview, list_filter_decisions};
 use crate::components::error_line::ErrorLine;
+use crate::components::name_options::NameOptions;
 use crate::conversation::ConversationKind;
 use crate::filter::FilterFeedbackKind;
 use leptos::prelude::*;
@@ -118,14 +119,7 @@ fn FilterDecisions() -> impl IntoView {
                 <label class="inline">
                     "Category"
                     <select name="category" on:change=move |ev| category.set(event_target_value(&ev))>
-                        <option value="">"All"</option>
-                        <Transition fallback=|| ()>
-                            {move || Suspend::new(async move {
-                                categories.await.unwrap_or_default().into_iter()
-                                    .map(|c| view! { <option value=c.clone()>{c.clone()}</option> })
-                                    .collect_view()
-                            })}
-                        </Transition>
+                        <NameOptions names=categories />
                     </select>
                 </label>
                 <label class="inline">
