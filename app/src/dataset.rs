@@ -184,6 +184,8 @@ crate::conversation::named_enum!(
     FileType { Jsonl = "jsonl", Parquet = "parquet" }
 );
 
+// The enum is made by `named_enum!`, which has no `#[default]` to give.
+#[allow(clippy::derivable_impls)]
 impl Default for FileType {
     fn default() -> Self {
         FileType::Jsonl

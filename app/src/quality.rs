@@ -223,11 +223,11 @@ pub fn bradley_terry(players: usize, games: &[Game], prior: f64) -> Vec<f64> {
         played[game.winner][game.loser] += game.weight;
         played[game.loser][game.winner] += game.weight;
     }
-    for i in 0..players {
-        for j in 0..players {
+    for (i, row) in played.iter_mut().enumerate() {
+        for (j, games) in row.iter_mut().enumerate() {
             if i != j {
                 wins[i] += prior / 2.0;
-                played[i][j] += prior;
+                *games += prior;
             }
         }
     }

@@ -180,19 +180,18 @@ async fn feedback_is_one_per_person_and_readers_only(engine: Engine) {
     let kto =
         admin.get(app.url("/api/datasets/export?format=kto")).send().await.unwrap().text().await.unwrap();
     let rows: Vec<Value> = kto.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let (answer_text, user_side): (Vec<&(String, String)>, Vec<&(String, String)>) =
-        suggested.iter().partition(|(id, _)| *id == answer);
+    let texts_of = |wanted: bool| -> Vec<&str> {
+        suggested.iter().filter(|(id, _)| (*id == answer) == wanted).map(|(_, text)| text.as_str()).collect()
+    };
+    let (answer_text, user_side) = (texts_of(true), texts_of(false));
     let row = rows
         .iter()
-        .find(|r| r["completion"][0]["content"] == answer_text[0].1.as_str())
+        .find(|r| r["completion"][0]["content"] == answer_text[0])
         .unwrap_or_else(|| panic!("the suggestion's thumbs in {kto}"));
     assert_eq!(row["label"], true);
     assert_eq!(row["prompt"].as_array().unwrap().last().unwrap()["content"], "Name a red fruit.");
-    for (_, text) in user_side {
-        assert!(
-            !rows.iter().any(|r| r["completion"][0]["content"] == text.as_str()),
-            "a user-side suggestion"
-        );
+    for text in user_side {
+        assert!(!rows.iter().any(|r| r["completion"][0]["content"] == text), "a user-side suggestion");
     }
 }
 on_both_engines!(feedback_is_one_per_person_and_readers_only);

@@ -377,7 +377,7 @@ impl Exporter<'_> {
             "synthetic": synthetic,
             "model_name": self.model_name(row.author_model_version_id.as_deref()),
             "sampling": sampling(row.sampling.as_deref()),
-            "from_suggestion": self.from_suggestion(row),
+            "from_suggestion": self.suggestion_taken(row),
             "emojis": { "+1": row.thumbs_up, "-1": row.thumbs_down },
             "replies": replies,
             "labels": {},
@@ -392,7 +392,7 @@ fn sampling(stored: Option<&str>) -> Value {
 
 impl Exporter<'_> {
     /// The suggestion a demonstration turn started from: its model and the edit made.
-    fn from_suggestion(&self, row: &TreeRow) -> Value {
+    fn suggestion_taken(&self, row: &TreeRow) -> Value {
         match &row.suggestion_model_version_id {
             Some(model) => json!({
                 "model_name": self.model_name(Some(model)),
@@ -413,7 +413,7 @@ impl Exporter<'_> {
             "author": if row.author_model_version_id.is_some() { "model" } else { "trainer" },
             "model_name": self.model_name(row.author_model_version_id.as_deref()),
             "sampling": sampling(row.sampling.as_deref()),
-            "from_suggestion": self.from_suggestion(row),
+            "from_suggestion": self.suggestion_taken(row),
         })
     }
 }

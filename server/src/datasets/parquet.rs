@@ -119,7 +119,7 @@ pub fn schema(format: ExportFormat) -> Option<SchemaRef> {
         ],
         ExportFormat::FilterFeedback | ExportFormat::OasstTrees => return None,
     };
-    debug_assert_eq!(format.has_parquet(), true);
+    debug_assert!(format.has_parquet());
     Some(Arc::new(Schema::new(fields)))
 }
 

@@ -249,7 +249,7 @@ impl SqlStore {
             review: ReviewRow,
             title: Option<String>,
         }
-        let rows: Vec<Row> = sqlx::query_as(concat!(
+        let rows: Vec<Row> = sqlx::query_as(
             "select r.id, r.conversation_id, r.revision, r.reviewer_id, u.email as reviewer_email, r.verdict, \
              r.reason, r.edited_revision, r.created_at, \
              (select m.text from messages m where m.conversation_id = r.conversation_id and m.parent_id is null \
@@ -257,8 +257,8 @@ impl SqlStore {
              from reviews r join users u on u.id = r.reviewer_id join conversations c on c.id = r.conversation_id \
              where c.owner_id = $1 and not exists (select 1 from reviews later where later.conversation_id = \
              r.conversation_id and (later.created_at > r.created_at or (later.created_at = r.created_at and later.id > r.id))) \
-             order by r.created_at desc limit 200"
-        ))
+             order by r.created_at desc limit 200",
+        )
         .bind(owner.to_string())
         .fetch_all(self.pool())
         .await

@@ -50,33 +50,47 @@ mod compute {
     use std::collections::{BTreeMap, HashMap};
     use uuid::Uuid;
 
-    /// Rankings grouped by comparison: (comparison, batch, day of its latest ranking, rankings).
+    /// The latest rankings of one comparison, each as its ranker and places.
+    struct RankedComparison {
+        id: Uuid,
+        batch: Uuid,
+        /// Day of its latest ranking.
+        day: String,
+        rankings: Vec<(Uuid, Places)>,
+    }
+
+    /// Rankings grouped by comparison.
     struct Comparisons {
-        list: Vec<(Uuid, Uuid, String, Vec<(Uuid, Places)>)>,
+        list: Vec<RankedComparison>,
     }
 
     async fn comparisons() -> Result<Comparisons, ApiError> {
         let rows = state()?.store.latest_rankings().await?;
-        let mut by: BTreeMap<Uuid, (Uuid, String, Vec<(Uuid, Places)>)> = BTreeMap::new();
+        let mut by: BTreeMap<Uuid, RankedComparison> = BTreeMap::new();
         for row in rows {
-            let entry = by.entry(row.comparison_id).or_insert_with(|| (row.batch_id, String::new(), vec![]));
+            let entry = by.entry(row.comparison_id).or_insert_with(|| RankedComparison {
+                id: row.comparison_id,
+                batch: row.batch_id,
+                day: String::new(),
+                rankings: vec![],
+            });
             let day = row.created_at.chars().take(10).collect::<String>();
-            if day > entry.1 {
-                entry.1 = day;
+            if day > entry.day {
+                entry.day = day;
             }
-            entry.2.push((row.ranked_by, places(&row.groups)));
+            entry.rankings.push((row.ranked_by, places(&row.groups)));
         }
-        Ok(Comparisons { list: by.into_iter().map(|(id, (batch, day, r))| (id, batch, day, r)).collect() })
+        Ok(Comparisons { list: by.into_values().collect() })
     }
 
     fn grouped<K: Ord + Clone>(
         comparisons: &Comparisons,
-        key: impl Fn(&(Uuid, Uuid, String, Vec<(Uuid, Places)>)) -> Option<K>,
+        key: impl Fn(&RankedComparison) -> Option<K>,
     ) -> BTreeMap<K, Vec<Ranked<'_>>> {
         let mut out: BTreeMap<K, Vec<Ranked>> = BTreeMap::new();
         for c in &comparisons.list {
             if let Some(k) = key(c) {
-                out.entry(k).or_default().push(Ranked { rankings: &c.3 });
+                out.entry(k).or_default().push(Ranked { rankings: &c.rankings });
             }
         }
         out
@@ -109,7 +123,7 @@ mod compute {
     }
 
     fn trainer_agreement(comparisons: &Comparisons, emails: &HashMap<Uuid, String>) -> Vec<TrainerAgreement> {
-        let all: Vec<Ranked> = comparisons.list.iter().map(|c| Ranked { rankings: &c.3 }).collect();
+        let all: Vec<Ranked> = comparisons.list.iter().map(|c| Ranked { rankings: &c.rankings }).collect();
         let mut out: Vec<TrainerAgreement> = agreement_with_consensus(&all)
             .into_iter()
             .map(|(user_id, (tau, comparisons))| TrainerAgreement {
@@ -154,18 +168,18 @@ mod compute {
         let label = |groups: BTreeMap<String, Vec<Ranked>>| -> Vec<GroupAgreement> {
             groups.into_iter().map(|(label, g)| GroupAgreement { label, agreement: agreement(&g) }).collect()
         };
-        let all: Vec<Ranked> = comparisons.list.iter().map(|c| Ranked { rankings: &c.3 }).collect();
+        let all: Vec<Ranked> = comparisons.list.iter().map(|c| Ranked { rankings: &c.rankings }).collect();
         let overall = agreement(&all);
-        let agreement_by_day = label(grouped(&comparisons, |c| Some(c.2.clone())))
+        let agreement_by_day = label(grouped(&comparisons, |c| Some(c.day.clone())))
             .into_iter()
             .filter(|g| g.agreement.comparisons > 0)
             .collect();
-        let by_batch = label(grouped(&comparisons, |c| Some(format!("batch {}", &c.1.to_string()[..8]))))
+        let by_batch = label(grouped(&comparisons, |c| Some(format!("batch {}", &c.batch.to_string()[..8]))))
             .into_iter()
             .filter(|g| g.agreement.comparisons > 0)
             .collect();
         let by_model = label(grouped(&comparisons, |c| {
-            main_model.get(&c.0).map(|v| names.get(v).cloned().unwrap_or_else(|| v.to_string()))
+            main_model.get(&c.id).map(|v| names.get(v).cloned().unwrap_or_else(|| v.to_string()))
         }))
         .into_iter()
         .filter(|g| g.agreement.comparisons > 0)
@@ -182,7 +196,7 @@ mod compute {
             .iter()
             .map(|c| {
                 let mut games = vec![];
-                for (_, ranking) in &c.3 {
+                for (_, ranking) in &c.rankings {
                     let mut items: Vec<(&Uuid, &usize)> = ranking.iter().collect();
                     items.sort();
                     for (i, (a, pa)) in items.iter().enumerate() {
