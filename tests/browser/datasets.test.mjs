@@ -1,6 +1,7 @@
 // Datasets in a real browser against the release build: the admin uploads the shared
 // HH-RLHF file (gzip) and sees it imported; a file with a bad line is refused with the line
-// and field named and nothing stored; the SFT export downloads with every conversation, and
+// and field named and nothing stored; the SFT export downloads (a real click on the link)
+// with every conversation, and
 // with a split seed the test part holds only some, and as Parquet; an imported prompt starts
 // a chat, and a batch of comparisons drawn from imported prompts is sampled and ranked.
 import { test } from 'node:test';
@@ -19,14 +20,16 @@ function sharedData(file) {
   return found;
 }
 
-// The link's file, fetched with the page's session, with its name from Content-Disposition.
-// (A real download through the link ends "canceled" in headless Chromium here.)
+// The link's file, downloaded by clicking it as a person would: its name and its bytes.
+async function download(page, link) {
+  const [file] = await Promise.all([page.waitForEvent('download'), link.click()]);
+  assert.equal(await file.failure(), null, 'the download completed');
+  return { name: file.suggestedFilename(), bytes: fs.readFileSync(await file.path()) };
+}
+
 async function downloadLines(page, link) {
-  const href = await link.getAttribute('href');
-  const reply = await page.request.get(new URL(href, page.url()).toString());
-  assert.equal(reply.status(), 200, href);
-  const name = /filename="([^"]+)"/.exec(reply.headers()['content-disposition'])[1];
-  return { name, lines: (await reply.text()).split('\n').filter((l) => l) };
+  const { name, bytes } = await download(page, link);
+  return { name, lines: bytes.toString('utf8').split('\n').filter((l) => l) };
 }
 
 test('import a real file, refuse a bad one, export SFT', async () => {
@@ -67,12 +70,9 @@ test('import a real file, refuse a bad one, export SFT', async () => {
 
   // Parquet: the same part as a Parquet file; formats without a Parquet form say so.
   await page.getByLabel('File type').selectOption('parquet');
-  const parquetLink = row.getByRole('link', { name: 'test' });
   await page.waitForFunction(() => document.querySelector('[data-testid=export-formats] a[href*="file=parquet"]'));
-  const reply = await page.request.get(new URL(await parquetLink.getAttribute('href'), page.url()).toString());
-  assert.equal(reply.status(), 200);
-  assert.match(reply.headers()['content-disposition'], /sft-test\.parquet/);
-  const bytes = await reply.body();
+  const { name: parquetName, bytes } = await download(page, row.getByRole('link', { name: 'test' }));
+  assert.equal(parquetName, 'sft-test.parquet');
   assert.equal(bytes.subarray(0, 4).toString(), 'PAR1');
   assert.equal(bytes.subarray(bytes.length - 4).toString(), 'PAR1');
   const trees = page.getByTestId('export-formats').locator('tr').filter({ hasText: 'Open-Assistant' });
