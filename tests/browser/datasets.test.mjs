@@ -1,9 +1,9 @@
 // Datasets in a real browser against the release build: the admin uploads the shared
 // HH-RLHF file (gzip) and sees it imported; a file with a bad line is refused with the line
 // and field named and nothing stored; the SFT export downloads (a real click on the link)
-// with every conversation, and
-// with a split seed the test part holds only some, and as Parquet; an imported prompt starts
-// a chat, and a batch of comparisons drawn from imported prompts is sampled and ranked.
+// with every conversation, and with a split seed the test part holds only some, and as
+// Parquet; an imported prompt starts a chat, and a batch of comparisons drawn from imported
+// prompts is sampled and ranked.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
