@@ -5,14 +5,20 @@ use crate::model::SamplingParams;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// An enum whose variants have fixed names: in JSON, in the database, on the command line
+/// and in URLs alike. Gives `ALL` (in order), `as_str` and a `FromStr` whose error names the
+/// thing (`what`, else the type's name) and every name it accepts.
 macro_rules! named_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident $(($what:literal))? {
+        $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)?
+    }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$vmeta])* #[serde(rename = $text)] $variant),+ }
 
         impl $name {
+            pub const ALL: [$name; [$($text),+].len()] = [$($name::$variant),+];
+
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
             }
@@ -23,7 +29,10 @@ macro_rules! named_enum {
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    other => Err(format!("unknown {} {other:?}", stringify!($name))),
+                    other => {
+                        let what = [$($what,)? stringify!($name)][0];
+                        Err(format!("unknown {what} {other:?}; one of {}", [$($text),+].join(", ")))
+                    }
                 }
             }
         }

@@ -7,55 +7,23 @@ use uuid::Uuid;
 /// Most problems an import lists; it counts the rest.
 pub const MAX_PROBLEMS: usize = 20;
 
-/// What a file to import holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ImportFormat {
-    /// Decided from the first line.
-    Auto,
-    /// `instruction` or `prompt`, optional `input`, optional `output`/`response`/`completion`.
-    Instruction,
-    /// OpenAI / TRL `{"messages": [{"role", "content"}, …]}`.
-    Messages,
-    /// Anthropic HH-RLHF `{"chosen": "\n\nHuman: …", "rejected": …}`.
-    HhRlhf,
-    /// Open-Assistant trees `{"message_tree_id", "prompt": node}`.
-    Oasst,
-    /// One prompt a line: a JSON string, or `{"prompt": "…"}` / `{"text": "…"}`.
-    Prompts,
-}
-
-impl ImportFormat {
-    pub const ALL: [ImportFormat; 6] = [
-        ImportFormat::Auto,
-        ImportFormat::Instruction,
-        ImportFormat::Messages,
-        ImportFormat::HhRlhf,
-        ImportFormat::Oasst,
-        ImportFormat::Prompts,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ImportFormat::Auto => "auto",
-            ImportFormat::Instruction => "instruction",
-            ImportFormat::Messages => "messages",
-            ImportFormat::HhRlhf => "hh-rlhf",
-            ImportFormat::Oasst => "oasst",
-            ImportFormat::Prompts => "prompts",
-        }
+crate::conversation::named_enum!(
+    /// What a file to import holds.
+    ImportFormat("import format") {
+        /// Decided from the first line.
+        Auto = "auto",
+        /// `instruction` or `prompt`, optional `input`, optional `output`/`response`/`completion`.
+        Instruction = "instruction",
+        /// OpenAI / TRL `{"messages": [{"role", "content"}, …]}`.
+        Messages = "messages",
+        /// Anthropic HH-RLHF `{"chosen": "\n\nHuman: …", "rejected": …}`.
+        HhRlhf = "hh-rlhf",
+        /// Open-Assistant trees `{"message_tree_id", "prompt": node}`.
+        Oasst = "oasst",
+        /// One prompt a line: a JSON string, or `{"prompt": "…"}` / `{"text": "…"}`.
+        Prompts = "prompts",
     }
-}
-
-impl std::str::FromStr for ImportFormat {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        ImportFormat::ALL.into_iter().find(|f| f.as_str() == text).ok_or_else(|| {
-            let names: Vec<&str> = ImportFormat::ALL.iter().map(|f| f.as_str()).collect();
-            format!("unknown import format {text:?}; formats are {}", names.join(", "))
-        })
-    }
-}
+);
 
 /// One thing wrong with a file: its line (from 1), the field, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,53 +66,29 @@ pub struct ImportRefusal {
     pub total: usize,
 }
 
-/// A training set Parley writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ExportFormat {
-    /// Demonstrations as OpenAI / TRL `messages`.
-    Sft,
-    /// Rankings as TRL conversational preference pairs (`prompt`, `chosen`, `rejected`, `margin`).
-    PreferenceTrl,
-    /// Rankings as OpenAI preference (DPO) pairs.
-    PreferenceOpenai,
-    /// Rankings as Anthropic HH-RLHF string pairs.
-    PreferenceHh,
-    /// Rankings kept whole: `prompt`, `completions`, `ranking`.
-    Kwise,
-    /// Thumbs up / down as TRL unpaired preference (KTO).
-    Kto,
-    /// People's word on the content filter.
-    FilterFeedback,
-    /// Conversation trees as Open-Assistant trees.
-    OasstTrees,
-}
+crate::conversation::named_enum!(
+    /// A training set Parley writes.
+    ExportFormat("export format") {
+        /// Demonstrations as OpenAI / TRL `messages`.
+        Sft = "sft",
+        /// Rankings as TRL conversational preference pairs (`prompt`, `chosen`, `rejected`, `margin`).
+        PreferenceTrl = "preference-trl",
+        /// Rankings as OpenAI preference (DPO) pairs.
+        PreferenceOpenai = "preference-openai",
+        /// Rankings as Anthropic HH-RLHF string pairs.
+        PreferenceHh = "preference-hh",
+        /// Rankings kept whole: `prompt`, `completions`, `ranking`.
+        Kwise = "kwise",
+        /// Thumbs up / down as TRL unpaired preference (KTO).
+        Kto = "kto",
+        /// People's word on the content filter.
+        FilterFeedback = "filter-feedback",
+        /// Conversation trees as Open-Assistant trees.
+        OasstTrees = "oasst-trees",
+    }
+);
 
 impl ExportFormat {
-    pub const ALL: [ExportFormat; 8] = [
-        ExportFormat::Sft,
-        ExportFormat::PreferenceTrl,
-        ExportFormat::PreferenceOpenai,
-        ExportFormat::PreferenceHh,
-        ExportFormat::Kwise,
-        ExportFormat::Kto,
-        ExportFormat::FilterFeedback,
-        ExportFormat::OasstTrees,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExportFormat::Sft => "sft",
-            ExportFormat::PreferenceTrl => "preference-trl",
-            ExportFormat::PreferenceOpenai => "preference-openai",
-            ExportFormat::PreferenceHh => "preference-hh",
-            ExportFormat::Kwise => "kwise",
-            ExportFormat::Kto => "kto",
-            ExportFormat::FilterFeedback => "filter-feedback",
-            ExportFormat::OasstTrees => "oasst-trees",
-        }
-    }
-
     pub fn describe(self) -> &'static str {
         match self {
             ExportFormat::Sft => "SFT: demonstrations as messages (OpenAI / TRL)",
@@ -161,9 +105,7 @@ impl ExportFormat {
             ExportFormat::OasstTrees => "Conversation trees, Open-Assistant",
         }
     }
-}
 
-impl ExportFormat {
     /// Whether the format is also written as Parquet: the flat and list-shaped sets that
     /// dataset hubs store (Open-Assistant trees nest without bound, filter feedback is small).
     pub fn has_parquet(self) -> bool {
@@ -189,16 +131,6 @@ crate::conversation::named_enum!(
 impl Default for FileType {
     fn default() -> Self {
         FileType::Jsonl
-    }
-}
-
-impl std::str::FromStr for ExportFormat {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        ExportFormat::ALL.into_iter().find(|f| f.as_str() == text).ok_or_else(|| {
-            let names: Vec<&str> = ExportFormat::ALL.iter().map(|f| f.as_str()).collect();
-            format!("unknown export format {text:?}; formats are {}", names.join(", "))
-        })
     }
 }
 
