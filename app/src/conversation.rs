@@ -266,20 +266,66 @@ pub fn check_alternation(roles: &[Role]) -> Result<(), String> {
     Ok(())
 }
 
-/// Levenshtein distance in characters (Unicode scalar values), in O(len) memory.
+/// Most cells of the distance table computed for one pair: about 16 ms of work. A draft
+/// is saved on every pause in typing, so the cost must not grow with the square of a
+/// 64 KB turn (10^9 steps).
+const EDIT_DISTANCE_CELLS: usize = 16_000_000;
+
+/// Levenshtein distance in characters (Unicode scalar values), in O(len) memory. The common
+/// start and end are skipped first. What remains is computed exactly when its table has
+/// at most `EDIT_DISTANCE_CELLS` cells; beyond, within a band around the diagonal as wide as
+/// that allows (exact whenever the true distance fits in the band, an upper bound
+/// otherwise), and when not even the band fits, the length of the longer remainder (also
+/// an upper bound). So the work is bounded whatever the texts.
 pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        current[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let replace = previous[j] + usize::from(ca != *cb);
-            current[j + 1] = replace.min(previous[j + 1] + 1).min(current[j] + 1);
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let (a, b) = (&a[prefix..], &b[prefix..]);
+    let suffix = a.iter().rev().zip(b.iter().rev()).take_while(|(x, y)| x == y).count();
+    let (a, b) = (&a[..a.len() - suffix], &b[..b.len() - suffix]);
+    // The shorter text runs along the rows' width.
+    let (long, short) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+    if short.is_empty() {
+        return long.len();
+    }
+    if long.len().saturating_mul(short.len()) <= EDIT_DISTANCE_CELLS {
+        return banded(long, short, short.len());
+    }
+    // Cells per row the budget allows, half of them either side of the diagonal.
+    let band = EDIT_DISTANCE_CELLS / long.len() / 2;
+    if band == 0 {
+        return long.len();
+    }
+    banded(long, short, band)
+}
+
+/// The distance within `band` cells either side of the diagonal, rows along `long`.
+fn banded(long: &[char], short: &[char], band: usize) -> usize {
+    const FAR: usize = usize::MAX / 2;
+    let width = short.len();
+    let mut previous: Vec<usize> = (0..=width).map(|j| if j <= band { j } else { FAR }).collect();
+    let mut current = vec![FAR; width + 1];
+    for (i, ca) in long.iter().enumerate() {
+        let row = i + 1;
+        // The diagonal of a rectangle: column j is near row i when j ≈ i·width/len.
+        let centre = row * width / long.len();
+        let from = centre.saturating_sub(band).max(1);
+        let to = (centre + band).min(width);
+        // Only the cells the next row reads beside the band need clearing (the centre
+        // moves at most one column a row), so a row costs its band, not its width.
+        current[0] = if centre <= band { row } else { FAR };
+        current[from - 1] = if from == 1 { current[0] } else { FAR };
+        if to < width {
+            current[to + 1] = FAR;
+        }
+        for j in from..=to {
+            let replace = previous[j - 1] + usize::from(*ca != short[j - 1]);
+            current[j] = replace.min(previous[j] + 1).min(current[j - 1] + 1);
         }
         std::mem::swap(&mut previous, &mut current);
     }
-    previous[b.len()]
+    previous[width].min(long.len())
 }
 
 #[cfg(test)]
@@ -292,6 +338,42 @@ mod tests {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("café", "cafe"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("flaw", "lawn"), 2);
+    }
+
+    #[test]
+    fn edit_distance_is_exact_on_small_texts_and_bounded_on_huge_ones() {
+        // Against the plain O(n·m) table on many small pairs.
+        fn plain(a: &str, b: &str) -> usize {
+            let b: Vec<char> = b.chars().collect();
+            let mut prev: Vec<usize> = (0..=b.len()).collect();
+            for (i, ca) in a.chars().enumerate() {
+                let mut cur = vec![i + 1; b.len() + 1];
+                for (j, cb) in b.iter().enumerate() {
+                    cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+                }
+                prev = cur;
+            }
+            prev[b.len()]
+        }
+        let words = ["", "a", "ab", "ba", "abc", "kitten", "sitting", "Paris.", "Pariss", "xyzzy", "ééa"];
+        for a in words {
+            for b in words {
+                assert_eq!(edit_distance(a, b), plain(a, b), "{a:?} {b:?}");
+            }
+        }
+        // Two 64 KB texts that differ in a few places: exact, and quick.
+        let base: String = (0..65_536).map(|i| char::from(b'a' + (i * 7 % 26) as u8)).collect();
+        let mut changed: Vec<char> = base.chars().collect();
+        changed[10] = '!';
+        changed[40_000] = '?';
+        changed.remove(50_000);
+        let changed: String = changed.into_iter().collect();
+        assert_eq!(edit_distance(&base, &changed), 3);
+        // Wholly different huge texts: an upper bound, never more than the longer length.
+        let other: String = "z".repeat(65_536);
+        assert!(edit_distance(&base, &other) <= 65_536);
     }
 
     #[test]

@@ -16,6 +16,25 @@ fn safe_url(url: &str) -> bool {
     }
 }
 
+/// A text as HTML that reads as that text: `&`, `<`, `>` and quotes become references.
+/// Leptos writes a `<textarea>`'s children unescaped (it is a raw-text element to it), so
+/// a stored text shown in one goes through this and `inner_html`: the page's HTML holds
+/// the escaped text, and a textarea's `innerHTML` set in the browser decodes it back.
+pub fn escape_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Renders Markdown to HTML that is safe to insert into a page.
 pub fn to_html(markdown: &str) -> String {
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
@@ -40,7 +59,18 @@ pub fn to_html(markdown: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::to_html;
+    use super::{escape_text, to_html};
+
+    #[test]
+    fn escaped_text_cannot_close_its_element() {
+        let text = "</textarea><script>alert('x')</script> & \"q\"";
+        let html = escape_text(text);
+        assert_eq!(
+            html,
+            "&lt;/textarea&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
+        assert!(!html.contains('<'));
+    }
 
     #[test]
     fn raw_html_is_shown_as_text() {

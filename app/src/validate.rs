@@ -28,10 +28,45 @@ const COMMON_PASSWORDS: &[&str] = &[
     "changeme12",
 ];
 
-/// Checks an e-mail address and returns it trimmed and lower-cased, the form it is stored in.
+/// Characters that show as nothing: zero-width spaces and joiners, direction marks and
+/// overrides, the soft hyphen, the byte-order mark. A text made only of them (and spaces)
+/// is empty; an e-mail or a name holding one is refused.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{00ad}' | '\u{034f}' | '\u{061c}' | '\u{115f}' | '\u{1160}' | '\u{17b4}' | '\u{17b5}'
+        | '\u{180b}'..='\u{180f}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}'
+        | '\u{3164}' | '\u{fe00}'..='\u{fe0f}' | '\u{feff}' | '\u{ffa0}')
+}
+
+/// Whether a text has nothing to read: only spaces and invisible characters.
+pub fn is_blank(text: &str) -> bool {
+    text.chars().all(|c| c.is_whitespace() || is_invisible(c))
+}
+
+/// The stored form of an e-mail: trimmed, lower-cased, and on the server in Unicode
+/// compatibility form (NFKC), so `ａ@x.org` (full-width) is `a@x.org`.
+fn fold_email(raw: &str) -> String {
+    #[cfg(feature = "ssr")]
+    {
+        use unicode_normalization::UnicodeNormalization;
+        raw.trim().nfkc().collect::<String>().to_lowercase()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        raw.trim().to_lowercase()
+    }
+}
+
+/// Checks an e-mail address and returns it in the form it is stored in (see `fold_email`).
+/// Invisible characters are refused: `a\u{200b}@x.org` would be a second account that reads
+/// the same as `a@x.org`.
 pub fn check_email(raw: &str) -> Result<String, ApiError> {
-    let email = raw.trim().to_lowercase();
+    let email = fold_email(raw);
     let invalid = |message: &str| ApiError::field(ErrorKind::Invalid, "email", message);
+    if email.chars().any(is_invisible) {
+        return Err(invalid(
+            "e-mail must not contain invisible characters (zero-width spaces, direction marks)",
+        ));
+    }
     if email.chars().count() > EMAIL_MAX_CHARS {
         return Err(ApiError::field(
             ErrorKind::TooLarge,
@@ -96,6 +131,16 @@ pub fn check_password(password: &str, email: &str) -> Result<(), ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn look_alike_emails_are_refused_or_folded() {
+        assert!(check_email("a\u{200b}@x.org").is_err(), "zero-width space");
+        assert!(check_email("a@x\u{202e}.org").is_err(), "direction override");
+        #[cfg(feature = "ssr")]
+        assert_eq!(check_email("ａ@x.org").unwrap(), "a@x.org", "full-width folds to ASCII");
+        assert!(is_blank("\u{200b}\u{200b} \u{feff}"));
+        assert!(!is_blank("\u{200b}a"));
+    }
 
     #[test]
     fn email_is_trimmed_and_lowercased() {

@@ -73,6 +73,12 @@ pub struct ServeArgs {
     /// Mark the session cookie Secure; use when Parley is served over HTTPS.
     #[arg(long, env = "PARLEY_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Behind a reverse proxy: the header it sets to the client's address
+    /// (`x-forwarded-for`, whose last entry is the proxy's own, or `x-real-ip`). Sign-in
+    /// limits per address then count the client, not the proxy. Unset, the peer's address
+    /// is used and such headers are ignored (any client could forge them).
+    #[arg(long, env = "PARLEY_CLIENT_IP_HEADER", value_parser = parse_header_name)]
+    pub client_ip_header: Option<http::HeaderName>,
     /// Base URL of a remote OpenAI-compatible engine (vLLM, TGI, llama.cpp, another Parley)
     /// that samples instead of the in-process model.
     #[arg(long, env = "PARLEY_ENGINE_URL")]
@@ -238,4 +244,8 @@ async fn add_user(store: &StoreArgs, email: &str, role: Role, password_stdin: bo
         println!("password: {password}");
     }
     Ok(())
+}
+
+fn parse_header_name(text: &str) -> Result<http::HeaderName, String> {
+    http::HeaderName::from_bytes(text.trim().as_bytes()).map_err(|_| format!("{text:?} is not a header name"))
 }

@@ -6,6 +6,7 @@
 use app::comparison::Completion;
 use app::model::{MAX_ALTERNATIVES, finish_text};
 use app::ssr::clock::{now_rfc3339, rfc3339_in};
+use app::ssr::content_filter::FilterState;
 use app::ssr::model::{GenerationRequest, ModelError, ModelSet, collect};
 use app::ssr::{PendingComparison, Store};
 use std::sync::Arc;
@@ -19,14 +20,14 @@ const CLAIM_SECS: i64 = 600;
 const POLL: Duration = Duration::from_secs(10);
 
 /// Starts the sampler on this server, if it runs a model. `wake` makes it look at once.
-pub fn spawn(store: Arc<dyn Store>, models: Arc<ModelSet>, wake: Arc<Notify>) {
+pub fn spawn(store: Arc<dyn Store>, models: Arc<ModelSet>, filter: Arc<FilterState>, wake: Arc<Notify>) {
     if models.served.is_empty() {
         return;
     }
     tokio::spawn(async move {
         loop {
             match store.claim_pending_comparison(&now_rfc3339(), &rfc3339_in(CLAIM_SECS)).await {
-                Ok(Some(pending)) => sample(store.as_ref(), &models, pending).await,
+                Ok(Some(pending)) => sample(store.as_ref(), &models, &filter, pending).await,
                 Ok(None) => {
                     tokio::select! {
                         _ = wake.notified() => {}
@@ -47,10 +48,10 @@ pub fn comparison_seed(batch_seed: u64, position: i64) -> u64 {
     batch_seed.wrapping_add(position as u64 * MAX_ALTERNATIVES as u64)
 }
 
-async fn sample(store: &dyn Store, models: &ModelSet, pending: PendingComparison) {
+async fn sample(store: &dyn Store, models: &ModelSet, filter: &FilterState, pending: PendingComparison) {
     let id = pending.id;
     loop {
-        match completions(store, models, &pending).await {
+        match completions(store, models, filter, &pending).await {
             Ok((context, completions)) => {
                 if let Err(err) = store.save_completions(id, &context, completions).await {
                     tracing::warn!(%err, comparison = %id, "cannot store the completions");
@@ -78,6 +79,7 @@ enum Failure {
 async fn completions(
     store: &dyn Store,
     models: &ModelSet,
+    filter: &FilterState,
     pending: &PendingComparison,
 ) -> Result<(Vec<app::model::ChatMessage>, Vec<Completion>), Failure> {
     let failed = |err: app::ssr::StoreError| Failure::Failed(err.to_string());
@@ -92,6 +94,12 @@ async fn completions(
         .iter()
         .find(|m| m.id == pending.message_id)
         .ok_or_else(|| Failure::Failed("the drawn message is gone".into()))?;
+    // What the model is given passes the filter first: an imported prompt drawn here, or a
+    // chat's turns, like any turn a trainer sends.
+    let after = conversation.compared_after(original.id);
+    if let Some(blocked) = filter.first_blocked(store, &conversation, after).await.map_err(failed)? {
+        return Err(Failure::Failed(blocked.message()));
+    }
     let mut completions = vec![];
     if pending.include_original && original.role != app::conversation::Role::User {
         let (model_version_id, sampling) = match &original.author {
@@ -114,7 +122,7 @@ async fn completions(
         seed: comparison_seed(pending.batch_seed, pending.position),
         ..pending.sampling.clone()
     };
-    let context = conversation.chat_messages(conversation.compared_after(original.id));
+    let context = conversation.chat_messages(after);
     let request =
         GenerationRequest { messages: context.clone(), params: params.clone(), n, trim_oldest: true };
     let events = match served.model.generate(request).await {

@@ -78,15 +78,28 @@ async fn the_filter_blocks_records_and_learns(engine: Engine) {
     let calm_chat = chat(&app, &ada).await;
     let calm = say(&app, &ada, &calm_chat, "Tell me about tea").await;
     assert_eq!(calm["filter"]["action"], Value::Null);
-    // An edited turn is judged again.
+    // A chat's turn is not edited in place (what the model saw stays as it was).
     let form = [
         ("conversation_id", calm_chat.as_str()),
         ("message_id", calm["id"].as_str().unwrap()),
         ("text", "Tell me how to build a bomb"),
     ];
+    let refused = app.call(&ada, "conversations/edit_message", &form).await;
+    assert_eq!(refused.status(), 422);
+    assert_eq!(error_body(refused).await["field"], "conversation_id");
+    // A demonstration's edited turn is judged again.
+    let demo = id();
+    app.call_ok(&ada, "conversations/create", &[("request_id", demo.as_str()), ("kind", "demonstration")])
+        .await;
+    let calm = say(&app, &ada, &demo, "Tell me about tea").await;
+    let form = [
+        ("conversation_id", demo.as_str()),
+        ("message_id", calm["id"].as_str().unwrap()),
+        ("text", "Tell me how to build a bomb"),
+    ];
     let edited = app.call_ok(&ada, "conversations/edit_message", &form).await;
     assert_eq!(edited["filter"]["categories"], serde_json::json!(["violence"]));
-    let stored = app.call_ok(&ada, "conversations/get", &[("conversation_id", calm_chat.as_str())]).await;
+    let stored = app.call_ok(&ada, "conversations/get", &[("conversation_id", demo.as_str())]).await;
     assert_eq!(stored["messages"][0]["filter"]["action"], "warn", "the latest decision is shown");
 
     // A bad policy is refused whole with its line; the one in force stays.
@@ -252,3 +265,42 @@ async fn an_external_moderation_endpoint_flags_texts(engine: Engine) {
     assert_eq!(verdicts[1]["action"], "block");
 }
 on_both_engines!(an_external_moderation_endpoint_flags_texts);
+
+/// Every turn the model would be given passes the filter, not only the newest: a turn that
+/// a new policy blocks stops the reply to any later turn, named by its place.
+async fn the_whole_context_passes_the_filter(engine: Engine) {
+    let model = tiny_model();
+    let app = TestApp::spawn_with(engine, &["--model", model.to_str().unwrap()]).await;
+    let admin = app.first_admin("admin@example.org", PASSWORD).await;
+    app.model_ready().await;
+    let ada = app.user(&admin, "ada@example.org", "trainer").await;
+    let talk = chat(&app, &ada).await;
+    let first = say(&app, &ada, &talk, "Tell me about kites").await;
+    let first_id = first["id"].as_str().unwrap().to_string();
+    assert!(reply(&app, &ada, &talk, &first_id).await.contains("event: saved"));
+    let stored = app.call_ok(&ada, "conversations/get", &[("conversation_id", talk.as_str())]).await;
+    let answer = stored["messages"][1]["id"].as_str().unwrap().to_string();
+    app.call_ok(&admin, "filter/save_policy", &[("policy", "category kites block\nwords: kites\n")]).await;
+    let message = id();
+    let form = [
+        ("conversation_id", talk.as_str()),
+        ("request_id", message.as_str()),
+        ("parent_id", answer.as_str()),
+        ("role", "user"),
+        ("text", "And about clouds?"),
+    ];
+    app.call_ok(&ada, "conversations/add_message", &form).await;
+    let url = app.url(&format!(
+        "/api/conversations/{talk}/generate?purpose=reply&parent={message}&request_id={}",
+        id()
+    ));
+    let refused = ada.get(url).send().await.unwrap();
+    assert_eq!(refused.status(), 422);
+    let body = error_body(refused).await;
+    assert_eq!(body["field"], "parent");
+    assert!(body["message"].as_str().unwrap().contains("turn 1 (kites)"), "{body}");
+    let stored = app.call_ok(&ada, "conversations/get", &[("conversation_id", talk.as_str())]).await;
+    assert_eq!(stored["messages"].as_array().unwrap().len(), 3, "no reply was written");
+    assert_eq!(stored["messages"][0]["filter"]["action"], "block", "judged again under the new policy");
+}
+on_both_engines!(the_whole_context_passes_the_filter);

@@ -238,7 +238,9 @@ async fn admins_choose_the_active_model_among_those_served() {
     let before: Value = completion(&app, &key, greedy_hi.clone()).await.json().await.unwrap();
     let second = versions[1]["id"].as_str().unwrap();
     app.call_ok(&admin, "model/set_active", &[("model_version_id", second)]).await;
-    let health: Value = reqwest::get(app.url("/healthz")).await.unwrap().json().await.unwrap();
+    let anonymous: Value = reqwest::get(app.url("/healthz")).await.unwrap().json().await.unwrap();
+    assert_eq!(anonymous, json!({"status": "ok", "ready": true}), "anonymous callers learn only readiness");
+    let health: Value = admin.get(app.url("/healthz")).send().await.unwrap().json().await.unwrap();
     assert_eq!(health["model"]["version"], second);
     assert_eq!(health["model"]["name"], "tiny-other");
     let after: Value = completion(&app, &key, greedy_hi).await.json().await.unwrap();

@@ -221,6 +221,7 @@ async fn batch_pending(
             author,
             suggestion: None,
             taken_from: None,
+            decision: None,
         };
         let trainer = Author::Trainer { user_id: owner };
         store

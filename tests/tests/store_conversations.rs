@@ -61,6 +61,7 @@ fn by(user: Uuid, parent: Option<Uuid>, role: Role, text: &str) -> NewMessage {
         author: Author::Trainer { user_id: user },
         suggestion: None,
         taken_from: None,
+        decision: None,
     }
 }
 
@@ -88,6 +89,7 @@ async fn conversations_are_trees_with_ordered_branches(engine: Engine) {
         author: Author::Model { model_version_id: f.model, sampling: sampling.clone() },
         suggestion: None,
         taken_from: None,
+        decision: None,
     };
     let reply_id = reply.id;
     let first = f.store.add_message(id, reply).await.unwrap();
@@ -103,6 +105,7 @@ async fn conversations_are_trees_with_ordered_branches(engine: Engine) {
                 author: Author::Model { model_version_id: f.model, sampling },
                 suggestion: None,
                 taken_from: None,
+                decision: None,
             },
         )
         .await
@@ -141,15 +144,34 @@ async fn edits_keep_the_suggestion_and_submits_keep_revisions(engine: Engine) {
     let answer =
         f.store.add_message(id, by(f.trainer, Some(question.id), Role::Assistant, "Paris")).await.unwrap();
     let taken = SuggestionTaken::new("Paris.".into(), f.model, "Paris is the capital.");
-    let edited = f.store.edit_message(answer.id, "Paris is the capital.", Some(taken.clone())).await.unwrap();
+    let edited =
+        f.store.edit_message(answer.id, "Paris is the capital.", Some(taken.clone()), None).await.unwrap();
     assert_eq!(edited.suggestion, Some(taken));
 
     assert_eq!(f.store.user_counts(f.trainer).await.unwrap().demonstrations, 0, "drafts do not count");
-    let first = f.store.submit_conversation(id, f.trainer).await.unwrap();
+    let first = f
+        .store
+        .submit_conversation(app::ssr::Submission {
+            conversation_id: id,
+            by: f.trainer,
+            request_id: None,
+            review_reason: None,
+        })
+        .await
+        .unwrap();
     assert_eq!(f.store.user_counts(f.trainer).await.unwrap().demonstrations, 1);
     assert_eq!((first.status, first.revision), (ConversationStatus::Submitted, 1));
-    f.store.edit_message(answer.id, "Paris, on the Seine.", None).await.unwrap();
-    let second = f.store.submit_conversation(id, f.trainer).await.unwrap();
+    f.store.edit_message(answer.id, "Paris, on the Seine.", None, None).await.unwrap();
+    let second = f
+        .store
+        .submit_conversation(app::ssr::Submission {
+            conversation_id: id,
+            by: f.trainer,
+            request_id: None,
+            review_reason: None,
+        })
+        .await
+        .unwrap();
     assert_eq!(second.revision, 2);
     let revisions = f.store.conversation_revisions(id).await.unwrap();
     assert_eq!(revisions.len(), 2);
@@ -159,7 +181,7 @@ async fn edits_keep_the_suggestion_and_submits_keep_revisions(engine: Engine) {
     );
     assert_eq!(revisions[1].snapshot.messages[1].text, "Paris, on the Seine.");
     assert!(matches!(
-        f.store.edit_message(Uuid::new_v4(), "x", None).await,
+        f.store.edit_message(Uuid::new_v4(), "x", None, None).await,
         Err(StoreError::NotFound("message"))
     ));
 }

@@ -123,7 +123,7 @@ pub fn FeedbackPage() -> impl IntoView {
                         <ActionForm action=set_categories>
                             <label>
                                 "One a line, in the order shown"
-                                <textarea name="categories" rows="6">{current}</textarea>
+                                <textarea name="categories" rows="6" inner_html=crate::markdown::escape_text(&current)></textarea>
                             </label>
                             <button type="submit" disabled=move || set_categories.pending().get()>"Save categories"</button>
                         </ActionForm>

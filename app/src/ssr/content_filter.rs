@@ -315,6 +315,21 @@ impl FilterState {
         Ok((policy.0, decision))
     }
 
+    /// What the filter decides about a text, ready to store with it.
+    pub async fn decide(
+        &self,
+        store: &dyn super::Store,
+        text: &str,
+    ) -> Result<super::FilterDecision, super::StoreError> {
+        let (policy_version, decision) = self.check(store, text).await?;
+        let verdict = crate::filter::Verdict {
+            policy_version,
+            action: decision.action(),
+            categories: decision.categories().into_iter().map(str::to_string).collect(),
+        };
+        Ok(super::FilterDecision { verdict, hits: serde_json::to_string(&decision.hits).unwrap_or_default() })
+    }
+
     /// Checks a stored message's text and records the decision with the policy version.
     pub async fn judge(
         &self,
@@ -322,15 +337,68 @@ impl FilterState {
         message_id: uuid::Uuid,
         text: &str,
     ) -> Result<crate::filter::Verdict, super::StoreError> {
-        let (policy_version, decision) = self.check(store, text).await?;
-        let verdict = crate::filter::Verdict {
-            policy_version,
-            action: decision.action(),
-            categories: decision.categories().into_iter().map(str::to_string).collect(),
-        };
-        let hits = serde_json::to_string(&decision.hits).unwrap_or_default();
-        store.record_decision(message_id, &verdict, &hits).await?;
-        Ok(verdict)
+        let decision = self.decide(store, text).await?;
+        store.record_decision(message_id, &decision.verdict, &decision.hits).await?;
+        Ok(decision.verdict)
+    }
+
+    /// The first text the model would be given to continue after `last` that the filter
+    /// blocks: the system prompt, then every turn down to `last`, not only the newest. A
+    /// turn with no decision, or one made under an older policy, is judged again now (and
+    /// the new decision stored), so a turn edited, imported or judged before the policy
+    /// changed cannot slip through.
+    pub async fn first_blocked(
+        &self,
+        store: &dyn super::Store,
+        conversation: &crate::conversation::Conversation,
+        last: Option<uuid::Uuid>,
+    ) -> Result<Option<Blocked>, super::StoreError> {
+        use crate::filter::Action;
+        let version = self.policy(store).await?.0;
+        if let Some(system) = conversation.system_prompt.as_deref().filter(|s| !s.trim().is_empty()) {
+            let decision = self.decide(store, system).await?;
+            if decision.verdict.action == Some(Action::Block) {
+                return Ok(Some(Blocked { turn: None, categories: decision.verdict.categories }));
+            }
+        }
+        let turns = last.map(|l| conversation.ancestry(l)).unwrap_or_default();
+        for (place, turn) in turns.iter().enumerate() {
+            let verdict = match &turn.filter {
+                Some(verdict) if verdict.policy_version == version => verdict.clone(),
+                _ => self.judge(store, turn.id, &turn.text).await?,
+            };
+            if verdict.action == Some(Action::Block) {
+                return Ok(Some(Blocked {
+                    turn: Some((place + 1, turn.id)),
+                    categories: verdict.categories,
+                }));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// A text the filter blocks in what would go to the model.
+#[derive(Debug, Clone)]
+pub struct Blocked {
+    /// The turn (its place from 1, and id); `None` for the system prompt.
+    pub turn: Option<(usize, uuid::Uuid)>,
+    pub categories: Vec<String>,
+}
+
+impl Blocked {
+    /// What the caller is told: which text, which categories, and what to do.
+    pub fn message(&self) -> String {
+        let categories = self.categories.join(", ");
+        match self.turn {
+            Some((place, _)) => format!(
+                "the content filter blocks turn {place} ({categories}); nothing is sent to the model. \
+                 Edit that turn as a new branch, or write a new turn in its place"
+            ),
+            None => format!(
+                "the content filter blocks the system prompt ({categories}); nothing is sent to the model"
+            ),
+        }
     }
 }
 

@@ -15,9 +15,9 @@ pub use session::{
     session_user, set_session_cookie, token_from_cookie_header, token_hash,
 };
 pub use store::{
-    ConversationRevision, Lease, NewComparison, NewComparisonBatch, NewConversation, NewMessage, NewRanking,
-    NewReview, NewSuggestions, NewUser, PendingComparison, SessionRecord, Store, StoreError,
-    StoredComparison, StoredUser,
+    ConversationRevision, FilterDecision, Lease, LoginAttempt, LoginGate, NewComparison, NewComparisonBatch,
+    NewConversation, NewMessage, NewRanking, NewReview, NewSuggestions, NewUser, PendingComparison,
+    SessionRecord, Store, StoreError, StoredComparison, StoredUser, Submission,
 };
 
 use crate::error::{ApiError, ErrorKind};
@@ -32,6 +32,9 @@ pub struct AppState {
     pub models: Arc<model::ModelSet>,
     /// Mark the session cookie `Secure` (set when Parley is served over HTTPS).
     pub secure_cookies: bool,
+    /// The header a trusted reverse proxy sets to the client's address; `None` when Parley
+    /// is reached directly (the peer address counts, and such headers are ignored).
+    pub client_ip_header: Option<http::HeaderName>,
     pub limits: crate::domain::Limits,
     /// Wakes the background sampler when a batch of comparisons is created.
     pub comparison_work: Arc<tokio::sync::Notify>,
@@ -62,6 +65,7 @@ impl From<StoreError> for ApiError {
                 ErrorKind::Conflict,
                 format!("this {what} changed since you opened it; open it again to see the new version"),
             ),
+            StoreError::Conflict { field, message } => ApiError::field(ErrorKind::Conflict, field, message),
             StoreError::Backend(detail) => {
                 tracing::error!(%detail, "store failure");
                 ApiError::internal()

@@ -19,8 +19,32 @@ pub enum StoreError {
     /// The thing changed since the caller read it (another revision, another status).
     #[error("this {0} changed since it was read")]
     Stale(&'static str),
+    /// The write would break a rule that holds across rows (the last admin, a turn that a
+    /// comparison references): 409 naming the field.
+    #[error("{field}: {message}")]
+    Conflict { field: &'static str, message: String },
     #[error("database: {0}")]
     Backend(String),
+}
+
+/// What `begin_login_attempt` checks.
+pub struct LoginGate {
+    pub account_key: String,
+    pub address_key: String,
+    pub account_limit: i64,
+    pub address_limit: i64,
+    /// Start of the window (RFC 3339) and now.
+    pub since: String,
+    pub now: String,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum LoginAttempt {
+    Open,
+    /// Over a limit; the oldest failure in the window of the key that refused.
+    Refused {
+        oldest: Option<String>,
+    },
 }
 
 /// A reviewer's verdict on the revision they read.
@@ -35,6 +59,8 @@ pub struct NewReview {
     /// The turns the reviewer changed, and the conversation as it then reads (the snapshot of
     /// the reviewer's revision).
     pub edited: Option<(Vec<crate::review::TurnEdit>, String)>,
+    /// The content filter's decision on each edited turn's new text, stored with the edit.
+    pub edit_decisions: Vec<(Uuid, FilterDecision)>,
 }
 
 pub struct NewUser {
@@ -64,6 +90,27 @@ pub struct NewMessage {
     pub suggestion: Option<crate::conversation::SuggestionTaken>,
     /// The stored suggestion (request id, index) the turn was started from, marked taken.
     pub taken_from: Option<(Uuid, i64)>,
+    /// The content filter's decision on the text, stored in the same transaction as the
+    /// turn: a turn is never stored without one (a retried send finds both).
+    pub decision: Option<FilterDecision>,
+}
+
+/// A conversation submitted by its owner.
+pub struct Submission {
+    pub conversation_id: Uuid,
+    pub by: Uuid,
+    /// Made by the client; `None` from callers that cannot retry (the command line, tests).
+    pub request_id: Option<Uuid>,
+    /// Why the review policy queues this revision, when it does. When it does not, a queue
+    /// row left from an earlier revision moves to this one (it still waits for review).
+    pub review_reason: Option<String>,
+}
+
+/// What the content filter decided about a text, and the hits (JSON) behind it.
+#[derive(Debug, Clone)]
+pub struct FilterDecision {
+    pub verdict: crate::filter::Verdict,
+    pub hits: String,
 }
 
 /// Suggestions made by one request, stored when its generation ends.
@@ -208,6 +255,12 @@ pub trait Store: Send + Sync {
     async fn login_failures_since(&self, key: &str, since: &str)
     -> Result<(i64, Option<String>), StoreError>;
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
+    /// Counts a sign-in attempt before its password is checked, in one locked step: refused
+    /// when the account has `gate.account_limit` failures in the window, or when the address
+    /// has `gate.address_limit` and the account has any (an account with none still signs in
+    /// from a flooding address). An attempt let through is stored as a failure of the
+    /// account at once; a right password clears it.
+    async fn begin_login_attempt(&self, gate: &LoginGate) -> Result<LoginAttempt, StoreError>;
 
     /// Stores a new API key by the hash of its secret. A retry with the same id is refused
     /// with `AlreadyMade` (the secret shown the first time is not kept).
@@ -245,17 +298,22 @@ pub trait Store: Send + Sync {
         message: NewMessage,
     ) -> Result<crate::conversation::Message, StoreError>;
     /// Replaces a message's text (and the suggestion it started from, if any).
+    /// Replaces a turn's text; the filter's decision on the new text (if given) is stored in
+    /// the same transaction.
     async fn edit_message(
         &self,
         id: Uuid,
         text: &str,
         suggestion: Option<crate::conversation::SuggestionTaken>,
+        decision: Option<&FilterDecision>,
     ) -> Result<crate::conversation::Message, StoreError>;
     /// Marks the conversation submitted and keeps this version as a new revision.
+    /// Marks the conversation submitted, keeps this version as a new revision and queues it
+    /// for review, all in one transaction. A request id seen before answers the
+    /// conversation as it stands, and stores nothing more.
     async fn submit_conversation(
         &self,
-        id: Uuid,
-        by: Uuid,
+        submission: Submission,
     ) -> Result<crate::conversation::Conversation, StoreError>;
     async fn conversation_revisions(&self, id: Uuid) -> Result<Vec<ConversationRevision>, StoreError>;
     /// Sets the sampling parameters new model turns use.
@@ -419,13 +477,6 @@ pub trait Store: Send + Sync {
     async fn imports(&self) -> Result<Vec<crate::dataset::ImportSummary>, StoreError>;
     /// An imported prompt drawn at random, none while there is none.
     async fn random_prompt(&self) -> Result<Option<(Uuid, String)>, StoreError>;
-    /// Queues a submitted revision for review (replacing an older queued revision).
-    async fn queue_review(
-        &self,
-        conversation_id: Uuid,
-        revision: i64,
-        reason: &str,
-    ) -> Result<(), StoreError>;
     /// How many demonstrations the trainer has submitted (made in Parley, not imported).
     async fn submitted_demonstrations(&self, owner: Uuid) -> Result<i64, StoreError>;
     async fn reviews_of(&self, conversation_id: Uuid) -> Result<Vec<crate::review::Review>, StoreError>;

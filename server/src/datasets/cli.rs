@@ -111,8 +111,10 @@ pub async fn owner(store: &SqlStore, email: Option<&str>) -> anyhow::Result<Uuid
 }
 
 pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
-    let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
-    let bytes = super::read_file(bytes, args.max_mb << 20).map_err(anyhow::Error::msg)?;
+    let file =
+        std::fs::File::open(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let bytes = super::read_file(file, args.max_mb << 20)
+        .map_err(|problem| anyhow::anyhow!("{}: {problem}", args.file.display()))?;
     let limits = ReadLimits { text_bytes: args.max_message_kb * 1024, turns: 10_000 };
     let parsed = match read(&bytes, args.format, limits) {
         Ok(parsed) => parsed,

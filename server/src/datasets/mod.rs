@@ -13,28 +13,58 @@ use std::path::Path;
 
 pub use export::{ExportError, Exporter};
 
-/// Opens a file to import, unzipping it when it is gzip; refuses one over `max_bytes`
-/// (after unzipping too), naming the limit.
-pub fn read_file(bytes: Vec<u8>, max_bytes: usize) -> Result<Vec<u8>, String> {
-    if bytes.len() > max_bytes {
-        return Err(format!(
-            "the file is {} MB, over the {} MB an import may hold",
-            bytes.len() >> 20,
-            max_bytes >> 20
-        ));
+/// Why a file to import could not be opened.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FileProblem {
+    /// Over the limit, as sent or once unzipped.
+    TooLarge(String),
+    /// Gzip that does not decode to the end: damaged, cut short, or followed by other bytes.
+    Unreadable(String),
+}
+
+impl std::fmt::Display for FileProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FileProblem::TooLarge(message) | FileProblem::Unreadable(message) => f.write_str(message),
+        }
     }
-    if !bytes.starts_with(&[0x1f, 0x8b]) {
-        return Ok(bytes);
-    }
-    use std::io::Read;
+}
+
+/// Reads a file to import, unzipping it when it is gzip; refuses one over `max_bytes`
+/// (after unzipping too), naming the limit. Every gzip member is read (`cat a.gz b.gz`,
+/// pigz), and anything after the last one that is not another member refuses the file:
+/// part of a file is never imported as if it were all of it.
+pub fn read_file(source: impl std::io::Read, max_bytes: usize) -> Result<Vec<u8>, FileProblem> {
+    use std::io::{BufRead, Read};
+    let limit = max_bytes as u64 + 1;
+    let mut source = std::io::BufReader::with_capacity(1 << 16, source);
+    let gzip = source
+        .fill_buf()
+        .map_err(|e| FileProblem::Unreadable(format!("cannot read the file: {e}")))?
+        .starts_with(&[0x1f, 0x8b]);
     let mut out = vec![];
-    let decoder = flate2::read::GzDecoder::new(&bytes[..]);
-    decoder
-        .take(max_bytes as u64 + 1)
+    if gzip {
+        flate2::bufread::MultiGzDecoder::new(source)
+            .take(limit)
+            .read_to_end(&mut out)
+            .map_err(|e| FileProblem::Unreadable(format!("not a readable gzip file: {e}")))?;
+        if out.len() > max_bytes {
+            return Err(FileProblem::TooLarge(format!(
+                "the file unzips to over the {} MB an import may hold",
+                max_bytes >> 20
+            )));
+        }
+        return Ok(out);
+    }
+    source
+        .take(limit)
         .read_to_end(&mut out)
-        .map_err(|e| format!("not a readable gzip file: {e}"))?;
+        .map_err(|e| FileProblem::Unreadable(format!("cannot read the file: {e}")))?;
     if out.len() > max_bytes {
-        return Err(format!("the file unzips to over the {} MB an import may hold", max_bytes >> 20));
+        return Err(FileProblem::TooLarge(format!(
+            "the file is over the {} MB an import may hold",
+            max_bytes >> 20
+        )));
     }
     Ok(out)
 }
@@ -76,4 +106,40 @@ pub async fn export_to_dir(
     let text = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
     std::fs::write(dir.join("manifest.json"), text)?;
     Ok(manifest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FileProblem, read_file};
+    use std::io::Write;
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(vec![], flate2::Compression::fast());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn every_gzip_member_is_read() {
+        let mut file = gzip(b"{\"a\":1}\n");
+        file.extend(gzip(b"{\"a\":2}\n"));
+        assert_eq!(read_file(&file[..], 1 << 20).unwrap(), b"{\"a\":1}\n{\"a\":2}\n");
+    }
+
+    #[test]
+    fn bytes_after_the_gzip_refuse_the_file() {
+        let mut file = gzip(b"{\"a\":1}\n");
+        file.extend(b"garbage after the member");
+        assert!(matches!(read_file(&file[..], 1 << 20), Err(FileProblem::Unreadable(_))));
+        let cut = gzip(&vec![b'x'; 10_000]);
+        assert!(matches!(read_file(&cut[..cut.len() - 8], 1 << 20), Err(FileProblem::Unreadable(_))));
+    }
+
+    #[test]
+    fn over_the_limit_is_too_large_plain_or_unzipped() {
+        let plain = vec![b'a'; 2048];
+        assert!(matches!(read_file(&plain[..], 1024), Err(FileProblem::TooLarge(_))));
+        assert_eq!(read_file(&plain[..], 2048).unwrap().len(), 2048);
+        assert!(matches!(read_file(&gzip(&plain)[..], 1024), Err(FileProblem::TooLarge(_))));
+    }
 }

@@ -17,7 +17,7 @@
 //! who may not write here gets 401/403/404 before any stream; every later problem (a busy or
 //! missing model, a bad parameter) arrives as an `error` event, so the page can show it.
 
-use super::reply::{error, model_error};
+use super::reply::{JsonQuery, error, model_error};
 use app::api::conversations::access;
 use app::conversation::{Author, Conversation, Role};
 use app::domain::Role as AccountRole;
@@ -25,7 +25,7 @@ use app::error::{ApiError, ErrorKind};
 use app::model::{ChatMessage, FinishReason, SamplingParams, finish_text, random_seed};
 use app::ssr::model::{GenerationEvent, GenerationRequest};
 use app::ssr::{AppState, NewMessage, NewSuggestions, Store};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
@@ -91,7 +91,7 @@ pub async fn converse(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
     headers: HeaderMap,
-    Query(query): Query<ConverseQuery>,
+    JsonQuery(query): JsonQuery<ConverseQuery>,
 ) -> Response {
     let user = match super::reply::caller(&state, &headers, AccountRole::Trainer).await {
         Ok(user) => user,
@@ -142,18 +142,13 @@ async fn start(
     if replay(&conversation, &query, &sender) {
         return Ok(stream(receiver));
     }
-    // A turn the content filter blocked is never sent to the model.
-    let parent_verdict =
-        query.parent.and_then(|p| conversation.messages.iter().find(|m| m.id == p)?.filter.clone());
-    if let Some(verdict) = parent_verdict.filter(|v| v.action == Some(app::filter::Action::Block)) {
-        return Err(ApiError::field(
-            ErrorKind::Invalid,
-            "parent",
-            format!(
-                "the content filter blocked that turn ({}); it is not sent to the model",
-                verdict.categories.join(", ")
-            ),
-        ));
+    // No text the content filter blocks is sent to the model: not the turn replied to, nor
+    // any before it, nor the system prompt.
+    if let Some(blocked) =
+        state.filter.first_blocked(state.store.as_ref(), &conversation, query.parent).await?
+    {
+        let field = if blocked.turn.is_some() { "parent" } else { "system_prompt" };
+        return Err(ApiError::field(ErrorKind::Invalid, field, blocked.message()));
     }
     let max = state.limits.messages;
     if query.purpose == Purpose::Reply && conversation.messages.len() >= max {
@@ -284,7 +279,10 @@ impl Job {
                     let text = text.replace('\0', "");
                     texts[index].push_str(&text);
                     if let Some(policy) = &policy {
-                        let decision = policy.1.check(&texts[index]);
+                        // Only the newest part is checked as it streams (a window that holds
+                        // any word or phrase across the token's edge), so a long reply costs
+                        // O(n), not O(n²); the whole text is judged once it is stored.
+                        let decision = policy.1.check(stream_window(&texts[index]));
                         if decision.action() == Some(app::filter::Action::Block) {
                             let categories = decision.categories().join(", ");
                             let _ = sender.send(event("blocked", json!({ "categories": categories }))).await;
@@ -341,9 +339,12 @@ impl Job {
                     },
                     suggestion: None,
                     taken_from: None,
+                    decision: None,
                 };
-                let stored = self.store.add_message(self.conversation_id, message).await?;
-                self.filter.judge(self.store.as_ref(), stored.id, &stored.text).await?;
+                let decision = self.filter.decide(self.store.as_ref(), &message.text).await?;
+                self.store
+                    .add_message(self.conversation_id, NewMessage { decision: Some(decision), ..message })
+                    .await?;
             }
             Purpose::Suggest => {
                 let suggestions = NewSuggestions {
@@ -361,4 +362,14 @@ impl Job {
         }
         Ok(())
     }
+}
+
+/// The end of a streaming text the filter checks at each token: its last 2 KB or so.
+fn stream_window(text: &str) -> &str {
+    const WINDOW: usize = 2048;
+    let mut start = text.len().saturating_sub(WINDOW);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
 }

@@ -2,7 +2,7 @@
 //! file as the raw body (the page shows the upload's progress), and `GET
 //! /api/datasets/export` streams one file of an export as a download (or the manifest).
 
-use super::reply::{caller, error};
+use super::reply::{JsonQuery, caller, error};
 use crate::datasets::import::{ReadLimits, read};
 use crate::datasets::sink::{ChannelSink, Output, TallySink};
 use crate::datasets::{Exporter, cli::check_options};
@@ -13,8 +13,8 @@ use app::domain::Role;
 use app::error::{ApiError, ErrorKind};
 use app::ssr::AppState;
 use axum::Extension;
-use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::body::Body;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
 use http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
@@ -42,8 +42,8 @@ pub async fn import(
     Extension(store): Extension<Arc<SqlStore>>,
     Extension(limit): Extension<ImportLimit>,
     headers: HeaderMap,
-    Query(query): Query<ImportQuery>,
-    body: Bytes,
+    JsonQuery(query): JsonQuery<ImportQuery>,
+    body: Body,
 ) -> Response {
     let user = match caller(&state, &headers, Role::Admin).await {
         Ok(user) => user,
@@ -67,6 +67,14 @@ pub async fn import(
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| file_name.clone());
+    if source.contains('\0') || file_name.contains('\0') {
+        let field = if source.contains('\0') { "source" } else { "file_name" };
+        return error(ApiError::field(
+            ErrorKind::Invalid,
+            field,
+            format!("{field} cannot contain a NUL character"),
+        ));
+    }
     if source.len() > 200 {
         return error(ApiError::field(
             ErrorKind::Invalid,
@@ -80,9 +88,20 @@ pub async fn import(
         File(ApiError),
         Rows(app::dataset::ImportRefusal),
     }
+    // The upload goes to a file on disk as it arrives (an unnamed temporary file, gone
+    // when closed), not into memory, and is read from there.
+    let file = match spool(body).await {
+        Ok(file) => file,
+        Err(response) => return response,
+    };
     let parsed = tokio::task::spawn_blocking(move || {
-        let bytes = crate::datasets::read_file(body.to_vec(), max)
-            .map_err(|message| Refused::File(ApiError::field(ErrorKind::TooLarge, "file", message)))?;
+        let bytes = crate::datasets::read_file(file, max).map_err(|problem| {
+            let kind = match problem {
+                crate::datasets::FileProblem::TooLarge(_) => ErrorKind::TooLarge,
+                crate::datasets::FileProblem::Unreadable(_) => ErrorKind::Invalid,
+            };
+            Refused::File(ApiError::field(kind, "file", problem.to_string()))
+        })?;
         read(&bytes, format, limits).map_err(Refused::Rows)
     })
     .await;
@@ -105,6 +124,49 @@ pub async fn import(
         Ok(done) => axum::Json(done).into_response(),
         Err(err) => error(err.into()),
     }
+}
+
+/// Writes a request body to an unnamed temporary file and rewinds it. A body cut off at the
+/// upload limit is 413, a broken connection 400, both as JSON; nothing is imported.
+async fn spool(body: Body) -> Result<std::fs::File, Response> {
+    use futures::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let failed = |err: std::io::Error| {
+        tracing::error!(%err, "cannot spool an upload to disk");
+        error(ApiError::new(ErrorKind::Unavailable, "the upload could not be stored on the server's disk"))
+    };
+    let file =
+        tokio::task::spawn_blocking(tempfile::tempfile).await.map_err(|_| error(ApiError::internal()))?;
+    let mut file = tokio::io::BufWriter::new(tokio::fs::File::from_std(file.map_err(failed)?));
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(bytes) => file.write_all(&bytes).await.map_err(failed)?,
+            Err(err) => {
+                let over =
+                    std::iter::successors(Some(&err as &(dyn std::error::Error + 'static)), |e| e.source())
+                        .any(|e| e.is::<http_body_util::LengthLimitError>());
+                return Err(if over {
+                    error(ApiError::field(
+                        ErrorKind::TooLarge,
+                        "file",
+                        "the upload is larger than this Parley takes (--max-import-mb)",
+                    ))
+                } else {
+                    error(ApiError::field(
+                        ErrorKind::Invalid,
+                        "file",
+                        format!("the upload was cut off: {err}"),
+                    ))
+                });
+            }
+        }
+    }
+    file.flush().await.map_err(failed)?;
+    let mut file = file.into_inner().into_std().await;
+    use std::io::Seek;
+    file.rewind().map_err(failed)?;
+    Ok(file)
 }
 
 #[derive(Deserialize)]
@@ -135,7 +197,7 @@ pub async fn export(
     State(state): State<AppState>,
     Extension(store): Extension<Arc<SqlStore>>,
     headers: HeaderMap,
-    Query(query): Query<ExportQuery>,
+    JsonQuery(query): JsonQuery<ExportQuery>,
 ) -> Response {
     if let Err(response) = caller(&state, &headers, Role::Admin).await {
         return response;

@@ -1,13 +1,13 @@
 //! `GET /api/generate`: a signed-in user's generation, streamed to the browser as
 //! server-sent events (`delta`, `done`, `error`), K alternatives side by side.
 
-use super::reply::{error, model_error};
+use super::reply::{JsonQuery, error, model_error};
 use app::domain::Role;
 use app::error::{ApiError, ErrorKind};
 use app::model::{ChatMessage, SamplingParams};
 use app::ssr::model::{GenerationEvent, GenerationRequest, ModelError};
 use app::ssr::{AppState, session_user};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
@@ -40,7 +40,7 @@ pub(super) fn one() -> usize {
 pub async fn generate(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(query): Query<GenerateQuery>,
+    JsonQuery(query): JsonQuery<GenerateQuery>,
 ) -> Response {
     let Ok(Some(user)) = session_user(state.store.as_ref(), &headers).await else {
         return error(ApiError::unauthenticated());

@@ -101,7 +101,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let sql = Arc::new(store.clone());
     let store: Arc<dyn Store> = Arc::new(store);
     let comparison_work = Arc::new(tokio::sync::Notify::new());
-    crate::sampler::spawn(store.clone(), models.clone(), comparison_work.clone());
     let moderation = args.moderation_url.as_ref().map(|url| {
         let moderator = crate::moderation::HttpModerator::new(url, args.moderation_key.clone(), args.moderation_model.clone());
         tracing::info!(endpoint = %app::ssr::moderation::Moderator::describe(&moderator), "external moderation");
@@ -112,8 +111,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     });
     let filter = Arc::new(app::ssr::content_filter::FilterState::new(moderation));
-    let state =
-        AppState { store, models, secure_cookies: args.secure_cookies, limits, comparison_work, filter };
+    crate::sampler::spawn(store.clone(), models.clone(), filter.clone(), comparison_work.clone());
+    let state = AppState {
+        store,
+        models,
+        secure_cookies: args.secure_cookies,
+        client_ip_header: args.client_ip_header.clone(),
+        limits,
+        comparison_work,
+        filter,
+    };
     let options = LeptosOptions::builder()
         .output_name("parley")
         .site_root(args.site_root.display().to_string())

@@ -137,6 +137,26 @@ async fn complete(state: AppState, headers: HeaderMap, body: Bytes) -> Result<Re
     let request: ChatCompletionRequest = serde_json::from_slice(&body).map_err(|err| {
         OpenAiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", format!("request body: {err}"))
     })?;
+    for (i, message) in request.messages.iter().enumerate() {
+        if !matches!(message.role.as_str(), "system" | "user" | "assistant") {
+            let mut error = OpenAiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                format!("messages[{i}].role must be system, user or assistant, not {:?}", message.role),
+            );
+            error.body.error.param = Some(format!("messages[{i}].role"));
+            return Err(error);
+        }
+        if message.content.contains('\0') {
+            let mut error = OpenAiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                format!("messages[{i}].content cannot contain a NUL character"),
+            );
+            error.body.error.param = Some(format!("messages[{i}].content"));
+            return Err(error);
+        }
+    }
     let model = model(&state, request.model.as_deref()).await?;
     let name = model.info().name;
     let n = request.n.unwrap_or(1);

@@ -48,3 +48,30 @@ pub fn model_error(err: ModelError) -> ApiError {
         ModelError::Failed(message) => ApiError::new(ErrorKind::Unavailable, message),
     }
 }
+
+/// A query string read into `T`, or 422 in the JSON shape of every other error, naming what
+/// failed (axum's own `Query` answers a plain-text 400).
+pub struct JsonQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for JsonQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(JsonQuery(value)),
+            Err(rejection) => {
+                let detail = rejection.body_text();
+                let message = detail.strip_prefix("Failed to deserialize query string: ").unwrap_or(&detail);
+                let field = message.split('`').nth(1).filter(|f| !f.contains(' ')).unwrap_or("query");
+                Err(error(ApiError::field(ErrorKind::Invalid, field, format!("query string: {message}"))))
+            }
+        }
+    }
+}

@@ -130,7 +130,7 @@ fn lease_from(row: (String, i64, String)) -> Result<Lease, StoreError> {
 impl SqlStore {
     pub(super) async fn insert_comparison_batch(&self, batch: NewComparisonBatch) -> Result<(), StoreError> {
         let now = now_rfc3339();
-        let mut tx = self.pool().begin().await.map_err(backend)?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "insert into comparison_batches \
              (id, created_by, seed, k, overlap, include_original, allow_own, sampling, created_at, draw) \
@@ -328,7 +328,7 @@ impl SqlStore {
         completions: Vec<Completion>,
     ) -> Result<(), StoreError> {
         let now = now_rfc3339();
-        let mut tx = self.pool().begin().await.map_err(backend)?;
+        let mut tx = self.write_tx().await?;
         // Ready first: a second server whose claim ran out finds nothing pending and stops.
         let done = sqlx::query(
             "update comparisons set status = 'ready', claimed_until = null, error = null, context = $2 \
@@ -471,7 +471,7 @@ impl SqlStore {
     }
 
     pub(super) async fn skip(&self, comparison_id: Uuid, user: Uuid, now: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await.map_err(backend)?;
+        let mut tx = self.write_tx().await?;
         let released = sqlx::query(
             "update comparison_slots set holder_id = null, lease_expires_at = null \
              where comparison_id = $1 and holder_id = $2 and done_by is null",
@@ -508,9 +508,9 @@ impl SqlStore {
         now: &str,
     ) -> Result<SubmittedRanking, StoreError> {
         if let Some(stored) = self.ranking_by_id(new.id).await? {
-            return retried(stored, new.ranked_by);
+            return retried(stored, new.ranked_by, new.comparison_id);
         }
-        let mut tx = self.pool().begin().await.map_err(backend)?;
+        let mut tx = self.write_tx().await?;
         let (revisions, slot): (i64, Option<i64>) = sqlx::query_as(
             "select count(*), min(slot) from rankings where comparison_id = $1 and ranked_by = $2",
         )
@@ -539,7 +539,7 @@ impl SqlStore {
                         drop(tx);
                         // A retry that lost the race to its first try finds that one stored.
                         return match self.ranking_by_id(new.id).await? {
-                            Some(stored) => retried(stored, new.ranked_by),
+                            Some(stored) => retried(stored, new.ranked_by, new.comparison_id),
                             None => Err(StoreError::NotFound("lease")),
                         };
                     }
@@ -563,7 +563,7 @@ impl SqlStore {
             ranking_columns!(),
             ", slot) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         );
-        sqlx::query(sql)
+        let inserted = sqlx::query(sql)
             .bind(ranking.id.to_string())
             .bind(ranking.comparison_id.to_string())
             .bind(ranking.ranked_by.to_string())
@@ -576,8 +576,20 @@ impl SqlStore {
             .bind(&ranking.created_at)
             .bind(slot)
             .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+            .await;
+        match inserted {
+            Ok(_) => {}
+            // PostgreSQL: a concurrent twin committed first (same id), or another revision
+            // took this number. The twin answers with what it stored; the other is stale.
+            Err(err) if super::is_unique_violation(&err) => {
+                drop(tx);
+                return match self.ranking_by_id(new.id).await? {
+                    Some(stored) => retried(stored, new.ranked_by, new.comparison_id),
+                    None => Err(StoreError::Stale("ranking")),
+                };
+            }
+            Err(err) => return Err(backend(err)),
+        }
         tx.commit().await.map_err(backend)?;
         Ok(ranking)
     }
@@ -666,8 +678,10 @@ impl SqlStore {
 }
 
 /// A stored ranking found again under a retried id: the same author's retry gets it back.
-fn retried(stored: SubmittedRanking, by: Uuid) -> Result<SubmittedRanking, StoreError> {
-    if stored.ranked_by != by {
+/// A ranking id already stored: the same submission again answers what was stored; any
+/// other use of the id (someone else's, or another comparison) is a taken id, answered alike.
+fn retried(stored: SubmittedRanking, by: Uuid, comparison_id: Uuid) -> Result<SubmittedRanking, StoreError> {
+    if stored.ranked_by != by || stored.comparison_id != comparison_id {
         return Err(StoreError::AlreadyMade("ranking"));
     }
     Ok(stored)

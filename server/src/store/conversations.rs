@@ -116,6 +116,12 @@ impl MessageRow {
     }
 }
 
+/// A message id already stored: the same send again answers what it stored; the id used
+/// in another conversation (anyone's) is a taken id.
+fn retried_message(stored_in: Uuid, stored: Message, conversation_id: Uuid) -> Result<Message, StoreError> {
+    if stored_in == conversation_id { Ok(stored) } else { Err(StoreError::AlreadyMade("message")) }
+}
+
 macro_rules! select_messages {
     ($rest:literal) => {
         concat!(
@@ -149,29 +155,39 @@ impl SqlStore {
             Err(err) => return Err(backend(err)),
         }
         match self.load_conversation(new.id).await? {
-            Some(stored) if stored.owner_id == new.owner_id => Ok(stored),
-            _ => Err(StoreError::Backend(format!("conversation id {} clashes", new.id))),
+            Some(stored) if stored.owner_id == new.owner_id && stored.kind == new.kind => Ok(stored),
+            // Someone else's id, or another kind: a taken id, answered as any other.
+            _ => Err(StoreError::AlreadyMade("conversation")),
         }
     }
 
     pub(super) async fn load_conversation(&self, id: Uuid) -> Result<Option<Conversation>, StoreError> {
+        let mut conn = self.pool().acquire().await.map_err(backend)?;
+        Self::load_conversation_on(&mut conn, id).await
+    }
+
+    /// The conversation as read on one connection (inside a transaction: as it holds it).
+    async fn load_conversation_on(
+        conn: &mut sqlx::AnyConnection,
+        id: Uuid,
+    ) -> Result<Option<Conversation>, StoreError> {
         let row: Option<ConversationRow> = sqlx::query_as(
             "select id, kind, owner_id, system_prompt, status, sampling, revision, created_at, updated_at, \
              composer from conversations where id = $1",
         )
         .bind(id.to_string())
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *conn)
         .await
         .map_err(backend)?;
         let Some(row) = row else { return Ok(None) };
         let rows: Vec<MessageRow> =
             sqlx::query_as(select_messages!("where conversation_id = $1 order by created_at, position"))
                 .bind(id.to_string())
-                .fetch_all(self.pool())
+                .fetch_all(&mut *conn)
                 .await
                 .map_err(backend)?;
         let mut messages = rows.into_iter().map(MessageRow::into_message).collect::<Result<Vec<_>, _>>()?;
-        let verdicts = self.verdicts_in(id).await?;
+        let verdicts = Self::verdicts_in(&mut *conn, id).await?;
         for message in &mut messages {
             message.filter = verdicts.get(&message.id).cloned();
         }
@@ -180,7 +196,7 @@ impl SqlStore {
              taken_message_id from suggestions where conversation_id = $1 order by created_at, id, idx",
         )
         .bind(id.to_string())
-        .fetch_all(self.pool())
+        .fetch_all(&mut *conn)
         .await
         .map_err(backend)?;
         let suggestions =
@@ -229,11 +245,7 @@ impl SqlStore {
     ) -> Result<Message, StoreError> {
         if let Some((stored_in, stored)) = self.message(new.id).await? {
             // The same send again: answer with what it stored.
-            return if stored_in == conversation_id {
-                Ok(stored)
-            } else {
-                Err(StoreError::NotFound("message"))
-            };
+            return retried_message(stored_in, stored, conversation_id);
         }
         if let Some(parent) = new.parent_id {
             match self.message(parent).await? {
@@ -242,7 +254,7 @@ impl SqlStore {
             }
         }
         let now = now_rfc3339();
-        let mut tx = self.pool().begin().await.map_err(backend)?;
+        let mut tx = self.write_tx().await?;
         // Bump the conversation first: it takes the write lock, so siblings get distinct positions.
         // A changed conversation is a draft again until it is submitted (a new revision).
         let touched = sqlx::query("update conversations set updated_at = $1, status = 'draft' where id = $2")
@@ -276,7 +288,7 @@ impl SqlStore {
             }
         };
         let suggestion = new.suggestion.as_ref();
-        sqlx::query(
+        let inserted = sqlx::query(
             "insert into messages (id, conversation_id, parent_id, position, role, text, author_user_id, \
              author_model_version_id, sampling, suggestion_text, suggestion_model_version_id, edit_distance, \
              edit_ratio, created_at, updated_at) \
@@ -297,8 +309,22 @@ impl SqlStore {
         .bind(suggestion.map(|s| s.edit_ratio))
         .bind(&now)
         .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        .await;
+        match inserted {
+            Ok(_) => {}
+            // A concurrent twin of this send committed first (PostgreSQL): answer with it.
+            Err(err) if is_unique_violation(&err) => {
+                drop(tx);
+                return match self.message(new.id).await? {
+                    Some((stored_in, stored)) => retried_message(stored_in, stored, conversation_id),
+                    None => Err(StoreError::Stale("conversation")),
+                };
+            }
+            Err(err) => return Err(backend(err)),
+        }
+        if let Some(decision) = &new.decision {
+            super::filter::write_decision(&mut tx, new.id, &decision.verdict, &decision.hits).await?;
+        }
         if let Some((request_id, index)) = new.taken_from {
             sqlx::query(
                 "update suggestions set taken_message_id = $1 where id = $2 and idx = $3 and conversation_id = $4",
@@ -320,10 +346,11 @@ impl SqlStore {
         id: Uuid,
         text: &str,
         suggestion: Option<SuggestionTaken>,
+        decision: Option<&app::ssr::FilterDecision>,
     ) -> Result<Message, StoreError> {
         let suggestion = suggestion.as_ref();
         let now = now_rfc3339();
-        let mut tx = self.pool().begin().await.map_err(backend)?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "update conversations set updated_at = $1, status = 'draft' \
              where id = (select conversation_id from messages where id = $2)",
@@ -348,45 +375,121 @@ impl SqlStore {
         .await
         .map_err(backend)?;
         changed(done, "message")?;
+        if let Some(decision) = decision {
+            super::filter::write_decision(&mut tx, id, &decision.verdict, &decision.hits).await?;
+        }
         tx.commit().await.map_err(backend)?;
         self.message(id).await?.map(|(_, m)| m).ok_or(StoreError::NotFound("message"))
     }
 
-    pub(super) async fn submit(&self, id: Uuid, by: Uuid) -> Result<Conversation, StoreError> {
-        let mut conversation =
-            self.load_conversation(id).await?.ok_or(StoreError::NotFound("conversation"))?;
+    pub(super) async fn submit(&self, submission: app::ssr::Submission) -> Result<Conversation, StoreError> {
+        let id = submission.conversation_id;
+        if let Some(request_id) = submission.request_id
+            && let Some(answer) = self.submitted_before(request_id, id).await?
+        {
+            return answer;
+        }
         let now = now_rfc3339();
+        // The status, the revision and the review queue are written together, or none is.
+        // The update takes the lock first (SQLite's write lock; the conversation's row on
+        // PostgreSQL, which every change to its turns takes first), so the snapshot read
+        // after it, in the same transaction, is exactly what is submitted.
+        let mut tx = self.write_tx().await?;
+        let (revision, updated_at): (i64, String) = sqlx::query_as(
+            "update conversations set status = 'submitted', revision = revision + 1, updated_at = $1 \
+             where id = $2 returning revision, updated_at",
+        )
+        .bind(&now)
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound("conversation"))?;
+        let mut conversation =
+            Self::load_conversation_on(&mut tx, id).await?.ok_or(StoreError::NotFound("conversation"))?;
         conversation.status = app::conversation::ConversationStatus::Submitted;
-        conversation.revision += 1;
-        conversation.updated_at = now.clone();
+        conversation.revision = revision;
+        conversation.updated_at = updated_at;
         let snapshot =
             serde_json::to_string(&conversation).map_err(|err| StoreError::Backend(err.to_string()))?;
-        // The status and its revision are written together, or neither is. The revision's
-        // primary key refuses a concurrent submit of the same version.
-        let mut tx = self.pool().begin().await.map_err(backend)?;
-        sqlx::query(
-            "insert into conversation_revisions (conversation_id, revision, snapshot, submitted_by, submitted_at) \
-             values ($1, $2, $3, $4, $5)",
+        let inserted = sqlx::query(
+            "insert into conversation_revisions \
+             (conversation_id, revision, snapshot, submitted_by, submitted_at, request_id) \
+             values ($1, $2, $3, $4, $5, $6)",
         )
         .bind(id.to_string())
-        .bind(conversation.revision)
+        .bind(revision)
         .bind(snapshot)
-        .bind(by.to_string())
+        .bind(submission.by.to_string())
         .bind(&now)
+        .bind(submission.request_id.map(|r| r.to_string()))
         .execute(&mut *tx)
-        .await
-        .map_err(|err| if is_unique_violation(&err) { StoreError::AlreadyMade("revision") } else { backend(err) })?;
-        sqlx::query(
-            "update conversations set status = 'submitted', revision = $1, updated_at = $2 where id = $3",
-        )
-        .bind(conversation.revision)
-        .bind(&now)
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        .await;
+        match inserted {
+            Ok(_) => {}
+            // A concurrent twin of this submit (same request id) went first.
+            Err(err) if is_unique_violation(&err) => {
+                drop(tx);
+                if let Some(request_id) = submission.request_id
+                    && let Some(answer) = self.submitted_before(request_id, id).await?
+                {
+                    return answer;
+                }
+                return Err(StoreError::AlreadyMade("revision"));
+            }
+            Err(err) => return Err(backend(err)),
+        }
+        match &submission.review_reason {
+            Some(reason) => {
+                sqlx::query(
+                    "insert into review_queue (conversation_id, revision, reason, queued_at) values ($1, $2, $3, $4) \
+                     on conflict (conversation_id) do update set revision = excluded.revision, \
+                     reason = excluded.reason, queued_at = excluded.queued_at, held_by = null, held_until = null",
+                )
+                .bind(id.to_string())
+                .bind(revision)
+                .bind(reason)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            }
+            None => {
+                // Queued before and not yet reviewed: it still waits, now at this revision.
+                sqlx::query(
+                    "update review_queue set revision = $1, queued_at = $2, held_by = null, held_until = null \
+                     where conversation_id = $3",
+                )
+                .bind(revision)
+                .bind(&now)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            }
+        }
         tx.commit().await.map_err(backend)?;
         Ok(conversation)
+    }
+
+    /// The answer to a submit whose request id is stored: the conversation as it stands,
+    /// or a taken id when that submit was of another conversation.
+    async fn submitted_before(
+        &self,
+        request_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<Result<Conversation, StoreError>>, StoreError> {
+        let stored: Option<(String,)> =
+            sqlx::query_as("select conversation_id from conversation_revisions where request_id = $1")
+                .bind(request_id.to_string())
+                .fetch_optional(self.pool())
+                .await
+                .map_err(backend)?;
+        let Some((stored_in,)) = stored else { return Ok(None) };
+        if stored_in != id.to_string() {
+            return Ok(Some(Err(StoreError::AlreadyMade("submission"))));
+        }
+        Ok(Some(self.load_conversation(id).await?.ok_or(StoreError::NotFound("conversation"))))
     }
 
     pub(super) async fn revisions(&self, id: Uuid) -> Result<Vec<ConversationRevision>, StoreError> {
@@ -442,7 +545,7 @@ impl SqlStore {
         let now = now_rfc3339();
         let sampling =
             serde_json::to_string(&new.sampling).map_err(|err| StoreError::Backend(err.to_string()))?;
-        let mut tx = self.pool().begin().await.map_err(backend)?;
+        let mut tx = self.write_tx().await?;
         for (index, (text, finish_reason)) in new.texts.iter().enumerate() {
             let inserted = sqlx::query(
                 "insert into suggestions (id, idx, conversation_id, parent_id, role, text, model_version_id, \
@@ -478,7 +581,7 @@ impl SqlStore {
             return Err(StoreError::NotFound("message"));
         }
         let now = now_rfc3339();
-        let mut tx = self.pool().begin().await.map_err(backend)?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("update conversations set updated_at = $1, status = 'draft' where id = $2")
             .bind(&now)
             .bind(id.to_string())
@@ -496,6 +599,27 @@ impl SqlStore {
                 .await
                 .map_err(backend)?;
             parent = Some(message.to_string());
+        }
+        // A turn that a comparison holds (drawn, or in its context) stays where it is.
+        let compared: Vec<(String, String)> =
+            sqlx::query_as("select id, message_id from comparisons where conversation_id = $1 order by id")
+                .bind(id.to_string())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend)?;
+        for (comparison, message) in &compared {
+            let message = uuid(message)?;
+            let before: Vec<Uuid> = conversation.ancestry(message).iter().map(|m| m.id).collect();
+            let kept = order.iter().position(|m| *m == message).is_some_and(|at| order[..=at] == before[..]);
+            if !kept {
+                return Err(StoreError::Conflict {
+                    field: "order",
+                    message: format!(
+                        "turn {message} is compared in comparison {comparison}; it and the turns before it \
+                         cannot be deleted or moved"
+                    ),
+                });
+            }
         }
         // Then delete the rest, children before parents.
         for message in conversation.messages.iter().rev().filter(|m| !order.contains(&m.id)) {

@@ -76,7 +76,7 @@ impl SqlStore {
         }
         let format = parsed.format.unwrap_or(ImportFormat::Auto);
         let now = now_rfc3339();
-        let mut tx = self.pool().begin().await.map_err(backend)?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "insert into imports (id, source, format, file_name, conversations, prompts, duplicates, created_by, created_at) \
              values ($1, $2, $3, $4, 0, 0, 0, $5, $6)",
@@ -254,7 +254,7 @@ impl SqlStore {
         let user = Uuid::new_v4().to_string();
         let version = Uuid::new_v4().to_string();
         let batch = Uuid::new_v4().to_string();
-        let mut tx = self.pool().begin().await.map_err(backend)?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "insert into users (id, email, password_hash, role, created_at) values ($1, $2, 'x', 'trainer', $3)",
         )

@@ -187,26 +187,13 @@ impl SqlStore {
         verdict: &Verdict,
         hits: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "insert into filter_decisions (id, message_id, policy_version, action, categories, hits, created_at) \
-             values ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(Uuid::new_v4().to_string())
-        .bind(message_id.to_string())
-        .bind(verdict.policy_version)
-        .bind(verdict.action.map(|a| a.as_str()))
-        .bind(to_json(&verdict.categories)?)
-        .bind(hits)
-        .bind(now_rfc3339())
-        .execute(self.pool())
-        .await
-        .map_err(backend)?;
-        Ok(())
+        let mut conn = self.pool().acquire().await.map_err(backend)?;
+        write_decision(&mut conn, message_id, verdict, hits).await
     }
 
     /// The latest decision on each message of a conversation.
     pub(super) async fn verdicts_in(
-        &self,
+        conn: &mut sqlx::AnyConnection,
         conversation_id: Uuid,
     ) -> Result<HashMap<Uuid, Verdict>, StoreError> {
         let rows: Vec<(String, i64, Option<String>, String)> = sqlx::query_as(
@@ -214,7 +201,7 @@ impl SqlStore {
              join messages m on m.id = d.message_id where m.conversation_id = $1 order by d.created_at, d.id",
         )
         .bind(conversation_id.to_string())
-        .fetch_all(self.pool())
+        .fetch_all(conn)
         .await
         .map_err(backend)?;
         let mut verdicts = HashMap::new();
@@ -327,4 +314,28 @@ impl SqlStore {
             .map(|(a, b, c, d, e, f, text)| Ok((feedback_from((a, b, c, d, e, f))?, shorten(&text, 120))))
             .collect()
     }
+}
+
+/// Stores a filter decision on a message, on the given connection (a turn's transaction).
+pub(super) async fn write_decision(
+    conn: &mut sqlx::AnyConnection,
+    message_id: Uuid,
+    verdict: &Verdict,
+    hits: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "insert into filter_decisions (id, message_id, policy_version, action, categories, hits, created_at) \
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(Uuid::new_v4().to_string())
+    .bind(message_id.to_string())
+    .bind(verdict.policy_version)
+    .bind(verdict.action.map(|a| a.as_str()))
+    .bind(to_json(&verdict.categories)?)
+    .bind(hits)
+    .bind(now_rfc3339())
+    .execute(conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
 }

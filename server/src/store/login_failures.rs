@@ -1,6 +1,6 @@
-use super::{SqlStore, backend};
-use app::ssr::StoreError;
+use super::{Engine, SqlStore, backend};
 use app::ssr::clock::rfc3339_in;
+use app::ssr::{LoginAttempt, LoginGate, StoreError};
 
 /// Failures older than this are forgotten (longer than any rate-limit window).
 const KEEP_FAILURES_SECS: i64 = 24 * 3600;
@@ -42,5 +42,52 @@ impl SqlStore {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+
+    pub(super) async fn gate_login(&self, gate: &LoginGate) -> Result<LoginAttempt, StoreError> {
+        let mut tx = self.write_tx().await?;
+        if self.engine() == Engine::Postgres {
+            // Attempts on one account queue here; SQLite's write lock does the same.
+            sqlx::query("select pg_advisory_xact_lock(hashtext($1))")
+                .bind(&gate.account_key)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        let count = "select count(*), min(at) from login_failures where key = $1 and at >= $2";
+        let (account, oldest): (i64, Option<String>) = sqlx::query_as(count)
+            .bind(&gate.account_key)
+            .bind(&gate.since)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if account >= gate.account_limit {
+            return Ok(LoginAttempt::Refused { oldest });
+        }
+        if account > 0 {
+            let (address, oldest): (i64, Option<String>) = sqlx::query_as(count)
+                .bind(&gate.address_key)
+                .bind(&gate.since)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
+            if address >= gate.address_limit {
+                return Ok(LoginAttempt::Refused { oldest });
+            }
+        }
+        sqlx::query("delete from login_failures where key = $1 and at < $2")
+            .bind(&gate.account_key)
+            .bind(rfc3339_in(-KEEP_FAILURES_SECS))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("insert into login_failures (key, at) values ($1, $2)")
+            .bind(&gate.account_key)
+            .bind(&gate.now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(LoginAttempt::Open)
     }
 }

@@ -28,6 +28,9 @@ use uuid::Uuid;
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 
+/// How long a SQLite statement waits for another connection's write lock before failing.
+const SQLITE_BUSY_TIMEOUT: &str = "pragma busy_timeout = 60000";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
     Sqlite,
@@ -50,10 +53,22 @@ impl SqlStore {
         } else {
             anyhow::bail!("DATABASE_URL must start with sqlite:// or postgres://, not {url:?}");
         };
-        // SQLite allows one writer at a time; a small pool avoids needless lock waits.
-        let max_connections = if engine == Engine::Sqlite { 4 } else { 10 };
+        // SQLite allows one writer at a time; a small pool avoids needless lock waits, and
+        // leaves readers connections while writers queue for the lock.
+        let max_connections = if engine == Engine::Sqlite { 8 } else { 10 };
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
+            .acquire_timeout(std::time::Duration::from_secs(60))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if engine == Engine::Sqlite {
+                        // A writer waits for the lock (a long import holds it for seconds)
+                        // instead of failing at once with "database is locked".
+                        sqlx::query(SQLITE_BUSY_TIMEOUT).execute(conn).await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect(url)
             .await
             .with_context(|| format!("cannot open the database at {}", redact(url)))?;
@@ -70,6 +85,18 @@ impl SqlStore {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// A transaction that writes. On SQLite it takes the write lock up front (`BEGIN
+    /// IMMEDIATE`): a deferred transaction that reads and then writes cannot upgrade its
+    /// lock when another writer went first, and fails at once (SQLITE_BUSY_SNAPSHOT) where
+    /// this one waits its turn under the busy timeout.
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Engine::Postgres => self.pool.begin().await,
+        }
+        .map_err(backend)
     }
 
     /// Applies pending migrations. A failure stops start-up with the failing version named.

@@ -3,7 +3,7 @@
 
 use super::SqlStore;
 use app::domain::{ApiKey, Role, User, UserCounts};
-use app::ssr::{NewUser, SessionRecord, Store, StoreError, StoredUser};
+use app::ssr::{LoginAttempt, LoginGate, NewUser, SessionRecord, Store, StoreError, StoredUser};
 use async_trait::async_trait;
 use uuid::Uuid;
 
@@ -59,6 +59,9 @@ impl Store for SqlStore {
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
         self.delete_login_failures(key).await
     }
+    async fn begin_login_attempt(&self, gate: &LoginGate) -> Result<LoginAttempt, StoreError> {
+        self.gate_login(gate).await
+    }
     async fn create_api_key(
         &self,
         id: Uuid,
@@ -110,15 +113,15 @@ impl Store for SqlStore {
         id: Uuid,
         text: &str,
         suggestion: Option<app::conversation::SuggestionTaken>,
+        decision: Option<&app::ssr::FilterDecision>,
     ) -> Result<app::conversation::Message, StoreError> {
-        self.update_message(id, text, suggestion).await
+        self.update_message(id, text, suggestion, decision).await
     }
     async fn submit_conversation(
         &self,
-        id: Uuid,
-        by: Uuid,
+        submission: app::ssr::Submission,
     ) -> Result<app::conversation::Conversation, StoreError> {
-        self.submit(id, by).await
+        self.submit(submission).await
     }
     async fn conversation_revisions(
         &self,
@@ -270,14 +273,6 @@ impl Store for SqlStore {
     }
     async fn comparison_of_completion(&self, completion_id: Uuid) -> Result<Option<Uuid>, StoreError> {
         self.comparison_of(completion_id).await
-    }
-    async fn queue_review(
-        &self,
-        conversation_id: Uuid,
-        revision: i64,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        self.enqueue_review(conversation_id, revision, reason).await
     }
     async fn submitted_demonstrations(&self, owner: Uuid) -> Result<i64, StoreError> {
         self.count_submitted_demonstrations(owner).await

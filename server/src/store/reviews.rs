@@ -48,27 +48,6 @@ macro_rules! select_reviews {
 }
 
 impl SqlStore {
-    pub(super) async fn enqueue_review(
-        &self,
-        conversation_id: Uuid,
-        revision: i64,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "insert into review_queue (conversation_id, revision, reason, queued_at) values ($1, $2, $3, $4) \
-             on conflict (conversation_id) do update set revision = excluded.revision, reason = excluded.reason, \
-             queued_at = excluded.queued_at, held_by = null, held_until = null",
-        )
-        .bind(conversation_id.to_string())
-        .bind(revision)
-        .bind(reason)
-        .bind(now_rfc3339())
-        .execute(self.pool())
-        .await
-        .map_err(backend)?;
-        Ok(())
-    }
-
     pub(super) async fn count_submitted_demonstrations(&self, owner: Uuid) -> Result<i64, StoreError> {
         let (count,): (i64,) = sqlx::query_as(
             "select count(*) from conversations where owner_id = $1 and kind = 'demonstration' and revision > 0 \
@@ -145,9 +124,10 @@ impl SqlStore {
     }
 
     pub(super) async fn insert_review(&self, new: NewReview) -> Result<Review, StoreError> {
-        // The same verdict sent again: answer with what it stored.
+        // The same verdict sent again answers what it stored; the id of anyone else's
+        // verdict, or of another item, is refused like any verdict not held.
         if let Some(review) = self.review_by_id(new.id).await? {
-            return Ok(review);
+            return same_review(review, &new);
         }
         let now = now_rfc3339();
         let id = new.conversation_id.to_string();
@@ -155,7 +135,26 @@ impl SqlStore {
             Verdict::Accepted => "accepted",
             Verdict::Rejected => "rejected",
         };
-        let mut tx = self.pool().begin().await.map_err(backend)?;
+        let mut tx = self.write_tx().await?;
+        // The queue row is the hold: only the reviewer it names, at the revision it queued,
+        // may give the verdict, which takes the row out of the queue.
+        let taken = sqlx::query(
+            "delete from review_queue where conversation_id = $1 and revision = $2 and held_by = $3",
+        )
+        .bind(&id)
+        .bind(new.revision)
+        .bind(new.reviewer_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if taken.rows_affected() != 1 {
+            drop(tx);
+            // A concurrent twin of this verdict may have taken it first.
+            return match self.review_by_id(new.id).await? {
+                Some(review) => same_review(review, &new),
+                None => Err(not_held()),
+            };
+        }
         let edited_revision = new.edited.as_ref().map(|_| new.revision + 1);
         // Only the revision the reviewer read may change; the author may have edited since.
         let moved = sqlx::query(
@@ -189,6 +188,10 @@ impl SqlStore {
                     return Err(StoreError::NotFound("message"));
                 }
             }
+            for (message_id, decision) in &new.edit_decisions {
+                super::filter::write_decision(&mut tx, *message_id, &decision.verdict, &decision.hits)
+                    .await?;
+            }
             sqlx::query(
                 "insert into conversation_revisions (conversation_id, revision, snapshot, submitted_by, submitted_at) \
                  values ($1, $2, $3, $4, $5)",
@@ -219,15 +222,13 @@ impl SqlStore {
         match inserted {
             Err(err) if is_unique_violation(&err) => {
                 drop(tx);
-                return self.review_by_id(new.id).await?.ok_or(StoreError::AlreadyMade("review"));
+                return match self.review_by_id(new.id).await? {
+                    Some(review) => same_review(review, &new),
+                    None => Err(not_held()),
+                };
             }
             other => other.map_err(backend)?,
         };
-        sqlx::query("delete from review_queue where conversation_id = $1")
-            .bind(&id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         self.review_by_id(new.id).await?.ok_or(StoreError::NotFound("review"))
     }
@@ -271,5 +272,22 @@ impl SqlStore {
                 })
             })
             .collect()
+    }
+}
+
+/// The one answer to a verdict the caller may not give: not held by them, not queued, not
+/// at that revision, or an id already used. It says nothing about the item.
+fn not_held() -> StoreError {
+    StoreError::Conflict {
+        field: "conversation_id",
+        message: "you do not hold this submission for review (at this revision); ask for the next one".into(),
+    }
+}
+
+fn same_review(stored: Review, new: &NewReview) -> Result<Review, StoreError> {
+    if stored.reviewer_id == new.reviewer_id && stored.conversation_id == new.conversation_id {
+        Ok(stored)
+    } else {
+        Err(not_held())
     }
 }

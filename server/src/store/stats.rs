@@ -68,7 +68,7 @@ impl SqlStore {
              group by day, who \
              union all \
              select substr(created_at, 1, 10) as day, 'ranking' as kind, ranked_by as who, count(*) \
-             from rankings where created_at >= $1 group by day, who \
+             from rankings where revision = 1 and created_at >= $1 group by day, who \
              union all \
              select substr(created_at, 1, 10) as day, 'feedback' as kind, user_id as who, count(*) \
              from feedback where created_at >= $1 group by day, who \

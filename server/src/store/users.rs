@@ -74,7 +74,7 @@ impl SqlStore {
     }
 
     async fn try_insert_first_admin(&self, user: &NewUser) -> Result<User, StoreError> {
-        let mut tx = self.pool().begin().await.map_err(backend)?;
+        let mut tx = self.write_tx().await?;
         // Write first: the single `instance` row is the lock. Of two concurrent requests the
         // second waits for the first to commit, then fails on the primary key. (Reading
         // first would let both hold a read lock and deadlock on SQLite's upgrade to write.)
@@ -125,14 +125,31 @@ impl SqlStore {
         Ok(count)
     }
 
+    /// Changes a role; refuses to take it from the last admin. The admins are read and the
+    /// role written under one lock (SQLite's write lock, the admins' rows on PostgreSQL), so
+    /// two admins demoting each other at once leave one.
     pub(super) async fn update_role(&self, user_id: Uuid, role: Role) -> Result<User, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let lock = match self.engine() {
+            super::Engine::Postgres => "select id from users where role = 'admin' for update",
+            super::Engine::Sqlite => "select id from users where role = 'admin'",
+        };
+        let admins: Vec<(String,)> = sqlx::query_as(lock).fetch_all(&mut *tx).await.map_err(backend)?;
+        let target = user_id.to_string();
+        if role != Role::Admin && admins.len() <= 1 && admins.iter().any(|(id,)| *id == target) {
+            return Err(StoreError::Conflict {
+                field: "role",
+                message: "this is the only admin; make someone else admin first".into(),
+            });
+        }
         let done = sqlx::query("update users set role = $1 where id = $2")
             .bind(role.as_str())
-            .bind(user_id.to_string())
-            .execute(self.pool())
+            .bind(&target)
+            .execute(&mut *tx)
             .await
             .map_err(backend)?;
         changed(done, "user")?;
+        tx.commit().await.map_err(backend)?;
         self.user_by_id(user_id).await?.ok_or(StoreError::NotFound("user"))
     }
 

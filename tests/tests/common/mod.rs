@@ -127,7 +127,7 @@ impl TestApp {
         for _ in 0..200 {
             let health: serde_json::Value =
                 reqwest::get(self.url("/healthz")).await.expect("healthz").json().await.expect("json");
-            if health["model"]["ready"] == true {
+            if health["ready"] == true {
                 return health;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;

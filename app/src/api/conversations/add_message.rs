@@ -83,13 +83,19 @@ pub async fn add_message(
         suggestion: taken
             .map(|s| crate::conversation::SuggestionTaken::new(s.text.clone(), s.model_version_id, &text)),
         taken_from: taken.map(|s| (s.request_id, s.index)),
-        text,
         author: Author::Trainer { user_id: user.id },
+        decision: Some(state()?.filter.decide(state()?.store.as_ref(), &text).await?),
+        text,
     };
     let state = state()?;
     let store = state.store;
+    let verdict = new.decision.as_ref().map(|d| d.verdict.clone());
     let mut message = store.add_message(conversation_id, new).await?;
-    message.filter = Some(state.filter.judge(store.as_ref(), message.id, &message.text).await?);
+    // A retried send answers the stored turn with the decision stored with it.
+    message.filter = match verdict {
+        Some(verdict) if message.filter.is_none() => Some(verdict),
+        _ => message.filter,
+    };
     // The text typed for this turn is now the turn.
     store.save_composer(conversation_id, None).await?;
     Ok(message)

@@ -107,8 +107,12 @@ pub mod access {
     /// Checks a message's text: within the size limit, no NUL, not empty.
     pub fn check_text(text: &str) -> Result<(), ApiError> {
         check_size("text", "a message", text)?;
-        if text.trim().is_empty() {
-            return Err(ApiError::field(ErrorKind::Invalid, "text", "a message needs some text"));
+        if crate::validate::is_blank(text) {
+            return Err(ApiError::field(
+                ErrorKind::Invalid,
+                "text",
+                "a message needs some text (spaces and invisible characters alone do not count)",
+            ));
         }
         Ok(())
     }

@@ -16,6 +16,14 @@ pub async fn rearrange_turns(
     use crate::ssr::{require, state};
     let user = require(Role::Trainer).await?;
     let conversation = super::access::writable(&user, conversation_id).await?;
+    if conversation.kind != crate::conversation::ConversationKind::Demonstration {
+        // A chat's turns are what the model saw and wrote, and its replies may be compared.
+        return Err(ApiError::field(
+            ErrorKind::Invalid,
+            "conversation_id",
+            "only a demonstration's turns are moved and deleted; a chat keeps its turns (edit one as a new branch)",
+        ));
+    }
     let branched = conversation.messages.iter().any(|m| conversation.children(Some(m.id)).count() > 1)
         || conversation.children(None).count() > 1;
     if branched {

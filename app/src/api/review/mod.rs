@@ -21,24 +21,26 @@ async fn policy_in_force() -> Result<ReviewPolicy, ApiError> {
     Ok(stored.and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default())
 }
 
-/// Queues a just-submitted demonstration for review when the policy draws it.
+/// Why the policy queues the submission of this demonstration (read before it is
+/// submitted), if it does.
 #[cfg(feature = "ssr")]
-pub(crate) async fn queue_if_drawn(conversation: &crate::conversation::Conversation) -> Result<(), ApiError> {
+pub(crate) async fn review_reason(
+    conversation: &crate::conversation::Conversation,
+) -> Result<Option<String>, ApiError> {
     use crate::conversation::ConversationKind;
     use crate::review::Verdict;
     if conversation.kind != ConversationKind::Demonstration {
-        return Ok(());
+        return Ok(None);
     }
     let store = crate::ssr::state()?.store;
     let policy = policy_in_force().await?;
-    let nth = store.submitted_demonstrations(conversation.owner_id).await?;
+    // Counted with this one: its first submit makes one more.
+    let nth =
+        store.submitted_demonstrations(conversation.owner_id).await? + i64::from(conversation.revision == 0);
     let rejected_before =
         store.reviews_of(conversation.id).await?.last().is_some_and(|r| r.verdict == Verdict::Rejected);
     let draw: f64 = rand::random();
-    if let Some(reason) = policy.queue_reason(nth, rejected_before, draw) {
-        store.queue_review(conversation.id, conversation.revision, &reason).await?;
-    }
-    Ok(())
+    Ok(policy.queue_reason(nth, rejected_before, draw))
 }
 
 /// The review policy in force (reviewers see it; admins change it).
@@ -129,12 +131,36 @@ pub async fn submit_review(
     if verdict == Verdict::Rejected && !edits.is_empty() {
         return Err(ApiError::field(ErrorKind::Invalid, "edits", "edits are kept only with an accept"));
     }
-    let mut conversation = store
-        .conversation(conversation_id)
-        .await?
-        .ok_or_else(|| ApiError::field(ErrorKind::NotFound, "conversation_id", "conversation not found"))?;
+    // A missing conversation is answered as one the caller does not hold (409): the store
+    // refuses every verdict but the holder's at the queued revision, alike.
+    let mut conversation = store.conversation(conversation_id).await?.ok_or_else(|| {
+        ApiError::field(
+            ErrorKind::Conflict,
+            "conversation_id",
+            "you do not hold this submission for review (at this revision); ask for the next one",
+        )
+    })?;
     if conversation.owner_id == user.id {
         return Err(ApiError::new(ErrorKind::Forbidden, "reviewers do not review their own work"));
+    }
+    // The reviewer's text is judged like any turn: a blocked edit is refused.
+    let filter = crate::ssr::state()?.filter;
+    let mut edit_decisions = vec![];
+    for edit in &edits {
+        check_text(&edit.text)?;
+        let decision = filter.decide(store.as_ref(), &edit.text).await?;
+        if decision.verdict.action == Some(crate::filter::Action::Block) {
+            return Err(ApiError::field(
+                ErrorKind::Invalid,
+                "edits",
+                format!(
+                    "the content filter blocks the edit of turn {} ({})",
+                    edit.message_id,
+                    decision.verdict.categories.join(", ")
+                ),
+            ));
+        }
+        edit_decisions.push((edit.message_id, decision));
     }
     let edited = if edits.is_empty() {
         None
@@ -148,6 +174,13 @@ pub async fn submit_review(
                     format!("message {} is not in this conversation", edit.message_id),
                 ));
             };
+            if matches!(message.author, crate::conversation::Author::Model { .. }) {
+                return Err(ApiError::field(
+                    ErrorKind::Invalid,
+                    "edits",
+                    format!("turn {} was written by a model and keeps its text", edit.message_id),
+                ));
+            }
             message.text = edit.text.clone();
         }
         conversation.revision = revision + 1;
@@ -164,6 +197,7 @@ pub async fn submit_review(
             verdict,
             reason,
             edited,
+            edit_decisions,
         })
         .await?)
 }

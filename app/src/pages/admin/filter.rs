@@ -79,7 +79,8 @@ pub fn FilterPage() -> impl IntoView {
                                 <ActionForm action=save>
                                     <label>
                                         "Policy"
-                                        <textarea name="policy" rows="16" class="mono">{overview.policy.text.clone()}</textarea>
+                                        <textarea name="policy" rows="16" class="mono"
+                                            inner_html=crate::markdown::escape_text(&overview.policy.text)></textarea>
                                     </label>
                                     <button type="submit" disabled=move || save.pending().get()>"Save as a new version"</button>
                                 </ActionForm>

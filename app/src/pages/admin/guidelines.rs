@@ -40,7 +40,8 @@ fn AreaGuidelines(area: &'static str) -> impl IntoView {
                             <label>
                                 "Markdown"
                                 <textarea name="markdown" rows="10" aria-label=format!("{area} guidelines")
-                                    on:input=move |ev| text.set(Some(event_target_value(&ev)))>{markdown}</textarea>
+                                    on:input=move |ev| text.set(Some(event_target_value(&ev)))
+                                    inner_html=crate::markdown::escape_text(&markdown)></textarea>
                             </label>
                             <button type="submit" disabled=move || save.pending().get()>"Save guidelines"</button>
                         </ActionForm>

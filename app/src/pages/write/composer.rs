@@ -58,7 +58,7 @@ pub fn Composer(conversation: Conversation, turns: Vec<Message>, state: WriteSta
         if state.submit.pending().get_untracked() {
             return false;
         }
-        state.submit.dispatch(SubmitConversation { conversation_id });
+        state.submit.dispatch(SubmitConversation { conversation_id, request_id: Some(Uuid::new_v4()) });
         true
     });
     let suggest: Command = Arc::new(move || {
