@@ -23,7 +23,7 @@ test('a blocked prompt marked as a false positive', async () => {
   await hydrated(page);
   await page.getByLabel('Your message').fill('I want to kill myself in this video game level');
   await page.getByLabel('Your message').press('Control+Enter');
-  await page.getByText('the content filter blocked that turn (self-harm); it is not sent to the model').waitFor();
+  await page.getByText('the content filter blocks turn 1 (self-harm); nothing is sent to the model').waitFor();
   const turn = page.locator('li.turn[data-role="user"]');
   await turn.getByTestId('filter-notice').filter({ hasText: 'Blocked by the content filter (self-harm)' }).waitFor();
   await page.waitForFunction(() => !document.querySelector('[data-testid="streaming-reply"]'));

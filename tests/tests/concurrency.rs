@@ -36,6 +36,7 @@ async fn twenty_trainers_rank_at_once(engine: Engine) {
         ("k", "3".into()),
         ("overlap", "10".into()),
         ("include_original", "true".into()),
+        ("temperature", "0.9".into()),
         ("max_tokens", "6".into()),
         ("seed", "7".into()),
     ];

@@ -229,7 +229,10 @@ async fn hostile_input_is_refused_by_name_or_stored_as_text(engine: Engine) {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["conversations"], 6, "both gzip members imported: {body}");
     // 5 MB: over axum's 2 MiB default, well under the import limit.
-    let big: String = (0..75_000).map(|i| line(i + 10)).collect();
+    let long = "word ".repeat(1000);
+    let big: String = (0..1_100)
+        .map(|i| format!("{{\"instruction\": \"Write {i}.\", \"output\": \"{long}{i}\"}}\n"))
+        .collect();
     assert!(big.len() > 5 << 20);
     let (status, body) = upload(big.into_bytes()).await;
     cases += 1;
@@ -245,12 +248,6 @@ async fn hostile_input_is_refused_by_name_or_stored_as_text(engine: Engine) {
     // Stored markup comes back escaped through SSR, textareas included.
     let script = "</textarea><script>alert('guidelines')</script>";
     app.call_ok(&admin, "guidelines/save", &[("area", "chat"), ("markdown", script)]).await;
-    app.call_ok(
-        &admin,
-        "feedback/set_categories",
-        &[("categories", "</textarea><script>alert('categories')</script>")],
-    )
-    .await;
     for page in ["/admin/guidelines", "/feedback", "/admin/filter"] {
         let html = admin.get(app.url(page)).send().await.unwrap().text().await.unwrap();
         cases += 1;
