@@ -199,9 +199,11 @@ async fn a_second_parley_samples_through_the_first_as_remote_engine() {
         &["--engine-url", &engine.base, "--engine-key", &key, "--engine-model", "tiny"],
     )
     .await;
-    let health = front.model_ready().await;
-    assert_eq!(health["model"]["source"], engine.base.as_str());
-    let front_key = front.api_key().await;
+    front.model_ready().await;
+    let admin = front.first_admin("admin@example.org", "correct horse battery").await;
+    let health: Value = admin.get(front.url("/healthz")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health["model"]["source"], engine.base.as_str(), "signed in, the model is named");
+    let front_key = front.api_key_for(&admin).await;
     let via_front: Value = completion(&front, &front_key, ask(2, false)).await.json().await.unwrap();
     let direct: Value = completion(&engine, &key, ask(2, false)).await.json().await.unwrap();
     for i in 0..2 {
