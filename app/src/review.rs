@@ -10,6 +10,11 @@ named_enum!(Verdict { Accepted = "accepted", Rejected = "rejected" });
 /// Longest reason a reviewer may give, in characters.
 pub const MAX_REASON_CHARS: usize = 2000;
 
+/// The one answer to a verdict the caller may not give (not held by them, never queued, at
+/// another revision, an id already used, no such item): it says nothing about the item.
+pub const NOT_HELD: &str =
+    "you do not hold this submission for review (at this revision); ask for the next one";
+
 /// Which submissions are reviewed: every one of a trainer's first `first` demonstrations, then
 /// `share_percent` of the rest, drawn at random. A demonstration submitted again after a
 /// rejection is always reviewed.

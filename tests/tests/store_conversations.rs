@@ -149,29 +149,13 @@ async fn edits_keep_the_suggestion_and_submits_keep_revisions(engine: Engine) {
     assert_eq!(edited.suggestion, Some(taken));
 
     assert_eq!(f.store.user_counts(f.trainer).await.unwrap().demonstrations, 0, "drafts do not count");
-    let first = f
-        .store
-        .submit_conversation(app::ssr::Submission {
-            conversation_id: id,
-            by: f.trainer,
-            request_id: None,
-            review_reason: None,
-        })
-        .await
-        .unwrap();
+    let submission =
+        || app::ssr::Submission { conversation_id: id, by: f.trainer, request_id: None, review_reason: None };
+    let first = f.store.submit_conversation(submission()).await.unwrap();
     assert_eq!(f.store.user_counts(f.trainer).await.unwrap().demonstrations, 1);
     assert_eq!((first.status, first.revision), (ConversationStatus::Submitted, 1));
     f.store.edit_message(answer.id, "Paris, on the Seine.", None, None).await.unwrap();
-    let second = f
-        .store
-        .submit_conversation(app::ssr::Submission {
-            conversation_id: id,
-            by: f.trainer,
-            request_id: None,
-            review_reason: None,
-        })
-        .await
-        .unwrap();
+    let second = f.store.submit_conversation(submission()).await.unwrap();
     assert_eq!(second.revision, 2);
     let revisions = f.store.conversation_revisions(id).await.unwrap();
     assert_eq!(revisions.len(), 2);

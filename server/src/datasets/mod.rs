@@ -42,27 +42,20 @@ pub fn read_file(source: impl std::io::Read, max_bytes: usize) -> Result<Vec<u8>
         .fill_buf()
         .map_err(|e| FileProblem::Unreadable(format!("cannot read the file: {e}")))?
         .starts_with(&[0x1f, 0x8b]);
+    let (mut reader, unreadable, too_large): (Box<dyn Read>, _, _) = if gzip {
+        (Box::new(flate2::bufread::MultiGzDecoder::new(source)), "not a readable gzip file", "unzips to")
+    } else {
+        (Box::new(source), "cannot read the file", "is")
+    };
     let mut out = vec![];
-    if gzip {
-        flate2::bufread::MultiGzDecoder::new(source)
-            .take(limit)
-            .read_to_end(&mut out)
-            .map_err(|e| FileProblem::Unreadable(format!("not a readable gzip file: {e}")))?;
-        if out.len() > max_bytes {
-            return Err(FileProblem::TooLarge(format!(
-                "the file unzips to over the {} MB an import may hold",
-                max_bytes >> 20
-            )));
-        }
-        return Ok(out);
-    }
-    source
+    reader
+        .by_ref()
         .take(limit)
         .read_to_end(&mut out)
-        .map_err(|e| FileProblem::Unreadable(format!("cannot read the file: {e}")))?;
+        .map_err(|e| FileProblem::Unreadable(format!("{unreadable}: {e}")))?;
     if out.len() > max_bytes {
         return Err(FileProblem::TooLarge(format!(
-            "the file is over the {} MB an import may hold",
+            "the file {too_large} over the {} MB an import may hold",
             max_bytes >> 20
         )));
     }

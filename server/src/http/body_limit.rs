@@ -24,9 +24,7 @@ pub async fn limit_body(State(import_limit): State<usize>, request: Request, nex
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
     if declared.is_some_and(|bytes| bytes > limit as u64) {
-        let error =
-            ApiError::new(ErrorKind::TooLarge, format!("request body is larger than {} KiB", limit / 1024));
-        return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(error)).into_response();
+        return too_large(limit);
     }
     // A body without a declared length is cut off at the limit: reading past it fails,
     // so an oversized upload is never half-accepted.
@@ -43,20 +41,17 @@ pub async fn limit_body(State(import_limit): State<usize>, request: Request, nex
     // A form (every server function's body) is read here, within the limit, and each field
     // checked before anything decodes it: the decoder would turn invalid UTF-8 into U+FFFD
     // silently, and PostgreSQL cannot store a NUL.
-    let bytes = match axum::body::to_bytes(limited, limit).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            let error = ApiError::new(
-                ErrorKind::TooLarge,
-                format!("request body is larger than {} KiB", limit / 1024),
-            );
-            return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(error)).into_response();
-        }
-    };
+    let Ok(bytes) = axum::body::to_bytes(limited, limit).await else { return too_large(limit) };
     if let Err(error) = check_form(&bytes) {
         return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(error)).into_response();
     }
     next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+fn too_large(limit: usize) -> Response {
+    let error =
+        ApiError::new(ErrorKind::TooLarge, format!("request body is larger than {} KiB", limit / 1024));
+    (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(error)).into_response()
 }
 
 /// Refuses a form field (name or value) that is not UTF-8 once percent-decoded, or that

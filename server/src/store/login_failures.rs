@@ -7,19 +7,8 @@ const KEEP_FAILURES_SECS: i64 = 24 * 3600;
 
 impl SqlStore {
     pub(super) async fn insert_login_failure(&self, key: &str, at: &str) -> Result<(), StoreError> {
-        sqlx::query("delete from login_failures where key = $1 and at < $2")
-            .bind(key)
-            .bind(rfc3339_in(-KEEP_FAILURES_SECS))
-            .execute(self.pool())
-            .await
-            .map_err(backend)?;
-        sqlx::query("insert into login_failures (key, at) values ($1, $2)")
-            .bind(key)
-            .bind(at)
-            .execute(self.pool())
-            .await
-            .map_err(backend)?;
-        Ok(())
+        let mut conn = self.pool().acquire().await.map_err(backend)?;
+        write_failure(&mut conn, key, at).await
     }
 
     pub(super) async fn count_login_failures(
@@ -27,12 +16,8 @@ impl SqlStore {
         key: &str,
         since: &str,
     ) -> Result<(i64, Option<String>), StoreError> {
-        sqlx::query_as("select count(*), min(at) from login_failures where key = $1 and at >= $2")
-            .bind(key)
-            .bind(since)
-            .fetch_one(self.pool())
-            .await
-            .map_err(backend)
+        let mut conn = self.pool().acquire().await.map_err(backend)?;
+        failures_since(&mut conn, key, since).await
     }
 
     pub(super) async fn delete_login_failures(&self, key: &str) -> Result<(), StoreError> {
@@ -54,40 +39,49 @@ impl SqlStore {
                 .await
                 .map_err(backend)?;
         }
-        let count = "select count(*), min(at) from login_failures where key = $1 and at >= $2";
-        let (account, oldest): (i64, Option<String>) = sqlx::query_as(count)
-            .bind(&gate.account_key)
-            .bind(&gate.since)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend)?;
+        let (account, oldest) = failures_since(&mut tx, &gate.account_key, &gate.since).await?;
         if account >= gate.account_limit {
             return Ok(LoginAttempt::Refused { oldest });
         }
         if account > 0 {
-            let (address, oldest): (i64, Option<String>) = sqlx::query_as(count)
-                .bind(&gate.address_key)
-                .bind(&gate.since)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(backend)?;
+            let (address, oldest) = failures_since(&mut tx, &gate.address_key, &gate.since).await?;
             if address >= gate.address_limit {
                 return Ok(LoginAttempt::Refused { oldest });
             }
         }
-        sqlx::query("delete from login_failures where key = $1 and at < $2")
-            .bind(&gate.account_key)
-            .bind(rfc3339_in(-KEEP_FAILURES_SECS))
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        sqlx::query("insert into login_failures (key, at) values ($1, $2)")
-            .bind(&gate.account_key)
-            .bind(&gate.now)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        write_failure(&mut tx, &gate.account_key, &gate.now).await?;
         tx.commit().await.map_err(backend)?;
         Ok(LoginAttempt::Open)
     }
+}
+
+/// Failures under `key` since `since`, and the oldest of them.
+async fn failures_since(
+    conn: &mut sqlx::AnyConnection,
+    key: &str,
+    since: &str,
+) -> Result<(i64, Option<String>), StoreError> {
+    sqlx::query_as("select count(*), min(at) from login_failures where key = $1 and at >= $2")
+        .bind(key)
+        .bind(since)
+        .fetch_one(conn)
+        .await
+        .map_err(backend)
+}
+
+/// Stores a failure under `key`, forgetting that key's failures older than a day.
+async fn write_failure(conn: &mut sqlx::AnyConnection, key: &str, at: &str) -> Result<(), StoreError> {
+    sqlx::query("delete from login_failures where key = $1 and at < $2")
+        .bind(key)
+        .bind(rfc3339_in(-KEEP_FAILURES_SECS))
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    sqlx::query("insert into login_failures (key, at) values ($1, $2)")
+        .bind(key)
+        .bind(at)
+        .execute(conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
 }

@@ -278,10 +278,7 @@ impl SqlStore {
 /// The one answer to a verdict the caller may not give: not held by them, not queued, not
 /// at that revision, or an id already used. It says nothing about the item.
 fn not_held() -> StoreError {
-    StoreError::Conflict {
-        field: "conversation_id",
-        message: "you do not hold this submission for review (at this revision); ask for the next one".into(),
-    }
+    StoreError::Conflict { field: "conversation_id", message: app::review::NOT_HELD.into() }
 }
 
 fn same_review(stored: Review, new: &NewReview) -> Result<Review, StoreError> {

@@ -76,6 +76,9 @@ pub async fn add_message(
         ),
         _ => None,
     };
+    let state = state()?;
+    let decision = state.filter.decide(state.store.as_ref(), &text).await?;
+    let verdict = decision.verdict.clone();
     let new = NewMessage {
         id: request_id,
         parent_id,
@@ -84,18 +87,13 @@ pub async fn add_message(
             .map(|s| crate::conversation::SuggestionTaken::new(s.text.clone(), s.model_version_id, &text)),
         taken_from: taken.map(|s| (s.request_id, s.index)),
         author: Author::Trainer { user_id: user.id },
-        decision: Some(state()?.filter.decide(state()?.store.as_ref(), &text).await?),
+        decision: Some(decision),
         text,
     };
-    let state = state()?;
     let store = state.store;
-    let verdict = new.decision.as_ref().map(|d| d.verdict.clone());
     let mut message = store.add_message(conversation_id, new).await?;
-    // A retried send answers the stored turn with the decision stored with it.
-    message.filter = match verdict {
-        Some(verdict) if message.filter.is_none() => Some(verdict),
-        _ => message.filter,
-    };
+    // A concurrent twin's stored turn keeps its own decision when it carries one.
+    message.filter = message.filter.or(Some(verdict));
     // The text typed for this turn is now the turn.
     store.save_composer(conversation_id, None).await?;
     Ok(message)

@@ -133,17 +133,14 @@ pub async fn submit_review(
     }
     // A missing conversation is answered as one the caller does not hold (409): the store
     // refuses every verdict but the holder's at the queued revision, alike.
-    let mut conversation = store.conversation(conversation_id).await?.ok_or_else(|| {
-        ApiError::field(
-            ErrorKind::Conflict,
-            "conversation_id",
-            "you do not hold this submission for review (at this revision); ask for the next one",
-        )
-    })?;
+    let mut conversation = store
+        .conversation(conversation_id)
+        .await?
+        .ok_or_else(|| ApiError::field(ErrorKind::Conflict, "conversation_id", crate::review::NOT_HELD))?;
     if conversation.owner_id == user.id {
         return Err(ApiError::new(ErrorKind::Forbidden, "reviewers do not review their own work"));
     }
-    // The reviewer's text is judged like any turn: a blocked edit is refused.
+    // The reviewer's text is checked and judged like any turn: a blocked edit is refused.
     let filter = crate::ssr::state()?.filter;
     let mut edit_decisions = vec![];
     for edit in &edits {
@@ -166,7 +163,6 @@ pub async fn submit_review(
         None
     } else {
         for edit in &edits {
-            check_text(&edit.text)?;
             let Some(message) = conversation.messages.iter_mut().find(|m| m.id == edit.message_id) else {
                 return Err(ApiError::field(
                     ErrorKind::Invalid,
