@@ -17,9 +17,12 @@ async fn smollm2() -> (TestApp, String) {
         "{MODEL} is missing: run scripts/fetch-model.sh (make test does)"
     );
     let app = TestApp::spawn_with(Engine::Sqlite, &["--model", MODEL]).await;
-    let health = app.model_ready().await;
+    app.model_ready().await;
+    // Signed in, /healthz names the model's file; anonymous callers learn only readiness.
+    let admin = app.first_admin("admin@example.org", "correct horse battery").await;
+    let health: Value = admin.get(app.url("/healthz")).send().await.unwrap().json().await.unwrap();
     assert_eq!(health["model"]["sha256"], "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53");
-    let key = app.api_key().await;
+    let key = app.api_key_for(&admin).await;
     (app, key)
 }
 

@@ -49,39 +49,14 @@ pub async fn import(
         Ok(user) => user,
         Err(response) => return response,
     };
-    let format =
-        match query.format.as_deref().filter(|f| !f.is_empty()).unwrap_or("auto").parse::<ImportFormat>() {
-            Ok(format) => format,
-            Err(message) => return error(ApiError::field(ErrorKind::Invalid, "format", message)),
-        };
-    // A retried upload answers what the first stored.
-    match store.import(query.request_id).await {
-        Ok(Some(done)) => return axum::Json(done).into_response(),
-        Ok(None) => {}
-        Err(err) => return error(err.into()),
-    }
-    let file_name =
-        query.file_name.unwrap_or_else(|| "upload.jsonl".into()).chars().take(200).collect::<String>();
-    let source = query
-        .source
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| file_name.clone());
-    if source.contains('\0') || file_name.contains('\0') {
-        let field = if source.contains('\0') { "source" } else { "file_name" };
-        return error(ApiError::field(
-            ErrorKind::Invalid,
-            field,
-            format!("{field} cannot contain a NUL character"),
-        ));
-    }
-    if source.len() > 200 {
-        return error(ApiError::field(
-            ErrorKind::Invalid,
-            "source",
-            "a source name has 200 characters at most",
-        ));
-    }
+    let request_id = query.request_id;
+    let (format, source, file_name) = match checked(&store, query).await {
+        Ok(checked) => checked,
+        Err(answer) => {
+            drain(body).await;
+            return answer;
+        }
+    };
     let limits = ReadLimits { text_bytes: state.limits.message_bytes, turns: state.limits.messages };
     let max = limit.0;
     enum Refused {
@@ -119,11 +94,59 @@ pub async fn import(
         }
         Err(_) => return error(ApiError::internal()),
     };
-    let new = NewImport { id: query.request_id, source, file_name, by: user.id };
+    let new = NewImport { id: request_id, source, file_name, by: user.id };
     match store.store_import(&new, &parsed).await {
         Ok(done) => axum::Json(done).into_response(),
         Err(err) => error(err.into()),
     }
+}
+
+/// The upload's format, source and file name, or the answer to give without reading the
+/// file: a bad option, or a retried upload (answered with what the first stored).
+async fn checked(store: &SqlStore, query: ImportQuery) -> Result<(ImportFormat, String, String), Response> {
+    let format =
+        match query.format.as_deref().filter(|f| !f.is_empty()).unwrap_or("auto").parse::<ImportFormat>() {
+            Ok(format) => format,
+            Err(message) => return Err(error(ApiError::field(ErrorKind::Invalid, "format", message))),
+        };
+    // A retried upload answers what the first stored.
+    match store.import(query.request_id).await {
+        Ok(Some(done)) => return Err(axum::Json(done).into_response()),
+        Ok(None) => {}
+        Err(err) => return Err(error(err.into())),
+    }
+    let file_name =
+        query.file_name.unwrap_or_else(|| "upload.jsonl".into()).chars().take(200).collect::<String>();
+    let source = query
+        .source
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| file_name.clone());
+    if source.contains('\0') || file_name.contains('\0') {
+        let field = if source.contains('\0') { "source" } else { "file_name" };
+        return Err(error(ApiError::field(
+            ErrorKind::Invalid,
+            field,
+            format!("{field} cannot contain a NUL character"),
+        )));
+    }
+    if source.len() > 200 {
+        return Err(error(ApiError::field(
+            ErrorKind::Invalid,
+            "source",
+            "a source name has 200 characters at most",
+        )));
+    }
+    Ok((format, source, file_name))
+}
+
+/// Reads and drops the rest of a body (the body limit bounds it). An answer given while the
+/// client is still sending makes the server close the connection, and a client mid-upload
+/// can see that reset instead of the answer.
+async fn drain(body: Body) {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    while let Some(Ok(_)) = stream.next().await {}
 }
 
 /// Writes a request body to an unnamed temporary file and rewinds it. A body cut off at the
@@ -225,7 +248,10 @@ pub async fn export(
         }
     };
     if query.format == "manifest" {
-        return manifest(&store, options, file_type).await;
+        let store = store.clone();
+        return on_a_blocking_thread(async move { manifest(&store, options, file_type).await })
+            .await
+            .unwrap_or_else(|| error(ApiError::internal()));
     }
     let format = match query.format.parse::<ExportFormat>() {
         Ok(format) => format,
@@ -251,7 +277,8 @@ pub async fn export(
     let name = output.name();
     let (sender, receiver) = tokio::sync::mpsc::channel(4);
     let store = store.clone();
-    tokio::spawn(async move {
+    // Not awaited: the rows go to the body as they are encoded.
+    drop(on_a_blocking_thread(async move {
         let mut sink = ChannelSink::new(output, sender.clone());
         let written = match Exporter::new(&store, options).await {
             Ok(exporter) => exporter.write(format, &mut sink).await,
@@ -266,7 +293,7 @@ pub async fn export(
             tracing::warn!(%err, "export stopped");
             let _ = sender.send(Err(std::io::Error::other(err))).await;
         }
-    });
+    }));
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(receiver));
     let disposition = format!("attachment; filename=\"{name}\"");
     let content_type = match file_type {
@@ -274,6 +301,17 @@ pub async fn export(
         FileType::Parquet => "application/vnd.apache.parquet",
     };
     ([(CONTENT_TYPE, content_type.to_string()), (CONTENT_DISPOSITION, disposition)], body).into_response()
+}
+
+/// Runs an export on a blocking thread, started at once: encoding and hashing rows is CPU
+/// work that would otherwise hold one of the runtime's few worker threads for a whole
+/// download. `None` if it panicked.
+fn on_a_blocking_thread<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> impl std::future::Future<Output = Option<T>> {
+    let runtime = tokio::runtime::Handle::current();
+    let task = tokio::task::spawn_blocking(move || runtime.block_on(work));
+    async move { task.await.ok() }
 }
 
 /// Every format's files of one type, counted and hashed as a download of each would be
