@@ -10,7 +10,7 @@ export LEPTOS_OUTPUT_NAME := parley
 BIN := $(CARGO_TARGET_DIR)/dist/parley
 WITH_TOOLS = PATH="$$(scripts/tools.sh):$$PATH"
 
-.PHONY: run test build model test-deps test-rust test-python test-browser bench-export
+.PHONY: run test build model test-deps test-rust test-python test-browser test-durability fuzz bench-export
 
 ## Build the release server and browser bundle, fetch the model, serve on 127.0.0.1:3000.
 run: build model
@@ -31,6 +31,17 @@ test-deps:
 
 test-rust:
 	PARLEY_BIN=$(BIN) cargo test --workspace --release --no-fail-fast
+
+## kill -9 under load, TRIALS times per engine (make test runs 2): every acknowledged
+## submission is there once after the restart.
+TRIALS ?= 20
+test-durability: build
+	PARLEY_BIN=$(BIN) PARLEY_DURABILITY_TRIALS=$(TRIALS) cargo test --release -p parley-tests --test durability
+
+## Fuzz the importers, the ranking check and the filter policy, FUZZ_SECONDS each (nightly).
+FUZZ_SECONDS ?= 60
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # Every exported file loaded with Hugging Face `datasets` (installed by test-deps).
 test-python:

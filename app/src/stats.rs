@@ -78,8 +78,26 @@ pub struct ModelStrength {
     pub games: f64,
 }
 
+/// When figures served from the cache were computed, and how old they may get.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Freshness {
+    /// RFC 3339, UTC.
+    pub computed_at: String,
+    pub max_age_secs: u64,
+}
+
+impl Freshness {
+    /// "Figures as of 10:42:05 UTC, recomputed at most every 30 s."
+    pub fn describe(&self) -> String {
+        let time = self.computed_at.get(11..19).unwrap_or(&self.computed_at);
+        format!("Figures as of {time} UTC, recomputed at most every {} s.", self.max_age_secs)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Dashboard {
+    #[serde(default)]
+    pub freshness: Freshness,
     pub days: Vec<String>,
     pub per_day: Vec<Series>,
     /// (queue, items waiting)
@@ -101,6 +119,8 @@ pub struct Dashboard {
 /// A trainer's own figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
+    #[serde(default)]
+    pub freshness: Freshness,
     pub user_id: Uuid,
     pub email: String,
     pub days: Vec<String>,

@@ -1,4 +1,4 @@
-//! The `parley` command line: `serve` (the default), `migrate`, `user add`, `model check`.
+//! The `parley` command line: `serve` (the default), `migrate`, `user add`, `model check`, …
 
 use crate::model_file::{self, DEFAULT_MODEL_PATH};
 use crate::store::SqlStore;
@@ -44,6 +44,9 @@ pub enum Command {
     Seed(crate::datasets::cli::SeedArgs),
     /// Measure the model: prompt and generation tokens/s, time to first token, K alternatives.
     Bench(crate::bench::BenchArgs),
+    /// List every route besides the pages (plain routes and server functions), one
+    /// "METHOD path" a line.
+    Routes,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -120,6 +123,10 @@ pub struct ServeArgs {
     /// Seconds a trainer holds a comparison they were given before it returns to the queue.
     #[arg(long, env = "PARLEY_RANK_LEASE_SECS", default_value_t = app::comparison::DEFAULT_LEASE_SECS, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub rank_lease_secs: u64,
+    /// Seconds the quality figures (dashboard, progress, leaderboard) are served from the
+    /// cache before they are computed again; the pages say when they were computed.
+    #[arg(long, env = "PARLEY_FIGURES_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub figures_secs: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -223,6 +230,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Import(args)) => crate::datasets::cli::import(args).await,
         Some(Command::Export(args)) => crate::datasets::cli::export(args).await,
         Some(Command::Seed(args)) => crate::datasets::cli::seed(args).await,
+        Some(Command::Routes) => {
+            for route in crate::http::route_list() {
+                println!("{route}");
+            }
+            Ok(())
+        }
     }
 }
 

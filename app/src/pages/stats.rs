@@ -104,6 +104,7 @@ pub fn StatsPage() -> impl IntoView {
                             let categories: Vec<(String, f64)> = d.feedback_categories.iter().map(|(c, n)| (c.clone(), *n as f64)).collect();
                             let precision: Vec<(String, f64)> = d.filter_precision.iter().filter_map(|(c, p)| p.map(|p| (c.clone(), p))).collect();
                             view! {
+                                <p class="muted" data-testid="freshness">{d.freshness.describe()}</p>
                                 <StackedBars name="per-day" title="Work per day".to_string() labels=d.days.clone() series=d.per_day.clone() />
                                 <HBars name="queues" title="Waiting now".to_string() items=queues />
                                 <h2>"Agreement"</h2>
@@ -165,6 +166,7 @@ pub fn ProgressPage() -> impl IntoView {
                             let place = p.place.map_or_else(|| "not on the leaderboard yet".to_string(), |n| format!("place {n} on the leaderboard, score {:.1}", p.score));
                             view! {
                                 <h1>{format!("Progress of {}", p.email)}</h1>
+                                <p class="muted" data-testid="freshness">{p.freshness.describe()}</p>
                                 <p data-testid="streak">{format!("Streak: {} day{} in a row", p.streak, if p.streak == 1 { "" } else { "s" })}" · " {place} " · " <a href="/leaderboard">"Leaderboard"</a></p>
                                 <ul class="totals">{totals}</ul>
                                 <StackedBars name="my-per-day" title="Your work per day (last 30 days)".to_string() labels=p.days.clone() series=p.per_day.clone() />

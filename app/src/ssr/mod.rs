@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod content_filter;
+pub mod figures;
 pub mod model;
 pub mod moderation;
 mod passwords;
@@ -39,6 +40,8 @@ pub struct AppState {
     /// Wakes the background sampler when a batch of comparisons is created.
     pub comparison_work: Arc<tokio::sync::Notify>,
     pub filter: Arc<content_filter::FilterState>,
+    /// The quality figures, kept a while once computed.
+    pub figures: Arc<figures::FigureCache>,
 }
 
 pub fn state() -> Result<AppState, ApiError> {

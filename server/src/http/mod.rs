@@ -19,12 +19,36 @@ use app::app::{App, shell};
 use app::ssr::model::{LanguageModel, ModelSet, ServedModel};
 use app::ssr::{AppState, Store};
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{MethodRouter, get, post};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+/// The routes that are neither pages nor server functions, with their methods.
+fn plain_routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
+    vec![
+        ("GET", "/healthz", get(health::healthz)),
+        ("GET", "/api/generate", get(generate::generate)),
+        ("GET", "/api/conversations/{id}/generate", get(converse::converse)),
+        ("GET", "/v1/models", get(openai::list_models)),
+        ("POST", "/v1/chat/completions", post(openai::chat_completions)),
+        ("POST", "/v1/moderations", post(openai::moderations)),
+        ("POST", "/api/datasets/import", post(datasets::import)),
+        ("GET", "/api/datasets/export", get(datasets::export)),
+    ]
+}
+
+/// Every route a caller can reach besides the pages, as "METHOD path": the plain routes
+/// and each registered server function (`parley routes` prints them; the authorization
+/// test checks each against its table).
+pub fn route_list() -> Vec<String> {
+    let mut routes: Vec<String> = plain_routes().into_iter().map(|(method, path, _)| format!("{method} {path}")).collect();
+    routes.extend(server_fn::axum::server_fn_paths().map(|(path, method)| format!("{method} {path}")));
+    routes.sort();
+    routes
+}
 
 pub fn router(state: AppState, options: LeptosOptions, sql: Arc<SqlStore>, import_limit: usize) -> Router {
     let routes = generate_route_list(App);
@@ -32,15 +56,9 @@ pub fn router(state: AppState, options: LeptosOptions, sql: Arc<SqlStore>, impor
         let state = state.clone();
         move || provide_context(state.clone())
     };
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/api/generate", get(generate::generate))
-        .route("/api/conversations/{id}/generate", get(converse::converse))
-        .route("/v1/models", get(openai::list_models))
-        .route("/v1/chat/completions", axum::routing::post(openai::chat_completions))
-        .route("/v1/moderations", axum::routing::post(openai::moderations))
-        .route("/api/datasets/import", axum::routing::post(datasets::import))
-        .route("/api/datasets/export", get(datasets::export))
+    plain_routes()
+        .into_iter()
+        .fold(Router::new(), |router, (_, path, handler)| router.route(path, handler))
         .layer(axum::Extension(sql))
         .layer(axum::Extension(datasets::ImportLimit(import_limit)))
         .with_state(state.clone())
@@ -120,6 +138,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         limits,
         comparison_work,
         filter,
+        figures: Arc::new(app::ssr::figures::FigureCache::new(std::time::Duration::from_secs(args.figures_secs))),
     };
     let options = LeptosOptions::builder()
         .output_name("parley")

@@ -88,6 +88,33 @@ pub struct TestApp {
     pub base: String,
     pub db: TestDb,
     child: Child,
+    args: Vec<String>,
+}
+
+/// `parley serve` on a free port; its address once it listens.
+async fn start(db: &TestDb, args: &[String]) -> (String, Child) {
+    let mut child = Command::new(parley_bin())
+        .args(["serve", "--addr", "127.0.0.1:0", "--database-url", &db.url])
+        .arg("--data-dir")
+        .arg(&db.dir)
+        .args(args)
+        .env("RUST_LOG", "error")
+        .env_remove("PARLEY_MODEL")
+        .env_remove("PARLEY_ENGINE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start parley");
+    let stdout = child.stdout.take().expect("stdout");
+    let base = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        lines
+            .find_map(|line| line.ok()?.strip_prefix("Parley listening on ").map(str::to_string))
+            .expect("parley printed no listening address")
+    })
+    .await
+    .expect("read address");
+    (base, child)
 }
 
 impl TestApp {
@@ -98,31 +125,21 @@ impl TestApp {
     /// Starts `parley serve` with more arguments (a model, a remote engine).
     pub async fn spawn_with(engine: Engine, args: &[&str]) -> TestApp {
         let db = TestDb::new(engine).await;
-        let mut child = Command::new(parley_bin())
-            .args(["serve", "--addr", "127.0.0.1:0", "--database-url", &db.url])
-            .arg("--data-dir")
-            .arg(&db.dir)
-            .args(args)
-            .env("RUST_LOG", "error")
-            .env_remove("PARLEY_MODEL")
-            .env_remove("PARLEY_ENGINE_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start parley");
-        let stdout = child.stdout.take().expect("stdout");
-        let base = tokio::task::spawn_blocking(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            lines
-                .find_map(|line| line.ok()?.strip_prefix("Parley listening on ").map(str::to_string))
-                .expect("parley printed no listening address")
-        })
-        .await
-        .expect("read address");
-        TestApp { base, db, child }
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let (base, child) = start(&db, &args).await;
+        TestApp { base, db, child, args }
     }
 
-    /// Waits until `/healthz` says the model is ready (it warms up after start).
+    /// Kills the server with SIGKILL (no shutdown, nothing flushed) and starts it again on
+    /// the same database, with the same arguments, on a new port.
+    pub async fn kill_and_restart(&mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("reap");
+        let (base, child) = start(&self.db, &self.args).await;
+        self.base = base;
+        self.child = child;
+    }
+
     pub async fn model_ready(&self) -> serde_json::Value {
         for _ in 0..200 {
             let health: serde_json::Value =
@@ -337,4 +354,72 @@ pub fn shared_data(file: &str) -> PathBuf {
         .map(|dir| dir.join(file))
         .find(|path| path.exists())
         .unwrap_or_else(|| panic!("{file} not found in {candidates:?}; set PARLEY_SHARED_DATA"))
+}
+
+/// Every row of every table but the sign-in bookkeeping (sessions, failed sign-ins), each
+/// row as text, sorted: two snapshots are equal when nothing was written.
+pub async fn snapshot(app: &TestApp) -> std::collections::BTreeMap<String, Vec<String>> {
+    use sqlx::{Column, Connection, Row};
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(&app.db.url).await.expect("connect");
+    let tables = if app.db.url.starts_with("postgres") {
+        "select table_name::text from information_schema.tables where table_schema = current_schema() \
+         and table_type = 'BASE TABLE'"
+    } else {
+        "select name from sqlite_master where type = 'table' and name not like 'sqlite_%'"
+    };
+    let tables: Vec<(String,)> = sqlx::query_as(tables).fetch_all(&mut db).await.expect("tables");
+    let mut all = std::collections::BTreeMap::new();
+    for (table,) in tables {
+        if matches!(table.as_str(), "sessions" | "login_failures" | "_sqlx_migrations") {
+            continue;
+        }
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("select * from {table}")))
+            .fetch_all(&mut db)
+            .await
+            .expect("rows");
+        let mut texts: Vec<String> = rows
+            .iter()
+            .map(|row| {
+                (0..row.columns().len())
+                    .map(|i| {
+                        let name = row.columns()[i].name().to_string();
+                        let value = row
+                            .try_get::<Option<String>, _>(i)
+                            .map(|v| format!("{v:?}"))
+                            .or_else(|_| row.try_get::<Option<i64>, _>(i).map(|v| format!("{v:?}")))
+                            .or_else(|_| row.try_get::<Option<f64>, _>(i).map(|v| format!("{v:?}")))
+                            .or_else(|_| row.try_get::<Option<bool>, _>(i).map(|v| format!("{v:?}")))
+                            .or_else(|_| row.try_get::<Option<Vec<u8>>, _>(i).map(|v| format!("{v:?}")))
+                            .unwrap_or_else(|_| "?".into());
+                        format!("{name}={value}")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        texts.sort();
+        all.insert(table, texts);
+    }
+    all
+}
+
+/// The tables whose rows differ between two snapshots, with a row that differs.
+pub fn changed(
+    before: &std::collections::BTreeMap<String, Vec<String>>,
+    after: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Vec<String> {
+    let tables: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    tables
+        .into_iter()
+        .filter_map(|table| {
+            let (a, b) = (before.get(table), after.get(table));
+            (a != b).then(|| {
+                let empty = vec![];
+                let (a, b) = (a.unwrap_or(&empty), b.unwrap_or(&empty));
+                let new = b.iter().find(|row| !a.contains(row)).or_else(|| a.iter().find(|row| !b.contains(row)));
+                format!("{table}: {} -> {} rows, e.g. {}", a.len(), b.len(), new.map_or("", |r| r.as_str()))
+            })
+        })
+        .collect()
 }

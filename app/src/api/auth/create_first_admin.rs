@@ -10,6 +10,11 @@ pub async fn create_first_admin(request_id: Uuid, email: String, password: Strin
     use crate::validate::{check_email, check_password};
 
     let state = state()?;
+    // Refused before the slow hash once set up (the store refuses it again atomically); a
+    // retried first submit still reaches the store, which answers the admin it made.
+    if state.store.user_count().await? > 0 && state.store.user_by_id(request_id).await?.is_none() {
+        return Err(crate::ssr::StoreError::AlreadySetUp.into());
+    }
     let email = check_email(&email)?;
     check_password(&password, &email)?;
     let password_hash = hash_password(password).await?;

@@ -14,7 +14,10 @@ pub const CHART_DAYS: u32 = 30;
 #[server(endpoint = "stats/dashboard")]
 pub async fn quality_dashboard() -> Result<Dashboard, ApiError> {
     crate::ssr::require(crate::domain::Role::Reviewer).await?;
-    compute::dashboard().await
+    let figures = crate::ssr::state()?.figures;
+    let (mut dashboard, freshness) = figures.get("dashboard", compute::dashboard).await?;
+    dashboard.freshness = freshness;
+    Ok(dashboard)
 }
 
 /// A trainer's own figures; `user_id` picks another trainer (reviewers and admins only).
@@ -27,14 +30,18 @@ pub async fn trainer_progress(#[server(default)] user_id: Option<Uuid>) -> Resul
     if whom != caller.id && !caller.role.allows(Role::Reviewer) {
         return Err(ApiError::new(ErrorKind::Forbidden, "trainers see their own figures only"));
     }
-    compute::progress(whom).await
+    let figures = crate::ssr::state()?.figures;
+    let (mut progress, freshness) = figures.get(&format!("progress {whom}"), || compute::progress(whom)).await?;
+    progress.freshness = freshness;
+    Ok(progress)
 }
 
 /// Everyone who worked, by score (the formula is `stats::SCORE_FORMULA`).
 #[server(endpoint = "stats/leaderboard")]
 pub async fn leaderboard() -> Result<Vec<LeaderRow>, ApiError> {
     crate::ssr::require(crate::domain::Role::Trainer).await?;
-    compute::leaderboard().await
+    let figures = crate::ssr::state()?.figures;
+    Ok(figures.get("leaderboard", compute::leaderboard).await?.0)
 }
 
 #[cfg(feature = "ssr")]
@@ -264,6 +271,7 @@ mod compute {
         let mut feedback_categories: Vec<(String, i64)> = categories.into_iter().collect();
         feedback_categories.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         Ok(Dashboard {
+            freshness: Default::default(),
             per_day: per_day(&activity, &days, None),
             days,
             queues: vec![
@@ -351,6 +359,7 @@ mod compute {
         let edited =
             store.edited_by_reviewers().await?.into_iter().find(|(w, _)| *w == whom).map_or(0, |(_, n)| n);
         Ok(Progress {
+            freshness: Default::default(),
             user_id: whom,
             email,
             per_day: per_day(&activity, &days, Some(whom)),

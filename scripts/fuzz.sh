@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `make fuzz`: runs each fuzz target (tests/fuzz) for SECONDS seconds with cargo fuzz on the
+# nightly toolchain, installing cargo-fuzz once. The corpus each run grows is kept in
+# tests/fuzz/corpus/<target> (commit what is new); a crash is written to
+# tests/fuzz/artifacts/<target> and stops the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+    echo "fuzz: installing cargo-fuzz (nightly, once)" >&2
+    cargo +nightly install cargo-fuzz --locked >&2
+fi
+# The project's versions, so the fuzz build resolves the crates the server is tested with.
+[ -f tests/fuzz/Cargo.lock ] || cp Cargo.lock tests/fuzz/Cargo.lock
+export CARGO_TARGET_DIR=${FUZZ_TARGET_DIR:-$HOME/.cache/parley/fuzz-target}
+for target in import ranking policy; do
+    mkdir -p "tests/fuzz/corpus/$target"
+    echo "fuzz: $target for ${seconds}s" >&2
+    cargo +nightly fuzz run --fuzz-dir tests/fuzz "$target" "tests/fuzz/corpus/$target" \
+        -- -max_total_time="$seconds" -max_len=65536 -timeout=10
+done
