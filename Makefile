@@ -10,7 +10,7 @@ export LEPTOS_OUTPUT_NAME := parley
 BIN := $(CARGO_TARGET_DIR)/dist/parley
 WITH_TOOLS = PATH="$$(scripts/tools.sh):$$PATH"
 
-.PHONY: run test build model test-deps test-rust test-python test-browser test-durability fuzz bench-export
+.PHONY: run test build model test-deps test-rust test-python test-browser test-durability fuzz bench-export bench-load
 
 ## Build the release server and browser bundle, fetch the model, serve on 127.0.0.1:3000.
 run: build model
@@ -53,3 +53,10 @@ test-browser:
 ## Export benchmark: 1,000,000 preference pairs from SQLite, time and peak memory.
 bench-export: build
 	scripts/bench-export.sh $(BIN)
+
+## Load benchmark: 1, 10 and 50 trainers ranking for SECONDS each, on SQLite and PostgreSQL,
+## beside Label Studio's figures.
+LOAD_SECONDS ?= 60
+bench-load: build
+	$(BIN) bench-load --engine sqlite --seconds $(LOAD_SECONDS)
+	$(BIN) bench-load --engine postgres --seconds $(LOAD_SECONDS)

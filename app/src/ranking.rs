@@ -28,6 +28,8 @@ pub enum RankingError {
     Foreign(Uuid),
     #[error("completion {0} is shown but not ranked; rank every completion (ties are allowed)")]
     Missing(Uuid),
+    #[error("completion {0} is listed twice among those shown")]
+    ShownTwice(Uuid),
 }
 
 impl Ranking {
@@ -35,6 +37,11 @@ impl Ranking {
     pub fn check(&self, shown: &[Uuid]) -> Result<(), RankingError> {
         if self.groups.is_empty() {
             return Err(RankingError::Empty);
+        }
+        // Found by fuzzing: a shown list with a repeat let a ranking of fewer completions
+        // through.
+        if let Some((_, id)) = shown.iter().enumerate().find(|(i, id)| shown[..*i].contains(id)) {
+            return Err(RankingError::ShownTwice(*id));
         }
         let mut seen: Vec<Uuid> = Vec::with_capacity(shown.len());
         for (i, group) in self.groups.iter().enumerate() {
@@ -241,6 +248,15 @@ mod tests {
 
     fn ranking(groups: &[&[u128]]) -> Ranking {
         Ranking { groups: groups.iter().map(|g| g.iter().map(|i| Uuid::from_u128(*i)).collect()).collect() }
+    }
+
+    #[test]
+    fn a_shown_list_with_a_repeat_is_refused() {
+        // The fuzzer's find (tests/fuzz/corpus/ranking/shown-twice): two completions ranked
+        // against three shown, one of them twice.
+        let one = Uuid::from_u128(1);
+        let shown = [one, one, Uuid::from_u128(2)];
+        assert_eq!(ranking(&[&[2], &[1]]).check(&shown), Err(RankingError::ShownTwice(one)));
     }
 
     #[test]

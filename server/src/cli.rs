@@ -44,6 +44,9 @@ pub enum Command {
     Seed(crate::datasets::cli::SeedArgs),
     /// Measure the model: prompt and generation tokens/s, time to first token, K alternatives.
     Bench(crate::bench::BenchArgs),
+    /// The labeling loop under load: rank/task and rank/submit by 1, 10 and 50 trainers,
+    /// beside Label Studio's figures (make bench-load).
+    BenchLoad(crate::bench_load::LoadArgs),
     /// List every route besides the pages (plain routes and server functions), one
     /// "METHOD path" a line.
     Routes,
@@ -230,6 +233,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Import(args)) => crate::datasets::cli::import(args).await,
         Some(Command::Export(args)) => crate::datasets::cli::export(args).await,
         Some(Command::Seed(args)) => crate::datasets::cli::seed(args).await,
+        Some(Command::BenchLoad(args)) => crate::bench_load::run(args).await,
         Some(Command::Routes) => {
             for route in crate::http::route_list() {
                 println!("{route}");

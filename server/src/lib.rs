@@ -2,6 +2,7 @@
 //! the model file check and the command line.
 
 pub mod bench;
+pub mod bench_load;
 pub mod cli;
 pub mod datasets;
 pub mod http;

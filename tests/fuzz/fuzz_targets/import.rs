@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(bytes) = parley::datasets::read_file(data, 1 << 20) else { return };
     assert!(bytes.len() <= 1 << 20, "read_file keeps its limit");
     for format in ImportFormat::ALL {
-        match read(&bytes, *format, LIMITS) {
+        match read(&bytes, format, LIMITS) {
             Ok(parsed) => {
                 for dialogue in &parsed.dialogues {
                     assert!(!dialogue.turns.is_empty() && dialogue.turns.len() <= LIMITS.turns);

@@ -1,0 +1,374 @@
+//! `parley bench-load`: the labeling loop under load, as a team of trainers runs it. A
+//! fresh database (SQLite, or a new PostgreSQL database), `--prompts` imported prompts and
+//! one comparison batch drawn from them (K completions each, sampled by the tiny model), one
+//! account per trainer; then, for each count of trainers, every trainer loops `rank/task`
+//! and `rank/submit` (a fresh request id, a full ranking) for `--seconds`. Printed per run:
+//! submissions/s, latency percentiles of both calls, answers by status, rankings stored
+//! against acknowledged, duplicates and the server's peak RSS, beside Label Studio's figures
+//! on the same machine kind. Then a retry storm: each of 200 submissions sent twice at once.
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+#[derive(Args, Debug)]
+pub struct LoadArgs {
+    /// `sqlite` (a fresh file) or `postgres` (a fresh database on --postgres-url's server).
+    #[arg(long, default_value = "sqlite")]
+    pub engine: String,
+    /// A PostgreSQL server Parley may create and drop a database on.
+    #[arg(long, env = "PARLEY_TEST_POSTGRES", default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    pub postgres_url: String,
+    /// Concurrent trainers, one run each.
+    #[arg(long, value_delimiter = ',', default_value = "1,10,50")]
+    pub trainers: Vec<usize>,
+    /// Seconds each run lasts.
+    #[arg(long, default_value_t = 60)]
+    pub seconds: u64,
+    /// Prompts imported; the batch draws one comparison from each.
+    #[arg(long, default_value_t = 20_000)]
+    pub prompts: usize,
+    /// Completions per comparison.
+    #[arg(short = 'k', long, default_value_t = 4)]
+    pub k: usize,
+    /// Submissions sent twice at once in the retry storm.
+    #[arg(long, default_value_t = 200)]
+    pub retries: usize,
+}
+
+/// Label Studio 1.23.2 on the same machine kind, the same loop (issue 16).
+const LABEL_STUDIO: [(usize, &str); 3] = [
+    (1, "6.8/s, p50 144 ms"),
+    (10, "-"),
+    (50, "3.9/s, p99 21.9 s, 18 5xx, duplicates"),
+];
+
+struct Server {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Peak resident memory since the last reset, in MB (Linux `VmHWM`).
+    fn peak_rss_mb(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb / 1024)
+    }
+
+    /// Starts the peak over from the current size.
+    fn reset_peak(&self) {
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
+    }
+}
+
+fn start(database_url: &str) -> anyhow::Result<Server> {
+    let dir = tempfile::tempdir()?;
+    let model = dir.path().join("tiny.gguf");
+    crate::model::tiny::write(&model, 0).context("cannot write the tiny model")?;
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(["serve", "--addr", "127.0.0.1:0", "--database-url", database_url])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("--model")
+        .arg(&model)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot start parley serve")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let base = lines
+        .find_map(|line| line.ok()?.strip_prefix("Parley listening on ").map(str::to_string))
+        .context("the server printed no address")?;
+    // Keep reading, so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Ok(Server { child, base, _dir: dir })
+}
+
+fn client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(4)
+        .build()?)
+}
+
+async fn call(client: &reqwest::Client, base: &str, function: &str, form: &[(&str, &str)]) -> anyhow::Result<Value> {
+    let reply = client.post(format!("{base}/api/{function}")).form(form).send().await?;
+    let status = reply.status();
+    let text = reply.text().await?;
+    if status != 200 {
+        bail!("{function}: {status} {text}");
+    }
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// One trainer's record of a run.
+#[derive(Default)]
+struct Tally {
+    task_ms: Vec<f64>,
+    submit_ms: Vec<f64>,
+    statuses: BTreeMap<String, u64>,
+    acknowledged: Vec<Uuid>,
+    empty_queue: bool,
+}
+
+async fn trainer(client: reqwest::Client, base: Arc<str>, until: Instant) -> Tally {
+    let mut tally = Tally::default();
+    let count = |tally: &mut Tally, call: &str, status: u16| {
+        *tally.statuses.entry(format!("{call} {status}")).or_default() += 1;
+    };
+    while Instant::now() < until {
+        let started = Instant::now();
+        let reply = client.post(format!("{base}/api/rank/task")).form(&[] as &[(&str, &str)]).send().await;
+        let task: Value = match reply {
+            Ok(reply) => {
+                let status = reply.status().as_u16();
+                let body = reply.json::<Value>().await.unwrap_or(Value::Null);
+                tally.task_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+                count(&mut tally, "task", status);
+                if status != 200 {
+                    continue;
+                }
+                body
+            }
+            Err(_) => {
+                count(&mut tally, "task", 0);
+                continue;
+            }
+        };
+        let Some(comparison) = task["comparison_id"].as_str() else {
+            tally.empty_queue = true;
+            break;
+        };
+        let shown: Vec<&str> = task["completions"].as_array().into_iter().flatten().filter_map(|c| c["id"].as_str()).collect();
+        let ranking: Vec<Vec<&str>> = shown.iter().map(|c| vec![*c]).collect();
+        let id = Uuid::new_v4();
+        let body = json!({"request_id": id, "comparison_id": comparison, "ranking": ranking, "shown": shown});
+        let started = Instant::now();
+        let status = match client.post(format!("{base}/api/rank/submit")).json(&body).send().await {
+            Ok(reply) => {
+                let status = reply.status().as_u16();
+                let _ = reply.bytes().await;
+                status
+            }
+            Err(_) => 0,
+        };
+        tally.submit_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        count(&mut tally, "submit", status);
+        if status == 200 {
+            tally.acknowledged.push(id);
+        }
+    }
+    tally
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn spread(mut values: Vec<f64>) -> String {
+    values.sort_by(f64::total_cmp);
+    format!("{:.1} / {:.1} / {:.1}", percentile(&values, 0.5), percentile(&values, 0.9), percentile(&values, 0.99))
+}
+
+/// A fresh database for the run: a SQLite file, or a new PostgreSQL database (and the URL
+/// to drop it with afterwards).
+async fn database(args: &LoadArgs, dir: &std::path::Path) -> anyhow::Result<(String, Option<String>)> {
+    match args.engine.as_str() {
+        "sqlite" => Ok((format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()), None)),
+        "postgres" => {
+            use sqlx::Connection;
+            sqlx::any::install_default_drivers();
+            let name = format!("parley_bench_{}", Uuid::new_v4().simple());
+            let mut admin = sqlx::AnyConnection::connect(&args.postgres_url).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}"))).execute(&mut admin).await?;
+            let (server, _) = args.postgres_url.rsplit_once('/').context("a postgres URL ends in /DATABASE")?;
+            Ok((format!("{server}/{name}"), Some(name)))
+        }
+        other => bail!("--engine is sqlite or postgres, not {other:?}"),
+    }
+}
+
+pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (url, dropped) = database(&args, dir.path()).await?;
+    let result = measure(&args, &url).await;
+    if let Some(name) = dropped {
+        use sqlx::Connection;
+        let mut admin = sqlx::AnyConnection::connect(&args.postgres_url).await?;
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("drop database if exists {name} with (force)")))
+            .execute(&mut admin)
+            .await;
+    }
+    result
+}
+
+async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
+    let most = args.trainers.iter().copied().max().unwrap_or(1);
+    let server = start(url)?;
+    let base: Arc<str> = server.base.clone().into();
+    let admin = client()?;
+    let password = "correct horse battery";
+    call(&admin, &base, "auth/create_first_admin", &[("request_id", &Uuid::new_v4().to_string()), ("email", "admin@example.org"), ("password", password)]).await?;
+
+    let started = Instant::now();
+    let prompts: String = (0..args.prompts).map(|i| format!("\"Prompt {i}: name a colour and say why.\"\n")).collect();
+    let reply = admin
+        .post(format!("{base}/api/datasets/import?format=prompts&request_id={}", Uuid::new_v4()))
+        .body(prompts)
+        .send()
+        .await?;
+    if reply.status() != 200 {
+        bail!("import: {} {}", reply.status(), reply.text().await?);
+    }
+    let size = args.prompts.to_string();
+    let k = args.k.to_string();
+    let overlap = most.to_string();
+    let batch = Uuid::new_v4().to_string();
+    let form = [
+        ("request_id", batch.as_str()),
+        ("size", size.as_str()),
+        ("k", k.as_str()),
+        ("overlap", overlap.as_str()),
+        ("from_prompts", "true"),
+        ("temperature", "0.9"),
+        ("max_tokens", "4"),
+    ];
+    call(&admin, &base, "rank/create_batch", &form).await?;
+    loop {
+        let batches = call(&admin, &base, "rank/batches", &[]).await?;
+        if batches[0]["pending"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    println!(
+        "set-up: {} prompts, one batch of {} comparisons (K = {}, overlap {most}) sampled, {:.0} s",
+        args.prompts,
+        args.prompts,
+        args.k,
+        started.elapsed().as_secs_f64()
+    );
+
+    let mut trainers = vec![];
+    for i in 0..most {
+        let email = format!("trainer{i}@example.org");
+        let form = [("request_id", Uuid::new_v4().to_string()), ("email", email.clone()), ("password", password.to_string()), ("role", "trainer".to_string())];
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        call(&admin, &base, "users/create", &form).await?;
+        let trainer = client()?;
+        call(&trainer, &base, "auth/login", &[("email", &email), ("password", password)]).await?;
+        trainers.push(trainer);
+    }
+
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(url).await?;
+    println!();
+    println!(
+        "{:>8} {:>12} {:>22} {:>22} {:>24} {:>16} {:>5} {:>8}  {}",
+        "trainers", "submits/s", "task p50/p90/p99 ms", "submit p50/p90/p99 ms", "answers", "stored/acked", "dups", "peak RSS", "Label Studio 1.23.2"
+    );
+    for &count in &args.trainers {
+        server.reset_peak();
+        let until = Instant::now() + Duration::from_secs(args.seconds);
+        let started = Instant::now();
+        let workers: Vec<_> = trainers[..count]
+            .iter()
+            .map(|client| tokio::spawn(trainer(client.clone(), base.clone(), until)))
+            .collect();
+        let mut all = Tally::default();
+        for worker in workers {
+            let tally = worker.await?;
+            all.task_ms.extend(tally.task_ms);
+            all.submit_ms.extend(tally.submit_ms);
+            for (key, n) in tally.statuses {
+                *all.statuses.entry(key).or_default() += n;
+            }
+            all.acknowledged.extend(tally.acknowledged);
+            all.empty_queue |= tally.empty_queue;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let mut stored = 0i64;
+        for chunk in all.acknowledged.chunks(500) {
+            let list = chunk.iter().map(|id| format!("'{id}'")).collect::<Vec<_>>().join(",");
+            let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("select count(*) from rankings where id in ({list})")))
+                .fetch_one(&db)
+                .await?;
+            stored += n;
+        }
+        let (dups,): (i64,) = sqlx::query_as(
+            "select count(*) from (select comparison_id, ranked_by from rankings group by comparison_id, ranked_by having count(*) > 1) d",
+        )
+        .fetch_one(&db)
+        .await?;
+        let answers = all.statuses.iter().map(|(k, n)| format!("{k}:{n}")).collect::<Vec<_>>().join(" ");
+        let label_studio = LABEL_STUDIO.iter().find(|(c, _)| *c == count).map_or("-", |(_, s)| s);
+        println!(
+            "{:>8} {:>12.1} {:>22} {:>22} {:>24} {:>16} {:>5} {:>5} MB  {}{}",
+            count,
+            all.acknowledged.len() as f64 / elapsed,
+            spread(all.task_ms),
+            spread(all.submit_ms),
+            answers,
+            format!("{stored}/{}", all.acknowledged.len()),
+            dups,
+            server.peak_rss_mb().unwrap_or(0),
+            label_studio,
+            if all.empty_queue { "  (the queue ran out)" } else { "" },
+        );
+    }
+
+    // The retry storm: every submission sent twice at once, as a double click does.
+    let client = &trainers[0];
+    let (mut both_ok, mut same, mut tasks) = (0, 0, 0);
+    let mut ids = vec![];
+    for _ in 0..args.retries {
+        let task = call(client, &base, "rank/task", &[]).await?;
+        let Some(comparison) = task["comparison_id"].as_str() else { break };
+        tasks += 1;
+        let shown: Vec<&str> = task["completions"].as_array().into_iter().flatten().filter_map(|c| c["id"].as_str()).collect();
+        let ranking: Vec<Vec<&str>> = shown.iter().rev().map(|c| vec![*c]).collect();
+        let id = Uuid::new_v4();
+        let body = json!({"request_id": id, "comparison_id": comparison, "ranking": ranking, "shown": shown});
+        let send = || async { client.post(format!("{base}/api/rank/submit")).json(&body).send().await };
+        let (a, b) = tokio::join!(send(), send());
+        let (a, b) = (a?, b?);
+        if a.status() == 200 && b.status() == 200 {
+            both_ok += 1;
+        }
+        let (a, b): (Value, Value) = (a.json().await?, b.json().await?);
+        if a["id"] == b["id"] && a["ranking"] == b["ranking"] {
+            same += 1;
+        }
+        ids.push(id);
+    }
+    let list = ids.iter().map(|id| format!("'{id}'")).collect::<Vec<_>>().join(",");
+    let (stored,): (i64,) = if ids.is_empty() {
+        (0,)
+    } else {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("select count(*) from rankings where id in ({list})"))).fetch_one(&db).await?
+    };
+    println!();
+    println!("retry storm: {tasks} submissions each sent twice at once: {both_ok} answered 200 twice, {same} with the same ranking, {stored} stored");
+    Ok(())
+}
