@@ -54,9 +54,13 @@ test-browser:
 bench-export: build
 	scripts/bench-export.sh $(BIN)
 
-## Load benchmark: 1, 10 and 50 trainers ranking for SECONDS each, on SQLite and PostgreSQL,
-## beside Label Studio's figures.
+## Load benchmark: 1, 10 and 50 trainers ranking for LOAD_SECONDS each, on SQLite (also with
+## LOAD_OPEN comparisons more in the queue) and PostgreSQL (also two instances), beside
+## Label Studio's figures.
 LOAD_SECONDS ?= 60
+LOAD_OPEN ?= 1000000
 bench-load: build
 	$(BIN) bench-load --engine sqlite --seconds $(LOAD_SECONDS)
+	$(BIN) bench-load --engine sqlite --seconds $(LOAD_SECONDS) --open $(LOAD_OPEN) --trainers 10,50
 	$(BIN) bench-load --engine postgres --seconds $(LOAD_SECONDS)
+	$(BIN) bench-load --engine postgres --seconds $(LOAD_SECONDS) --instances 2 --trainers 50

@@ -37,6 +37,18 @@ pub struct LoadArgs {
     /// Completions per comparison.
     #[arg(short = 'k', long, default_value_t = 4)]
     pub k: usize,
+    /// Comparisons seeded ready to rank before the batch (one ranking owed each), ahead of it
+    /// in the queue: the runs then lease from a queue this much longer.
+    #[arg(long, default_value_t = 0)]
+    pub open: u64,
+    /// Rankings seeded before the runs (synthetic, 4 completions each), for the figures: the
+    /// dashboard, progress and leaderboard are timed over them after the runs.
+    #[arg(long, default_value_t = 0)]
+    pub rankings: u64,
+    /// Server instances sharing the database (PostgreSQL only for more than one); each
+    /// run's trainers are dealt out among them in turn.
+    #[arg(long, default_value_t = 1)]
+    pub instances: usize,
     /// Submissions sent twice at once in the retry storm.
     #[arg(long, default_value_t = 200)]
     pub retries: usize,
@@ -224,7 +236,24 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
 }
 
 async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
-    let most = args.trainers.iter().copied().max().unwrap_or(1);
+    // Each run has trainers of its own, and every comparison wants a ranking from each of them,
+    // so no run finds the queue emptied by an earlier one.
+    let most: usize = args.trainers.iter().sum();
+    if args.open > 0 || args.rankings > 0 {
+        let started = Instant::now();
+        let store = crate::store::SqlStore::connect(url).await?;
+        store.migrate().await?;
+        store.seed_synthetic(args.rankings, args.open).await?;
+        println!(
+            "set-up: {} rankings and {} open comparisons seeded ahead of the batch, {:.0} s",
+            args.rankings,
+            args.open,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if args.instances > 1 && !url.starts_with("postgres") {
+        bail!("--instances above 1 needs --engine postgres (one SQLite file has one server)");
+    }
     let server = start(url)?;
     let base: Arc<str> = server.base.clone().into();
     let admin = client()?;
@@ -270,7 +299,7 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    let mut trainers = vec![];
+    let mut accounts = vec![];
     for i in 0..most {
         let email = format!("trainer{i}@example.org");
         let form = [("request_id", Uuid::new_v4().to_string()), ("email", email.clone()), ("password", password.to_string()), ("role", "trainer".to_string())];
@@ -278,9 +307,19 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
         call(&admin, &base, "users/create", &form).await?;
         let trainer = client()?;
         call(&trainer, &base, "auth/login", &[("email", &email), ("password", password)]).await?;
-        trainers.push(trainer);
+        accounts.push(trainer);
     }
+    let mut trainers = accounts.as_slice();
 
+    // The other instances start once the batch is sampled (the first one sampled it).
+    let mut servers = vec![server];
+    for _ in 1..args.instances.max(1) {
+        servers.push(start(url)?);
+    }
+    let bases: Vec<Arc<str>> = servers.iter().map(|s| Arc::from(s.base.as_str())).collect();
+    if bases.len() > 1 {
+        println!("{} server instances share the database; each run's trainers are dealt out among them", bases.len());
+    }
     sqlx::any::install_default_drivers();
     let db = sqlx::AnyPool::connect(url).await?;
     println!();
@@ -289,12 +328,16 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
         "trainers", "submits/s", "task p50/p90/p99 ms", "submit p50/p90/p99 ms", "answers", "stored/acked", "dups", "peak RSS", "Label Studio 1.23.2"
     );
     for &count in &args.trainers {
-        server.reset_peak();
+        for server in &servers {
+            server.reset_peak();
+        }
         let until = Instant::now() + Duration::from_secs(args.seconds);
         let started = Instant::now();
-        let workers: Vec<_> = trainers[..count]
+        let (ours, rest) = trainers.split_at(count);
+        let workers: Vec<_> = ours
             .iter()
-            .map(|client| tokio::spawn(trainer(client.clone(), base.clone(), until)))
+            .enumerate()
+            .map(|(i, client)| tokio::spawn(trainer(client.clone(), bases[i % bases.len()].clone(), until)))
             .collect();
         let mut all = Tally::default();
         for worker in workers {
@@ -332,14 +375,15 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
             answers,
             format!("{stored}/{}", all.acknowledged.len()),
             dups,
-            server.peak_rss_mb().unwrap_or(0),
+            servers.iter().filter_map(Server::peak_rss_mb).max().unwrap_or(0),
             label_studio,
             if all.empty_queue { "  (the queue ran out)" } else { "" },
         );
+        trainers = rest;
     }
 
     // The retry storm: every submission sent twice at once, as a double click does.
-    let client = &trainers[0];
+    let client = accounts.last().context("no trainer")?;
     let (mut both_ok, mut same, mut tasks) = (0, 0, 0);
     let mut ids = vec![];
     for _ in 0..args.retries {
@@ -370,5 +414,38 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
     };
     println!();
     println!("retry storm: {tasks} submissions each sent twice at once: {both_ok} answered 200 twice, {same} with the same ranking, {stored} stored");
+    let (beyond,): (i64,) = sqlx::query_as(
+        "select count(*) from (select r.comparison_id from rankings r join comparisons c on c.id = r.comparison_id \
+         join comparison_batches b on b.id = c.batch_id where r.revision = 1 \
+         group by r.comparison_id having count(*) > max(b.overlap)) d",
+    )
+    .fetch_one(&db)
+    .await?;
+    println!("comparisons ranked by more trainers than their overlap: {beyond}");
+
+    // The pages that read every ranking: the first call computes, later ones are served
+    // what was kept (and refreshed in the background once old).
+    let (count,): (i64,) = sqlx::query_as("select count(*) from rankings").fetch_one(&db).await?;
+    println!();
+    println!("figures over {count} rankings: first call / then p50 / p99 of 20, and the server's peak RSS");
+    for server in &servers {
+        server.reset_peak();
+    }
+    for (function, caller) in [("stats/dashboard", &admin), ("stats/progress", client), ("stats/leaderboard", client)] {
+        let mut times = vec![];
+        for _ in 0..21 {
+            let started = Instant::now();
+            call(caller, &base, function, &[]).await?;
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        let first = times.remove(0);
+        times.sort_by(f64::total_cmp);
+        println!(
+            "{function:>20}: {first:.1} ms / {:.1} ms / {:.1} ms",
+            percentile(&times, 0.5),
+            percentile(&times, 0.99)
+        );
+    }
+    println!("peak RSS while computing them: {} MB", servers.iter().filter_map(Server::peak_rss_mb).max().unwrap_or(0));
     Ok(())
 }

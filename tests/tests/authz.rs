@@ -340,9 +340,7 @@ async fn fixture(app: &TestApp, owner: &reqwest::Client, other: &reqwest::Client
     let comparison = task["comparison_id"].as_str().expect("the other trainer gets the comparison").to_string();
     let shown = task["completions"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
     let second = {
-        use sqlx::Connection;
-        sqlx::any::install_default_drivers();
-        let mut db = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();
+        let mut db = app.connect_db().await;
         let (second,): (String,) = sqlx::query_as("select id from comparisons where id <> $1")
             .bind(&comparison)
             .fetch_one(&mut db)

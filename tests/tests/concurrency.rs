@@ -16,9 +16,7 @@ fn id() -> String {
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let mut db = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();
+    let mut db = app.connect_db().await;
     let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(&mut db).await.unwrap();
     n
 }

@@ -110,13 +110,10 @@ async fn work(base: String, client: reqwest::Client, who: usize, demo: String, l
     }
 }
 
-async fn stored(app: &TestApp, table: &str, id: &str) -> i64 {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let mut db = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();
+async fn stored(db: &mut sqlx::AnyConnection, table: &str, id: &str) -> i64 {
     let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("select count(*) from {table} where id = $1")))
         .bind(id)
-        .fetch_one(&mut db)
+        .fetch_one(db)
         .await
         .unwrap();
     n
@@ -171,8 +168,9 @@ async fn acknowledged_work_survives_kill_9(engine: Engine) {
         }
         let log = std::mem::take(&mut *log.lock().unwrap());
         assert!(!log.acknowledged.is_empty(), "trial {trial}: the load had started");
+        let mut db = app.connect_db().await;
         for sent in &log.acknowledged {
-            assert_eq!(stored(&app, sent.table(), &sent.id()).await, 1, "trial {trial}: acknowledged {} {}", sent.table(), sent.id());
+            assert_eq!(stored(&mut db, sent.table(), &sent.id()).await, 1, "trial {trial}: acknowledged {} {}", sent.table(), sent.id());
         }
         // What was in flight is sent again, as a client that got no answer does: stored once.
         for (who, sent) in &log.in_flight {
@@ -180,7 +178,7 @@ async fn acknowledged_work_survives_kill_9(engine: Engine) {
             let status = reply.status();
             let body = reply.text().await.unwrap_or_default();
             assert_eq!(status, 200, "trial {trial}: retried {} {}: {body}", sent.table(), sent.id());
-            assert_eq!(stored(&app, sent.table(), &sent.id()).await, 1, "trial {trial}: retried {}", sent.id());
+            assert_eq!(stored(&mut db, sent.table(), &sent.id()).await, 1, "trial {trial}: retried {}", sent.id());
         }
         total.0 += log.acknowledged.len();
         total.1 += log.in_flight.len();

@@ -164,9 +164,7 @@ async fn feedback_is_one_per_person_and_readers_only(engine: Engine) {
     ];
     assert_eq!(send(&ada, thumbs_up).await.status(), 200);
     let suggested = {
-        use sqlx::Connection;
-        sqlx::any::install_default_drivers();
-        let mut db = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();
+        let mut db = app.connect_db().await;
         let texts: Vec<(String, String)> = sqlx::query_as(
             "select id, text from suggestions where id in ($1, $2) and idx in (0, 1) order by id",
         )

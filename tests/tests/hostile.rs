@@ -66,9 +66,7 @@ async fn post_form(app: &TestApp, client: &reqwest::Client, function: &str, body
 }
 
 async fn rows(app: &TestApp) -> Vec<i64> {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let mut db = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();
+    let mut db = app.connect_db().await;
     let mut counts = vec![];
     for table in [
         "conversations",

@@ -88,9 +88,7 @@ async fn batches_are_sampled_ranked_validated_and_revised(engine: Engine) {
 
     // Each completion is stored with what reproduces it; the original is one of the K.
     {
-        use sqlx::Connection;
-        sqlx::any::install_default_drivers();
-        let mut db = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();
+        let mut db = app.connect_db().await;
         let (all, with_model, with_sampling, originals): (i64, i64, i64, i64) = sqlx::query_as(
             "select count(*), count(model_version_id), count(sampling), count(message_id) from completions",
         )

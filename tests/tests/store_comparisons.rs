@@ -104,6 +104,7 @@ async fn concurrent_requests_never_share_a_slot(engine: Engine) {
     assert_eq!(leases.len(), 8, "every slot leased once, the other 4 trainers get none");
     let slots: HashSet<(Uuid, i64)> = leases.iter().map(|(_, l)| (l.comparison_id, l.slot)).collect();
     assert_eq!(slots.len(), 8, "no slot leased twice");
+    free_counts_hold(&store).await;
     assert!(leases.iter().all(|(_, l)| comparisons.contains(&l.comparison_id)));
     // Asking again while holding one gives the same one back.
     let (first_trainer, first) = &leases[0];
@@ -285,3 +286,69 @@ async fn skipped_and_own_comparisons_are_not_offered(engine: Engine) {
     assert_eq!((progress.done_today, progress.queue_left), (1, 1), "the held one is still theirs to do");
 }
 on_both_engines!(skipped_and_own_comparisons_are_not_offered);
+
+/// Every comparison's count of free slots is the count of its slots nobody holds or did.
+async fn free_counts_hold(store: &SqlStore) {
+    let (wrong,): (i64,) = sqlx::query_as(
+        "select count(*) from comparisons c where c.free_slots <> (select count(*) from comparison_slots s \
+         where s.comparison_id = c.id and s.holder_id is null and s.done_by is null)",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(wrong, 0, "free slot counts match the slots");
+}
+
+/// A trainer's walk through the queue moves past comparisons others hold; when such a lease
+/// runs out (or is skipped) the trainer is offered it all the same, oldest first.
+async fn what_runs_out_behind_a_trainer_is_offered_again(engine: Engine) {
+    let (store, _db) = setup(engine).await;
+    let owner = user(&store, 0).await;
+    let queue = batch(&store, owner, 3, 1, false).await;
+    let (ann, bob, cat) = (user(&store, 1).await, user(&store, 2).await, user(&store, 3).await);
+    assert_eq!(store.lease_comparison(ann, NOW, LATER).await.unwrap().unwrap().comparison_id, queue[0]);
+    let held = store.lease_comparison(bob, NOW, LATER).await.unwrap().unwrap();
+    assert_eq!(held.comparison_id, queue[1], "the first is Ann's: Bob gets the next");
+    store.submit_ranking(ranking_of(&store, queue[1], bob).await, NOW).await.unwrap();
+    assert_eq!(store.lease_comparison(bob, NOW, LATER).await.unwrap().unwrap().comparison_id, queue[2]);
+    store.skip_comparison(queue[2], bob, NOW).await.unwrap();
+    assert_eq!(store.lease_comparison(bob, NOW, LATER).await.unwrap(), None, "Ann holds the rest");
+    free_counts_hold(&store).await;
+    // Cat has walked nowhere yet: the skipped one is hers.
+    assert_eq!(store.lease_comparison(cat, NOW, LATER).await.unwrap().unwrap().comparison_id, queue[2]);
+    store.submit_ranking(ranking_of(&store, queue[2], cat).await, NOW).await.unwrap();
+    // Ann's lease runs out: Bob, whose walk passed it, is offered it.
+    let late = "2026-11-26T11:30:00.000000Z";
+    let taken = store.lease_comparison(bob, MUCH_LATER, late).await.unwrap().unwrap();
+    assert_eq!((taken.comparison_id, taken.slot), (queue[0], 0), "the slot Ann's lease held");
+    let late_submit = store.submit_ranking(ranking_of(&store, queue[0], ann).await, MUCH_LATER).await;
+    assert!(matches!(late_submit, Err(StoreError::NotFound("lease"))), "Ann's lease is over");
+    store.submit_ranking(ranking_of(&store, queue[0], bob).await, MUCH_LATER).await.unwrap();
+    assert_eq!(store.lease_comparison(ann, MUCH_LATER, late).await.unwrap(), None, "everything is taken");
+    free_counts_hold(&store).await;
+}
+on_both_engines!(what_runs_out_behind_a_trainer_is_offered_again);
+
+/// The lease statements find their rows through indexes, never by scanning the queue, the
+/// slots or the rankings (SQLite's query plan; PostgreSQL's is measured by make bench-load).
+#[tokio::test]
+async fn leasing_reads_indexes_not_the_whole_queue() {
+    let (store, _db) = setup(Engine::Sqlite).await;
+    let owner = user(&store, 0).await;
+    batch(&store, owner, 3, 2, false).await;
+    for statement in SqlStore::lease_statements() {
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!("explain query plan {statement}")))
+            .bind(owner.to_string())
+            .bind(NOW)
+            .bind(0i64)
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        let steps: Vec<&str> = plan.iter().map(|(_, _, _, detail)| detail.as_str()).collect();
+        assert!(!steps.is_empty());
+        for step in &steps {
+            assert!(!step.starts_with("SCAN"), "a scan in {steps:#?}\nof {statement}");
+            assert!(!step.contains("TEMP B-TREE"), "a sort in {steps:#?}\nof {statement}");
+        }
+    }
+}

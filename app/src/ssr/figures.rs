@@ -1,8 +1,9 @@
 //! The quality figures (dashboard, each trainer's progress, the leaderboard) read every
 //! ranking and run agreement statistics over them: too slow to do for every page view. Each
-//! is kept here once computed and served until it is `max_age` old; while one caller
-//! computes it, others asking for the same figures wait for that result instead of
-//! computing their own.
+//! is computed once, kept, and served as kept; once it is `max_age` old, the next caller
+//! still gets the kept figures at once while a background task computes new ones. Only the
+//! first caller after start waits for a computation, and callers who ask at the same time
+//! share it.
 
 use crate::error::ApiError;
 use crate::stats::Freshness;
@@ -12,17 +13,41 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-type Slot = Arc<tokio::sync::Mutex<Option<Entry>>>;
-
+#[derive(Clone)]
 struct Entry {
     made: Instant,
     freshness: Freshness,
     value: Arc<dyn Any + Send + Sync>,
 }
 
+/// One kind of figures: the kept ones, and a lock held by whoever is computing new ones.
+#[derive(Default)]
+struct Slot {
+    kept: Mutex<Option<Entry>>,
+    computing: Arc<tokio::sync::Mutex<()>>,
+}
+
 pub struct FigureCache {
     max_age: Duration,
-    slots: Mutex<HashMap<String, Slot>>,
+    slots: Mutex<HashMap<String, Arc<Slot>>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Slot {
+    fn kept<T: Clone + 'static>(&self) -> Option<(T, Freshness, Instant)> {
+        let kept = lock(&self.kept);
+        let entry = kept.as_ref()?;
+        Some((entry.value.downcast_ref::<T>()?.clone(), entry.freshness.clone(), entry.made))
+    }
+
+    fn keep<T: Send + Sync + 'static>(&self, value: T, max_age: Duration) -> Freshness {
+        let freshness = Freshness { computed_at: super::clock::now_rfc3339(), max_age_secs: max_age.as_secs() };
+        *lock(&self.kept) = Some(Entry { made: Instant::now(), freshness: freshness.clone(), value: Arc::new(value) });
+        freshness
+    }
 }
 
 impl FigureCache {
@@ -30,29 +55,40 @@ impl FigureCache {
         FigureCache { max_age, slots: Mutex::new(HashMap::new()) }
     }
 
-    /// The figures under `key`: the kept ones while young enough, else what `compute`
-    /// makes (then kept), with when they were computed.
+    /// The figures under `key`, with when they were computed: the kept ones (and, when they
+    /// are old, new ones computed by `compute` in the background), or on the first call the
+    /// ones `compute` makes.
     pub async fn get<T, F, Fut>(&self, key: &str, compute: F) -> Result<(T, Freshness), ApiError>
     where
         T: Clone + Send + Sync + 'static,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, ApiError>>,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, ApiError>> + Send + 'static,
     {
-        let slot = {
-            let mut slots = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            slots.entry(key.to_string()).or_default().clone()
-        };
-        let mut entry = slot.lock().await;
-        if let Some(kept) = entry.as_ref()
-            && kept.made.elapsed() < self.max_age
-            && let Some(value) = kept.value.downcast_ref::<T>()
-        {
-            return Ok((value.clone(), kept.freshness.clone()));
+        let slot = lock(&self.slots).entry(key.to_string()).or_default().clone();
+        if let Some((value, freshness, made)) = slot.kept::<T>() {
+            if made.elapsed() >= self.max_age
+                && let Ok(computing) = slot.computing.clone().try_lock_owned()
+            {
+                let (slot, max_age, key) = (slot.clone(), self.max_age, key.to_string());
+                tokio::spawn(async move {
+                    let _computing = computing;
+                    match compute().await {
+                        Ok(value) => {
+                            slot.keep(value, max_age);
+                        }
+                        Err(err) => tracing::warn!("the {key} figures could not be refreshed: {err}"),
+                    }
+                });
+            }
+            return Ok((value, freshness));
+        }
+        let _computing = slot.computing.lock().await;
+        // Another caller may have computed them while this one waited.
+        if let Some((value, freshness, _)) = slot.kept::<T>() {
+            return Ok((value, freshness));
         }
         let value = compute().await?;
-        let freshness =
-            Freshness { computed_at: super::clock::now_rfc3339(), max_age_secs: self.max_age.as_secs() };
-        *entry = Some(Entry { made: Instant::now(), freshness: freshness.clone(), value: Arc::new(value.clone()) });
+        let freshness = slot.keep(value.clone(), self.max_age);
         Ok((value, freshness))
     }
 }
@@ -68,7 +104,7 @@ mod tests {
         let runs = Arc::new(AtomicUsize::new(0));
         let ask = |cache: Arc<FigureCache>, runs: Arc<AtomicUsize>| async move {
             cache
-                .get("dashboard", || async {
+                .get("dashboard", move || async move {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     Ok::<usize, ApiError>(runs.fetch_add(1, Ordering::SeqCst) + 1)
                 })
@@ -83,7 +119,13 @@ mod tests {
         assert!(answers.iter().all(|(n, _)| *n == 1), "20 callers, one computation");
         assert_eq!(answers[0].1.max_age_secs, 0);
         tokio::time::sleep(Duration::from_millis(250)).await;
-        assert_eq!(ask(cache.clone(), runs.clone()).await.0, 2, "recomputed once old");
+        let old = ask(cache.clone(), runs.clone()).await;
+        assert_eq!(old.0, 1, "once old, the kept figures are served at once");
+        assert_eq!(old.1, answers[0].1);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 2, "and computed again in the background, once");
+        let new = ask(cache.clone(), runs.clone()).await;
+        assert_eq!(new.0, 2, "the next caller gets the new figures");
         assert_eq!(runs.load(Ordering::SeqCst), 2);
     }
 }

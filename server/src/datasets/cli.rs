@@ -94,6 +94,10 @@ pub struct SeedArgs {
     /// about this many preference pairs (6 a ranking).
     #[arg(long)]
     pub synthetic: u64,
+    /// Also this many comparisons ready to rank and not ranked yet (one ranking owed each),
+    /// at the end of the rank queue.
+    #[arg(long, default_value_t = 0)]
+    pub open: u64,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -226,10 +230,11 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     let store = args.store.open().await?;
     let rankings = args.synthetic.div_ceil(6);
     let started = std::time::Instant::now();
-    store.seed_synthetic(rankings).await?;
+    store.seed_synthetic(rankings, args.open).await?;
     println!(
-        "seeded {rankings} rankings of 4 completions ({} preference pairs) in {:.1} s",
+        "seeded {rankings} rankings of 4 completions ({} preference pairs) and {} open comparisons in {:.1} s",
         rankings * 6,
+        args.open,
         started.elapsed().as_secs_f64()
     );
     Ok(())

@@ -12,31 +12,51 @@ use app::ssr::{
 };
 use uuid::Uuid;
 
-/// Leases the first open slot (free, or its lease expired) of the oldest ready comparison
-/// that the caller has neither ranked, skipped nor holds, and that is not from their own
-/// conversation unless its batch allows it. `$1` user, `$2` now, `$3` the lease's end. The
-/// slot row is what is locked: on PostgreSQL a row another request is leasing is skipped,
-/// and one it has just leased fails the re-check, so the scan moves on to the next.
-macro_rules! lease {
+/// Whether the caller (`$1`, at `$2`) may be given comparison `c`: its batch lets them rank
+/// their own conversations or it is not from one, and they have neither ranked it, skipped
+/// it nor hold a live lease on it. Each test is one index probe.
+macro_rules! may_rank {
+    () => {
+        "(b.allow_own = 1 or c.source_owner_id <> $1) \
+         and not exists (select 1 from comparison_slots o where o.done_by = $1 and o.comparison_id = c.id) \
+         and not exists (select 1 from comparison_slots o where o.holder_id = $1 and o.lease_expires_at >= $2 \
+             and o.comparison_id = c.id) \
+         and not exists (select 1 from comparison_skips k where k.comparison_id = c.id and k.user_id = $1)"
+    };
+}
+
+/// The slot of the oldest lease that ran out (or was skipped) on a comparison the caller may
+/// rank, walked through the index of held slots. `$1` user, `$2` now.
+macro_rules! take_over {
     ($lock:literal) => {
         concat!(
-            "update comparison_slots set holder_id = $1, lease_expires_at = $3 \
-             where (comparison_id, slot) = (select s.comparison_id, s.slot from comparison_slots s \
-                 join comparisons c on c.id = s.comparison_id \
-                 join comparison_batches b on b.id = c.batch_id \
-                 where c.status = 'ready' and s.done_by is null \
-                 and (s.holder_id is null or s.lease_expires_at < $2) \
-                 and (b.allow_own = 1 or c.source_owner_id <> $1) \
-                 and not exists (select 1 from comparison_slots o where o.comparison_id = s.comparison_id \
-                     and (o.done_by = $1 or (o.holder_id = $1 and o.lease_expires_at >= $2))) \
-                 and not exists (select 1 from comparison_skips k where k.comparison_id = s.comparison_id \
-                     and k.user_id = $1) \
-                 order by c.created_at, c.position, s.slot limit 1 ",
-            $lock,
-            ") returning comparison_id, slot, lease_expires_at"
+            "select s.comparison_id, s.slot, c.queue_key from comparison_slots s \
+             join comparisons c on c.id = s.comparison_id join comparison_batches b on b.id = c.batch_id \
+             where s.holder_id is not null and s.done_by is null and s.lease_expires_at < $2 and ",
+            may_rank!(),
+            " order by s.lease_expires_at limit 1 ",
+            $lock
         )
     };
 }
+
+/// The first comparison at or after queue place `$3` with a free slot that the caller may
+/// rank, walked through the index of comparisons with free slots. `$1` user, `$2` now.
+macro_rules! next_free {
+    ($lock:literal) => {
+        concat!(
+            "select c.id, c.queue_key from comparisons c join comparison_batches b on b.id = c.batch_id \
+             where c.queue_key >= $3 and c.free_slots > 0 and ",
+            may_rank!(),
+            " order by c.queue_key limit 1 ",
+            $lock
+        )
+    };
+}
+
+/// When a lease is taken over or skipped, its slot keeps a holder with a lease that is over,
+/// so the index of held slots finds it again; this is the lease end a skip leaves.
+const LEASE_OVER: &str = "1970-01-01T00:00:00Z";
 
 /// Claims the oldest pending comparison that no server holds. `$1` now, `$2` the claim's end.
 macro_rules! claim {
@@ -128,6 +148,13 @@ fn lease_from(row: (String, i64, String)) -> Result<Lease, StoreError> {
 }
 
 impl SqlStore {
+    /// The two statements that find a lease on SQLite (a lease that ran out, the next free
+    /// slot), with their parameters (`$1` user, `$2` now, `$3` queue place), for tests that
+    /// read their query plans.
+    pub fn lease_statements() -> [&'static str; 2] {
+        [take_over!(""), next_free!("")]
+    }
+
     pub(super) async fn insert_comparison_batch(&self, batch: NewComparisonBatch) -> Result<(), StoreError> {
         let now = now_rfc3339();
         let mut tx = self.write_tx().await?;
@@ -155,7 +182,7 @@ impl SqlStore {
             }
             sqlx::query(
                 "insert into comparisons (id, batch_id, position, conversation_id, message_id, \
-                 source_owner_id, status, created_at) values ($1, $2, $3, $4, $5, $6, 'pending', $7)",
+                 source_owner_id, status, created_at, free_slots) values ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)",
             )
             .bind(comparison.id.to_string())
             .bind(batch.id.to_string())
@@ -164,6 +191,7 @@ impl SqlStore {
             .bind(comparison.message_id.to_string())
             .bind(comparison.source_owner_id.to_string())
             .bind(&now)
+            .bind(batch.overlap)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
@@ -176,7 +204,17 @@ impl SqlStore {
                     .map_err(backend)?;
             }
         }
-        tx.commit().await.map_err(backend)
+        tx.commit().await.map_err(backend)?;
+        self.analyze_queue().await
+    }
+
+    /// PostgreSQL plans the lease from statistics; where autovacuum is off (as on some managed
+    /// set-ups) nobody gathers them, so a batch that adds many rows gathers them itself.
+    pub(super) async fn analyze_queue(&self) -> Result<(), StoreError> {
+        if self.engine() == Engine::Postgres {
+            sqlx::query("analyze comparisons, comparison_slots, completions").execute(self.pool()).await.map_err(backend)?;
+        }
+        Ok(())
     }
 
     /// The chat that holds a drawn prompt: the prompt's text as its one user turn, marked
@@ -330,8 +368,10 @@ impl SqlStore {
         let now = now_rfc3339();
         let mut tx = self.write_tx().await?;
         // Ready first: a second server whose claim ran out finds nothing pending and stops.
+        // It joins the rank queue at its end.
         let done = sqlx::query(
-            "update comparisons set status = 'ready', claimed_until = null, error = null, context = $2 \
+            "update comparisons set status = 'ready', claimed_until = null, error = null, context = $2, \
+             queue_key = (select coalesce(max(queue_key), 0) + 1 from comparisons) \
              where id = $1 and status = 'pending'",
         )
         .bind(comparison_id.to_string())
@@ -437,18 +477,94 @@ impl SqlStore {
         if let Some(held) = held {
             return lease_from(held).map(Some);
         }
-        let sql = match self.engine() {
-            Engine::Postgres => lease!("for update of s skip locked"),
-            Engine::Sqlite => lease!(""),
+        // PostgreSQL: a row another request is leasing is skipped, so trainers asking at
+        // once spread over the queue; finding nothing that way, the lease waits its turn for
+        // the rows that were skipped rather than answer "nothing" while slots are free.
+        let (take_over, next_free, next_free_waiting) = match self.engine() {
+            Engine::Postgres => (
+                take_over!("for update of s skip locked"),
+                next_free!("for update of c skip locked"),
+                next_free!("for update of c"),
+            ),
+            Engine::Sqlite => (take_over!(""), next_free!(""), next_free!("")),
         };
-        let row: Option<(String, i64, String)> = sqlx::query_as(sql)
-            .bind(user.to_string())
+        let user_id = user.to_string();
+        let mut tx = self.write_tx().await?;
+        let taken: Option<(String, i64, i64)> = sqlx::query_as(take_over)
+            .bind(&user_id)
             .bind(now)
-            .bind(expires_at)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *tx)
             .await
             .map_err(backend)?;
-        row.map(lease_from).transpose()
+        let (cursor,): (i64,) =
+            sqlx::query_as("select coalesce(max(queue_key), 0) from rank_cursors where user_id = $1")
+                .bind(&user_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
+        let mut found = next_from(&mut tx, next_free, &user_id, now, cursor).await?;
+        if found.is_none() && self.engine() == Engine::Postgres {
+            found = next_from(&mut tx, next_free_waiting, &user_id, now, cursor).await?;
+        }
+        // Nothing after the cursor: walk from the start once, for a comparison that became
+        // ready behind it (two PostgreSQL samplers committing out of order). Only a trainer
+        // at the end of the queue pays for this walk.
+        if found.is_none() && taken.is_none() && cursor > 0 {
+            found = next_from(&mut tx, next_free_waiting, &user_id, now, 0).await?;
+        }
+        // The older of the two: a slot whose lease ran out, or a free one.
+        let pick = match (taken, found) {
+            (Some((_, _, over)), Some((id, key))) if key < over => Pick::Free(id, key),
+            (Some((id, slot, _)), _) => Pick::TakeOver(id, slot),
+            (None, Some((id, key))) => Pick::Free(id, key),
+            (None, None) => return Ok(None),
+        };
+        let (comparison_id, slot) = match pick {
+            Pick::TakeOver(comparison_id, slot) => (comparison_id, slot),
+            Pick::Free(comparison_id, key) => {
+                if key > cursor {
+                    sqlx::query(
+                        "insert into rank_cursors (user_id, queue_key) values ($1, $2) \
+                         on conflict (user_id) do update set queue_key = excluded.queue_key",
+                    )
+                    .bind(&user_id)
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                }
+                let freed =
+                    sqlx::query("update comparisons set free_slots = free_slots - 1 where id = $1 and free_slots > 0")
+                        .bind(&comparison_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                changed(freed, "free slot")?;
+                let (slot,): (i64,) = sqlx::query_as(
+                    "select slot from comparison_slots where comparison_id = $1 and holder_id is null \
+                     and done_by is null order by slot limit 1",
+                )
+                .bind(&comparison_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?
+                .ok_or_else(|| corrupt("free slot count of", &comparison_id))?;
+                (comparison_id, slot)
+            }
+        };
+        let row: (String, i64, String) = sqlx::query_as(
+            "update comparison_slots set holder_id = $1, lease_expires_at = $2 \
+             where comparison_id = $3 and slot = $4 returning comparison_id, slot, lease_expires_at",
+        )
+        .bind(&user_id)
+        .bind(expires_at)
+        .bind(&comparison_id)
+        .bind(slot)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        lease_from(row).map(Some)
     }
 
     pub(super) async fn lease_held(
@@ -473,11 +589,12 @@ impl SqlStore {
     pub(super) async fn skip(&self, comparison_id: Uuid, user: Uuid, now: &str) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         let released = sqlx::query(
-            "update comparison_slots set holder_id = null, lease_expires_at = null \
-             where comparison_id = $1 and holder_id = $2 and done_by is null",
+            "update comparison_slots set lease_expires_at = $3 \
+             where comparison_id = $1 and holder_id = $2 and done_by is null and lease_expires_at <> $3",
         )
         .bind(comparison_id.to_string())
         .bind(user.to_string())
+        .bind(LEASE_OVER)
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
@@ -675,6 +792,24 @@ impl SqlStore {
             })
             .collect()
     }
+}
+
+/// What a lease takes: the slot of a lease that ran out, or a free slot of a comparison (with
+/// its place in the queue).
+enum Pick {
+    TakeOver(String, i64),
+    Free(String, i64),
+}
+
+/// The first comparison with a free slot the user may rank, at or after queue place `from`.
+async fn next_from(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    sql: &'static str,
+    user: &str,
+    now: &str,
+    from: i64,
+) -> Result<Option<(String, i64)>, StoreError> {
+    sqlx::query_as(sql).bind(user).bind(now).bind(from).fetch_optional(&mut **tx).await.map_err(backend)
 }
 
 /// A stored ranking found again under a retried id: the same author's retry gets it back.

@@ -247,7 +247,9 @@ impl SqlStore {
     /// Synthetic chats, comparisons of four completions (context kept) and full rankings,
     /// with thumbs on every fifth and filter feedback on every tenth, for the export
     /// benchmark and the dataset checks. Deterministic texts (seed 7).
-    pub async fn seed_synthetic(&self, rankings: u64) -> Result<(), StoreError> {
+    /// After the ranked ones, `open` more comparisons ready to rank, one free slot each, at the
+    /// end of the rank queue (to measure leasing with a queue of that size).
+    pub async fn seed_synthetic(&self, rankings: u64, open: u64) -> Result<(), StoreError> {
         use rand::SeedableRng;
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let now = now_rfc3339();
@@ -284,7 +286,12 @@ impl SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        for position in 0..rankings {
+        let (queue_end,): (i64,) = sqlx::query_as("select coalesce(max(queue_key), 0) from comparisons")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        for position in 0..rankings + open {
+            let ranked = position < rankings;
             let (chat, question, reply, comparison) = (
                 Uuid::new_v4().to_string(),
                 Uuid::new_v4().to_string(),
@@ -311,10 +318,11 @@ impl SqlStore {
                 .execute(&mut *tx).await.map_err(backend)?;
             }
             sqlx::query(
-                "insert into comparisons (id, batch_id, position, conversation_id, message_id, source_owner_id, status, created_at, context) \
-                 values ($1, $2, $3, $4, $5, $6, 'ready', $7, $8)",
+                "insert into comparisons (id, batch_id, position, conversation_id, message_id, source_owner_id, status, created_at, context, \
+                 queue_key, free_slots) values ($1, $2, $3, $4, $5, $6, 'ready', $7, $8, $9, $10)",
             )
             .bind(&comparison).bind(&batch).bind(position as i64).bind(&chat).bind(&reply).bind(&user).bind(&now).bind(&context)
+            .bind(queue_end + 1 + position as i64).bind(i64::from(!ranked))
             .execute(&mut *tx).await.map_err(backend)?;
             let mut ids = vec![];
             for (i, text) in texts.iter().enumerate() {
@@ -327,6 +335,11 @@ impl SqlStore {
                 .bind((i == 0).then(|| reply.clone())).bind(&version).bind(&now)
                 .execute(&mut *tx).await.map_err(backend)?;
                 ids.push(id);
+            }
+            if !ranked {
+                sqlx::query("insert into comparison_slots (comparison_id, slot) values ($1, 0)")
+                    .bind(&comparison).execute(&mut *tx).await.map_err(backend)?;
+                continue;
             }
             use rand::seq::SliceRandom;
             ids.shuffle(&mut rng);
@@ -372,6 +385,6 @@ impl SqlStore {
             }
         }
         tx.commit().await.map_err(backend)?;
-        Ok(())
+        self.analyze_queue().await
     }
 }

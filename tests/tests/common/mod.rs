@@ -173,7 +173,14 @@ impl TestApp {
             .expect("client")
     }
 
-    pub fn url(&self, path: &str) -> String {
+    /// A connection of the test's own to the server's database, to read what was stored.
+    pub async fn connect_db(&self) -> sqlx::AnyConnection {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        sqlx::AnyConnection::connect(&self.db.url).await.expect("connect to the test database")
+    }
+
+        pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
@@ -359,9 +366,8 @@ pub fn shared_data(file: &str) -> PathBuf {
 /// Every row of every table but the sign-in bookkeeping (sessions, failed sign-ins), each
 /// row as text, sorted: two snapshots are equal when nothing was written.
 pub async fn snapshot(app: &TestApp) -> std::collections::BTreeMap<String, Vec<String>> {
-    use sqlx::{Column, Connection, Row};
-    sqlx::any::install_default_drivers();
-    let mut db = sqlx::AnyConnection::connect(&app.db.url).await.expect("connect");
+    use sqlx::{Column, Row};
+    let mut db = app.connect_db().await;
     let tables = if app.db.url.starts_with("postgres") {
         "select table_name::text from information_schema.tables where table_schema = current_schema() \
          and table_type = 'BASE TABLE'"

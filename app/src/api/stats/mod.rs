@@ -14,8 +14,9 @@ pub const CHART_DAYS: u32 = 30;
 #[server(endpoint = "stats/dashboard")]
 pub async fn quality_dashboard() -> Result<Dashboard, ApiError> {
     crate::ssr::require(crate::domain::Role::Reviewer).await?;
-    let figures = crate::ssr::state()?.figures;
-    let (mut dashboard, freshness) = figures.get("dashboard", compute::dashboard).await?;
+    let state = crate::ssr::state()?;
+    let store = state.store.clone();
+    let (mut dashboard, freshness) = state.figures.get("dashboard", move || compute::dashboard(store)).await?;
     dashboard.freshness = freshness;
     Ok(dashboard)
 }
@@ -30,8 +31,20 @@ pub async fn trainer_progress(#[server(default)] user_id: Option<Uuid>) -> Resul
     if whom != caller.id && !caller.role.allows(Role::Reviewer) {
         return Err(ApiError::new(ErrorKind::Forbidden, "trainers see their own figures only"));
     }
-    let figures = crate::ssr::state()?.figures;
-    let (mut progress, freshness) = figures.get(&format!("progress {whom}"), || compute::progress(whom)).await?;
+    let state = crate::ssr::state()?;
+    let store = state.store.clone();
+    let (everyone, freshness) = state.figures.get("progress", move || compute::progress(store)).await?;
+    let mut progress = match everyone.get(&whom) {
+        Some(progress) => progress.clone(),
+        None => {
+            let user = state
+                .store
+                .user_by_id(whom)
+                .await?
+                .ok_or_else(|| ApiError::field(ErrorKind::NotFound, "user_id", "no such account"))?;
+            compute::nothing_yet(whom, &user.email)
+        }
+    };
     progress.freshness = freshness;
     Ok(progress)
 }
@@ -40,21 +53,23 @@ pub async fn trainer_progress(#[server(default)] user_id: Option<Uuid>) -> Resul
 #[server(endpoint = "stats/leaderboard")]
 pub async fn leaderboard() -> Result<Vec<LeaderRow>, ApiError> {
     crate::ssr::require(crate::domain::Role::Trainer).await?;
-    let figures = crate::ssr::state()?.figures;
-    Ok(figures.get("leaderboard", compute::leaderboard).await?.0)
+    let state = crate::ssr::state()?;
+    let store = state.store.clone();
+    Ok(state.figures.get("leaderboard", move || compute::leaderboard(store)).await?.0)
 }
 
 #[cfg(feature = "ssr")]
 mod compute {
     use super::CHART_DAYS;
-    use crate::error::{ApiError, ErrorKind};
+    use crate::error::ApiError;
     use crate::quality::{
         Game, Places, Ranked, agreement, agreement_with_consensus, bradley_terry_intervals, places,
     };
     use crate::ssr::clock::last_days;
-    use crate::ssr::state;
+    use crate::ssr::Store;
     use crate::stats::*;
     use std::collections::{BTreeMap, HashMap};
+    use std::sync::Arc;
     use uuid::Uuid;
 
     /// The latest rankings of one comparison, each as its ranker and places.
@@ -71,8 +86,8 @@ mod compute {
         list: Vec<RankedComparison>,
     }
 
-    async fn comparisons() -> Result<Comparisons, ApiError> {
-        let rows = state()?.store.latest_rankings().await?;
+    async fn comparisons(store: &dyn Store) -> Result<Comparisons, ApiError> {
+        let rows = store.latest_rankings().await?;
         let mut by: BTreeMap<Uuid, RankedComparison> = BTreeMap::new();
         for row in rows {
             let entry = by.entry(row.comparison_id).or_insert_with(|| RankedComparison {
@@ -125,8 +140,8 @@ mod compute {
             .collect()
     }
 
-    async fn emails() -> Result<HashMap<Uuid, String>, ApiError> {
-        Ok(state()?.store.list_users().await?.into_iter().map(|u| (u.id, u.email)).collect())
+    async fn emails(store: &dyn Store) -> Result<HashMap<Uuid, String>, ApiError> {
+        Ok(store.list_users().await?.into_iter().map(|u| (u.id, u.email)).collect())
     }
 
     fn trainer_agreement(comparisons: &Comparisons, emails: &HashMap<Uuid, String>) -> Vec<TrainerAgreement> {
@@ -144,14 +159,13 @@ mod compute {
         out
     }
 
-    pub async fn dashboard() -> Result<Dashboard, ApiError> {
-        let state = state()?;
-        let store = &state.store;
+    pub async fn dashboard(store: Arc<dyn Store>) -> Result<Dashboard, ApiError> {
+        let store = &*store;
         let days = last_days(CHART_DAYS);
         let since = format!("{}T", days[0]);
         let activity = store.activity(&since).await?;
-        let comparisons = comparisons().await?;
-        let emails = emails().await?;
+        let comparisons = comparisons(store).await?;
+        let emails = emails(store).await?;
         let models = store.completion_models().await?;
         let names: HashMap<Uuid, String> =
             store.list_model_versions().await?.into_iter().map(|m| (m.id, m.name)).collect();
@@ -298,10 +312,10 @@ mod compute {
 
     /// Everyone's tally of work, all time, from the activity rows read once by the caller.
     async fn tallies(
+        store: &dyn Store,
         emails: &HashMap<Uuid, String>,
         activity: &[Activity],
     ) -> Result<Vec<(Uuid, String, Tally)>, ApiError> {
-        let store = &state()?.store;
         let mut tally: HashMap<Uuid, Tally> = HashMap::new();
         for (who, status, n) in store.demonstration_outcomes().await? {
             let t = tally.entry(who).or_default();
@@ -322,23 +336,47 @@ mod compute {
         Ok(tally.into_iter().map(|(id, t)| (id, emails.get(&id).cloned().unwrap_or_default(), t)).collect())
     }
 
-    pub async fn leaderboard() -> Result<Vec<LeaderRow>, ApiError> {
-        let emails = emails().await?;
-        let activity = state()?.store.activity("").await?;
+    pub async fn leaderboard(store: Arc<dyn Store>) -> Result<Vec<LeaderRow>, ApiError> {
+        let store = &*store;
+        let emails = emails(store).await?;
+        let activity = store.activity("").await?;
         let scored =
-            tallies(&emails, &activity).await?.into_iter().filter(|(_, _, t)| t.score() > 0.0).collect();
+            tallies(store, &emails, &activity).await?.into_iter().filter(|(_, _, t)| t.score() > 0.0).collect();
         Ok(crate::stats::leaderboard(scored))
     }
 
-    pub async fn progress(whom: Uuid) -> Result<Progress, ApiError> {
-        let store = &state()?.store;
-        let emails = emails().await?;
-        let email = emails
-            .get(&whom)
-            .cloned()
-            .ok_or_else(|| ApiError::field(ErrorKind::NotFound, "user_id", "no such account"))?;
+    /// Every account's progress, from one read of everything: the page of any trainer is then
+    /// a lookup.
+    pub async fn progress(store: Arc<dyn Store>) -> Result<Arc<HashMap<Uuid, Progress>>, ApiError> {
+        let store = &*store;
+        let emails = emails(store).await?;
         let days = last_days(CHART_DAYS);
         let activity = store.activity("").await?;
+        let calendar = last_days(3650);
+        let comparisons = comparisons(store).await?;
+        let agreements = trainer_agreement(&comparisons, &emails);
+        let all = tallies(store, &emails, &activity).await?;
+        let board = crate::stats::leaderboard(all.iter().filter(|(_, _, t)| t.score() > 0.0).cloned().collect());
+        let edited_by: HashMap<Uuid, i64> = store.edited_by_reviewers().await?.into_iter().collect();
+        let mut out = HashMap::new();
+        for (&whom, email) in &emails {
+            out.insert(whom, one_progress(whom, email, &days, &calendar, &activity, &agreements, &all, &board, &edited_by));
+        }
+        Ok(Arc::new(out))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn one_progress(
+        whom: Uuid,
+        email: &str,
+        days: &[String],
+        calendar: &[String],
+        activity: &[Activity],
+        agreements: &[TrainerAgreement],
+        all: &[(Uuid, String, Tally)],
+        board: &[LeaderRow],
+        edited_by: &HashMap<Uuid, i64>,
+    ) -> Progress {
         let mine: Vec<&Activity> = activity.iter().filter(|a| a.user_id == whom).collect();
         let totals = ACTIVITY_KINDS
             .iter()
@@ -349,23 +387,20 @@ mod compute {
         let mut active: Vec<String> = mine.iter().map(|a| a.day.clone()).collect();
         active.sort();
         active.dedup();
-        let calendar = last_days(3650);
-        let comparisons = comparisons().await?;
-        let agreement = trainer_agreement(&comparisons, &emails).into_iter().find(|t| t.user_id == whom);
-        let all = tallies(&emails, &activity).await?;
+        let agreement = agreements.iter().find(|t| t.user_id == whom).cloned();
         let tally = all.iter().find(|(id, _, _)| *id == whom).map(|(_, _, t)| t.clone()).unwrap_or_default();
-        let board = crate::stats::leaderboard(all.into_iter().filter(|(_, _, t)| t.score() > 0.0).collect());
         let me = board.iter().find(|r| r.user_id == whom);
-        let edited =
-            store.edited_by_reviewers().await?.into_iter().find(|(w, _)| *w == whom).map_or(0, |(_, n)| n);
-        Ok(Progress {
+        let edited = edited_by.get(&whom).copied().unwrap_or(0);
+        let email = email.to_string();
+        let days = days.to_vec();
+        Progress {
             freshness: Default::default(),
             user_id: whom,
             email,
-            per_day: per_day(&activity, &days, Some(whom)),
+            per_day: per_day(activity, &days, Some(whom)),
             days,
             totals,
-            streak: streak(&active, &calendar),
+            streak: streak(&active, calendar),
             agreement,
             accepted: tally.accepted,
             rejected: tally.rejected,
@@ -373,6 +408,12 @@ mod compute {
             edited_by_reviewer: edited,
             place: me.map(|r| r.place),
             score: me.map_or(0.0, |r| r.score),
-        })
+        }
+    }
+
+    /// The progress of an account made after the figures were: nothing done yet.
+    pub fn nothing_yet(whom: Uuid, email: &str) -> Progress {
+        let (days, calendar) = (last_days(CHART_DAYS), last_days(3650));
+        one_progress(whom, email, &days, &calendar, &[], &[], &[], &[], &HashMap::new())
     }
 }
