@@ -236,8 +236,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
 }
 
 async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
-    // Each run has trainers of its own, and every comparison wants a ranking from each of them,
-    // so no run finds the queue emptied by an earlier one.
+    // Each run has trainers of its own: none starts with a queue an earlier run walked.
     let most: usize = args.trainers.iter().sum();
     if args.open > 0 || args.rankings > 0 {
         let started = Instant::now();
@@ -270,29 +269,35 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
     if reply.status() != 200 {
         bail!("import: {} {}", reply.status(), reply.text().await?);
     }
-    let size = args.prompts.to_string();
     let k = args.k.to_string();
-    let overlap = most.to_string();
-    let batch = Uuid::new_v4().to_string();
-    let form = [
-        ("request_id", batch.as_str()),
-        ("size", size.as_str()),
-        ("k", k.as_str()),
-        ("overlap", overlap.as_str()),
-        ("from_prompts", "true"),
-        ("temperature", "0.9"),
-        ("max_tokens", "4"),
-    ];
-    call(&admin, &base, "rank/create_batch", &form).await?;
+    // The most rankings a comparison may want.
+    let overlap = most.min(10).to_string();
+    // A batch draws at most 1,000 prompts: as many batches as that takes.
+    let mut left = args.prompts;
+    while left > 0 {
+        let size = left.min(1000).to_string();
+        let batch = Uuid::new_v4().to_string();
+        let form = [
+            ("request_id", batch.as_str()),
+            ("size", size.as_str()),
+            ("k", k.as_str()),
+            ("overlap", overlap.as_str()),
+            ("from_prompts", "true"),
+            ("temperature", "0.9"),
+            ("max_tokens", "4"),
+        ];
+        call(&admin, &base, "rank/create_batch", &form).await?;
+        left -= left.min(1000);
+    }
     loop {
         let batches = call(&admin, &base, "rank/batches", &[]).await?;
-        if batches[0]["pending"] == 0 {
+        if batches.as_array().into_iter().flatten().all(|b| b["pending"] == 0) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     println!(
-        "set-up: {} prompts, one batch of {} comparisons (K = {}, overlap {most}) sampled, {:.0} s",
+        "set-up: {} prompts, batches of {} comparisons in all (K = {}, overlap {overlap}) sampled, {:.0} s",
         args.prompts,
         args.prompts,
         args.k,
