@@ -238,18 +238,6 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
 async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
     // Each run has trainers of its own: none starts with a queue an earlier run walked.
     let most: usize = args.trainers.iter().sum();
-    if args.open > 0 || args.rankings > 0 {
-        let started = Instant::now();
-        let store = crate::store::SqlStore::connect(url).await?;
-        store.migrate().await?;
-        store.seed_synthetic(args.rankings, args.open).await?;
-        println!(
-            "set-up: {} rankings and {} open comparisons seeded ahead of the batch, {:.0} s",
-            args.rankings,
-            args.open,
-            started.elapsed().as_secs_f64()
-        );
-    }
     if args.instances > 1 && !url.starts_with("postgres") {
         bail!("--instances above 1 needs --engine postgres (one SQLite file has one server)");
     }
@@ -258,6 +246,18 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
     let admin = client()?;
     let password = "correct horse battery";
     call(&admin, &base, "auth/create_first_admin", &[("request_id", &Uuid::new_v4().to_string()), ("email", "admin@example.org"), ("password", password)]).await?;
+    if args.open > 0 || args.rankings > 0 {
+        let started = Instant::now();
+        let store = crate::store::SqlStore::connect(url).await?;
+        store.migrate().await?;
+        store.seed_synthetic(args.rankings, args.open).await?;
+        println!(
+            "set-up: {} rankings and {} open comparisons seeded ahead of the batch (the server waits meanwhile), {:.0} s",
+            args.rankings,
+            args.open,
+            started.elapsed().as_secs_f64()
+        );
+    }
 
     let started = Instant::now();
     let prompts: String = (0..args.prompts).map(|i| format!("\"Prompt {i}: name a colour and say why.\"\n")).collect();

@@ -256,6 +256,7 @@ impl SqlStore {
         let user = Uuid::new_v4().to_string();
         let version = Uuid::new_v4().to_string();
         let batch = Uuid::new_v4().to_string();
+        let sampling = super::to_json(&app::model::SamplingParams::default())?;
         let mut tx = self.write_tx().await?;
         sqlx::query(
             "insert into users (id, email, password_hash, role, created_at) values ($1, $2, 'x', 'trainer', $3)",
@@ -278,11 +279,14 @@ impl SqlStore {
         .map_err(backend)?;
         sqlx::query(
             "insert into comparison_batches (id, created_by, seed, k, overlap, include_original, allow_own, sampling, created_at) \
-             values ($1, $2, '7', 4, 1, 1, 1, '{}', $3)",
+             values ($1, $2, '7', 4, 1, 1, 1, $4, $3)",
         )
         .bind(&batch)
         .bind(&user)
         .bind(&now)
+        // The sampling a batch (and a model-written turn) records, so its comparisons read
+        // back on the Rank page.
+        .bind(&sampling)
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
@@ -312,9 +316,10 @@ impl SqlStore {
             ] {
                 sqlx::query(
                     "insert into messages (id, conversation_id, parent_id, position, role, text, author_user_id, \
-                     author_model_version_id, created_at, updated_at) values ($1, $2, $3, 0, $4, $5, $6, $7, $8, $8)",
+                     author_model_version_id, created_at, updated_at, sampling) values ($1, $2, $3, 0, $4, $5, $6, $7, $8, $8, $9)",
                 )
                 .bind(id).bind(&chat).bind(parent).bind(role).bind(text).bind(author).bind(model).bind(&now)
+                .bind(model.map(|_| sampling.clone()))
                 .execute(&mut *tx).await.map_err(backend)?;
             }
             sqlx::query(
