@@ -89,6 +89,11 @@ impl Server {
     }
 }
 
+/// The highest peak of the instances, in MB.
+fn peak_rss_mb(servers: &[Server]) -> u64 {
+    servers.iter().filter_map(Server::peak_rss_mb).max().unwrap_or(0)
+}
+
 fn start(database_url: &str) -> anyhow::Result<Server> {
     let dir = tempfile::tempdir()?;
     let model = dir.path().join("tiny.gguf");
@@ -380,7 +385,7 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
             answers,
             format!("{stored}/{}", all.acknowledged.len()),
             dups,
-            servers.iter().filter_map(Server::peak_rss_mb).max().unwrap_or(0),
+            peak_rss_mb(&servers),
             label_studio,
             if all.empty_queue { "  (the queue ran out)" } else { "" },
         );
@@ -451,6 +456,6 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
             percentile(&times, 0.99)
         );
     }
-    println!("peak RSS while computing them: {} MB", servers.iter().filter_map(Server::peak_rss_mb).max().unwrap_or(0));
+    println!("peak RSS while computing them: {} MB", peak_rss_mb(&servers));
     Ok(())
 }

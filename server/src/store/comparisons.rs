@@ -54,8 +54,8 @@ macro_rules! next_free {
     };
 }
 
-/// When a lease is taken over or skipped, its slot keeps a holder with a lease that is over,
-/// so the index of held slots finds it again; this is the lease end a skip leaves.
+/// A skipped slot keeps its holder with this lease end, long over: the index of held slots
+/// then offers it to others like a lease that ran out, and the skip keeps it from the skipper.
 const LEASE_OVER: &str = "1970-01-01T00:00:00Z";
 
 /// Claims the oldest pending comparison that no server holds. `$1` now, `$2` the claim's end.
