@@ -142,8 +142,23 @@ pub struct SubmittedRanking {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct RankProgress {
     pub done_today: i64,
-    /// Rankings still wanted that this trainer could be given.
+    /// Comparisons this trainer could still be given, counted up to `COUNT_CAP + 1`: more
+    /// than the cap when it is past it.
     pub queue_left: i64,
+}
+
+impl RankProgress {
+    /// The most comparisons left that the Rank page counts exactly.
+    pub const COUNT_CAP: i64 = 1000;
+
+    /// How the Rank page says what is left.
+    pub fn queue_left_text(&self) -> String {
+        if self.queue_left > Self::COUNT_CAP {
+            format!("more than {}", Self::COUNT_CAP)
+        } else {
+            self.queue_left.to_string()
+        }
+    }
 }
 
 /// A ranking the trainer submitted, as their list shows it.

@@ -287,6 +287,27 @@ async fn skipped_and_own_comparisons_are_not_offered(engine: Engine) {
 }
 on_both_engines!(skipped_and_own_comparisons_are_not_offered);
 
+/// The Rank page counts what is left only up to just past its cap, however long the queue
+/// (a count of every open comparison on each submit would read a million rows), and the
+/// count under the cap is exact.
+async fn what_is_left_is_counted_up_to_a_cap(engine: Engine) {
+    let (store, _db) = setup(engine).await;
+    let trainer = user(&store, 0).await;
+    let since = "2026-11-26T00:00:00.000000Z";
+    store.seed_synthetic(0, 40).await.unwrap();
+    let progress = store.rank_progress(trainer, since, NOW).await.unwrap();
+    assert_eq!((progress.queue_left, progress.queue_left_text().as_str()), (40, "40"));
+    let lease = store.lease_comparison(trainer, NOW, LATER).await.unwrap().unwrap();
+    assert_eq!(store.rank_progress(trainer, since, NOW).await.unwrap().queue_left, 40, "the held one counts");
+    store.skip_comparison(lease.comparison_id, trainer, NOW).await.unwrap();
+    assert_eq!(store.rank_progress(trainer, since, NOW).await.unwrap().queue_left, 39, "a skipped one does not");
+    store.seed_synthetic(0, app::comparison::RankProgress::COUNT_CAP as u64).await.unwrap();
+    let progress = store.rank_progress(trainer, since, NOW).await.unwrap();
+    assert_eq!(progress.queue_left, app::comparison::RankProgress::COUNT_CAP + 1);
+    assert_eq!(progress.queue_left_text(), "more than 1000");
+}
+on_both_engines!(what_is_left_is_counted_up_to_a_cap);
+
 /// Every comparison's count of free slots is the count of its slots nobody holds or did.
 async fn free_counts_hold(store: &SqlStore) {
     let (wrong,): (i64,) = sqlx::query_as(
@@ -349,6 +370,25 @@ async fn leasing_reads_indexes_not_the_whole_queue() {
         for step in &steps {
             assert!(!step.starts_with("SCAN"), "a scan in {steps:#?}\nof {statement}");
             assert!(!step.contains("TEMP B-TREE"), "a sort in {steps:#?}\nof {statement}");
+        }
+    }
+    // What is left is counted the same way, up to its cap: the only scan is of the capped
+    // rows themselves, and the only temporary tree keeps those distinct.
+    for statement in SqlStore::queue_left_statements() {
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!("explain query plan {statement}")))
+            .bind(owner.to_string())
+            .bind(NOW)
+            .bind(1001i64)
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        let steps: Vec<&str> = plan.iter().map(|(_, _, _, detail)| detail.as_str()).collect();
+        for step in &steps {
+            assert!(!step.starts_with("SCAN") || *step == "SCAN t", "a scan in {steps:#?}\nof {statement}");
+            assert!(
+                !step.contains("TEMP B-TREE") || *step == "USE TEMP B-TREE FOR DISTINCT",
+                "a sort in {steps:#?}\nof {statement}"
+            );
         }
     }
 }

@@ -56,7 +56,7 @@ pub fn RankPage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         mine.await.ok().map(|(progress, _)| view! {
                             <p class="muted" data-testid="rank-progress">
-                                "Ranked today: " {progress.done_today} " · Left in the queue: " {progress.queue_left}
+                                "Ranked today: " {progress.done_today} " · Left in the queue: " {progress.queue_left_text()}
                             </p>
                         })
                     })}

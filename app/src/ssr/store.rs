@@ -205,6 +205,9 @@ pub struct StoredComparison {
     /// pending, ready or failed.
     pub status: String,
     pub completions: Vec<crate::comparison::Completion>,
+    /// The messages the completions were sampled from (the system prompt first, when there
+    /// is one), as they stood then; none for comparisons not sampled yet.
+    pub context: Option<Vec<crate::model::ChatMessage>>,
 }
 
 /// A ranking to store. The first from a trainer needs their unexpired lease; later ones are

@@ -54,6 +54,29 @@ macro_rules! next_free {
     };
 }
 
+/// What is left for a trainer (`$1`, at `$2`), each counted up to `$3`: the comparisons
+/// they hold, those with a free slot from their cursor on, and those whose only open slots
+/// are leases that ran out.
+const QUEUE_LEFT: [&str; 3] = [
+    "select count(*) from comparison_slots where holder_id = $1 and lease_expires_at >= $2 \
+     and done_by is null and $3 > 0",
+    concat!(
+        "select count(*) from (select 1 from comparisons c join comparison_batches b on b.id = c.batch_id \
+         where c.queue_key >= (select coalesce(max(queue_key), 0) from rank_cursors where user_id = $1) \
+         and c.free_slots > 0 and ",
+        may_rank!(),
+        " limit $3) t"
+    ),
+    concat!(
+        "select count(*) from (select distinct s.comparison_id from comparison_slots s \
+         join comparisons c on c.id = s.comparison_id join comparison_batches b on b.id = c.batch_id \
+         where s.holder_id is not null and s.done_by is null and s.lease_expires_at < $2 \
+         and c.free_slots = 0 and ",
+        may_rank!(),
+        " limit $3) t"
+    ),
+];
+
 /// A skipped slot keeps its holder with this lease end, long over: the index of held slots
 /// then offers it to others like a lease that ran out, and the skip keeps it from the skipper.
 const LEASE_OVER: &str = "1970-01-01T00:00:00Z";
@@ -155,6 +178,11 @@ impl SqlStore {
         [take_over!(""), next_free!("")]
     }
 
+    /// The statements that count what is left for a trainer (`$3` the cap), for the same tests.
+    pub fn queue_left_statements() -> [&'static str; 3] {
+        QUEUE_LEFT
+    }
+
     pub(super) async fn insert_comparison_batch(&self, batch: NewComparisonBatch) -> Result<(), StoreError> {
         let now = now_rfc3339();
         let mut tx = self.write_tx().await?;
@@ -221,7 +249,7 @@ impl SqlStore {
     /// with the prompt's source and import.
     async fn prompt_chat(
         &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        tx: &mut super::WriteTx,
         comparison: &NewComparison,
         prompt: Uuid,
         owner: Uuid,
@@ -415,15 +443,22 @@ impl SqlStore {
         changed(done, "pending comparison")
     }
 
+    /// A comparison with its completions. Once ready, a comparison never changes (its
+    /// completions and context are what was sampled), so ready ones are kept in memory and
+    /// every server instance may serve them from there.
     pub(super) async fn find_comparison(&self, id: Uuid) -> Result<Option<StoredComparison>, StoreError> {
-        let row: Option<(String, String, String, String, String)> = sqlx::query_as(
-            "select batch_id, conversation_id, message_id, source_owner_id, status from comparisons where id = $1",
+        if let Some(ready) = self.ready.get(id) {
+            return Ok(Some(ready.as_ref().clone()));
+        }
+        let row: Option<(String, String, String, String, String, Option<String>)> = sqlx::query_as(
+            "select batch_id, conversation_id, message_id, source_owner_id, status, context \
+             from comparisons where id = $1",
         )
         .bind(id.to_string())
         .fetch_optional(self.pool())
         .await
         .map_err(backend)?;
-        let Some((batch_id, conversation_id, message_id, source_owner_id, status)) = row else {
+        let Some((batch_id, conversation_id, message_id, source_owner_id, status, context)) = row else {
             return Ok(None);
         };
         let rows: Vec<CompletionRow> = sqlx::query_as(
@@ -447,15 +482,20 @@ impl SqlStore {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Some(StoredComparison {
+        let comparison = StoredComparison {
             id,
             batch_id: uuid(&batch_id)?,
             conversation_id: uuid(&conversation_id)?,
             message_id: uuid(&message_id)?,
             source_owner_id: uuid(&source_owner_id)?,
+            context: json(context.as_deref(), &id.to_string())?,
             status,
             completions,
-        }))
+        };
+        if comparison.status == "ready" {
+            self.ready.put(id, std::sync::Arc::new(comparison.clone()));
+        }
+        Ok(Some(comparison))
     }
 
     pub(super) async fn lease_slot(
@@ -519,8 +559,9 @@ impl SqlStore {
             (None, Some((id, key))) => Pick::Free(id, key),
             (None, None) => return Ok(None),
         };
+        // A free slot: the lowest one nobody holds or did (a held slot is taken over as is).
         let (comparison_id, slot) = match pick {
-            Pick::TakeOver(comparison_id, slot) => (comparison_id, slot),
+            Pick::TakeOver(comparison_id, slot) => (comparison_id, Some(slot)),
             Pick::Free(comparison_id, key) => {
                 if key > cursor {
                     sqlx::query(
@@ -540,29 +581,23 @@ impl SqlStore {
                         .await
                         .map_err(backend)?;
                 changed(freed, "free slot")?;
-                let (slot,): (i64,) = sqlx::query_as(
-                    "select slot from comparison_slots where comparison_id = $1 and holder_id is null \
-                     and done_by is null order by slot limit 1",
-                )
-                .bind(&comparison_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(backend)?
-                .ok_or_else(|| corrupt("free slot count of", &comparison_id))?;
-                (comparison_id, slot)
+                (comparison_id, None)
             }
         };
-        let row: (String, i64, String) = sqlx::query_as(
+        let row: Option<(String, i64, String)> = sqlx::query_as(
             "update comparison_slots set holder_id = $1, lease_expires_at = $2 \
-             where comparison_id = $3 and slot = $4 returning comparison_id, slot, lease_expires_at",
+             where comparison_id = $3 and slot = coalesce($4, (select min(slot) from comparison_slots \
+                 where comparison_id = $3 and holder_id is null and done_by is null)) \
+             returning comparison_id, slot, lease_expires_at",
         )
         .bind(&user_id)
         .bind(expires_at)
         .bind(&comparison_id)
         .bind(slot)
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?;
+        let row = row.ok_or_else(|| corrupt("free slot count of", &comparison_id))?;
         tx.commit().await.map_err(backend)?;
         lease_from(row).map(Some)
     }
@@ -628,30 +663,32 @@ impl SqlStore {
             return retried(stored, new.ranked_by, new.comparison_id);
         }
         let mut tx = self.write_tx().await?;
-        let (revisions, slot): (i64, Option<i64>) = sqlx::query_as(
-            "select count(*), min(slot) from rankings where comparison_id = $1 and ranked_by = $2",
+        // A first ranking ends the caller's lease on one of its slots; with none live, it is
+        // a revision of an earlier one (which keeps its slot), a retry, or too late.
+        let finished: Option<(i64,)> = sqlx::query_as(
+            "update comparison_slots set done_by = $2, holder_id = null, lease_expires_at = null \
+             where comparison_id = $1 and holder_id = $2 and lease_expires_at >= $3 and done_by is null \
+             returning slot",
         )
         .bind(new.comparison_id.to_string())
         .bind(new.ranked_by.to_string())
-        .fetch_one(&mut *tx)
+        .bind(now)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?;
-        let slot = match slot {
-            Some(slot) => slot,
+        let (revisions, slot) = match finished {
+            Some((slot,)) => (0, slot),
             None => {
-                let finished: Option<(i64,)> = sqlx::query_as(
-                    "update comparison_slots set done_by = $2, holder_id = null, lease_expires_at = null \
-                     where comparison_id = $1 and holder_id = $2 and lease_expires_at >= $3 and done_by is null \
-                     returning slot",
+                let (revisions, slot): (i64, Option<i64>) = sqlx::query_as(
+                    "select count(*), min(slot) from rankings where comparison_id = $1 and ranked_by = $2",
                 )
                 .bind(new.comparison_id.to_string())
                 .bind(new.ranked_by.to_string())
-                .bind(now)
-                .fetch_optional(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(backend)?;
-                match finished {
-                    Some((slot,)) => slot,
+                match slot {
+                    Some(slot) => (revisions, slot),
                     None => {
                         drop(tx);
                         // A retry that lost the race to its first try finds that one stored.
@@ -744,20 +781,21 @@ impl SqlStore {
         .fetch_one(self.pool())
         .await
         .map_err(backend)?;
-        let (queue_left,): (i64,) = sqlx::query_as(
-            "select count(distinct s.comparison_id) from comparison_slots s \
-             join comparisons c on c.id = s.comparison_id join comparison_batches b on b.id = c.batch_id \
-             where c.status = 'ready' and s.done_by is null \
-             and (s.holder_id is null or s.holder_id = $1 or s.lease_expires_at < $2) \
-             and (b.allow_own = 1 or c.source_owner_id <> $1) \
-             and not exists (select 1 from comparison_slots o where o.comparison_id = s.comparison_id and o.done_by = $1) \
-             and not exists (select 1 from comparison_skips k where k.comparison_id = s.comparison_id and k.user_id = $1)",
-        )
-        .bind(user.to_string())
-        .bind(now)
-        .fetch_one(self.pool())
-        .await
-        .map_err(backend)?;
+        // Counted through the same indexes as a lease, and only up to just past the cap: a
+        // count of a queue of a million would read all of it on every submit.
+        let cap = RankProgress::COUNT_CAP + 1;
+        let mut queue_left = 0;
+        for sql in QUEUE_LEFT {
+            let (count,): (i64,) = sqlx::query_as(sql)
+                .bind(user.to_string())
+                .bind(now)
+                .bind(cap)
+                .fetch_one(self.pool())
+                .await
+                .map_err(backend)?;
+            queue_left += count;
+        }
+        let queue_left = queue_left.min(cap);
         Ok(RankProgress { done_today, queue_left })
     }
 
@@ -803,7 +841,7 @@ enum Pick {
 
 /// The first comparison with a free slot the user may rank, at or after queue place `from`.
 async fn next_from(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut super::WriteTx,
     sql: &'static str,
     user: &str,
     now: &str,

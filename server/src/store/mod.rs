@@ -19,10 +19,12 @@ mod stats;
 mod users;
 
 use anyhow::Context;
-use app::ssr::StoreError;
+use app::ssr::{StoreError, StoredComparison};
 use sqlx::AnyPool;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -30,6 +32,8 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 
 /// How long a SQLite statement waits for another connection's write lock before failing.
 const SQLITE_BUSY_TIMEOUT: &str = "pragma busy_timeout = 60000";
+/// How long a write waits for its turn among this process's writers (the same bound).
+const WRITE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -41,6 +45,73 @@ pub enum Engine {
 pub struct SqlStore {
     pool: AnyPool,
     engine: Engine,
+    ready: Arc<ReadyCache>,
+    /// SQLite: whose turn it is to write. SQLite takes one writer at a time and makes the
+    /// others sleep and retry (1 ms, 2 ms, 5 ms and longer); writers of this process wait
+    /// here in order instead, and the lock is free whenever one asks for it.
+    writer: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// An open write transaction, with this process's turn to write on SQLite. It reads as the
+/// connection it runs on (`&mut *tx` is an executor); dropped uncommitted, it rolls back.
+pub(crate) struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+}
+
+/// How many ready comparisons are kept in memory: a few MB with K = 4 short completions.
+const READY_CACHE: usize = 4096;
+
+type Generation = HashMap<Uuid, Arc<StoredComparison>>;
+
+/// Ready comparisons by id, bounded: two generations, the younger filled until it holds half
+/// the bound, then the older dropped. A hit in the older one moves it to the younger.
+#[derive(Default)]
+struct ReadyCache {
+    generations: Mutex<[Generation; 2]>,
+}
+
+impl ReadyCache {
+    fn get(&self, id: Uuid) -> Option<Arc<StoredComparison>> {
+        let mut generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(hit) = generations[0].get(&id) {
+            return Some(hit.clone());
+        }
+        let hit = generations[1].remove(&id)?;
+        Self::insert(&mut generations, id, hit.clone());
+        Some(hit)
+    }
+
+    fn put(&self, id: Uuid, comparison: Arc<StoredComparison>) {
+        let mut generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        Self::insert(&mut generations, id, comparison);
+    }
+
+    fn insert(generations: &mut [Generation; 2], id: Uuid, comparison: Arc<StoredComparison>) {
+        if generations[0].len() >= READY_CACHE / 2 {
+            generations[1] = std::mem::take(&mut generations[0]);
+        }
+        generations[0].insert(id, comparison);
+    }
 }
 
 impl SqlStore {
@@ -81,7 +152,8 @@ impl SqlStore {
             // Readers do not block the writer; it persists in the file.
             sqlx::query("pragma journal_mode = wal").execute(&pool).await?;
         }
-        Ok(SqlStore { pool, engine })
+        let writer = (engine == Engine::Sqlite).then(Default::default);
+        Ok(SqlStore { pool, engine, ready: Default::default(), writer })
     }
 
     pub fn engine(&self) -> Engine {
@@ -96,12 +168,21 @@ impl SqlStore {
     /// IMMEDIATE`): a deferred transaction that reads and then writes cannot upgrade its
     /// lock when another writer went first, and fails at once (SQLITE_BUSY_SNAPSHOT) where
     /// this one waits its turn under the busy timeout.
-    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        match self.engine {
+    async fn write_tx(&self) -> Result<WriteTx, StoreError> {
+        let turn = match &self.writer {
+            Some(writer) => Some(
+                tokio::time::timeout(WRITE_WAIT, writer.clone().lock_owned())
+                    .await
+                    .map_err(|_| StoreError::Backend("the database is busy: no turn to write in 60 s".into()))?,
+            ),
+            None => None,
+        };
+        let tx = match self.engine {
             Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Engine::Postgres => self.pool.begin().await,
         }
-        .map_err(backend)
+        .map_err(backend)?;
+        Ok(WriteTx { tx, _turn: turn })
     }
 
     /// Applies pending migrations. A failure stops start-up with the failing version named.

@@ -1,8 +1,8 @@
+use super::users::UserRow;
 use super::{SqlStore, backend};
 use app::domain::User;
 use app::ssr::clock::now_rfc3339;
 use app::ssr::{SessionRecord, StoreError};
-use uuid::Uuid;
 
 impl SqlStore {
     pub(super) async fn insert_session(&self, session: SessionRecord) -> Result<(), StoreError> {
@@ -31,17 +31,17 @@ impl SqlStore {
         token_hash: &str,
         now: &str,
     ) -> Result<Option<User>, StoreError> {
-        let user_id: Option<(String,)> =
-            sqlx::query_as("select user_id from sessions where token_hash = $1 and expires_at > $2")
-                .bind(token_hash)
-                .bind(now)
-                .fetch_optional(self.pool())
-                .await
-                .map_err(backend)?;
-        match user_id.and_then(|(id,)| Uuid::parse_str(&id).ok()) {
-            Some(id) => self.user_by_id(id).await,
-            None => Ok(None),
-        }
+        // One statement: every request that needs a role asks this.
+        let row: Option<UserRow> = sqlx::query_as(
+            "select u.id, u.email, u.role, u.created_at, u.password_hash from sessions s \
+             join users u on u.id = s.user_id where s.token_hash = $1 and s.expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(backend)?;
+        Ok(row.map(UserRow::into_stored).transpose()?.map(|s| s.user))
     }
 
     pub(super) async fn remove_session(&self, token_hash: &str) -> Result<(), StoreError> {

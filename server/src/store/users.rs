@@ -6,7 +6,7 @@ use sqlx::AnyConnection;
 use uuid::Uuid;
 
 #[derive(sqlx::FromRow)]
-struct UserRow {
+pub(super) struct UserRow {
     id: String,
     email: String,
     role: String,
@@ -15,7 +15,7 @@ struct UserRow {
 }
 
 impl UserRow {
-    fn into_stored(self) -> Result<StoredUser, StoreError> {
+    pub(super) fn into_stored(self) -> Result<StoredUser, StoreError> {
         let corrupt = |what: &str| StoreError::Backend(format!("user {}: bad {what}", self.id));
         let user = User {
             id: Uuid::parse_str(&self.id).map_err(|_| corrupt("id"))?,

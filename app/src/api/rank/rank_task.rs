@@ -33,14 +33,22 @@ pub async fn get_rank_task(comparison_id: Option<Uuid>) -> Result<Option<RankTas
         },
     };
     let comparison = store.comparison(id).await?.ok_or_else(not_yours)?;
-    let conversation = store.conversation(comparison.conversation_id).await?.ok_or_else(not_yours)?;
-    let parent = conversation.compared_after(comparison.message_id);
-    let context = parent
-        .map(|p| conversation.ancestry(p))
-        .unwrap_or_default()
-        .into_iter()
-        .map(|m| ContextTurn { role: m.role, text: m.text })
-        .collect();
+    // What the model was given when it sampled them; comparisons stored before that was
+    // kept read it from their conversation.
+    let (system_prompt, context) = match &comparison.context {
+        Some(messages) => shown_context(messages),
+        None => {
+            let conversation = store.conversation(comparison.conversation_id).await?.ok_or_else(not_yours)?;
+            let parent = conversation.compared_after(comparison.message_id);
+            let context = parent
+                .map(|p| conversation.ancestry(p))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|m| ContextTurn { role: m.role, text: m.text })
+                .collect();
+            (conversation.system_prompt, context)
+        }
+    };
     let ids: Vec<Uuid> = comparison.completions.iter().map(|c| c.id).collect();
     let order = match &previous {
         Some(previous) => previous.shown_order.clone(),
@@ -57,10 +65,28 @@ pub async fn get_rank_task(comparison_id: Option<Uuid>) -> Result<Option<RankTas
     Ok(Some(RankTask {
         comparison_id: id,
         lease_expires_at: lease.map(|l| l.expires_at),
-        system_prompt: conversation.system_prompt,
+        system_prompt,
         context,
         completions,
         previous,
         my_feedback,
     }))
+}
+
+/// The system prompt and the turns of a sampled context, as the rank page shows them.
+#[cfg(feature = "ssr")]
+fn shown_context(
+    messages: &[crate::model::ChatMessage],
+) -> (Option<String>, Vec<crate::comparison::ContextTurn>) {
+    use crate::conversation::Role;
+    let mut system = None;
+    let mut turns = vec![];
+    for message in messages {
+        match message.role.parse::<Role>() {
+            Ok(Role::System) => system = Some(message.content.clone()),
+            Ok(role) => turns.push(crate::comparison::ContextTurn { role, text: message.content.clone() }),
+            Err(_) => {}
+        }
+    }
+    (system, turns)
 }
