@@ -358,14 +358,7 @@ async fn leasing_reads_indexes_not_the_whole_queue() {
     let owner = user(&store, 0).await;
     batch(&store, owner, 3, 2, false).await;
     for statement in SqlStore::lease_statements() {
-        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!("explain query plan {statement}")))
-            .bind(owner.to_string())
-            .bind(NOW)
-            .bind(0i64)
-            .fetch_all(store.pool())
-            .await
-            .unwrap();
-        let steps: Vec<&str> = plan.iter().map(|(_, _, _, detail)| detail.as_str()).collect();
+        let steps = plan_of(&store, statement, owner, 0).await;
         assert!(!steps.is_empty());
         for step in &steps {
             assert!(!step.starts_with("SCAN"), "a scan in {steps:#?}\nof {statement}");
@@ -375,20 +368,25 @@ async fn leasing_reads_indexes_not_the_whole_queue() {
     // What is left is counted the same way, up to its cap: the only scan is of the capped
     // rows themselves, and the only temporary tree keeps those distinct.
     for statement in SqlStore::queue_left_statements() {
-        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!("explain query plan {statement}")))
-            .bind(owner.to_string())
-            .bind(NOW)
-            .bind(1001i64)
-            .fetch_all(store.pool())
-            .await
-            .unwrap();
-        let steps: Vec<&str> = plan.iter().map(|(_, _, _, detail)| detail.as_str()).collect();
+        let steps = plan_of(&store, statement, owner, 1001).await;
         for step in &steps {
-            assert!(!step.starts_with("SCAN") || *step == "SCAN t", "a scan in {steps:#?}\nof {statement}");
+            assert!(!step.starts_with("SCAN") || step == "SCAN t", "a scan in {steps:#?}\nof {statement}");
             assert!(
-                !step.contains("TEMP B-TREE") || *step == "USE TEMP B-TREE FOR DISTINCT",
+                !step.contains("TEMP B-TREE") || step == "USE TEMP B-TREE FOR DISTINCT",
                 "a sort in {steps:#?}\nof {statement}"
             );
         }
     }
+}
+
+/// SQLite's query plan of a statement taking `$1` user, `$2` now and `$3`, a step a line.
+async fn plan_of(store: &SqlStore, statement: &str, user: Uuid, third: i64) -> Vec<String> {
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!("explain query plan {statement}")))
+        .bind(user.to_string())
+        .bind(NOW)
+        .bind(third)
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    plan.into_iter().map(|(_, _, _, detail)| detail).collect()
 }

@@ -56,7 +56,7 @@ macro_rules! next_free {
 
 /// What is left for a trainer (`$1`, at `$2`), each counted up to `$3`: the comparisons
 /// they hold, those with a free slot from their cursor on, and those whose only open slots
-/// are leases that ran out.
+/// are leases that ran out. The first reads `$3` only so that all three take the same binds.
 const QUEUE_LEFT: [&str; 3] = [
     "select count(*) from comparison_slots where holder_id = $1 and lease_expires_at >= $2 \
      and done_by is null and $3 > 0",

@@ -9,7 +9,7 @@ use uuid::Uuid;
 /// revise).
 #[server(endpoint = "rank/task")]
 pub async fn get_rank_task(comparison_id: Option<Uuid>) -> Result<Option<RankTask>, ApiError> {
-    use crate::comparison::{ContextTurn, ShownCompletion, shown_order};
+    use crate::comparison::{ShownCompletion, shown_order};
     use crate::domain::Role;
     use crate::error::ErrorKind;
     use crate::ssr::clock::{now_rfc3339, rfc3339_in};
@@ -34,19 +34,12 @@ pub async fn get_rank_task(comparison_id: Option<Uuid>) -> Result<Option<RankTas
     };
     let comparison = store.comparison(id).await?.ok_or_else(not_yours)?;
     // What the model was given when it sampled them; comparisons stored before that was
-    // kept read it from their conversation.
+    // kept rebuild it from their conversation, as the sampler does.
     let (system_prompt, context) = match &comparison.context {
         Some(messages) => shown_context(messages),
         None => {
             let conversation = store.conversation(comparison.conversation_id).await?.ok_or_else(not_yours)?;
-            let parent = conversation.compared_after(comparison.message_id);
-            let context = parent
-                .map(|p| conversation.ancestry(p))
-                .unwrap_or_default()
-                .into_iter()
-                .map(|m| ContextTurn { role: m.role, text: m.text })
-                .collect();
-            (conversation.system_prompt, context)
+            shown_context(&conversation.chat_messages(conversation.compared_after(comparison.message_id)))
         }
     };
     let ids: Vec<Uuid> = comparison.completions.iter().map(|c| c.id).collect();
