@@ -72,7 +72,7 @@ test('rank four completions with the keyboard alone, and another four by drag', 
   await page.getByLabel('Seed (empty: a new one)').fill('42');
   await page.getByRole('button', { name: 'Create batch' }).click();
   await page.getByTestId('sampled').filter({ hasText: '2 of 2' }).waitFor({ timeout: 60000 });
-  await page.getByTestId('batch').getByText('42').waitFor();
+  await page.getByTestId('batch').getByText('42', { exact: true }).waitFor();
 
   // Ben signs in and is given a comparison.
   await page.getByRole('button', { name: 'Sign out' }).click();
