@@ -56,11 +56,14 @@ bench-export: build
 
 ## Load benchmark: 1, 10 and 50 trainers ranking for LOAD_SECONDS each, on SQLite (also with
 ## LOAD_OPEN comparisons more in the queue) and PostgreSQL (also two instances), beside
-## Label Studio's figures.
+## Label Studio's figures; then the quality figures over LOAD_RANKINGS rankings. The first
+## run prints a perf profile of the run with 50 trainers.
 LOAD_SECONDS ?= 60
 LOAD_OPEN ?= 1000000
+LOAD_RANKINGS ?= 1000000
 bench-load: build
-	$(BIN) bench-load --engine sqlite --seconds $(LOAD_SECONDS)
+	$(BIN) bench-load --engine sqlite --seconds $(LOAD_SECONDS) --profile
 	$(BIN) bench-load --engine sqlite --seconds $(LOAD_SECONDS) --open $(LOAD_OPEN) --trainers 10,50
 	$(BIN) bench-load --engine postgres --seconds $(LOAD_SECONDS)
 	$(BIN) bench-load --engine postgres --seconds $(LOAD_SECONDS) --instances 2 --trainers 50
+	$(BIN) bench-load --engine sqlite --seconds 10 --prompts 1000 --rankings $(LOAD_RANKINGS) --trainers 10 --retries 0

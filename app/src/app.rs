@@ -13,6 +13,13 @@ use leptos_router::SsrMode;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{StaticSegment, path};
 
+/// Parley's icon: two speech bubbles in the accent colour, as an SVG data URI.
+pub const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E\
+%3Crect x='2' y='4' width='20' height='14' rx='4' fill='%232f5bd3'/%3E\
+%3Cpath d='M7 18v6l6-6z' fill='%232f5bd3'/%3E\
+%3Crect x='12' y='12' width='18' height='12' rx='4' fill='%2311a37f'/%3E\
+%3Cpath d='M25 24v5l-5-5z' fill='%2311a37f'/%3E%3C/svg%3E";
+
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
@@ -20,6 +27,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                // The icon travels in the page: no request, no 404.
+                <link rel="icon" type="image/svg+xml" href=FAVICON />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />

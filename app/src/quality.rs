@@ -79,48 +79,73 @@ pub enum Metric {
 /// Units with fewer than two values are not pairable and do not count. `None` when no
 /// disagreement is expected (fewer than two distinct values), where α is undefined.
 pub fn krippendorff_alpha(units: &[Vec<f64>], metric: Metric) -> Option<f64> {
-    let mut values: Vec<f64> = units.iter().filter(|u| u.len() > 1).flatten().copied().collect();
-    values.sort_by(f64::total_cmp);
-    values.dedup();
-    if values.len() < 2 {
-        return None;
+    let mut coincidences = Coincidences::default();
+    for unit in units {
+        coincidences.add(unit);
     }
-    let index = |v: f64| values.iter().position(|x| *x == v).expect("value listed");
-    let size = values.len();
-    // The coincidence matrix: each ordered pair of values within a unit, weighted 1/(m−1).
-    let mut coincidences = vec![vec![0.0f64; size]; size];
-    for unit in units.iter().filter(|u| u.len() > 1) {
+    coincidences.alpha(metric)
+}
+
+/// The coincidence matrix of Krippendorff's α, filled one unit at a time: each ordered pair
+/// of values within a unit, weighted 1/(m−1). Its size is the number of distinct values, so
+/// α over millions of units needs no list of them.
+#[derive(Debug, Clone, Default)]
+pub struct Coincidences {
+    /// (value a, value b) by their bits → weight.
+    cells: HashMap<(u64, u64), f64>,
+}
+
+impl Coincidences {
+    pub fn add(&mut self, unit: &[f64]) {
+        if unit.len() < 2 {
+            return;
+        }
         let weight = 1.0 / (unit.len() - 1) as f64;
         for (i, a) in unit.iter().enumerate() {
             for (j, b) in unit.iter().enumerate() {
                 if i != j {
-                    coincidences[index(*a)][index(*b)] += weight;
+                    *self.cells.entry((a.to_bits(), b.to_bits())).or_default() += weight;
                 }
             }
         }
     }
-    let totals: Vec<f64> = coincidences.iter().map(|row| row.iter().sum()).collect();
-    let n: f64 = totals.iter().sum();
-    let delta = |c: usize, k: usize| -> f64 {
-        match metric {
-            Metric::Nominal => f64::from(u8::from(c != k)),
-            Metric::Interval => (values[c] - values[k]).powi(2),
-            Metric::Ordinal => {
-                let (low, high) = (c.min(k), c.max(k));
-                let between: f64 = totals[low..=high].iter().sum();
-                (between - (totals[c] + totals[k]) / 2.0).powi(2)
+
+    pub fn alpha(&self, metric: Metric) -> Option<f64> {
+        let mut values: Vec<f64> = self.cells.keys().flat_map(|(a, b)| [f64::from_bits(*a), f64::from_bits(*b)]).collect();
+        values.sort_by(f64::total_cmp);
+        values.dedup();
+        if values.len() < 2 {
+            return None;
+        }
+        let index = |v: f64| values.iter().position(|x| *x == v).expect("value listed");
+        let size = values.len();
+        let mut coincidences = vec![vec![0.0f64; size]; size];
+        for ((a, b), weight) in &self.cells {
+            coincidences[index(f64::from_bits(*a))][index(f64::from_bits(*b))] = *weight;
+        }
+        let totals: Vec<f64> = coincidences.iter().map(|row| row.iter().sum()).collect();
+        let n: f64 = totals.iter().sum();
+        let delta = |c: usize, k: usize| -> f64 {
+            match metric {
+                Metric::Nominal => f64::from(u8::from(c != k)),
+                Metric::Interval => (values[c] - values[k]).powi(2),
+                Metric::Ordinal => {
+                    let (low, high) = (c.min(k), c.max(k));
+                    let between: f64 = totals[low..=high].iter().sum();
+                    (between - (totals[c] + totals[k]) / 2.0).powi(2)
+                }
+            }
+        };
+        let (mut observed, mut expected) = (0.0, 0.0);
+        for c in 0..size {
+            for k in 0..size {
+                let d = delta(c, k);
+                observed += coincidences[c][k] * d;
+                expected += totals[c] * totals[k] * d;
             }
         }
-    };
-    let (mut observed, mut expected) = (0.0, 0.0);
-    for c in 0..size {
-        for k in 0..size {
-            let d = delta(c, k);
-            observed += coincidences[c][k] * d;
-            expected += totals[c] * totals[k] * d;
-        }
+        (expected > 0.0).then(|| 1.0 - (n - 1.0) * observed / expected)
     }
-    (expected > 0.0).then(|| 1.0 - (n - 1.0) * observed / expected)
 }
 
 /// Borda scores: per ranking, one point for each completion placed below, half for each tie.
@@ -216,67 +241,148 @@ pub struct Game {
 /// geometric mean of 1. `prior` adds that many tie-games between every two players (a little
 /// keeps a player that never won from strength 0). P(i beats j) = s_i / (s_i + s_j).
 pub fn bradley_terry(players: usize, games: &[Game], prior: f64) -> Vec<f64> {
-    let mut wins = vec![0.0; players];
-    let mut played = vec![vec![0.0; players]; players];
+    let mut played = Played::new(players);
     for game in games {
-        wins[game.winner] += game.weight;
-        played[game.winner][game.loser] += game.weight;
-        played[game.loser][game.winner] += game.weight;
+        played.add(game, 1.0);
     }
-    for (i, row) in played.iter_mut().enumerate() {
-        for (j, games) in row.iter_mut().enumerate() {
-            if i != j {
-                wins[i] += prior / 2.0;
-                *games += prior;
+    played.strengths(prior)
+}
+
+/// Wins and games between every two players, summed.
+struct Played {
+    wins: Vec<f64>,
+    played: Vec<Vec<f64>>,
+}
+
+impl Played {
+    fn new(players: usize) -> Played {
+        Played { wins: vec![0.0; players], played: vec![vec![0.0; players]; players] }
+    }
+
+    fn add(&mut self, game: &Game, times: f64) {
+        self.wins[game.winner] += game.weight * times;
+        self.played[game.winner][game.loser] += game.weight * times;
+        self.played[game.loser][game.winner] += game.weight * times;
+    }
+
+    fn strengths(mut self, prior: f64) -> Vec<f64> {
+        let players = self.wins.len();
+        for (i, row) in self.played.iter_mut().enumerate() {
+            for (j, games) in row.iter_mut().enumerate() {
+                if i != j {
+                    self.wins[i] += prior / 2.0;
+                    *games += prior;
+                }
             }
         }
-    }
-    let mut strength = vec![1.0; players];
-    for _ in 0..10_000 {
-        let mut next: Vec<f64> = (0..players)
-            .map(|i| {
-                let denominator: f64 = (0..players)
-                    .filter(|&j| j != i && played[i][j] > 0.0)
-                    .map(|j| played[i][j] / (strength[i] + strength[j]))
-                    .sum();
-                if denominator > 0.0 { wins[i] / denominator } else { strength[i] }
-            })
-            .collect();
-        let positive: Vec<f64> = next.iter().copied().filter(|s| *s > 0.0).collect();
-        if !positive.is_empty() {
-            let mean = (positive.iter().map(|s| s.ln()).sum::<f64>() / positive.len() as f64).exp();
-            next.iter_mut().for_each(|s| *s /= mean);
+        let (wins, played) = (self.wins, self.played);
+        let mut strength = vec![1.0; players];
+        for _ in 0..10_000 {
+            let mut next: Vec<f64> = (0..players)
+                .map(|i| {
+                    let denominator: f64 = (0..players)
+                        .filter(|&j| j != i && played[i][j] > 0.0)
+                        .map(|j| played[i][j] / (strength[i] + strength[j]))
+                        .sum();
+                    if denominator > 0.0 { wins[i] / denominator } else { strength[i] }
+                })
+                .collect();
+            let positive: Vec<f64> = next.iter().copied().filter(|s| *s > 0.0).collect();
+            if !positive.is_empty() {
+                let mean = (positive.iter().map(|s| s.ln()).sum::<f64>() / positive.len() as f64).exp();
+                next.iter_mut().for_each(|s| *s /= mean);
+            }
+            let change = next.iter().zip(&strength).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            strength = next;
+            if change < 1e-10 {
+                break;
+            }
         }
-        let change = next.iter().zip(&strength).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-        strength = next;
-        if change < 1e-10 {
-            break;
+        strength
+    }
+}
+
+/// Games in clusters (one per comparison), kept in one flat list: a million comparisons
+/// take one allocation, not a million.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Clusters {
+    games: Vec<Game>,
+    /// Where each cluster starts in `games`.
+    starts: Vec<usize>,
+}
+
+impl Clusters {
+    /// Adds one cluster; an empty one is left out.
+    pub fn push(&mut self, games: impl IntoIterator<Item = Game>) {
+        let start = self.games.len();
+        self.games.extend(games);
+        if self.games.len() > start {
+            self.starts.push(start);
         }
     }
-    strength
+
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    pub fn cluster(&self, i: usize) -> &[Game] {
+        let end = self.starts.get(i + 1).copied().unwrap_or(self.games.len());
+        &self.games[self.starts[i]..end]
+    }
+
+    /// Every game of every cluster.
+    pub fn games(&self) -> &[Game] {
+        &self.games
+    }
+
+    /// Renumbers the players: `to[old]` is the new number.
+    pub fn renumber(&mut self, to: &[usize]) {
+        for game in &mut self.games {
+            game.winner = to[game.winner];
+            game.loser = to[game.loser];
+        }
+    }
+}
+
+impl From<Vec<Vec<Game>>> for Clusters {
+    fn from(clusters: Vec<Vec<Game>>) -> Clusters {
+        let mut out = Clusters::default();
+        for cluster in clusters {
+            out.push(cluster);
+        }
+        out
+    }
 }
 
 /// Bradley–Terry strengths with percentile intervals from a bootstrap over clusters of games
 /// (one cluster per comparison, resampled with replacement `rounds` times). `pick(n)` draws
 /// an index below n. Returns (strength, low, high) per player, for the given `level` (0.95).
+/// A round adds the drawn clusters' games into one table of wins, so it needs no copy of them.
 pub fn bradley_terry_intervals(
     players: usize,
-    clusters: &[Vec<Game>],
+    clusters: &Clusters,
     prior: f64,
     rounds: usize,
     level: f64,
     pick: &mut dyn FnMut(usize) -> usize,
 ) -> Vec<(f64, f64, f64)> {
-    let all: Vec<Game> = clusters.iter().flatten().copied().collect();
-    let point = bradley_terry(players, &all, prior);
+    let point = bradley_terry(players, clusters.games(), prior);
     if clusters.is_empty() || rounds == 0 {
         return point.into_iter().map(|s| (s, s, s)).collect();
     }
     let mut samples = vec![Vec::with_capacity(rounds); players];
     for _ in 0..rounds {
-        let drawn: Vec<Game> =
-            (0..clusters.len()).flat_map(|_| clusters[pick(clusters.len())].iter().copied()).collect();
-        for (i, s) in bradley_terry(players, &drawn, prior).into_iter().enumerate() {
+        let mut played = Played::new(players);
+        for _ in 0..clusters.len() {
+            for game in clusters.cluster(pick(clusters.len())) {
+                played.add(game, 1.0);
+            }
+        }
+        for (i, s) in played.strengths(prior).into_iter().enumerate() {
             samples[i].push(s);
         }
     }
@@ -312,53 +418,101 @@ pub struct Ranked<'a> {
 
 /// Agreement over comparisons; those ranked by fewer than two trainers are left out.
 pub fn agreement(comparisons: &[Ranked<'_>]) -> Agreement {
-    let shared: Vec<&Ranked> = comparisons.iter().filter(|c| c.rankings.len() > 1).collect();
-    let (mut alike, mut pairs) = (0usize, 0usize);
-    let mut taus = Vec::new();
-    let mut units = Vec::new();
-    for comparison in &shared {
-        let rankings = comparison.rankings;
+    let mut tally = AgreementTally::default();
+    for comparison in comparisons {
+        tally.add(comparison.rankings);
+    }
+    tally.agreement()
+}
+
+/// Agreement summed one comparison at a time: what it keeps does not grow with the number
+/// of comparisons, so figures over millions of rankings read them page by page.
+#[derive(Debug, Clone, Default)]
+pub struct AgreementTally {
+    comparisons: usize,
+    alike: usize,
+    pairs: usize,
+    tau_sum: f64,
+    taus: usize,
+    coincidences: Coincidences,
+}
+
+impl AgreementTally {
+    /// Adds one comparison's rankings (by trainer); fewer than two count for nothing.
+    pub fn add(&mut self, rankings: &[(Uuid, Places)]) {
+        if rankings.len() < 2 {
+            return;
+        }
+        self.comparisons += 1;
         for (i, (_, a)) in rankings.iter().enumerate() {
             for (_, b) in &rankings[i + 1..] {
                 if let Some((x, y)) = pair_agreement(a, b) {
-                    alike += x;
-                    pairs += y;
+                    self.alike += x;
+                    self.pairs += y;
                 }
-                taus.extend(kendall_tau_b(a, b));
+                if let Some(tau) = kendall_tau_b(a, b) {
+                    self.tau_sum += tau;
+                    self.taus += 1;
+                }
             }
         }
         let mut items: Vec<Uuid> = rankings.iter().flat_map(|(_, r)| r.keys().copied()).collect();
         items.sort();
         items.dedup();
         for item in items {
-            units.push(rankings.iter().filter_map(|(_, r)| r.get(&item)).map(|p| (*p + 1) as f64).collect());
+            let unit: Vec<f64> = rankings.iter().filter_map(|(_, r)| r.get(&item)).map(|p| (*p + 1) as f64).collect();
+            self.coincidences.add(&unit);
         }
     }
-    Agreement {
-        comparisons: shared.len(),
-        pairwise: (pairs > 0).then(|| alike as f64 / pairs as f64),
-        kendall_tau: mean(&taus),
-        alpha: krippendorff_alpha(&units, Metric::Ordinal),
+
+    pub fn agreement(&self) -> Agreement {
+        Agreement {
+            comparisons: self.comparisons,
+            pairwise: (self.pairs > 0).then(|| self.alike as f64 / self.pairs as f64),
+            kendall_tau: (self.taus > 0).then(|| self.tau_sum / self.taus as f64),
+            alpha: self.coincidences.alpha(Metric::Ordinal),
+        }
     }
 }
 
 /// Each trainer's mean Kendall's τ-b against the consensus of the *other* trainers of the
 /// same comparisons (leaving their own ranking out of the consensus they are held to).
 pub fn agreement_with_consensus(comparisons: &[Ranked<'_>]) -> HashMap<Uuid, (f64, usize)> {
-    let mut taus: HashMap<Uuid, Vec<f64>> = HashMap::new();
-    for comparison in comparisons.iter().filter(|c| c.rankings.len() > 1) {
-        for (who, mine) in comparison.rankings {
-            let others: Vec<Places> =
-                comparison.rankings.iter().filter(|(w, _)| w != who).map(|(_, r)| r.clone()).collect();
+    let mut tally = ConsensusTally::default();
+    for comparison in comparisons {
+        tally.add(comparison.rankings);
+    }
+    tally.per_trainer()
+}
+
+/// `agreement_with_consensus` summed one comparison at a time: a sum and a count per trainer.
+#[derive(Debug, Clone, Default)]
+pub struct ConsensusTally {
+    taus: HashMap<Uuid, (f64, usize)>,
+}
+
+impl ConsensusTally {
+    pub fn add(&mut self, rankings: &[(Uuid, Places)]) {
+        if rankings.len() < 2 {
+            return;
+        }
+        for (who, mine) in rankings {
+            let others: Vec<Places> = rankings.iter().filter(|(w, _)| w != who).map(|(_, r)| r.clone()).collect();
             let mut items: Vec<Uuid> = mine.keys().copied().collect();
             items.sort();
             let rest = places(&consensus(&items, &others));
             if let Some(tau) = kendall_tau_b(mine, &rest) {
-                taus.entry(*who).or_default().push(tau);
+                let entry = self.taus.entry(*who).or_default();
+                entry.0 += tau;
+                entry.1 += 1;
             }
         }
     }
-    taus.into_iter().map(|(who, t)| (who, (mean(&t).unwrap_or(0.0), t.len()))).collect()
+
+    /// Per trainer: mean τ-b and the comparisons it is over.
+    pub fn per_trainer(&self) -> HashMap<Uuid, (f64, usize)> {
+        self.taus.iter().map(|(who, (sum, n))| (*who, (sum / *n as f64, *n))).collect()
+    }
 }
 
 pub fn mean(values: &[f64]) -> Option<f64> {
@@ -496,7 +650,7 @@ mod tests {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             ((state >> 33) as usize) % n
         };
-        let out = bradley_terry_intervals(2, &clusters, 0.5, 200, 0.95, &mut pick);
+        let out = bradley_terry_intervals(2, &clusters.into(), 0.5, 200, 0.95, &mut pick);
         let (s, low, high) = out[0];
         assert!(low < s && s < high, "{out:?}");
         assert!(low > 1.0, "A wins 3 of 4: its interval stays above even ({out:?})");

@@ -76,6 +76,9 @@ impl Ranking {
 
 /// A ranking being built on the Rank page: places (groups of tied completions, best first)
 /// and the completions not placed yet. Every move keeps each completion in exactly one spot.
+/// A number means that place: putting a completion at place 4 first leaves places 1–3
+/// empty until they are filled, and the board is not complete while one is. Relative moves
+/// (a step up or down, a drop on another card, the last place) close the empty places up.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Board {
     pub groups: Vec<Vec<Uuid>>,
@@ -88,7 +91,7 @@ impl Board {
         Board { groups: vec![], unranked: shown.to_vec() }
     }
 
-    /// A submitted ranking, to revise.
+    /// A submitted ranking (or a saved board), to revise; `shown` not in it are unplaced.
     pub fn from_ranking(ranking: &Ranking) -> Board {
         Board { groups: ranking.groups.clone(), unranked: vec![] }
     }
@@ -98,13 +101,23 @@ impl Board {
         self.groups.iter().position(|g| g.contains(&id)).map(|g| g + 1)
     }
 
-    /// Every completion placed.
+    /// Every completion placed, and no place empty.
     pub fn complete(&self) -> bool {
-        self.unranked.is_empty() && !self.groups.is_empty()
+        self.unranked.is_empty() && !self.groups.is_empty() && self.empty_places().is_empty()
+    }
+
+    /// The places (from 1) above the last one that nobody holds.
+    pub fn empty_places(&self) -> Vec<usize> {
+        self.groups.iter().enumerate().filter(|(_, g)| g.is_empty()).map(|(i, _)| i + 1).collect()
+    }
+
+    /// How many completions the board holds.
+    fn len(&self) -> usize {
+        self.groups.iter().map(Vec::len).sum::<usize>() + self.unranked.len()
     }
 
     pub fn ranking(&self) -> Ranking {
-        Ranking { groups: self.groups.clone() }
+        Ranking { groups: self.groups.iter().filter(|g| !g.is_empty()).cloned().collect() }
     }
 
     /// The completions top to bottom, as the page lists them: placed, then unplaced.
@@ -112,26 +125,42 @@ impl Board {
         self.groups.iter().flatten().chain(&self.unranked).copied().collect()
     }
 
-    /// Takes a completion out of wherever it is; empty places close up.
+    /// Takes a completion out of wherever it is; empty places at the end go.
     fn take(&mut self, id: Uuid) {
         self.unranked.retain(|u| *u != id);
         for group in &mut self.groups {
             group.retain(|g| *g != id);
         }
-        self.groups.retain(|g| !g.is_empty());
-    }
-
-    /// Puts a completion at place `place` (from 1), tied with what is there; a place past
-    /// the last makes a new last place.
-    pub fn place(&mut self, id: Uuid, place: usize) {
-        self.take(id);
-        match self.groups.get_mut(place.saturating_sub(1)) {
-            Some(group) if place > 0 => group.push(id),
-            _ => self.groups.push(vec![id]),
+        while self.groups.last().is_some_and(Vec::is_empty) {
+            self.groups.pop();
         }
     }
 
-    /// Takes a completion's place away.
+    /// Closes the empty places up (for the relative moves).
+    fn close_up(&mut self) {
+        self.groups.retain(|g| !g.is_empty());
+    }
+
+    /// Puts a completion at place `place` (from 1; above the number of completions, the
+    /// last possible one), tied with what is there; places above it that nobody holds stay
+    /// empty.
+    pub fn place(&mut self, id: Uuid, place: usize) {
+        let place = place.clamp(1, self.len().max(1));
+        self.take(id);
+        while self.groups.len() < place {
+            self.groups.push(vec![]);
+        }
+        self.groups[place - 1].push(id);
+    }
+
+    /// A place of its own after the last one (empty places close up).
+    pub fn place_last(&mut self, id: Uuid) {
+        self.take(id);
+        self.close_up();
+        self.groups.push(vec![id]);
+    }
+
+    /// Takes a completion's place away (its place stays, empty, when others are below it).
     pub fn unplace(&mut self, id: Uuid) {
         self.take(id);
         self.unranked.push(id);
@@ -140,8 +169,9 @@ impl Board {
     /// One step up: out of a tie to just above it, or from alone into a tie with the place
     /// above. An unplaced completion goes to a new last place.
     pub fn raise(&mut self, id: Uuid) {
+        self.close_up();
         let Some(place) = self.place_of(id) else {
-            return self.place(id, usize::MAX);
+            return self.place_last(id);
         };
         let g = place - 1;
         if self.groups[g].len() > 1 {
@@ -156,8 +186,9 @@ impl Board {
     /// One step down: out of a tie to just below it, or from alone into a tie with the place
     /// below. An unplaced completion goes to a new last place.
     pub fn lower(&mut self, id: Uuid) {
+        self.close_up();
         let Some(place) = self.place_of(id) else {
-            return self.place(id, usize::MAX);
+            return self.place_last(id);
         };
         let g = place - 1;
         if self.groups[g].len() > 1 {
@@ -176,10 +207,39 @@ impl Board {
             return;
         }
         self.take(id);
+        self.close_up();
         match self.place_of(target) {
             Some(place) => self.groups.insert(place - 1, vec![id]),
             None => self.groups.push(vec![id]),
         }
+    }
+
+    /// What stands between the board and a submit, in words ("Place 2 is empty; C is not
+    /// placed yet."), given each completion's letter; `None` when complete.
+    pub fn missing(&self, letter: impl Fn(Uuid) -> char) -> Option<String> {
+        if self.complete() {
+            return None;
+        }
+        let list = |items: Vec<String>| match items.as_slice() {
+            [] => String::new(),
+            [one] => one.clone(),
+            [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+        };
+        let mut parts = vec![];
+        let empty = self.empty_places();
+        if !empty.is_empty() {
+            let (noun, verb) = if empty.len() == 1 { ("Place", "is") } else { ("Places", "are") };
+            parts.push(format!("{noun} {} {verb} empty", list(empty.iter().map(|p| p.to_string()).collect())));
+        }
+        if !self.unranked.is_empty() {
+            let verb = if self.unranked.len() == 1 { "is" } else { "are" };
+            let letters = list(self.unranked.iter().map(|id| letter(*id).to_string()).collect());
+            parts.push(format!("{letters} {verb} not placed yet"));
+        }
+        if parts.is_empty() {
+            parts.push("Nothing is placed yet".to_string());
+        }
+        Some(format!("{}.", parts.join("; ")))
     }
 }
 
@@ -310,17 +370,49 @@ mod tests {
         board.place(a, 2);
         board.place(d, 2);
         assert!(!board.complete());
-        board.place(b, 9);
+        board.place(b, 3);
         assert!(board.complete());
         assert_eq!(board_groups(&board), vec![vec![3], vec![1, 4], vec![2]]);
         assert_eq!(board.ranking().check(&ids(4)), Ok(()));
-        // Moving the only one at place 1 away closes the gap: place 3 is then the last.
+        // Moving the only one at place 1 away leaves place 1 empty.
         board.place(c, 3);
-        assert_eq!(board_groups(&board), vec![vec![1, 4], vec![2], vec![3]]);
-        board.place(c, 2);
-        assert_eq!(board_groups(&board), vec![vec![1, 4], vec![2, 3]]);
+        assert_eq!(board_groups(&board), vec![vec![], vec![1, 4], vec![2, 3]]);
+        assert_eq!(board.empty_places(), [1]);
+        assert!(!board.complete());
+        board.place(c, 1);
         board.unplace(a);
-        assert_eq!(board.order().iter().map(|i| i.as_u128()).collect::<Vec<_>>(), [4, 2, 3, 1]);
+        assert_eq!(board.order().iter().map(|i| i.as_u128()).collect::<Vec<_>>(), [3, 4, 2, 1]);
+    }
+
+    /// The trap a trainer fell into: meaning B > C > D > A, they pressed 4 on A first, then
+    /// 1 on B. A number is that place, whatever is placed already.
+    #[test]
+    fn a_number_is_that_place_and_the_gaps_show_until_filled() {
+        let mut board = Board::new(&ids(4));
+        let [a, b, c, d] = [1, 2, 3, 4].map(Uuid::from_u128);
+        let letter = |id: Uuid| (b'A' + id.as_u128() as u8 - 1) as char;
+        board.place(a, 4);
+        assert_eq!(board.place_of(a), Some(4));
+        assert_eq!(board.empty_places(), [1, 2, 3]);
+        board.place(b, 1);
+        assert_eq!(board.place_of(b), Some(1), "1 on B is first, not a tie with A");
+        assert_eq!(board.place_of(a), Some(4));
+        assert_eq!(board.missing(letter).as_deref(), Some("Places 2 and 3 are empty; C and D are not placed yet."));
+        board.place(c, 2);
+        assert_eq!(board.missing(letter).as_deref(), Some("Place 3 is empty; D is not placed yet."));
+        board.place(d, 3);
+        assert!(board.complete());
+        assert_eq!(board.missing(letter), None);
+        assert_eq!(board_groups(&board), vec![vec![2], vec![3], vec![4], vec![1]]);
+        // Past the number of completions: the last place there can be.
+        board.place(b, 9);
+        assert_eq!(board_groups(&board), vec![vec![], vec![3], vec![4], vec![1, 2]]);
+        // A relative move closes the empty places up.
+        board.raise(c);
+        assert_eq!(board_groups(&board), vec![vec![3], vec![4], vec![1, 2]]);
+        board.place_last(c);
+        assert_eq!(board_groups(&board), vec![vec![4], vec![1, 2], vec![3]]);
+        assert_eq!(Board::new(&ids(2)).missing(letter).as_deref(), Some("A and B are not placed yet."));
     }
 
     #[test]

@@ -23,6 +23,16 @@ pub struct CompletionModel {
     pub model_version_id: Option<Uuid>,
 }
 
+/// One page of ranked comparisons (see `Store::ranked_page`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RankedPage {
+    /// Ordered by comparison, then time.
+    pub rankings: Vec<RankingRow>,
+    pub completions: Vec<CompletionModel>,
+    /// The last comparison of the page; `None` when there are no more.
+    pub last: Option<Uuid>,
+}
+
 /// Things one person did on one day (UTC), by kind.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Activity {
@@ -84,13 +94,24 @@ pub struct Freshness {
     /// RFC 3339, UTC.
     pub computed_at: String,
     pub max_age_secs: u64,
+    /// How long computing them took, in milliseconds.
+    #[serde(default)]
+    pub took_ms: u64,
 }
 
 impl Freshness {
-    /// "Figures as of 10:42:05 UTC, recomputed at most every 30 s."
+    /// "Figures as of 10:42:05 UTC (computed in 12 ms), recomputed at most every 30 s."
     pub fn describe(&self) -> String {
         let time = self.computed_at.get(11..19).unwrap_or(&self.computed_at);
-        format!("Figures as of {time} UTC, recomputed at most every {} s.", self.max_age_secs)
+        let took = if self.took_ms >= 1000 {
+            format!("{:.1} s", self.took_ms as f64 / 1000.0)
+        } else {
+            format!("{} ms", self.took_ms)
+        };
+        if self.max_age_secs == 0 {
+            return format!("Figures as of {time} UTC, computed for this view in {took}.");
+        }
+        format!("Figures as of {time} UTC (computed in {took}), recomputed at most every {} s.", self.max_age_secs)
     }
 }
 

@@ -41,14 +41,20 @@ pub struct LoadArgs {
     /// in the queue: the runs then lease from a queue this much longer.
     #[arg(long, default_value_t = 0)]
     pub open: u64,
-    /// Rankings seeded before the runs (synthetic, 4 completions each), for the figures: the
-    /// dashboard, progress and leaderboard are timed over them after the runs.
+    /// Rankings seeded before the runs, for the figures: comparisons of 4 completions (the
+    /// original by one model version, three by another), each ranked by two trainers who
+    /// agree three times in four. The dashboard, progress and leaderboard are timed over
+    /// them after the runs.
     #[arg(long, default_value_t = 0)]
     pub rankings: u64,
     /// Server instances sharing the database (PostgreSQL only for more than one); each
     /// run's trainers are dealt out among them in turn.
     #[arg(long, default_value_t = 1)]
     pub instances: usize,
+    /// Profile the server with `perf` during the run with the most trainers, and print where
+    /// its time went (by library and by function).
+    #[arg(long)]
+    pub profile: bool,
     /// Submissions sent twice at once in the retry storm.
     #[arg(long, default_value_t = 200)]
     pub retries: usize,
@@ -116,6 +122,55 @@ fn start(database_url: &str) -> anyhow::Result<Server> {
     // Keep reading, so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     Ok(Server { child, base, _dir: dir })
+}
+
+/// `perf record` on one server for one run.
+struct Profile {
+    child: Child,
+    server: u32,
+    _dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+}
+
+impl Profile {
+    fn start(server: &Server, seconds: u64) -> Option<Profile> {
+        let dir = tempfile::tempdir().ok()?;
+        let data = dir.path().join("perf.data");
+        let child = Command::new("perf")
+            .args(["record", "-q", "-a", "-F", "499", "-o"])
+            .arg(&data)
+            .args(["--", "sleep", &seconds.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        Some(Profile { child, server: server.child.id(), _dir: dir, data })
+    }
+
+    /// The shares by process and library (the server, the bench's own client, the kernel,
+    /// libc, SQLite, Parley) and the top functions. The whole machine is recorded: the
+    /// client shares the cores, and idle time shows as the idle task.
+    fn report(mut self) -> anyhow::Result<String> {
+        let status = self.child.wait()?;
+        if !status.success() {
+            bail!("perf record failed ({status})");
+        }
+        let mut out = format!("  the server is pid {}; the bench's client is pid {}\n", self.server, std::process::id());
+        for (sort, lines) in [("pid,dso", 12), ("sym", 20)] {
+            let report = Command::new("perf")
+                .args(["report", "-q", "--stdio", "--no-children", "--sort", sort, "-i"])
+                .arg(&self.data)
+                .output()?;
+            let text = String::from_utf8_lossy(&report.stdout);
+            let top: Vec<&str> =
+                text.lines().map(str::trim_end).filter(|l| !l.trim().is_empty() && !l.starts_with('#')).take(lines).collect();
+            out.push_str(&format!("  by {}:\n", if sort == "sym" { "function" } else { "process and library" }));
+            for line in top {
+                out.push_str(&format!("    {}\n", line.trim()));
+            }
+        }
+        Ok(out.trim_end().to_string())
+    }
 }
 
 fn client() -> anyhow::Result<reqwest::Client> {
@@ -255,7 +310,7 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
         let started = Instant::now();
         let store = crate::store::SqlStore::connect(url).await?;
         store.migrate().await?;
-        store.seed_synthetic(args.rankings, args.open).await?;
+        store.seed_synthetic(args.rankings, args.open, true).await?;
         println!(
             "set-up: {} rankings and {} open comparisons seeded ahead of the batch (the server waits meanwhile), {:.0} s",
             args.rankings,
@@ -337,10 +392,13 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
         "{:>8} {:>12} {:>22} {:>22} {:>24} {:>16} {:>5} {:>8}  {}",
         "trainers", "submits/s", "task p50/p90/p99 ms", "submit p50/p90/p99 ms", "answers", "stored/acked", "dups", "peak RSS", "Label Studio 1.23.2"
     );
+    let busiest = args.trainers.iter().copied().max().unwrap_or(0);
+    let mut profile = None;
     for &count in &args.trainers {
         for server in &servers {
             server.reset_peak();
         }
+        let perf = (args.profile && count == busiest).then(|| Profile::start(&servers[0], args.seconds)).flatten();
         let until = Instant::now() + Duration::from_secs(args.seconds);
         let started = Instant::now();
         let (ours, rest) = trainers.split_at(count);
@@ -361,6 +419,9 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
             all.empty_queue |= tally.empty_queue;
         }
         let elapsed = started.elapsed().as_secs_f64();
+        if let Some(perf) = perf {
+            profile = Some((count, perf.report()));
+        }
         let mut stored = 0i64;
         for chunk in all.acknowledged.chunks(500) {
             let list = chunk.iter().map(|id| format!("'{id}'")).collect::<Vec<_>>().join(",");
@@ -390,6 +451,18 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
             if all.empty_queue { "  (the queue ran out)" } else { "" },
         );
         trainers = rest;
+    }
+
+    if args.profile {
+        match profile {
+            Some((count, Ok(report))) => {
+                println!();
+                println!("where the time went with {count} trainers (perf over the whole machine, 499 samples/s per CPU):");
+                println!("{report}");
+            }
+            Some((_, Err(err))) => println!("\nno profile: {err:#}"),
+            None => println!("\nno profile: `perf` could not be started (is it installed?)"),
+        }
     }
 
     // The retry storm: every submission sent twice at once, as a double click does.
@@ -433,25 +506,42 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
     .await?;
     println!("comparisons ranked by more trainers than their overlap: {beyond}");
 
-    // The pages that read every ranking: the first call computes, later ones are served
-    // what was kept (and refreshed in the background once old).
+    // The pages that read every ranking are answered with the figures kept, computed in the
+    // background: wait for a computation that started after the runs, print what it took,
+    // then time the answers.
     let (count,): (i64,) = sqlx::query_as("select count(*) from rankings").fetch_one(&db).await?;
     println!();
-    println!("figures over {count} rankings: first call / then p50 / p99 of 20, and the server's peak RSS");
+    println!("figures over {count} rankings: their computation in the background, then the answers' p50 / p99 of 20, and the server's peak RSS");
     for server in &servers {
         server.reset_peak();
     }
+    let after = app::ssr::clock::now_rfc3339();
     for (function, caller) in [("stats/dashboard", &admin), ("stats/progress", client), ("stats/leaderboard", client)] {
+        let mut took = String::from("-");
+        if function != "stats/leaderboard" {
+            let waiting = Instant::now();
+            loop {
+                let figures = call(caller, &base, function, &[]).await?;
+                let freshness = &figures["freshness"];
+                if freshness["computed_at"].as_str().is_some_and(|at| at > after.as_str()) {
+                    took = format!("{} ms", freshness["took_ms"]);
+                    break;
+                }
+                if waiting.elapsed() > Duration::from_secs(900) {
+                    bail!("{function}: no new figures within 15 minutes");
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
         let mut times = vec![];
-        for _ in 0..21 {
+        for _ in 0..20 {
             let started = Instant::now();
             call(caller, &base, function, &[]).await?;
             times.push(started.elapsed().as_secs_f64() * 1000.0);
         }
-        let first = times.remove(0);
         times.sort_by(f64::total_cmp);
         println!(
-            "{function:>20}: {first:.1} ms / {:.1} ms / {:.1} ms",
+            "{function:>20}: computed in {took}; answered in {:.1} ms / {:.1} ms",
             percentile(&times, 0.5),
             percentile(&times, 0.99)
         );

@@ -53,3 +53,43 @@ test('a blocked prompt marked as a false positive', async () => {
   await page.getByTestId('decision-count').filter({ hasText: /^1 match/ }).waitFor();
   assert.deepEqual(errors, [], 'no script errors in the page');
 });
+
+test('after a blocked turn the page says what to do, and a turn sent in its place is answered', async () => {
+  const page = await running.browser.context.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  const base = running.parley.base;
+  await page.goto(base + '/chat');
+  await hydrated(page);
+  await page.getByLabel('Max tokens').fill('8');
+  await page.getByRole('button', { name: 'Start chat' }).click();
+  await page.waitForURL(/\/chat\/[0-9a-f-]{36}$/);
+  await hydrated(page);
+  const blocked = 'I want to kill myself in this video game level';
+  await page.getByLabel('Your message').fill(blocked);
+  await page.getByLabel('Your message').press('Control+Enter');
+  const help = page.getByTestId('blocked-help');
+  await help.getByText('The content filter blocked your last turn').waitFor();
+  await page.getByRole('button', { name: 'Send in its place' }).waitFor();
+
+  // "Edit the blocked turn" puts its text in the box to rework.
+  await help.getByRole('button', { name: 'Edit the blocked turn' }).click();
+  assert.equal(await page.getByLabel('Your message').inputValue(), blocked);
+  await page.getByLabel('Your message').fill('What is a moon?');
+  await page.getByRole('button', { name: 'Send in its place' }).click();
+  await page.locator('li.turn[data-role="assistant"]').waitFor();
+  await help.waitFor({ state: 'detached' });
+  const user = page.locator('li.turn[data-role="user"]');
+  await user.getByText('What is a moon?').waitFor();
+  assert.equal(await user.getByTestId('branch-position').textContent(), '2/2', 'the blocked turn is kept beside it');
+  assert.equal(await page.getByLabel('Your message').inputValue(), '');
+
+  // Back on the blocked branch, a reload shows that branch again, not the newest.
+  await user.getByRole('button', { name: 'Previous version' }).click();
+  await user.getByTestId('branch-position').filter({ hasText: '1/2' }).waitFor();
+  await page.reload();
+  await hydrated(page);
+  await page.locator('li.turn[data-role="user"]').getByTestId('branch-position').filter({ hasText: '1/2' }).waitFor();
+  await page.getByTestId('blocked-help').waitFor();
+  assert.deepEqual(errors, [], 'no script errors in the page');
+});

@@ -1,7 +1,8 @@
 // Ranking in a real browser against the release build: an admin creates a batch on the
 // Comparisons page and watches the sampler fill it; a trainer ranks one comparison of four
-// completions with the keyboard alone (number keys, arrows, a tie) and another by drag, and
-// the stored rankings are the orders shown on screen.
+// completions pressing places out of order (4 on A first: A is fourth), one with the keyboard
+// alone (number keys, arrows, a tie) and another by drag, and the stored rankings are the
+// orders shown on screen.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createFirstAdmin, hydrated, parleyAndBrowser, tinyModel } from './harness.mjs';
@@ -16,12 +17,12 @@ async function call(page, fn, form) {
   return reply.json();
 }
 
-/// The admin has the model answer two questions in a chat: two replies to draw from.
-async function chatWithTwoReplies(page) {
+/// The admin has the model answer three questions in a chat: three replies to draw from.
+async function chatWithThreeReplies(page) {
   const chat = crypto.randomUUID();
   await call(page, 'conversations/create', { request_id: chat, kind: 'chat', max_tokens: '8' });
   let parent = null;
-  for (const question of ['What is a moon?', 'And a planet?']) {
+  for (const question of ['What is a moon?', 'And a planet?', 'And a star?']) {
     const id = crypto.randomUUID();
     const form = { conversation_id: chat, request_id: id, role: 'user', text: question };
     if (parent) form.parent_id = parent;
@@ -62,16 +63,16 @@ test('rank four completions with the keyboard alone, and another four by drag', 
   const base = running.parley.base;
   await createFirstAdmin(page, base, 'admin@example.org', 'correct horse battery');
   await call(page, 'users/create', { request_id: crypto.randomUUID(), email: 'ben@example.org', password: PASSWORD, role: 'trainer' });
-  await chatWithTwoReplies(page);
+  await chatWithThreeReplies(page);
 
   // The admin creates a batch and sees the sampler fill it.
   await page.goto(base + '/admin/comparisons');
   await hydrated(page);
-  await page.getByLabel('Replies to draw').fill('2');
+  await page.getByLabel('Replies to draw').fill('3');
   await page.getByLabel('Max tokens').fill('8');
   await page.getByLabel('Seed (empty: a new one)').fill('42');
   await page.getByRole('button', { name: 'Create batch' }).click();
-  await page.getByTestId('sampled').filter({ hasText: '2 of 2' }).waitFor({ timeout: 60000 });
+  await page.getByTestId('sampled').filter({ hasText: '3 of 3' }).waitFor({ timeout: 60000 });
   await page.getByTestId('batch').getByText('42', { exact: true }).waitFor();
 
   // Ben signs in and is given a comparison.
@@ -89,15 +90,48 @@ test('rank four completions with the keyboard alone, and another four by drag', 
   const first = await task.getAttribute('data-comparison');
   assert.equal(await page.getByTestId('completion').count(), 4);
   await page.getByText(/Context \(\d turns\)/).waitFor();
+  const tabToFirstCard = async () => {
+    await page.locator('body').click({ position: { x: 5, y: 5 } });
+    for (let i = 0; i < 40; i++) {
+      await page.keyboard.press('Tab');
+      if (await page.evaluate(() => document.activeElement?.dataset?.testid === 'completion')) break;
+    }
+    assert.equal(await page.evaluate(() => document.activeElement.dataset.letter), 'A');
+  };
+
+  // The trap a trainer fell into, replayed: meaning B > C > D > A, 4 on A first, then 1 on B.
+  // A number is that place: A fourth, B first, places 2 and 3 shown empty until filled.
+  const trapLetters = await lettersOf(page);
+  await tabToFirstCard();
+  await press(page, '4', 'A');
+  await place(page, 'A').filter({ hasText: 'place 4' }).waitFor();
+  assert.equal(await page.getByTestId('empty-place').count(), 3);
+  await press(page, 'ArrowDown', 'B');
+  await press(page, '1', 'B');
+  await place(page, 'B').filter({ hasText: 'place 1' }).waitFor();
+  assert.equal(await place(page, 'A').textContent(), 'place 4');
+  await page.getByTestId('rank-missing').filter({ hasText: 'Places 2 and 3 are empty; C and D are not placed yet.' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Submit ranking' }).isDisabled(), true);
+  await press(page, 'ArrowDown', 'A');
+  await press(page, 'ArrowDown', 'C');
+  await press(page, '2', 'C');
+  await page.getByTestId('rank-missing').filter({ hasText: 'Place 3 is empty; D is not placed yet.' }).waitFor();
+  await press(page, 'ArrowDown', 'A');
+  await press(page, 'ArrowDown', 'D');
+  await press(page, '3', 'D');
+  await page.getByTestId('rank-missing').waitFor({ state: 'detached' });
+  assert.equal(await page.getByTestId('empty-place').count(), 0);
+  await page.keyboard.press('Control+Enter');
+  await page.waitForFunction((id) => {
+    const el = document.querySelector('[data-testid="rank-task"]');
+    return el && el.dataset.comparison !== id;
+  }, first);
+  assert.deepEqual(await storedLetters(page, first, trapLetters), [['B'], ['C'], ['D'], ['A']]);
+  const tied = await task.getAttribute('data-comparison');
   const letters = await lettersOf(page);
 
   // Keyboard only: Tab to the first card, then number keys, arrows and a tie.
-  await page.locator('body').click({ position: { x: 5, y: 5 } });
-  for (let i = 0; i < 40; i++) {
-    await page.keyboard.press('Tab');
-    if (await page.evaluate(() => document.activeElement?.dataset?.testid === 'completion')) break;
-  }
-  assert.equal(await page.evaluate(() => document.activeElement.dataset.letter), 'A');
+  await tabToFirstCard();
   await press(page, '1', 'A');
   await place(page, 'A').filter({ hasText: 'place 1' }).waitFor();
   await press(page, 'ArrowDown', 'B');
@@ -120,9 +154,9 @@ test('rank four completions with the keyboard alone, and another four by drag', 
   await page.waitForFunction((id) => {
     const el = document.querySelector('[data-testid="rank-task"]');
     return el && el.dataset.comparison !== id;
-  }, first);
-  assert.deepEqual(await storedLetters(page, first, letters), [['A'], ['D'], ['B', 'C']]);
-  await page.getByTestId('rank-progress').filter({ hasText: 'Ranked today: 1' }).waitFor();
+  }, tied);
+  assert.deepEqual(await storedLetters(page, tied, letters), [['A'], ['D'], ['B', 'C']]);
+  await page.getByTestId('rank-progress').filter({ hasText: 'Ranked today: 2' }).waitFor();
 
   // The second by drag: cards onto the last-place zone and onto each other.
   const second = await task.getAttribute('data-comparison');
@@ -153,10 +187,10 @@ test('rank four completions with the keyboard alone, and another four by drag', 
   assert.deepEqual(helpful, [['A', ['helpful']]]);
   assert.equal(revisable.previous.rationale, 'A is the clearest.');
 
-  // Both are listed to revise; opening one shows the stored order.
+  // All three are listed to revise; opening one shows the stored order.
   await page.getByTestId('ranked-item').first().waitFor();
-  assert.equal(await page.getByTestId('ranked-item').count(), 2);
-  await page.goto(`${base}/rank/${first}`);
+  assert.equal(await page.getByTestId('ranked-item').count(), 3);
+  await page.goto(`${base}/rank/${tied}`);
   await hydrated(page);
   await page.getByText('Revising your ranking (revision 1)').waitFor();
   assert.equal(await place(page, 'D').textContent(), 'place 2');

@@ -7,7 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createFirstAdmin, hydrated, parleyAndBrowser } from './harness.mjs';
 
-const running = parleyAndBrowser();
+// Figures computed for each view (`--figures-secs 0`): the pages are read right after each
+// change. By default they are computed as the server starts and kept 30 s.
+const running = parleyAndBrowser(() => ['--figures-secs', '0']);
 const PASSWORD = 'a long enough passphrase';
 
 async function call(page, fn, form) {
@@ -30,6 +32,9 @@ test('a reviewer rejects a demonstration with a reason, the author reads it, the
   const page = await running.browser.context.newPage();
   const errors = [];
   page.on('pageerror', (err) => errors.push(err.message));
+  // Nothing a page asks for is missing (the favicon was a 404 on every page).
+  const missing = [];
+  page.on('response', (response) => { if (response.status() === 404) missing.push(response.url()); });
   const base = running.parley.base;
   await createFirstAdmin(page, base, 'admin@example.org', 'correct horse battery');
   for (const [email, role] of [['ada@example.org', 'trainer'], ['rita@example.org', 'reviewer']]) {
@@ -111,5 +116,7 @@ test('a reviewer rejects a demonstration with a reason, the author reads it, the
   await page.getByTestId('formula').getByText(/5 × accepted demonstrations/).waitFor();
   const leader = page.getByTestId('leader').filter({ hasText: 'ada@example.org' });
   assert.equal(await leader.locator('td').nth(2).textContent(), '5.0');
+  assert.equal(await page.locator('link[rel="icon"]').count(), 1);
+  assert.deepEqual(missing, [], 'no request answered 404');
   assert.deepEqual(errors, [], 'no script errors in the page');
 });

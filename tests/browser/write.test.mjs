@@ -78,6 +78,20 @@ test('write a demonstration from a suggestion, reload it intact, submit it', asy
   await page.getByText('System: Answer briefly.').waitFor();
   assert.equal(await page.getByLabel('Next turn: the user').inputValue(), 'Thanks!');
 
+  // Delete is a readable link, and asks before it deletes: "Keep it" keeps the turn.
+  const deleteButton = assistant.getByRole('button', { name: 'Delete', exact: true });
+  const look = await deleteButton.evaluate((el) => {
+    const style = getComputedStyle(el);
+    return [style.backgroundColor, style.color];
+  });
+  assert.equal(look[0], 'rgba(0, 0, 0, 0)', 'no red background behind the red text');
+  assert.notEqual(look[1], look[0]);
+  await deleteButton.click();
+  await assistant.getByTestId('confirm-delete').getByText('Delete this assistant turn?').waitFor();
+  await assistant.getByRole('button', { name: 'Keep it' }).click();
+  await assistant.getByTestId('confirm-delete').waitFor({ state: 'detached' });
+  assert.equal(await page.locator('li.turn').count(), 2);
+
   await page.getByRole('button', { name: 'Submit' }).click();
   await page.getByTestId('status').filter({ hasText: 'submitted · revision 1' }).waitFor();
   await page.getByText('History: 1 submitted revision(s)').click();
@@ -100,4 +114,25 @@ test('write a demonstration from a suggestion, reload it intact, submit it', asy
   assert.equal(await item.count(), 1);
   assert.equal(await page.evaluate(() => window.hacked), undefined);
   assert.deepEqual(errors, [], 'no script errors in the page');
+});
+
+test('a turn is deleted only once the trainer confirms it', async () => {
+  const page = await running.browser.context.newPage();
+  const base = running.parley.base;
+  await page.goto(base + '/write');
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Start' }).click();
+  await page.waitForURL(/\/write\/[0-9a-f-]{36}$/);
+  await hydrated(page);
+  await page.getByLabel('Next turn: the user').fill('A turn written by mistake.');
+  await page.getByRole('button', { name: 'Add turn' }).click();
+  const turn = page.locator('li.turn[data-role="user"]');
+  await turn.getByText('A turn written by mistake.').waitFor();
+  await turn.getByRole('button', { name: 'Delete', exact: true }).click();
+  assert.equal(await page.locator('li.turn').count(), 1, 'one click deletes nothing');
+  await turn.getByRole('button', { name: 'Yes, delete it' }).click();
+  await page.locator('li.turn').first().waitFor({ state: 'detached' });
+  await page.reload();
+  await hydrated(page);
+  assert.equal(await page.locator('li.turn').count(), 0, 'deleted on the server');
 });

@@ -37,7 +37,8 @@ async fn rank_in_id_order(app: &TestApp, client: &reqwest::Client) -> String {
 
 async fn figures_follow_the_rankings_and_the_roles(engine: Engine) {
     let model = tiny_model();
-    let app = TestApp::spawn_with(engine, &["--model", model.to_str().unwrap()]).await;
+    // Figures computed for each view: the test reads them right after each change.
+    let app = TestApp::spawn_with(engine, &["--model", model.to_str().unwrap(), "--figures-secs", "0"]).await;
     let admin = app.first_admin("admin@example.org", PASSWORD).await;
     app.model_ready().await;
     let rita = app.user(&admin, "rita@example.org", "reviewer").await;

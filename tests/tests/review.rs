@@ -166,6 +166,20 @@ async fn reviews_are_queued_given_and_read_by_the_author(engine: Engine) {
     assert_eq!(last["revision"], read + 1);
     assert_ne!(last["submitted_by"], got["owner_id"], "the edit is the reviewer's revision");
     assert_eq!(last["conversation"]["messages"][1]["text"], "2 + 2 = 4, since 2 + 2 = 1 + 1 + 1 + 1.");
+    // The SFT export credits the edited reply to the reviewer, not to the trainer.
+    let reply_export = admin.get(app.url("/api/datasets/export?format=sft")).send().await.unwrap();
+    assert_eq!(reply_export.status(), 200);
+    let text = reply_export.text().await.unwrap();
+    let row: Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|r| r["conversation_id"] == demo.as_str())
+        .expect("the accepted demonstration is exported");
+    let provenance = &row["provenance"];
+    assert_eq!(provenance[0]["author"], "trainer", "{row}");
+    assert_eq!(provenance[1]["author"], "reviewer", "{row}");
+    assert_eq!(provenance[1]["edited"], "trainer");
+    assert!(provenance[1]["reviewer"].is_string() && provenance[1]["reviewer"] != row["trainer"], "{row}");
 
     // The share: with none of the first and 0%, Ben's work is not queued; with 100%, it is.
     app.call_ok(&admin, "review/set_policy", &[("first", "0"), ("share_percent", "0")]).await;

@@ -294,14 +294,14 @@ async fn what_is_left_is_counted_up_to_a_cap(engine: Engine) {
     let (store, _db) = setup(engine).await;
     let trainer = user(&store, 0).await;
     let since = "2026-11-26T00:00:00.000000Z";
-    store.seed_synthetic(0, 40).await.unwrap();
+    store.seed_synthetic(0, 40, false).await.unwrap();
     let progress = store.rank_progress(trainer, since, NOW).await.unwrap();
     assert_eq!((progress.queue_left, progress.queue_left_text().as_str()), (40, "40"));
     let lease = store.lease_comparison(trainer, NOW, LATER).await.unwrap().unwrap();
     assert_eq!(store.rank_progress(trainer, since, NOW).await.unwrap().queue_left, 40, "the held one counts");
     store.skip_comparison(lease.comparison_id, trainer, NOW).await.unwrap();
     assert_eq!(store.rank_progress(trainer, since, NOW).await.unwrap().queue_left, 39, "a skipped one does not");
-    store.seed_synthetic(0, app::comparison::RankProgress::COUNT_CAP as u64).await.unwrap();
+    store.seed_synthetic(0, app::comparison::RankProgress::COUNT_CAP as u64, false).await.unwrap();
     let progress = store.rank_progress(trainer, since, NOW).await.unwrap();
     assert_eq!(progress.queue_left, app::comparison::RankProgress::COUNT_CAP + 1);
     assert_eq!(progress.queue_left_text(), "more than 1000");

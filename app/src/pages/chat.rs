@@ -93,6 +93,9 @@ struct ChatState {
     temperature: RwSignal<f64>,
     /// The turns on show, first to last (for the shortcuts).
     shown: RwSignal<Vec<(Uuid, Option<Uuid>, Role)>>,
+    /// The last turn on show when it is a user turn the content filter blocked: its id,
+    /// parent and text. The model will not answer it, so Send writes in its place.
+    blocked_last: RwSignal<Option<(Uuid, Option<Uuid>, String)>>,
     add_id: StoredValue<Uuid>,
 }
 
@@ -164,8 +167,20 @@ pub fn ChatPage() -> impl IntoView {
         loaded: RwSignal::new(false),
         temperature: RwSignal::new(SamplingParams::default().temperature),
         shown: RwSignal::new(vec![]),
+        blocked_last: RwSignal::new(None),
         add_id: StoredValue::new(Uuid::new_v4()),
     };
+    // The branch the trainer was on is kept in the browser, so a reload shows it again.
+    Effect::new(move |restored: Option<()>| {
+        let choice = state.choice.get();
+        if restored.is_none() {
+            if let Some(saved) = branches::load(state.conversation_id) {
+                state.choice.set(saved);
+            }
+        } else {
+            branches::save(state.conversation_id, &choice);
+        }
+    });
     let conversation = Resource::new(
         move || (id(), state.refresh.get(), state.add.version().get()),
         |(id, ..)| async move {
@@ -314,6 +329,16 @@ fn Chat(conversation: Conversation, state: ChatState) -> impl IntoView {
     let rows = move || {
         let turns = path();
         state.shown.set(turns.iter().map(|m| (m.id, m.parent_id, m.role)).collect());
+        state.blocked_last.set(
+            turns
+                .last()
+                .filter(|m| {
+                    m.role == Role::User
+                        && !matches!(m.author, Author::Model { .. })
+                        && m.filter.as_ref().is_some_and(|v| v.action == Some(FilterAction::Block))
+                })
+                .map(|m| (m.id, m.parent_id, m.text.clone())),
+        );
         turns
             .into_iter()
             .enumerate()
@@ -483,6 +508,12 @@ fn ChatComposer(state: ChatState) -> impl IntoView {
         }
     });
     let send = move || {
+        if let Some((_, parent, _)) = state.blocked_last.get_untracked() {
+            // The model will not answer the blocked turn: this one goes in its place, as a
+            // new branch beside it.
+            autosave.cancel();
+            return state.send(parent, state.draft.get_untracked());
+        }
         let parent = state.shown.with_untracked(|s| s.last().map(|(id, ..)| *id));
         let ends_with_user = state.shown.with_untracked(|s| s.last().is_some_and(|(.., r)| *r == Role::User));
         if ends_with_user {
@@ -495,8 +526,23 @@ fn ChatComposer(state: ChatState) -> impl IntoView {
         autosave.cancel();
         state.send(parent, state.draft.get_untracked())
     };
+    let edit_blocked = move |_| {
+        if let Some((_, _, text)) = state.blocked_last.get_untracked() {
+            state.draft.set(text.clone());
+            save.dispatch(SaveComposer { conversation_id: state.conversation_id, text });
+            focus("composer");
+        }
+    };
     view! {
         <div class="composer">
+            <Show when=move || state.blocked_last.with(Option::is_some)>
+                <div class="notice" data-testid="blocked-help" role="status">
+                    "The content filter blocked your last turn, so the model will not answer it. "
+                    "Write a new turn in its place and send it: it becomes a new branch, and the "
+                    "blocked turn is kept beside it (‹ › switches between them). "
+                    <button type="button" class="link" on:click=edit_blocked>"Edit the blocked turn"</button>
+                </div>
+            </Show>
             <label>
                 "Your message"
                 <textarea
@@ -522,7 +568,9 @@ fn ChatComposer(state: ChatState) -> impl IntoView {
             </label>
             <div class="row actions">
                 <button type="button" disabled=move || state.add.pending().get() || state.reply.running.get()
-                    on:click=move |_| { send(); }>"Send"</button>
+                    on:click=move |_| { send(); }>
+                    {move || if state.blocked_last.with(Option::is_some) { "Send in its place" } else { "Send" }}
+                </button>
                 <button type="button" class="secondary" hidden=move || !state.reply.running.get()
                     on:click=move |_| { state.stop(); }>"Stop (Esc)"</button>
                 <button type="button" class="secondary" hidden=move || state.shown.with(|s| !s.is_empty())
@@ -534,4 +582,43 @@ fn ChatComposer(state: ChatState) -> impl IntoView {
             <ErrorLine value=save.value() />
         </div>
     }
+}
+
+/// The branch chosen under each turn of a chat, kept in the browser's local storage.
+mod branches {
+    use std::collections::HashMap;
+    use uuid::Uuid;
+
+    #[cfg(feature = "hydrate")]
+    fn key(conversation: Uuid) -> String {
+        format!("parley.chat.{conversation}.branches")
+    }
+
+    #[cfg(feature = "hydrate")]
+    fn storage() -> Option<web_sys::Storage> {
+        web_sys::window()?.local_storage().ok()?
+    }
+
+    #[cfg(feature = "hydrate")]
+    pub fn load(conversation: Uuid) -> Option<HashMap<Option<Uuid>, Uuid>> {
+        let text = storage()?.get_item(&key(conversation)).ok()??;
+        let pairs: Vec<(Option<Uuid>, Uuid)> = serde_json::from_str(&text).ok()?;
+        Some(pairs.into_iter().collect())
+    }
+
+    #[cfg(feature = "hydrate")]
+    pub fn save(conversation: Uuid, choice: &HashMap<Option<Uuid>, Uuid>) {
+        let pairs: Vec<(&Option<Uuid>, &Uuid)> = choice.iter().collect();
+        if let (Some(storage), Ok(text)) = (storage(), serde_json::to_string(&pairs)) {
+            let _ = storage.set_item(&key(conversation), &text);
+        }
+    }
+
+    #[cfg(not(feature = "hydrate"))]
+    pub fn load(_: Uuid) -> Option<HashMap<Option<Uuid>, Uuid>> {
+        None
+    }
+
+    #[cfg(not(feature = "hydrate"))]
+    pub fn save(_: Uuid, _: &HashMap<Option<Uuid>, Uuid>) {}
 }

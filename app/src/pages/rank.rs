@@ -20,7 +20,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 pub const RANK_KEYS: &[Key] = &[
-    Key { keys: "1 … 9", does: "Put the focused completion at that place (the same number ties)" },
+    Key { keys: "1 … 9", does: "Put the focused completion at that place, whatever is placed already (the same number ties)" },
     Key { keys: "0 / Backspace", does: "Take the focused completion's place away" },
     Key { keys: "Alt+↑ / Alt+↓", does: "Move the focused completion up / down one step (through ties)" },
     Key { keys: "↑ / ↓", does: "Go to the previous / next completion" },
@@ -111,6 +111,17 @@ pub fn RankPage() -> impl IntoView {
     }
 }
 
+/// Where a dragged completion was dropped.
+#[derive(Clone, Copy)]
+enum Drop {
+    /// On another card: just above it.
+    Above(Uuid),
+    /// On an empty place.
+    Place(usize),
+    /// On "the last place".
+    Last,
+}
+
 /// One comparison on the board: context, the completions in places, labels, rationale.
 #[component]
 fn RankBoard(
@@ -165,7 +176,7 @@ fn RankBoard(
         submit.dispatch(SubmitRanking {
             request_id: request_id.get_value(),
             comparison_id,
-            ranking: if cannot.get_untracked() { vec![] } else { board.get_untracked().groups },
+            ranking: if cannot.get_untracked() { vec![] } else { board.get_untracked().ranking().groups },
             shown: shown_order.clone(),
             labels: labels.get_untracked(),
             rationale: rationale.get_untracked(),
@@ -215,12 +226,13 @@ fn RankBoard(
         ev.prevent_default();
         refocus(id);
     };
-    let on_drop = move |ev: DragEvent, target: Option<Uuid>| {
+    let on_drop = move |ev: DragEvent, target: Drop| {
         ev.prevent_default();
         if let Some(id) = dragged.get_untracked() {
             board.update(|b| match target {
-                Some(target) => b.drop_above(id, target),
-                None => b.place(id, usize::MAX),
+                Drop::Above(target) => b.drop_above(id, target),
+                Drop::Place(place) => b.place(id, place),
+                Drop::Last => b.place_last(id),
             });
         }
         dragged.set(None);
@@ -263,7 +275,7 @@ fn RankBoard(
                 on:keydown=move |ev| on_key(ev, id)
                 on:dragstart=move |_: DragEvent| dragged.set(Some(id))
                 on:dragover=move |ev: DragEvent| ev.prevent_default()
-                on:drop=move |ev| on_drop(ev, Some(id))>
+                on:drop=move |ev| on_drop(ev, Drop::Above(id))>
                 <header>
                     <strong>{letter.to_string()}</strong>
                     <span class="muted" data-testid="place">{place}</span>
@@ -317,8 +329,9 @@ fn RankBoard(
             </details>
             // A div, not a p: the help holds a dialog (a div), which a p cannot hold.
             <div class="muted rank-hint">
-                "Order the completions best first. Focus one and press its place (1–9; the same "
-                "number ties), or drag it onto another to take that one's place. " <ShortcutHelp keys=RANK_KEYS />
+                "Order the completions best first. Focus one and press its place (1–9: 4 is fourth "
+                "even with nothing placed yet; the same number ties), or drag it onto another to "
+                "take that one's place. Empty places close up when you drag or step. " <ShortcutHelp keys=RANK_KEYS />
             </div>
             <ol class="rank-groups" data-testid="ranking">
                 {move || {
@@ -328,19 +341,33 @@ fn RankBoard(
                         .into_iter()
                         .enumerate()
                         .map(|(i, group)| {
+                            if group.is_empty() {
+                                return view! {
+                                    <li class="rank-group empty" data-place=i + 1 data-testid="empty-place"
+                                        on:dragover=move |ev: DragEvent| ev.prevent_default()
+                                        on:drop=move |ev| on_drop(ev, Drop::Place(i + 1))>
+                                        <span class="place-number">{i + 1}</span>
+                                        <div class="tied muted">
+                                            {format!("Place {} is empty: press {} on a completion, or drop one here.", i + 1, i + 1)}
+                                        </div>
+                                    </li>
+                                }
+                                .into_any();
+                            }
                             view! {
                                 <li class="rank-group" data-place=i + 1>
                                     <span class="place-number">{i + 1}</span>
                                     <div class="tied">{group.into_iter().map(card).collect_view()}</div>
                                 </li>
                             }
+                            .into_any()
                         })
                         .collect_view()
                 }}
             </ol>
             <div class="drop-last" data-testid="drop-last"
                 on:dragover=move |ev: DragEvent| ev.prevent_default()
-                on:drop=move |ev| on_drop(ev, None)>
+                on:drop=move |ev| on_drop(ev, Drop::Last)>
                 "Drop here for the last place"
             </div>
             <Show when=move || board.with(|b| !b.unranked.is_empty())>
@@ -369,6 +396,11 @@ fn RankBoard(
                     </label>
                 </Show>
             </div>
+            <Show when=move || !cannot.get() && !ready()>
+                <p class="muted" data-testid="rank-missing">
+                    {move || board.with(|b| b.missing(|id| letters.with_value(|l| l.get(&id).copied().unwrap_or('?'))))}
+                </p>
+            </Show>
             <div class="row">
                 <button type="button" disabled=move || !ready() || submit.pending().get()
                     on:click=move |_| send_click()>"Submit ranking"</button>

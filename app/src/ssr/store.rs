@@ -495,10 +495,14 @@ pub trait Store: Send + Sync {
     async fn save_review(&self, review: NewReview) -> Result<crate::review::Review, StoreError>;
     /// The latest verdict on each of the owner's conversations, newest first.
     async fn my_reviews(&self, owner: Uuid) -> Result<Vec<crate::review::MyReview>, StoreError>;
-    /// Each trainer's latest ranking per comparison, where it ranks (not "cannot rank").
-    async fn latest_rankings(&self) -> Result<Vec<crate::stats::RankingRow>, StoreError>;
-    /// The model version of every completion of the comparisons ranked so far.
-    async fn completion_models(&self) -> Result<Vec<crate::stats::CompletionModel>, StoreError>;
+    /// The next ranked comparisons after `after` (by id, at most `limit` of them): each
+    /// trainer's latest ranking of them where it ranks (not "cannot rank"), and the model
+    /// version of each of their completions. Figures read every ranking a page at a time.
+    async fn ranked_page(
+        &self,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<crate::stats::RankedPage, StoreError>;
     /// Work per person, day and kind since `since` ("" for all time).
     async fn activity(&self, since: &str) -> Result<Vec<crate::stats::Activity>, StoreError>;
     /// Per trainer and status, their submitted demonstrations made in Parley.

@@ -230,7 +230,7 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     let store = args.store.open().await?;
     let rankings = args.synthetic.div_ceil(6);
     let started = std::time::Instant::now();
-    store.seed_synthetic(rankings, args.open).await?;
+    store.seed_synthetic(rankings, args.open, false).await?;
     println!(
         "seeded {rankings} rankings of 4 completions ({} preference pairs) and {} open comparisons in {:.1} s",
         rankings * 6,

@@ -140,6 +140,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         filter,
         figures: Arc::new(app::ssr::figures::FigureCache::new(std::time::Duration::from_secs(args.figures_secs))),
     };
+    app::api::stats::warm(&state);
     let options = LeptosOptions::builder()
         .output_name("parley")
         .site_root(args.site_root.display().to_string())

@@ -362,7 +362,7 @@ impl SqlStore {
         .map_err(backend)?;
         let done = sqlx::query(
             "update messages set text = $1, suggestion_text = $2, suggestion_model_version_id = $3, \
-             edit_distance = $4, edit_ratio = $5, updated_at = $6 where id = $7",
+             edit_distance = $4, edit_ratio = $5, updated_at = $6, edited_by_reviewer_id = null where id = $7",
         )
         .bind(text)
         .bind(suggestion.map(|s| s.text.clone()))

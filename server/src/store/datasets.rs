@@ -249,53 +249,70 @@ impl SqlStore {
     /// benchmark and the dataset checks. Deterministic texts (seed 7).
     /// After the ranked ones, `open` more comparisons ready to rank, one free slot each, at the
     /// end of the rank queue (to measure leasing with a queue of that size).
-    pub async fn seed_synthetic(&self, rankings: u64, open: u64) -> Result<(), StoreError> {
+    /// `rankings` ranked comparisons (and `open` ones ready to rank after them) of four
+    /// completions each. With `shared`, a ranked comparison's original is by one model
+    /// version and the other three by another, and two trainers rank it (agreeing three times
+    /// in four), so `rankings` rankings fill half as many comparisons: what the quality
+    /// figures read. Without, one trainer, one version, one ranking per comparison.
+    pub async fn seed_synthetic(&self, rankings: u64, open: u64, shared: bool) -> Result<(), StoreError> {
         use rand::SeedableRng;
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let now = now_rfc3339();
-        let user = Uuid::new_v4().to_string();
-        let version = Uuid::new_v4().to_string();
-        let batch = Uuid::new_v4().to_string();
+        let per: u64 = if shared { 2 } else { 1 };
+        let (user, user2) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
+        let (version, version_b) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
+        let (batch, batch_ranked) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
         let sampling = super::to_json(&app::model::SamplingParams::default())?;
         let mut tx = self.write_tx().await?;
-        sqlx::query(
-            "insert into users (id, email, password_hash, role, created_at) values ($1, $2, 'x', 'trainer', $3)",
-        )
-        .bind(&user)
-        .bind(format!("synthetic-{user}@example.org"))
-        .bind(&now)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        sqlx::query(
-            "insert into model_versions (id, name, source, sha256, fingerprint, registered_at) \
-             values ($1, 'synthetic', 'synthetic', null, $2, $3)",
-        )
-        .bind(&version)
-        .bind(format!("synthetic-{version}"))
-        .bind(&now)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        sqlx::query(
-            "insert into comparison_batches (id, created_by, seed, k, overlap, include_original, allow_own, sampling, created_at) \
-             values ($1, $2, '7', 4, 1, 1, 1, $4, $3)",
-        )
-        .bind(&batch)
-        .bind(&user)
-        .bind(&now)
-        // The sampling a batch (and a model-written turn) records, so its comparisons read
-        // back on the Rank page.
-        .bind(&sampling)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        for who in [&user, &user2].into_iter().take(per as usize) {
+            sqlx::query(
+                "insert into users (id, email, password_hash, role, created_at) values ($1, $2, 'x', 'trainer', $3)",
+            )
+            .bind(who)
+            .bind(format!("synthetic-{who}@example.org"))
+            .bind(&now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        for (id, name) in [(&version, "synthetic"), (&version_b, "synthetic-b")].into_iter().take(per as usize) {
+            sqlx::query(
+                "insert into model_versions (id, name, source, sha256, fingerprint, registered_at) \
+                 values ($1, $2, 'synthetic', null, $3, $4)",
+            )
+            .bind(id)
+            .bind(name)
+            .bind(format!("synthetic-{id}"))
+            .bind(&now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        // Open comparisons owe one ranking; ranked ones have `per`.
+        for (id, overlap) in [(&batch, 1i64), (&batch_ranked, per as i64)] {
+            sqlx::query(
+                "insert into comparison_batches (id, created_by, seed, k, overlap, include_original, allow_own, sampling, created_at) \
+                 values ($1, $2, '7', 4, $5, 1, 1, $4, $3)",
+            )
+            .bind(id)
+            .bind(&user)
+            .bind(&now)
+            // The sampling a batch (and a model-written turn) records, so its comparisons read
+            // back on the Rank page.
+            .bind(&sampling)
+            .bind(overlap)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
         let (queue_end,): (i64,) = sqlx::query_as("select coalesce(max(queue_key), 0) from comparisons")
             .fetch_one(&mut *tx)
             .await
             .map_err(backend)?;
-        for position in 0..rankings + open {
-            let ranked = position < rankings;
+        // Each ranked comparison is ranked by two trainers (the last by one, for an odd count).
+        let pairs = rankings.div_ceil(per);
+        for position in 0..pairs + open {
+            let ranked = position < pairs;
             let (chat, question, reply, comparison) = (
                 Uuid::new_v4().to_string(),
                 Uuid::new_v4().to_string(),
@@ -326,7 +343,7 @@ impl SqlStore {
                 "insert into comparisons (id, batch_id, position, conversation_id, message_id, source_owner_id, status, created_at, context, \
                  queue_key, free_slots) values ($1, $2, $3, $4, $5, $6, 'ready', $7, $8, $9, $10)",
             )
-            .bind(&comparison).bind(&batch).bind(position as i64).bind(&chat).bind(&reply).bind(&user).bind(&now).bind(&context)
+            .bind(&comparison).bind(if ranked { &batch_ranked } else { &batch }).bind(position as i64).bind(&chat).bind(&reply).bind(&user).bind(&now).bind(&context)
             .bind(queue_end + 1 + position as i64).bind(i64::from(!ranked))
             .execute(&mut *tx).await.map_err(backend)?;
             let mut ids = vec![];
@@ -337,7 +354,7 @@ impl SqlStore {
                      values ($1, $2, $3, $4, $5, $6, null, 'stop', $7)",
                 )
                 .bind(id.to_string()).bind(&comparison).bind(i as i64).bind(text)
-                .bind((i == 0).then(|| reply.clone())).bind(&version).bind(&now)
+                .bind((i == 0).then(|| reply.clone())).bind(if i == 0 || !shared { &version } else { &version_b }).bind(&now)
                 .execute(&mut *tx).await.map_err(backend)?;
                 ids.push(id);
             }
@@ -348,18 +365,25 @@ impl SqlStore {
             }
             use rand::seq::SliceRandom;
             ids.shuffle(&mut rng);
-            let groups: Vec<Vec<Uuid>> = ids.iter().map(|id| vec![*id]).collect();
-            let ranking = serde_json::json!({ "groups": groups }).to_string();
-            sqlx::query(
-                "insert into comparison_slots (comparison_id, slot, holder_id, lease_expires_at, done_by) values ($1, 0, null, null, $2)",
-            )
-            .bind(&comparison).bind(&user).execute(&mut *tx).await.map_err(backend)?;
-            sqlx::query(
-                "insert into rankings (id, comparison_id, slot, ranked_by, revision, ranking, cannot_rank, shown_order, labels, rationale, created_at) \
-                 values ($1, $2, 0, $3, 1, $4, null, '[]', '{}', '', $5)",
-            )
-            .bind(Uuid::new_v4().to_string()).bind(&comparison).bind(&user).bind(&ranking).bind(&now)
-            .execute(&mut *tx).await.map_err(backend)?;
+            let mut groups: Vec<Vec<Uuid>> = ids.iter().map(|id| vec![*id]).collect();
+            // The second trainer agrees three times in four, and otherwise swaps the first two.
+            let second = shared && 2 * position + 1 < rankings;
+            for (slot, who) in [&user, &user2].into_iter().enumerate().take(if second { 2 } else { 1 }) {
+                if slot == 1 && position % 4 == 3 {
+                    groups.swap(0, 1);
+                }
+                let ranking = serde_json::json!({ "groups": groups }).to_string();
+                sqlx::query(
+                    "insert into comparison_slots (comparison_id, slot, holder_id, lease_expires_at, done_by) values ($1, $2, null, null, $3)",
+                )
+                .bind(&comparison).bind(slot as i64).bind(who).execute(&mut *tx).await.map_err(backend)?;
+                sqlx::query(
+                    "insert into rankings (id, comparison_id, slot, ranked_by, revision, ranking, cannot_rank, shown_order, labels, rationale, created_at) \
+                     values ($1, $2, $3, $4, 1, $5, null, '[]', '{}', '', $6)",
+                )
+                .bind(Uuid::new_v4().to_string()).bind(&comparison).bind(slot as i64).bind(who).bind(&ranking).bind(&now)
+                .execute(&mut *tx).await.map_err(backend)?;
+            }
             // Every fifth: thumbs on the best completion; every tenth: the filter flagged the
             // question and the trainer said it was not unsafe.
             if position % 5 == 0 {

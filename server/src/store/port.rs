@@ -297,11 +297,8 @@ impl Store for SqlStore {
     async fn my_reviews(&self, owner: Uuid) -> Result<Vec<app::review::MyReview>, StoreError> {
         self.latest_reviews_of(owner).await
     }
-    async fn latest_rankings(&self) -> Result<Vec<app::stats::RankingRow>, StoreError> {
-        self.latest_ranking_rows().await
-    }
-    async fn completion_models(&self) -> Result<Vec<app::stats::CompletionModel>, StoreError> {
-        self.ranked_completion_models().await
+    async fn ranked_page(&self, after: Option<Uuid>, limit: usize) -> Result<app::stats::RankedPage, StoreError> {
+        SqlStore::ranked_page(self, after, limit).await
     }
     async fn activity(&self, since: &str) -> Result<Vec<app::stats::Activity>, StoreError> {
         self.activity_since(since).await

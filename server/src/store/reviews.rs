@@ -175,12 +175,14 @@ impl SqlStore {
         if let Some((edits, snapshot)) = &new.edited {
             for edit in edits {
                 let done = sqlx::query(
-                    "update messages set text = $1, updated_at = $2 where id = $3 and conversation_id = $4",
+                    "update messages set text = $1, updated_at = $2, edited_by_reviewer_id = $5 \
+                     where id = $3 and conversation_id = $4",
                 )
                 .bind(&edit.text)
                 .bind(&now)
                 .bind(edit.message_id.to_string())
                 .bind(&id)
+                .bind(new.reviewer_id.to_string())
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;

@@ -3,22 +3,51 @@
 
 use super::{SqlStore, backend, uuid};
 use app::ssr::StoreError;
-use app::stats::{Activity, CompletionModel, RankingRow};
+use app::stats::{Activity, CompletionModel, RankedPage, RankingRow};
 use uuid::Uuid;
 
 impl SqlStore {
-    pub(super) async fn latest_ranking_rows(&self) -> Result<Vec<RankingRow>, StoreError> {
-        let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
-            "select r.comparison_id, c.batch_id, r.ranked_by, r.ranking, r.created_at from rankings r \
-             join comparisons c on c.id = r.comparison_id \
-             where r.ranking is not null and r.revision = (select max(l.revision) from rankings l \
-             where l.comparison_id = r.comparison_id and l.ranked_by = r.ranked_by) \
-             order by r.comparison_id, r.created_at",
+    /// The next `limit` ranked comparisons after `after`, with their latest rankings and the
+    /// models of their completions: three statements, each over the page's range of ids
+    /// through the unique indexes that start with the comparison.
+    pub(super) async fn ranked_page(&self, after: Option<Uuid>, limit: usize) -> Result<RankedPage, StoreError> {
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "select distinct comparison_id from rankings where comparison_id > $1 \
+             order by comparison_id limit $2",
         )
+        .bind(&after)
+        .bind(limit as i64)
         .fetch_all(self.pool())
         .await
         .map_err(backend)?;
-        rows.into_iter()
+        let Some((last,)) = ids.last() else { return Ok(RankedPage::default()) };
+        let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
+            "select r.comparison_id, c.batch_id, r.ranked_by, r.ranking, r.created_at from rankings r \
+             join comparisons c on c.id = r.comparison_id \
+             where r.comparison_id > $1 and r.comparison_id <= $2 and r.ranking is not null \
+             and r.revision = (select max(l.revision) from rankings l \
+             where l.comparison_id = r.comparison_id and l.ranked_by = r.ranked_by) \
+             order by r.comparison_id, r.created_at",
+        )
+        .bind(&after)
+        .bind(last)
+        .fetch_all(self.pool())
+        .await
+        .map_err(backend)?;
+        let models: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "select p.comparison_id, p.id, p.model_version_id from completions p \
+             where p.comparison_id > $1 and p.comparison_id <= $2 \
+             and exists (select 1 from rankings r where r.comparison_id = p.comparison_id) \
+             order by p.comparison_id, p.position",
+        )
+        .bind(&after)
+        .bind(last)
+        .fetch_all(self.pool())
+        .await
+        .map_err(backend)?;
+        let rankings = rows
+            .into_iter()
             .map(|(comparison, batch, by, ranking, at)| {
                 Ok(RankingRow {
                     comparison_id: uuid(&comparison)?,
@@ -30,18 +59,9 @@ impl SqlStore {
                     created_at: at,
                 })
             })
-            .collect()
-    }
-
-    pub(super) async fn ranked_completion_models(&self) -> Result<Vec<CompletionModel>, StoreError> {
-        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
-            "select p.comparison_id, p.id, p.model_version_id from completions p \
-             where exists (select 1 from rankings r where r.comparison_id = p.comparison_id)",
-        )
-        .fetch_all(self.pool())
-        .await
-        .map_err(backend)?;
-        rows.into_iter()
+            .collect::<Result<_, StoreError>>()?;
+        let completions = models
+            .into_iter()
             .map(|(comparison, id, model)| {
                 Ok(CompletionModel {
                     comparison_id: uuid(&comparison)?,
@@ -49,7 +69,8 @@ impl SqlStore {
                     model_version_id: model.as_deref().map(uuid).transpose()?,
                 })
             })
-            .collect()
+            .collect::<Result<_, StoreError>>()?;
+        Ok(RankedPage { rankings, completions, last: Some(uuid(last)?) })
     }
 
     /// Work per person, day (UTC) and kind since `since` ("" for all): demonstrations

@@ -58,12 +58,23 @@ pub async fn leaderboard() -> Result<Vec<LeaderRow>, ApiError> {
     Ok(state.figures.get("leaderboard", move || compute::leaderboard(store)).await?.0)
 }
 
+/// Starts computing the figures as the server starts (see `FigureCache::warm`).
+#[cfg(feature = "ssr")]
+pub fn warm(state: &crate::ssr::AppState) {
+    let store = state.store.clone();
+    state.figures.warm("dashboard", move || compute::dashboard(store));
+    let store = state.store.clone();
+    state.figures.warm("progress", move || compute::progress(store));
+    let store = state.store.clone();
+    state.figures.warm("leaderboard", move || compute::leaderboard(store));
+}
+
 #[cfg(feature = "ssr")]
 mod compute {
     use super::CHART_DAYS;
     use crate::error::ApiError;
     use crate::quality::{
-        Game, Places, Ranked, agreement, agreement_with_consensus, bradley_terry_intervals, places,
+        AgreementTally, Clusters, ConsensusTally, Game, Places, bradley_terry_intervals, places,
     };
     use crate::ssr::clock::last_days;
     use crate::ssr::Store;
@@ -72,50 +83,110 @@ mod compute {
     use std::sync::Arc;
     use uuid::Uuid;
 
-    /// The latest rankings of one comparison, each as its ranker and places.
-    struct RankedComparison {
-        id: Uuid,
-        batch: Uuid,
-        /// Day of its latest ranking.
-        day: String,
-        rankings: Vec<(Uuid, Places)>,
+    /// Ranked comparisons read a page at a time.
+    const PAGE: usize = 2_000;
+
+    /// What the figures keep of every ranking, summed one comparison at a time: nothing here
+    /// grows with the number of comparisons except the head-to-head games, one or two per
+    /// comparison that completions of two model versions share.
+    #[derive(Default)]
+    struct Tallies {
+        overall: AgreementTally,
+        by_day: BTreeMap<String, AgreementTally>,
+        by_batch: BTreeMap<String, AgreementTally>,
+        by_model: BTreeMap<Uuid, AgreementTally>,
+        consensus: ConsensusTally,
+        /// Model versions that wrote a ranked completion, in the order first met.
+        players: Vec<Uuid>,
+        player: HashMap<Uuid, usize>,
+        clusters: Clusters,
     }
 
-    /// Rankings grouped by comparison.
-    struct Comparisons {
-        list: Vec<RankedComparison>,
-    }
-
-    async fn comparisons(store: &dyn Store) -> Result<Comparisons, ApiError> {
-        let rows = store.latest_rankings().await?;
-        let mut by: BTreeMap<Uuid, RankedComparison> = BTreeMap::new();
-        for row in rows {
-            let entry = by.entry(row.comparison_id).or_insert_with(|| RankedComparison {
-                id: row.comparison_id,
-                batch: row.batch_id,
-                day: String::new(),
-                rankings: vec![],
-            });
-            let day = row.created_at.chars().take(10).collect::<String>();
-            if day > entry.day {
-                entry.day = day;
+    impl Tallies {
+        /// One comparison: its latest rankings and the model of each completion.
+        fn add(&mut self, batch: Uuid, day: String, rankings: &[(Uuid, Places)], models: &[(Uuid, Option<Uuid>)]) {
+            self.consensus.add(rankings);
+            let model_of: HashMap<Uuid, usize> = models
+                .iter()
+                .filter_map(|(completion, version)| {
+                    let version = (*version)?;
+                    let next = self.players.len();
+                    let index = *self.player.entry(version).or_insert(next);
+                    if index == next {
+                        self.players.push(version);
+                    }
+                    Some((*completion, index))
+                })
+                .collect();
+            if rankings.len() > 1 {
+                self.overall.add(rankings);
+                self.by_day.entry(day).or_default().add(rankings);
+                self.by_batch.entry(format!("batch {}", &batch.to_string()[..8])).or_default().add(rankings);
+                // The version that wrote most of the comparison's completions.
+                let mut counts: HashMap<usize, usize> = HashMap::new();
+                for v in model_of.values() {
+                    *counts.entry(*v).or_default() += 1;
+                }
+                if let Some((v, _)) = counts.into_iter().max_by_key(|(v, n)| (*n, self.players[*v])) {
+                    self.by_model.entry(self.players[v]).or_default().add(rankings);
+                }
             }
-            entry.rankings.push((row.ranked_by, places(&row.groups)));
+            // Head to head: every ranked pair of completions by two versions, the games of
+            // one pair of versions in one direction summed.
+            let mut games: BTreeMap<(usize, usize), f64> = BTreeMap::new();
+            for (_, ranking) in rankings {
+                let mut items: Vec<(&Uuid, &usize)> = ranking.iter().collect();
+                items.sort();
+                for (i, (a, pa)) in items.iter().enumerate() {
+                    for (b, pb) in &items[i + 1..] {
+                        let (Some(&ia), Some(&ib)) = (model_of.get(*a), model_of.get(*b)) else { continue };
+                        if ia == ib {
+                            continue;
+                        }
+                        match pa.cmp(pb) {
+                            std::cmp::Ordering::Less => *games.entry((ia, ib)).or_default() += 1.0,
+                            std::cmp::Ordering::Greater => *games.entry((ib, ia)).or_default() += 1.0,
+                            std::cmp::Ordering::Equal => {
+                                *games.entry((ia, ib)).or_default() += 0.5;
+                                *games.entry((ib, ia)).or_default() += 0.5;
+                            }
+                        }
+                    }
+                }
+            }
+            self.clusters.push(games.into_iter().map(|((winner, loser), weight)| Game { winner, loser, weight }));
         }
-        Ok(Comparisons { list: by.into_values().collect() })
     }
 
-    fn grouped<K: Ord + Clone>(
-        comparisons: &Comparisons,
-        key: impl Fn(&RankedComparison) -> Option<K>,
-    ) -> BTreeMap<K, Vec<Ranked<'_>>> {
-        let mut out: BTreeMap<K, Vec<Ranked>> = BTreeMap::new();
-        for c in &comparisons.list {
-            if let Some(k) = key(c) {
-                out.entry(k).or_default().push(Ranked { rankings: &c.rankings });
+    /// Every ranked comparison, read page by page into the tallies.
+    async fn tallies_of_rankings(store: &dyn Store) -> Result<Tallies, ApiError> {
+        let mut tallies = Tallies::default();
+        let mut after = None;
+        loop {
+            let page = store.ranked_page(after, PAGE).await?;
+            let Some(last) = page.last else { break };
+            let mut models: HashMap<Uuid, Vec<(Uuid, Option<Uuid>)>> = HashMap::new();
+            for m in page.completions {
+                models.entry(m.comparison_id).or_default().push((m.completion_id, m.model_version_id));
             }
+            let mut rows = page.rankings.into_iter().peekable();
+            while let Some(first) = rows.next() {
+                let (comparison, batch) = (first.comparison_id, first.batch_id);
+                let mut day: String = first.created_at.chars().take(10).collect();
+                let mut rankings = vec![(first.ranked_by, places(&first.groups))];
+                while let Some(row) = rows.next_if(|r| r.comparison_id == comparison) {
+                    let d: String = row.created_at.chars().take(10).collect();
+                    if d > day {
+                        day = d;
+                    }
+                    rankings.push((row.ranked_by, places(&row.groups)));
+                }
+                let models = models.remove(&comparison).unwrap_or_default();
+                tallies.add(batch, day, &rankings, &models);
+            }
+            after = Some(last);
         }
-        out
+        Ok(tallies)
     }
 
     fn per_day(activity: &[Activity], days: &[String], who: Option<Uuid>) -> Vec<Series> {
@@ -144,9 +215,9 @@ mod compute {
         Ok(store.list_users().await?.into_iter().map(|u| (u.id, u.email)).collect())
     }
 
-    fn trainer_agreement(comparisons: &Comparisons, emails: &HashMap<Uuid, String>) -> Vec<TrainerAgreement> {
-        let all: Vec<Ranked> = comparisons.list.iter().map(|c| Ranked { rankings: &c.rankings }).collect();
-        let mut out: Vec<TrainerAgreement> = agreement_with_consensus(&all)
+    fn trainer_agreement(consensus: &ConsensusTally, emails: &HashMap<Uuid, String>) -> Vec<TrainerAgreement> {
+        let mut out: Vec<TrainerAgreement> = consensus
+            .per_trainer()
             .into_iter()
             .map(|(user_id, (tau, comparisons))| TrainerAgreement {
                 user_id,
@@ -164,88 +235,30 @@ mod compute {
         let days = last_days(CHART_DAYS);
         let since = format!("{}T", days[0]);
         let activity = store.activity(&since).await?;
-        let comparisons = comparisons(store).await?;
         let emails = emails(store).await?;
-        let models = store.completion_models().await?;
+        let tallies = tallies_of_rankings(store).await?;
         let names: HashMap<Uuid, String> =
             store.list_model_versions().await?.into_iter().map(|m| (m.id, m.name)).collect();
-        let model_of: HashMap<Uuid, Uuid> =
-            models.iter().filter_map(|m| m.model_version_id.map(|v| (m.completion_id, v))).collect();
-        // The version that wrote most of a comparison's completions.
-        let mut main_model: HashMap<Uuid, Uuid> = HashMap::new();
-        {
-            let mut counts: HashMap<Uuid, HashMap<Uuid, usize>> = HashMap::new();
-            for m in &models {
-                if let Some(v) = m.model_version_id {
-                    *counts.entry(m.comparison_id).or_default().entry(v).or_default() += 1;
-                }
-            }
-            for (c, per) in counts {
-                if let Some((v, _)) = per.into_iter().max_by_key(|(v, n)| (*n, *v)) {
-                    main_model.insert(c, v);
-                }
-            }
-        }
-        let label = |groups: BTreeMap<String, Vec<Ranked>>| -> Vec<GroupAgreement> {
-            groups.into_iter().map(|(label, g)| GroupAgreement { label, agreement: agreement(&g) }).collect()
+        let name = |v: &Uuid| names.get(v).cloned().unwrap_or_else(|| v.to_string());
+        let label = |groups: BTreeMap<String, &AgreementTally>| -> Vec<GroupAgreement> {
+            groups
+                .into_iter()
+                .map(|(label, g)| GroupAgreement { label, agreement: g.agreement() })
+                .filter(|g| g.agreement.comparisons > 0)
+                .collect()
         };
-        let all: Vec<Ranked> = comparisons.list.iter().map(|c| Ranked { rankings: &c.rankings }).collect();
-        let overall = agreement(&all);
-        let agreement_by_day = label(grouped(&comparisons, |c| Some(c.day.clone())))
-            .into_iter()
-            .filter(|g| g.agreement.comparisons > 0)
-            .collect();
-        let by_batch = label(grouped(&comparisons, |c| Some(format!("batch {}", &c.batch.to_string()[..8]))))
-            .into_iter()
-            .filter(|g| g.agreement.comparisons > 0)
-            .collect();
-        let by_model = label(grouped(&comparisons, |c| {
-            main_model.get(&c.id).map(|v| names.get(v).cloned().unwrap_or_else(|| v.to_string()))
-        }))
-        .into_iter()
-        .filter(|g| g.agreement.comparisons > 0)
-        .collect();
-        let by_trainer = trainer_agreement(&comparisons, &emails);
+        let overall = tallies.overall.agreement();
+        let agreement_by_day = label(tallies.by_day.iter().map(|(k, v)| (k.clone(), v)).collect());
+        let by_batch = label(tallies.by_batch.iter().map(|(k, v)| (k.clone(), v)).collect());
+        let by_model = label(tallies.by_model.iter().map(|(k, v)| (name(k), v)).collect());
+        let by_trainer = trainer_agreement(&tallies.consensus, &emails);
 
-        // Model versions head to head: every ranked pair of completions by two versions.
-        let mut players: Vec<Uuid> = model_of.values().copied().collect();
+        // Model versions head to head, numbered in the order of their ids.
+        let mut players = tallies.players.clone();
         players.sort();
-        players.dedup();
-        let index: HashMap<Uuid, usize> = players.iter().enumerate().map(|(i, v)| (*v, i)).collect();
-        let clusters: Vec<Vec<Game>> = comparisons
-            .list
-            .iter()
-            .map(|c| {
-                let mut games = vec![];
-                for (_, ranking) in &c.rankings {
-                    let mut items: Vec<(&Uuid, &usize)> = ranking.iter().collect();
-                    items.sort();
-                    for (i, (a, pa)) in items.iter().enumerate() {
-                        for (b, pb) in &items[i + 1..] {
-                            let (Some(ma), Some(mb)) = (model_of.get(*a), model_of.get(*b)) else { continue };
-                            if ma == mb {
-                                continue;
-                            }
-                            let (ia, ib) = (index[ma], index[mb]);
-                            match pa.cmp(pb) {
-                                std::cmp::Ordering::Less => {
-                                    games.push(Game { winner: ia, loser: ib, weight: 1.0 })
-                                }
-                                std::cmp::Ordering::Greater => {
-                                    games.push(Game { winner: ib, loser: ia, weight: 1.0 })
-                                }
-                                std::cmp::Ordering::Equal => {
-                                    games.push(Game { winner: ia, loser: ib, weight: 0.5 });
-                                    games.push(Game { winner: ib, loser: ia, weight: 0.5 });
-                                }
-                            }
-                        }
-                    }
-                }
-                games
-            })
-            .filter(|g: &Vec<Game>| !g.is_empty())
-            .collect();
+        let to: Vec<usize> = tallies.players.iter().map(|v| players.binary_search(v).expect("listed")).collect();
+        let mut clusters = tallies.clusters;
+        clusters.renumber(&to);
         let models = if players.len() < 2 || clusters.is_empty() {
             vec![]
         } else {
@@ -258,11 +271,10 @@ mod compute {
                 .zip(strengths)
                 .enumerate()
                 .map(|(i, (id, (strength, low, high)))| {
-                    let games: Vec<&Game> =
-                        clusters.iter().flatten().filter(|g| g.winner == i || g.loser == i).collect();
+                    let games: Vec<&Game> = clusters.games().iter().filter(|g| g.winner == i || g.loser == i).collect();
                     ModelStrength {
                         model_version_id: *id,
-                        name: names.get(id).cloned().unwrap_or_else(|| id.to_string()),
+                        name: name(id),
                         strength,
                         low,
                         high,
@@ -353,8 +365,7 @@ mod compute {
         let days = last_days(CHART_DAYS);
         let activity = store.activity("").await?;
         let calendar = last_days(3650);
-        let comparisons = comparisons(store).await?;
-        let agreements = trainer_agreement(&comparisons, &emails);
+        let agreements = trainer_agreement(&tallies_of_rankings(store).await?.consensus, &emails);
         let all = tallies(store, &emails, &activity).await?;
         let board = crate::stats::leaderboard(all.iter().filter(|(_, _, t)| t.score() > 0.0).cloned().collect());
         let edited_by: HashMap<Uuid, i64> = store.edited_by_reviewers().await?.into_iter().collect();

@@ -29,6 +29,8 @@ fn moved(ids: &[Uuid], index: usize, up: bool) -> Option<Vec<Uuid>> {
 pub fn Turns(conversation: Conversation, turns: Vec<Message>, state: WriteState) -> impl IntoView {
     let edit = ServerAction::<EditMessage>::new();
     let editing = RwSignal::new(None::<Uuid>);
+    // The turn whose Delete was pressed: it asks once before deleting.
+    let confirming = RwSignal::new(None::<Uuid>);
     let conversation_id = conversation.id;
     let ids: Vec<Uuid> = turns.iter().map(|m| m.id).collect();
     let rows = turns
@@ -49,6 +51,7 @@ pub fn Turns(conversation: Conversation, turns: Vec<Message>, state: WriteState)
             };
             let without = ids.iter().copied().filter(|m| *m != id).collect::<Vec<_>>();
             let delete = move |_| {
+                confirming.set(None);
                 state.rearrange.dispatch(RearrangeTurns { conversation_id, order: without.clone() });
             };
             let up = moved(&ids, index, true);
@@ -73,9 +76,19 @@ pub fn Turns(conversation: Conversation, turns: Vec<Message>, state: WriteState)
                             </button>
                             {move_button(up, "Move up")}
                             {move_button(down, "Move down")}
-                            <button type="button" class="link danger" on:click=delete>"Delete"</button>
+                            <button type="button" class="link danger" on:click=move |_| confirming.set(Some(id))>
+                                "Delete"
+                            </button>
                         </span>
                     </div>
+                    <Show when=move || confirming.get() == Some(id)>
+                        <p class="confirm" role="alert" data-testid="confirm-delete">
+                            {format!("Delete this {} turn? It cannot be brought back. ", who.to_lowercase())}
+                            <button type="button" class="danger" on:click=delete.clone()>"Yes, delete it"</button>
+                            " "
+                            <button type="button" class="secondary" on:click=move |_| confirming.set(None)>"Keep it"</button>
+                        </p>
+                    </Show>
                     <Show
                         when=move || editing.get() == Some(id)
                         fallback=move || view! { <Markdown text=text /> }

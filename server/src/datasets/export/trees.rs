@@ -25,6 +25,8 @@ struct TreeRow {
     text: String,
     author_user_id: Option<String>,
     author_model_version_id: Option<String>,
+    /// The reviewer whose edit the text is, when one edited it before accepting.
+    edited_by_reviewer_id: Option<String>,
     /// A model-written turn's parameters and seed (JSON).
     sampling: Option<String>,
     /// A demonstration turn started from a model suggestion: that model, and how far the
@@ -38,7 +40,7 @@ struct TreeRow {
 }
 
 const TREE_ROWS: &str = "select c.id as conversation_id, c.kind, c.owner_id, c.system_prompt, c.source, c.status, \
-     m.id, m.parent_id, m.position, m.role, m.text, m.author_user_id, m.author_model_version_id, m.sampling, \
+     m.id, m.parent_id, m.position, m.role, m.text, m.author_user_id, m.author_model_version_id, m.edited_by_reviewer_id, m.sampling, \
      m.suggestion_model_version_id, m.edit_distance, m.edit_ratio, m.created_at, \
      (select count(*) from feedback f where f.target_kind = 'message' and f.target_id = m.id and f.thumbs = 1) as thumbs_up, \
      (select count(*) from feedback f where f.target_kind = 'message' and f.target_id = m.id and f.thumbs = -1) as thumbs_down \
@@ -153,6 +155,7 @@ impl Exporter<'_> {
                                 text: c.text.clone(),
                                 author_user_id: None,
                                 author_model_version_id: c.model_version_id.clone(),
+                                edited_by_reviewer_id: None,
                                 sampling: c.sampling.clone(),
                                 suggestion_model_version_id: None,
                                 edit_distance: None,
@@ -293,13 +296,26 @@ impl Exporter<'_> {
     }
 
     /// Who wrote one SFT message and how: `system`, a trainer (with the suggestion they
-    /// started from, if any), or a model (with its parameters and seed).
+    /// started from, if any), a model (with its parameters and seed), or a reviewer who
+    /// edited the text before accepting (`reviewer`, pseudonymous as trainers are; `edited`
+    /// names who wrote what they edited).
     fn provenance(&self, row: Option<&TreeRow>) -> Value {
         let Some(row) = row else {
             return json!({ "author": "system", "model_name": null, "sampling": null, "from_suggestion": null });
         };
+        let written_by = if row.author_model_version_id.is_some() { "model" } else { "trainer" };
+        if let Some(reviewer) = &row.edited_by_reviewer_id {
+            return json!({
+                "author": "reviewer",
+                "reviewer": self.trainer(reviewer),
+                "edited": written_by,
+                "model_name": self.model_name(row.author_model_version_id.as_deref()),
+                "sampling": null,
+                "from_suggestion": self.suggestion_taken(row),
+            });
+        }
         json!({
-            "author": if row.author_model_version_id.is_some() { "model" } else { "trainer" },
+            "author": written_by,
             "model_name": self.model_name(row.author_model_version_id.as_deref()),
             "sampling": sampling(row.sampling.as_deref()),
             "from_suggestion": self.suggestion_taken(row),
