@@ -3,9 +3,9 @@ use crate::components::nav::Nav;
 use crate::domain::User;
 use crate::error::ApiError;
 use crate::pages::{
-    AdminPage, ApiKeysPage, ChatPage, ChatStartPage, ComparisonsPage, DatasetsPage, DemonstrationPage,
-    FeedbackPage, FilterPage, GuidelinesPage, HomePage, LeaderboardPage, LoginPage, ModelPage, MyWorkPage,
-    NotFound, ProgressPage, RankPage, ReviewPage, SetupPage, StatsPage, WritePage,
+    AccountPage, AdminPage, ApiKeysPage, ChatPage, ChatStartPage, ComparisonsPage, DatasetsPage,
+    DemonstrationPage, FeedbackPage, FilterPage, GuidelinesPage, HomePage, LeaderboardPage, LoginPage,
+    ModelPage, MyWorkPage, NotFound, ProgressPage, RankPage, ReviewPage, SetupPage, StatsPage, WritePage,
 };
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -80,6 +80,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=HomePage />
                     <Route path=path!("/login") view=LoginPage />
                     <Route path=path!("/setup") view=SetupPage />
+                    <Route path=path!("/account") view=AccountPage />
                     <Route path=path!("/admin") view=AdminPage />
                     <Route path=path!("/admin/model") view=ModelPage />
                     <Route path=path!("/admin/keys") view=ApiKeysPage />

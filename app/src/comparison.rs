@@ -103,6 +103,34 @@ pub struct ContextTurn {
 pub struct ShownCompletion {
     pub id: Uuid,
     pub text: String,
+    /// The model reached the token limit before it finished (the page says so).
+    #[serde(default)]
+    pub cut_off: bool,
+}
+
+/// A board the trainer has not submitted yet: kept on the server as they work, so a
+/// reload (or another machine) shows it again.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RankDraft {
+    pub board: crate::ranking::Board,
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<Uuid, Vec<String>>,
+    #[serde(default)]
+    pub rationale: String,
+    #[serde(default)]
+    pub cannot_rank: Option<String>,
+}
+
+impl RankDraft {
+    /// Whether the draft places exactly these completions, each once.
+    pub fn fits(&self, shown: &[Uuid]) -> bool {
+        let mut placed: Vec<Uuid> =
+            self.board.groups.iter().flatten().chain(&self.board.unranked).copied().collect();
+        let mut shown = shown.to_vec();
+        placed.sort();
+        shown.sort();
+        placed == shown && self.labels.keys().all(|id| shown.binary_search(id).is_ok())
+    }
 }
 
 /// What the Rank page shows: one comparison to rank (or to revise).
@@ -120,6 +148,9 @@ pub struct RankTask {
     /// The caller's feedback on its completions.
     #[serde(default)]
     pub my_feedback: Vec<crate::feedback::Feedback>,
+    /// The board the caller left unsubmitted, if any.
+    #[serde(default)]
+    pub draft: Option<RankDraft>,
 }
 
 /// A ranking as stored: one revision of one trainer's judgement of one comparison.

@@ -162,6 +162,16 @@ pub struct ConversationSummary {
     pub updated_at: String,
 }
 
+/// One page of a trainer's work list, and how many conversations match in all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkList {
+    pub items: Vec<ConversationSummary>,
+    pub total: i64,
+    /// How many matching conversations come before this page.
+    pub offset: i64,
+    pub page_size: i64,
+}
+
 /// Which conversations a list shows. Empty fields do not filter.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConversationFilter {

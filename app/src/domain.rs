@@ -58,6 +58,12 @@ pub struct User {
     pub role: Role,
     /// RFC 3339, UTC.
     pub created_at: String,
+    /// When an admin deactivated the account (it cannot sign in); none while it is active.
+    #[serde(default)]
+    pub deactivated_at: Option<String>,
+    /// An admin set a one-time password: the account must choose its own first.
+    #[serde(default)]
+    pub must_change_password: bool,
 }
 
 /// A key for the OpenAI-compatible API. The key itself is never stored or shown again.

@@ -57,9 +57,47 @@ pub fn to_html(markdown: &str) -> String {
     out
 }
 
+/// A text the model stopped writing mid-way (at its token limit), with what it left open
+/// closed, so it shows as it was meant rather than as raw marks: an open code fence, then
+/// in the last paragraph an open inline code span and an odd `**` or `__`.
+pub fn close_unfinished(text: &str) -> String {
+    let mut out = text.to_string();
+    let fences = text.lines().filter(|l| l.trim_start().starts_with("```")).count();
+    if fences % 2 == 1 {
+        out.push_str("\n```");
+        return out;
+    }
+    let last = text.rsplit("\n\n").next().unwrap_or("");
+    if last.matches('`').count() % 2 == 1 {
+        out.push('`');
+        return out;
+    }
+    // Marks inside inline code are not emphasis.
+    let outside: String = last.split('`').step_by(2).collect();
+    for mark in ["**", "__"] {
+        if outside.matches(mark).count() % 2 == 1 {
+            out.push_str(mark);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{escape_text, to_html};
+    use super::{close_unfinished, escape_text, to_html};
+
+    #[test]
+    fn a_cut_off_text_shows_no_raw_marks() {
+        assert_eq!(
+            to_html(&close_unfinished("Paris is **the capital")),
+            "<p>Paris is <strong>the capital</strong></p>\n"
+        );
+        assert_eq!(close_unfinished("Done **well**."), "Done **well**.");
+        assert_eq!(close_unfinished("Run:\n\n```sh\nls -"), "Run:\n\n```sh\nls -\n```");
+        assert_eq!(close_unfinished("Use `let x = 1"), "Use `let x = 1`");
+        assert_eq!(close_unfinished("Code `a ** b` is **bold"), "Code `a ** b` is **bold**");
+        assert!(!to_html(&close_unfinished("One **two\n\nthree __four")).contains("__"));
+    }
 
     #[test]
     fn escaped_text_cannot_close_its_element() {

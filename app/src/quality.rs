@@ -111,7 +111,8 @@ impl Coincidences {
     }
 
     pub fn alpha(&self, metric: Metric) -> Option<f64> {
-        let mut values: Vec<f64> = self.cells.keys().flat_map(|(a, b)| [f64::from_bits(*a), f64::from_bits(*b)]).collect();
+        let mut values: Vec<f64> =
+            self.cells.keys().flat_map(|(a, b)| [f64::from_bits(*a), f64::from_bits(*b)]).collect();
         values.sort_by(f64::total_cmp);
         values.dedup();
         if values.len() < 2 {
@@ -460,7 +461,8 @@ impl AgreementTally {
         items.sort();
         items.dedup();
         for item in items {
-            let unit: Vec<f64> = rankings.iter().filter_map(|(_, r)| r.get(&item)).map(|p| (*p + 1) as f64).collect();
+            let unit: Vec<f64> =
+                rankings.iter().filter_map(|(_, r)| r.get(&item)).map(|p| (*p + 1) as f64).collect();
             self.coincidences.add(&unit);
         }
     }
@@ -497,7 +499,8 @@ impl ConsensusTally {
             return;
         }
         for (who, mine) in rankings {
-            let others: Vec<Places> = rankings.iter().filter(|(w, _)| w != who).map(|(_, r)| r.clone()).collect();
+            let others: Vec<Places> =
+                rankings.iter().filter(|(w, _)| w != who).map(|(_, r)| r.clone()).collect();
             let mut items: Vec<Uuid> = mine.keys().copied().collect();
             items.sort();
             let rest = places(&consensus(&items, &others));

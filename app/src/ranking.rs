@@ -79,7 +79,7 @@ impl Ranking {
 /// A number means that place: putting a completion at place 4 first leaves places 1–3
 /// empty until they are filled, and the board is not complete while one is. Relative moves
 /// (a step up or down, a drop on another card, the last place) close the empty places up.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Board {
     pub groups: Vec<Vec<Uuid>>,
     pub unranked: Vec<Uuid>,
@@ -229,7 +229,8 @@ impl Board {
         let empty = self.empty_places();
         if !empty.is_empty() {
             let (noun, verb) = if empty.len() == 1 { ("Place", "is") } else { ("Places", "are") };
-            parts.push(format!("{noun} {} {verb} empty", list(empty.iter().map(|p| p.to_string()).collect())));
+            parts
+                .push(format!("{noun} {} {verb} empty", list(empty.iter().map(|p| p.to_string()).collect())));
         }
         if !self.unranked.is_empty() {
             let verb = if self.unranked.len() == 1 { "is" } else { "are" };
@@ -397,7 +398,10 @@ mod tests {
         board.place(b, 1);
         assert_eq!(board.place_of(b), Some(1), "1 on B is first, not a tie with A");
         assert_eq!(board.place_of(a), Some(4));
-        assert_eq!(board.missing(letter).as_deref(), Some("Places 2 and 3 are empty; C and D are not placed yet."));
+        assert_eq!(
+            board.missing(letter).as_deref(),
+            Some("Places 2 and 3 are empty; C and D are not placed yet.")
+        );
         board.place(c, 2);
         assert_eq!(board.missing(letter).as_deref(), Some("Place 3 is empty; D is not placed yet."));
         board.place(d, 3);

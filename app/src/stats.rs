@@ -111,7 +111,10 @@ impl Freshness {
         if self.max_age_secs == 0 {
             return format!("Figures as of {time} UTC, computed for this view in {took}.");
         }
-        format!("Figures as of {time} UTC (computed in {took}), recomputed at most every {} s.", self.max_age_secs)
+        format!(
+            "Figures as of {time} UTC (computed in {took}), recomputed at most every {} s.",
+            self.max_age_secs
+        )
     }
 }
 

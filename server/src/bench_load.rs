@@ -61,11 +61,8 @@ pub struct LoadArgs {
 }
 
 /// Label Studio 1.23.2 on the same machine kind, the same loop (issue 16).
-const LABEL_STUDIO: [(usize, &str); 3] = [
-    (1, "6.8/s, p50 144 ms"),
-    (10, "-"),
-    (50, "3.9/s, p99 21.9 s, 18 5xx, duplicates"),
-];
+const LABEL_STUDIO: [(usize, &str); 3] =
+    [(1, "6.8/s, p50 144 ms"), (10, "-"), (50, "3.9/s, p99 21.9 s, 18 5xx, duplicates")];
 
 struct Server {
     child: Child,
@@ -155,16 +152,27 @@ impl Profile {
         if !status.success() {
             bail!("perf record failed ({status})");
         }
-        let mut out = format!("  the server is pid {}; the bench's client is pid {}\n", self.server, std::process::id());
+        let mut out = format!(
+            "  the server is pid {}; the bench's client is pid {}\n",
+            self.server,
+            std::process::id()
+        );
         for (sort, lines) in [("pid,dso", 12), ("sym", 20)] {
             let report = Command::new("perf")
                 .args(["report", "-q", "--stdio", "--no-children", "--sort", sort, "-i"])
                 .arg(&self.data)
                 .output()?;
             let text = String::from_utf8_lossy(&report.stdout);
-            let top: Vec<&str> =
-                text.lines().map(str::trim_end).filter(|l| !l.trim().is_empty() && !l.starts_with('#')).take(lines).collect();
-            out.push_str(&format!("  by {}:\n", if sort == "sym" { "function" } else { "process and library" }));
+            let top: Vec<&str> = text
+                .lines()
+                .map(str::trim_end)
+                .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                .take(lines)
+                .collect();
+            out.push_str(&format!(
+                "  by {}:\n",
+                if sort == "sym" { "function" } else { "process and library" }
+            ));
             for line in top {
                 out.push_str(&format!("    {}\n", line.trim()));
             }
@@ -181,7 +189,12 @@ fn client() -> anyhow::Result<reqwest::Client> {
         .build()?)
 }
 
-async fn call(client: &reqwest::Client, base: &str, function: &str, form: &[(&str, &str)]) -> anyhow::Result<Value> {
+async fn call(
+    client: &reqwest::Client,
+    base: &str,
+    function: &str,
+    form: &[(&str, &str)],
+) -> anyhow::Result<Value> {
     let reply = client.post(format!("{base}/api/{function}")).form(form).send().await?;
     let status = reply.status();
     let text = reply.text().await?;
@@ -229,7 +242,8 @@ async fn trainer(client: reqwest::Client, base: Arc<str>, until: Instant) -> Tal
             tally.empty_queue = true;
             break;
         };
-        let shown: Vec<&str> = task["completions"].as_array().into_iter().flatten().filter_map(|c| c["id"].as_str()).collect();
+        let shown: Vec<&str> =
+            task["completions"].as_array().into_iter().flatten().filter_map(|c| c["id"].as_str()).collect();
         let ranking: Vec<Vec<&str>> = shown.iter().map(|c| vec![*c]).collect();
         let id = Uuid::new_v4();
         let body = json!({"request_id": id, "comparison_id": comparison, "ranking": ranking, "shown": shown});
@@ -260,7 +274,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 fn spread(mut values: Vec<f64>) -> String {
     values.sort_by(f64::total_cmp);
-    format!("{:.1} / {:.1} / {:.1}", percentile(&values, 0.5), percentile(&values, 0.9), percentile(&values, 0.99))
+    format!(
+        "{:.1} / {:.1} / {:.1}",
+        percentile(&values, 0.5),
+        percentile(&values, 0.9),
+        percentile(&values, 0.99)
+    )
 }
 
 /// A fresh database for the run: a SQLite file, or a new PostgreSQL database (and the URL
@@ -274,7 +293,8 @@ async fn database(args: &LoadArgs, dir: &std::path::Path) -> anyhow::Result<(Str
             let name = format!("parley_bench_{}", Uuid::new_v4().simple());
             let mut admin = sqlx::AnyConnection::connect(&args.postgres_url).await?;
             sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}"))).execute(&mut admin).await?;
-            let (server, _) = args.postgres_url.rsplit_once('/').context("a postgres URL ends in /DATABASE")?;
+            let (server, _) =
+                args.postgres_url.rsplit_once('/').context("a postgres URL ends in /DATABASE")?;
             Ok((format!("{server}/{name}"), Some(name)))
         }
         other => bail!("--engine is sqlite or postgres, not {other:?}"),
@@ -305,7 +325,17 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
     let base: Arc<str> = server.base.clone().into();
     let admin = client()?;
     let password = "correct horse battery";
-    call(&admin, &base, "auth/create_first_admin", &[("request_id", &Uuid::new_v4().to_string()), ("email", "admin@example.org"), ("password", password)]).await?;
+    call(
+        &admin,
+        &base,
+        "auth/create_first_admin",
+        &[
+            ("request_id", &Uuid::new_v4().to_string()),
+            ("email", "admin@example.org"),
+            ("password", password),
+        ],
+    )
+    .await?;
     if args.open > 0 || args.rankings > 0 {
         let started = Instant::now();
         let store = crate::store::SqlStore::connect(url).await?;
@@ -320,7 +350,8 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
     }
 
     let started = Instant::now();
-    let prompts: String = (0..args.prompts).map(|i| format!("\"Prompt {i}: name a colour and say why.\"\n")).collect();
+    let prompts: String =
+        (0..args.prompts).map(|i| format!("\"Prompt {i}: name a colour and say why.\"\n")).collect();
     let reply = admin
         .post(format!("{base}/api/datasets/import?format=prompts&request_id={}", Uuid::new_v4()))
         .body(prompts)
@@ -367,7 +398,12 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
     let mut accounts = vec![];
     for i in 0..most {
         let email = format!("trainer{i}@example.org");
-        let form = [("request_id", Uuid::new_v4().to_string()), ("email", email.clone()), ("password", password.to_string()), ("role", "trainer".to_string())];
+        let form = [
+            ("request_id", Uuid::new_v4().to_string()),
+            ("email", email.clone()),
+            ("password", password.to_string()),
+            ("role", "trainer".to_string()),
+        ];
         let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         call(&admin, &base, "users/create", &form).await?;
         let trainer = client()?;
@@ -383,14 +419,25 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
     }
     let bases: Vec<Arc<str>> = servers.iter().map(|s| Arc::from(s.base.as_str())).collect();
     if bases.len() > 1 {
-        println!("{} server instances share the database; each run's trainers are dealt out among them", bases.len());
+        println!(
+            "{} server instances share the database; each run's trainers are dealt out among them",
+            bases.len()
+        );
     }
     sqlx::any::install_default_drivers();
     let db = sqlx::AnyPool::connect(url).await?;
     println!();
     println!(
         "{:>8} {:>12} {:>22} {:>22} {:>24} {:>16} {:>5} {:>8}  {}",
-        "trainers", "submits/s", "task p50/p90/p99 ms", "submit p50/p90/p99 ms", "answers", "stored/acked", "dups", "peak RSS", "Label Studio 1.23.2"
+        "trainers",
+        "submits/s",
+        "task p50/p90/p99 ms",
+        "submit p50/p90/p99 ms",
+        "answers",
+        "stored/acked",
+        "dups",
+        "peak RSS",
+        "Label Studio 1.23.2"
     );
     let busiest = args.trainers.iter().copied().max().unwrap_or(0);
     let mut profile = None;
@@ -398,7 +445,8 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
         for server in &servers {
             server.reset_peak();
         }
-        let perf = (args.profile && count == busiest).then(|| Profile::start(&servers[0], args.seconds)).flatten();
+        let perf =
+            (args.profile && count == busiest).then(|| Profile::start(&servers[0], args.seconds)).flatten();
         let until = Instant::now() + Duration::from_secs(args.seconds);
         let started = Instant::now();
         let (ours, rest) = trainers.split_at(count);
@@ -425,9 +473,11 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
         let mut stored = 0i64;
         for chunk in all.acknowledged.chunks(500) {
             let list = chunk.iter().map(|id| format!("'{id}'")).collect::<Vec<_>>().join(",");
-            let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("select count(*) from rankings where id in ({list})")))
-                .fetch_one(&db)
-                .await?;
+            let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "select count(*) from rankings where id in ({list})"
+            )))
+            .fetch_one(&db)
+            .await?;
             stored += n;
         }
         let (dups,): (i64,) = sqlx::query_as(
@@ -457,7 +507,9 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
         match profile {
             Some((count, Ok(report))) => {
                 println!();
-                println!("where the time went with {count} trainers (perf over the whole machine, 499 samples/s per CPU):");
+                println!(
+                    "where the time went with {count} trainers (perf over the whole machine, 499 samples/s per CPU):"
+                );
                 println!("{report}");
             }
             Some((_, Err(err))) => println!("\nno profile: {err:#}"),
@@ -473,7 +525,8 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
         let task = call(client, &base, "rank/task", &[]).await?;
         let Some(comparison) = task["comparison_id"].as_str() else { break };
         tasks += 1;
-        let shown: Vec<&str> = task["completions"].as_array().into_iter().flatten().filter_map(|c| c["id"].as_str()).collect();
+        let shown: Vec<&str> =
+            task["completions"].as_array().into_iter().flatten().filter_map(|c| c["id"].as_str()).collect();
         let ranking: Vec<Vec<&str>> = shown.iter().rev().map(|c| vec![*c]).collect();
         let id = Uuid::new_v4();
         let body = json!({"request_id": id, "comparison_id": comparison, "ranking": ranking, "shown": shown});
@@ -493,10 +546,14 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
     let (stored,): (i64,) = if ids.is_empty() {
         (0,)
     } else {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("select count(*) from rankings where id in ({list})"))).fetch_one(&db).await?
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("select count(*) from rankings where id in ({list})")))
+            .fetch_one(&db)
+            .await?
     };
     println!();
-    println!("retry storm: {tasks} submissions each sent twice at once: {both_ok} answered 200 twice, {same} with the same ranking, {stored} stored");
+    println!(
+        "retry storm: {tasks} submissions each sent twice at once: {both_ok} answered 200 twice, {same} with the same ranking, {stored} stored"
+    );
     let (beyond,): (i64,) = sqlx::query_as(
         "select count(*) from (select r.comparison_id from rankings r join comparisons c on c.id = r.comparison_id \
          join comparison_batches b on b.id = c.batch_id where r.revision = 1 \
@@ -511,12 +568,16 @@ async fn measure(args: &LoadArgs, url: &str) -> anyhow::Result<()> {
     // then time the answers.
     let (count,): (i64,) = sqlx::query_as("select count(*) from rankings").fetch_one(&db).await?;
     println!();
-    println!("figures over {count} rankings: their computation in the background, then the answers' p50 / p99 of 20, and the server's peak RSS");
+    println!(
+        "figures over {count} rankings: their computation in the background, then the answers' p50 / p99 of 20, and the server's peak RSS"
+    );
     for server in &servers {
         server.reset_peak();
     }
     let after = app::ssr::clock::now_rfc3339();
-    for (function, caller) in [("stats/dashboard", &admin), ("stats/progress", client), ("stats/leaderboard", client)] {
+    for (function, caller) in
+        [("stats/dashboard", &admin), ("stats/progress", client), ("stats/leaderboard", client)]
+    {
         let mut took = String::from("-");
         if function != "stats/leaderboard" {
             let waiting = Instant::now();

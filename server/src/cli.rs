@@ -147,6 +147,33 @@ pub enum UserCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// List the accounts: e-mail, role, and whether each is active.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Give an account a new one-time password (printed once): its sessions end, and it
+    /// must choose its own after signing in.
+    Password {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Deactivate an account: it cannot sign in, and its sessions end at once.
+    Deactivate {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Reactivate a deactivated account.
+    Activate {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -207,6 +234,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::User(UserCommand::Add { email, role, password_stdin, store })) => {
             add_user(&store, &email, role, password_stdin).await
         }
+        Some(Command::User(UserCommand::List { store })) => {
+            for user in store.open().await?.list_users().await? {
+                let state = match (&user.deactivated_at, user.must_change_password) {
+                    (Some(at), _) => format!("deactivated {at}"),
+                    (None, true) => "active, one-time password".into(),
+                    (None, false) => "active".into(),
+                };
+                println!("{}\t{}\t{state}", user.email, user.role);
+            }
+            Ok(())
+        }
+        Some(Command::User(UserCommand::Password { email, store })) => {
+            let store = store.open().await?;
+            let user = account(&store, &email).await?;
+            let password = app::ssr::random_token();
+            let hash = hash_password(password.clone()).await?;
+            store.set_password(user.id, &hash, true, None).await?;
+            println!("one-time password for {}: {password}", user.email);
+            Ok(())
+        }
+        Some(Command::User(UserCommand::Deactivate { email, store })) => {
+            let store = store.open().await?;
+            let user = account(&store, &email).await?;
+            store.set_active(user.id, false).await?;
+            println!("deactivated {}; its sessions have ended", user.email);
+            Ok(())
+        }
+        Some(Command::User(UserCommand::Activate { email, store })) => {
+            let store = store.open().await?;
+            let user = account(&store, &email).await?;
+            store.set_active(user.id, true).await?;
+            println!("reactivated {}", user.email);
+            Ok(())
+        }
         Some(Command::Model(ModelCommand::Check { model })) => {
             let checked = model_file::check(&model).await?;
             let loaded = crate::model::load(&model, checked.sha256.clone()).await?;
@@ -241,6 +302,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The account with this e-mail, or an error that names it.
+async fn account(store: &dyn Store, email: &str) -> anyhow::Result<app::domain::User> {
+    let email = check_email(email)?;
+    store
+        .user_by_email(&email)
+        .await?
+        .map(|s| s.user)
+        .with_context(|| format!("no account has the e-mail {email}"))
 }
 
 async fn add_user(store: &StoreArgs, email: &str, role: Role, password_stdin: bool) -> anyhow::Result<()> {

@@ -101,9 +101,13 @@ async fn completions(
         return Err(Failure::Failed(blocked.message()));
     }
     let mut completions = vec![];
+    // Ranked beside the drawn reply, the alternatives get the budget it had, so no length
+    // gives the original away (a trainer's reply, with no budget, keeps the batch's).
+    let mut budget = pending.sampling.max_tokens;
     if pending.include_original && original.role != app::conversation::Role::User {
         let (model_version_id, sampling) = match &original.author {
             app::conversation::Author::Model { model_version_id, sampling } => {
+                budget = sampling.max_tokens;
                 (Some(*model_version_id), Some(sampling.clone()))
             }
             app::conversation::Author::Trainer { .. } => (None, None),
@@ -120,11 +124,17 @@ async fn completions(
     let n = pending.k as usize - completions.len();
     let params = app::model::SamplingParams {
         seed: comparison_seed(pending.batch_seed, pending.position),
+        max_tokens: budget,
         ..pending.sampling.clone()
     };
     let context = conversation.chat_messages(after);
-    let request =
-        GenerationRequest { messages: context.clone(), params: params.clone(), n, trim_oldest: true };
+    let request = GenerationRequest {
+        messages: context.clone(),
+        params: params.clone(),
+        n,
+        trim_oldest: true,
+        stops: Default::default(),
+    };
     let events = match served.model.generate(request).await {
         Ok(events) => events,
         Err(ModelError::Busy { retry_after_secs }) => return Err(Failure::Busy(retry_after_secs)),

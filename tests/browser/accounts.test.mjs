@@ -68,3 +68,63 @@ test('first admin, a trainer, sign-out, sign-in and role navigation', async () =
 
   assert.deepEqual(errors, [], 'no script errors in the page');
 });
+
+test('an admin deactivates, reactivates and resets an account; the trainer chooses a new password', async () => {
+  // One browser, signed in as the admin and then as the trainer in turn (test 1 made both).
+  const page = await running.browser.context.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  const base = running.parley.base;
+  const signIn = async (email, password) => {
+    await page.context().clearCookies();
+    await page.goto(base + '/login');
+    await hydrated(page);
+    await page.getByLabel('E-mail').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  };
+  const accounts = async () => {
+    await signIn('admin@example.org', 'correct horse battery');
+    await page.getByRole('heading', { name: 'Welcome, admin@example.org' }).waitFor();
+    await page.goto(base + '/admin');
+    await hydrated(page);
+    return page.locator('[data-testid="user-row"][data-email="trainer@example.org"]');
+  };
+  let row = await accounts();
+  await row.getByTestId('user-status').filter({ hasText: /^active$/ }).waitFor();
+  await row.getByRole('button', { name: 'Deactivate trainer@example.org' }).click();
+  await row.getByTestId('user-status').filter({ hasText: 'deactivated' }).waitFor();
+
+  await signIn('trainer@example.org', 'another long passphrase');
+  await page.getByRole('alert').filter({ hasText: 'this account is deactivated' }).waitFor();
+
+  row = await accounts();
+  await row.getByRole('button', { name: 'Reactivate trainer@example.org' }).click();
+  await row.getByTestId('user-status').filter({ hasText: /^active$/ }).waitFor();
+  // A one-time password, shown once.
+  await row.getByRole('button', { name: 'One-time password for trainer@example.org' }).click();
+  const shown = page.getByTestId('one-time-password');
+  await shown.getByText('One-time password for trainer@example.org:').waitFor();
+  const oneTime = (await shown.locator('code').textContent()).trim();
+  assert.ok(oneTime.length >= 20);
+  await row.getByTestId('user-status').filter({ hasText: 'one-time password' }).waitFor();
+
+  // The trainer signs in with it and lands on Account; every other page leads back there
+  // until the password is the trainer's own.
+  await signIn('trainer@example.org', oneTime);
+  await page.waitForURL(/\/account$/);
+  await hydrated(page);
+  await page.getByTestId('one-time').waitFor();
+  await page.goto(base + '/write');
+  assert.equal(new URL(page.url()).pathname, '/account');
+  await hydrated(page);
+  await page.getByLabel('Current password').fill(oneTime);
+  await page.getByLabel('New password').fill('short');
+  await page.getByTestId('password-hint').filter({ hasText: 'at least 10 characters' }).waitFor();
+  await page.getByLabel('New password').fill('a kettle of fish on Sunday');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.getByTestId('password-changed').waitFor();
+  await page.goto(base + '/write');
+  assert.equal(new URL(page.url()).pathname, '/write');
+  assert.deepEqual(errors, [], 'no script errors in the page');
+});

@@ -1,9 +1,10 @@
 // A trainer chats with the (tiny) model in a real browser against the release build: three
 // turns with streamed replies, a regenerated reply, switching between the two versions with
-// the mouse and the keyboard, an earlier turn edited into a new branch, and a reload.
+// the mouse and the keyboard, an earlier turn edited into a new branch, and a reload that
+// keeps the branch the trainer was on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createFirstAdmin, hydrated, parleyAndBrowser, tinyModel } from './harness.mjs';
+import { createFirstAdmin, hydrated, parleyAndBrowser, screenshots, tinyModel } from './harness.mjs';
 
 const running = parleyAndBrowser(() => ['--model', tinyModel()]);
 
@@ -38,6 +39,7 @@ test('chat three turns, regenerate, switch branches, branch from an earlier turn
   await say('Tell me more', 2);
   await say('One more thing', 3);
   assert.deepEqual(await users.locator('.markdown').allTextContents(), ['Hello there\n', 'Tell me more\n', 'One more thing\n']);
+  await screenshots(page, 'chat');
   const last = replies.nth(2);
   const original = await last.locator('.markdown').textContent();
   await last.getByText(/model · temperature 0.7 · seed \d+ · up to 24 tokens/).waitFor();
@@ -71,8 +73,14 @@ test('chat three turns, regenerate, switch branches, branch from an earlier turn
   await users.first().getByRole('button', { name: 'Previous version' }).click();
   await page.waitForFunction(() => document.querySelectorAll('li.turn[data-role="user"]').length === 3);
 
+  // A reload shows the branch the trainer was on (kept in the browser), and the other
+  // branch is one click away.
   await page.reload();
   await hydrated(page);
+  await users.first().getByTestId('branch-position').filter({ hasText: '1/2' }).waitFor();
+  assert.equal(await users.count(), 3);
+  assert.equal(await users.first().locator('.markdown').textContent(), 'Hello there\n');
+  await users.first().getByRole('button', { name: 'Next version' }).click();
   await users.first().getByTestId('branch-position').filter({ hasText: '2/2' }).waitFor();
   assert.equal(await users.first().locator('.markdown').textContent(), 'Hi, a different question\n');
   assert.deepEqual(errors, [], 'no script errors in the page');

@@ -4,7 +4,7 @@
 // decision, filtered by category.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createFirstAdmin, hydrated, parleyAndBrowser, tinyModel } from './harness.mjs';
+import { createFirstAdmin, hydrated, parleyAndBrowser, startChat, tinyModel } from './harness.mjs';
 
 const running = parleyAndBrowser(() => ['--model', tinyModel()]);
 
@@ -15,12 +15,7 @@ test('a blocked prompt marked as a false positive', async () => {
   const base = running.parley.base;
   await createFirstAdmin(page, base, 'admin@example.org', 'correct horse battery');
 
-  await page.goto(base + '/chat');
-  await hydrated(page);
-  await page.getByLabel('Max tokens').fill('8');
-  await page.getByRole('button', { name: 'Start chat' }).click();
-  await page.waitForURL(/\/chat\/[0-9a-f-]{36}$/);
-  await hydrated(page);
+  await startChat(page, base, 8);
   await page.getByLabel('Your message').fill('I want to kill myself in this video game level');
   await page.getByLabel('Your message').press('Control+Enter');
   await page.getByText('the content filter blocks turn 1 (self-harm); nothing is sent to the model').waitFor();
@@ -59,12 +54,7 @@ test('after a blocked turn the page says what to do, and a turn sent in its plac
   const errors = [];
   page.on('pageerror', (err) => errors.push(err.message));
   const base = running.parley.base;
-  await page.goto(base + '/chat');
-  await hydrated(page);
-  await page.getByLabel('Max tokens').fill('8');
-  await page.getByRole('button', { name: 'Start chat' }).click();
-  await page.waitForURL(/\/chat\/[0-9a-f-]{36}$/);
-  await hydrated(page);
+  await startChat(page, base, 8);
   const blocked = 'I want to kill myself in this video game level';
   await page.getByLabel('Your message').fill(blocked);
   await page.getByLabel('Your message').press('Control+Enter');

@@ -1,7 +1,8 @@
 // Starts the real release `parley` binary on a free port with a fresh SQLite database, and
 // a real headless Chromium (Debian's) in a fresh profile.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -90,4 +91,46 @@ export function parleyAndBrowser(args = () => []) {
     await running.parley?.stop();
   });
   return running;
+}
+
+/// Screenshots of the page at a laptop's size (1366x900) and a phone's (390x844), into
+/// $PARLEY_SCREENSHOTS (default: parley-screenshots in the temp folder). At the phone's
+/// size nothing may be wider than the screen. The laptop size stays set afterwards.
+export async function screenshots(page, name) {
+  const dir = process.env.PARLEY_SCREENSHOTS || join(tmpdir(), 'parley-screenshots');
+  mkdirSync(dir, { recursive: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForTimeout(100);
+  await page.screenshot({ path: join(dir, `${name}-390x844.png`), fullPage: true });
+  const overflow = await page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    const wide = [...document.querySelectorAll('body *')]
+      .filter((el) => {
+        const box = el.getBoundingClientRect();
+        if (box.width === 0 || box.right <= width + 1) return false;
+        // Inside something that scrolls sideways (a wide table) is fine.
+        for (let p = el.parentElement; p; p = p.parentElement) {
+          const style = getComputedStyle(p);
+          if (['auto', 'scroll', 'hidden'].includes(style.overflowX) && p.getBoundingClientRect().right <= width + 1) return false;
+        }
+        return true;
+      })
+      .slice(0, 5)
+      .map((el) => `${el.tagName.toLowerCase()}.${el.className} (${Math.round(el.getBoundingClientRect().right)} px)`);
+    return { scroll: document.documentElement.scrollWidth, width, wide };
+  });
+  assert.ok(overflow.scroll <= overflow.width, `${name} at 390 px is ${overflow.scroll} px wide: ${overflow.wide.join(', ')}`);
+  await page.setViewportSize({ width: 1366, height: 900 });
+  await page.waitForTimeout(100);
+  await page.screenshot({ path: join(dir, `${name}-1366x900.png`), fullPage: true });
+}
+
+/// Starts a chat (with a max tokens, when given) from the Chat page and waits for its page.
+export async function startChat(page, base, maxTokens) {
+  await page.goto(base + '/chat');
+  await hydrated(page);
+  if (maxTokens) await page.getByLabel('Max tokens').fill(String(maxTokens));
+  await page.getByRole('button', { name: 'Start chat' }).click();
+  await page.waitForURL(/\/chat\/[0-9a-f-]{36}$/);
+  await hydrated(page);
 }

@@ -5,7 +5,7 @@
 // orders shown on screen.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createFirstAdmin, hydrated, parleyAndBrowser, tinyModel } from './harness.mjs';
+import { createFirstAdmin, hydrated, parleyAndBrowser, screenshots, tinyModel } from './harness.mjs';
 
 const running = parleyAndBrowser(() => ['--model', tinyModel()]);
 const PASSWORD = 'a long enough passphrase';
@@ -112,11 +112,19 @@ test('rank four completions with the keyboard alone, and another four by drag', 
   assert.equal(await place(page, 'A').textContent(), 'place 4');
   await page.getByTestId('rank-missing').filter({ hasText: 'Places 2 and 3 are empty; C and D are not placed yet.' }).waitFor();
   assert.equal(await page.getByRole('button', { name: 'Submit ranking' }).isDisabled(), true);
-  await press(page, 'ArrowDown', 'A');
-  await press(page, 'ArrowDown', 'C');
+  // The cards stay in the order shown while the board beside them fills.
+  assert.deepEqual(await page.getByTestId('completion').evaluateAll((cards) => cards.map((c) => c.dataset.letter)), ['A', 'B', 'C', 'D']);
+  assert.deepEqual(await page.getByTestId('ranking').locator('li').evaluateAll((places) => places.map((p) => p.textContent.replace(/\s+/g, ' ').trim().slice(0, 2))), ['1B', '2e', '3e', '4A']);
+  // The unsubmitted board survives a reload (kept on the server).
+  await page.getByTestId('draft-state').filter({ hasText: 'Board saved' }).waitFor();
+  await page.reload();
+  await hydrated(page);
+  await place(page, 'B').filter({ hasText: 'place 1' }).waitFor();
+  assert.equal(await place(page, 'A').textContent(), 'place 4');
+  await page.getByTestId('draft-state').filter({ hasText: 'as you left it' }).waitFor();
+  await page.locator('[data-letter="C"]').focus();
   await press(page, '2', 'C');
   await page.getByTestId('rank-missing').filter({ hasText: 'Place 3 is empty; D is not placed yet.' }).waitFor();
-  await press(page, 'ArrowDown', 'A');
   await press(page, 'ArrowDown', 'D');
   await press(page, '3', 'D');
   await page.getByTestId('rank-missing').waitFor({ state: 'detached' });
@@ -158,11 +166,21 @@ test('rank four completions with the keyboard alone, and another four by drag', 
   assert.deepEqual(await storedLetters(page, tied, letters), [['A'], ['D'], ['B', 'C']]);
   await page.getByTestId('rank-progress').filter({ hasText: 'Ranked today: 2' }).waitFor();
 
-  // The second by drag: cards onto the last-place zone and onto each other.
+  // The second by drag, in a 1366x900 window: cards onto the last-place zone and onto each
+  // other. The board stays in view beside the cards, so no drag needs a scroll.
+  await screenshots(page, 'rank');
   const second = await task.getAttribute('data-comparison');
   const secondLetters = await lettersOf(page);
   const card = (letter) => page.locator(`[data-letter="${letter}"]`);
   const last = page.getByTestId('drop-last');
+  await card('D').scrollIntoViewIfNeeded();
+  const inView = async (locator) => {
+    const box = await locator.boundingBox();
+    return box && box.y >= 0 && box.y + box.height <= 900;
+  };
+  assert.ok(await inView(last), 'the drop zone is in view beside the last card');
+  const [boxA, boxB] = [await card('A').boundingBox(), await card('B').boundingBox()];
+  assert.ok(boxA.width >= 400 && Math.abs(boxA.y - boxB.y) < 2, 'two wide cards side by side');
   await card('D').dragTo(last);
   await place(page, 'D').filter({ hasText: 'place 1' }).waitFor();
   await card('B').dragTo(last);

@@ -5,7 +5,7 @@
 // quality dashboard shows its charts, server-rendered and still there once the page is live.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createFirstAdmin, hydrated, parleyAndBrowser } from './harness.mjs';
+import { createFirstAdmin, hydrated, parleyAndBrowser, screenshots } from './harness.mjs';
 
 // Figures computed for each view (`--figures-secs 0`): the pages are read right after each
 // change. By default they are computed as the server starts and kept 30 s.
@@ -108,10 +108,19 @@ test('a reviewer rejects a demonstration with a reason, the author reads it, the
   // Today: two submits by Ada and two verdicts by Rita.
   assert.equal(await perDay.getAttribute('data-total'), '4');
   assert.ok(await perDay.locator('rect').count() >= 2, 'bars for the day');
+  // Readable: round ticks on the value axis, the total written on the bar, and the same
+  // numbers in a table.
+  assert.ok(await perDay.locator('.axes text').count() >= 3, 'ticks on the value axis');
+  assert.equal(await perDay.locator('text.value').last().textContent(), '4');
+  const numbers = page.locator('details[data-testid="chart-table"][data-chart="per-day"]');
+  await numbers.getByText('Show the numbers').click();
+  await numbers.locator('tbody tr').first().waitFor();
+  assert.ok(await numbers.locator('tbody tr').count() >= 1);
   for (const chart of ['queues', 'agreement', 'feedback-categories', 'filter-precision']) {
     await page.locator(`svg[data-chart="${chart}"]`).waitFor({ state: 'attached' });
   }
   await page.getByTestId('no-models').waitFor();
+  await screenshots(page, 'quality');
   await page.getByRole('link', { name: 'Leaderboard', exact: true }).click();
   await page.getByTestId('formula').getByText(/5 × accepted demonstrations/).waitFor();
   const leader = page.getByTestId('leader').filter({ hasText: 'ada@example.org' });

@@ -4,7 +4,7 @@
 // across a reload, submit, history, the shortcut list, and My work.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createFirstAdmin, hydrated, parleyAndBrowser, tinyModel } from './harness.mjs';
+import { createFirstAdmin, hydrated, parleyAndBrowser, screenshots, tinyModel } from './harness.mjs';
 
 const running = parleyAndBrowser(() => ['--model', tinyModel()]);
 
@@ -41,6 +41,7 @@ test('write a demonstration from a suggestion, reload it intact, submit it', asy
   const finished = page.locator('[data-testid="suggestion"][data-finished]:not([data-finished=""])');
   await finished.nth(1).waitFor();
   await page.getByRole('button', { name: /Use suggestion 1/ }).and(page.locator(':enabled')).waitFor();
+  await screenshots(page, 'write');
   await page.keyboard.press('Alt+Digit1');
   await page.getByText('Started from a suggestion').waitFor();
   const taken = await composer.inputValue();
@@ -95,7 +96,11 @@ test('write a demonstration from a suggestion, reload it intact, submit it', asy
   await page.getByRole('button', { name: 'Submit' }).click();
   await page.getByTestId('status').filter({ hasText: 'submitted · revision 1' }).waitFor();
   await page.getByText('History: 1 submitted revision(s)').click();
-  await page.getByTestId('revision').getByText('2+2 is **4**.').waitFor();
+  // History renders Markdown as the turns do.
+  const revision = page.getByTestId('revision');
+  await revision.locator('li[data-role="assistant"] .markdown').getByText('2+2 is 4.').waitFor();
+  assert.equal(await revision.locator('li[data-role="assistant"] strong').last().textContent(), '4');
+  assert.equal(await revision.getByText('**').count(), 0, 'no raw Markdown');
   await page.reload();
   await hydrated(page);
   await page.getByText('History: 1 submitted revision(s)').waitFor();

@@ -169,3 +169,136 @@ async fn oversized_request_body_is_refused_before_it_is_read() {
     assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
     assert!(reply.contains(r#""error":"too_large""#), "{reply}");
 }
+
+/// The id of the account with this e-mail, as the admin's list shows it.
+async fn user_id(app: &TestApp, admin: &reqwest::Client, email: &str) -> String {
+    let users = app.call_ok(admin, "users/list", &[]).await;
+    let user = users.as_array().unwrap().iter().find(|u| u["email"] == email).expect("listed");
+    user["id"].as_str().unwrap().to_string()
+}
+
+async fn deactivated_accounts_lose_their_sessions_and_cannot_sign_in(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let admin = app.first_admin(ADMIN, PASSWORD).await;
+    let trainer_password = "a long enough passphrase";
+    let ada = app.user(&admin, "ada@example.org", "trainer").await;
+    let ada_elsewhere = app.sign_in("ada@example.org", trainer_password).await;
+    let ben = app.user(&admin, "ben@example.org", "trainer").await;
+    let ada_id = user_id(&app, &admin, "ada@example.org").await;
+    assert_eq!(app.call(&ada, "conversations/mine", &[]).await.status(), 200);
+
+    // Only admins deactivate.
+    let by_trainer = app.call(&ben, "users/set_active", &[("user_id", &ada_id), ("active", "false")]).await;
+    assert_eq!(by_trainer.status(), 403);
+    let off = app.call_ok(&admin, "users/set_active", &[("user_id", &ada_id), ("active", "false")]).await;
+    assert!(off["deactivated_at"].is_string(), "{off}");
+    // Every session ends at once, on every machine.
+    for client in [&ada, &ada_elsewhere] {
+        assert_eq!(app.call(client, "conversations/mine", &[]).await.status(), 401);
+    }
+    let refused = app
+        .call(&app.client(), "auth/login", &[("email", "ada@example.org"), ("password", trainer_password)])
+        .await;
+    assert_eq!(refused.status(), 403);
+    assert!(error_body(refused).await["message"].as_str().unwrap().contains("deactivated"));
+    // A wrong password is told nothing more than a wrong password.
+    let wrong = app
+        .call(&app.client(), "auth/login", &[("email", "ada@example.org"), ("password", "not her password")])
+        .await;
+    assert_eq!(error_body(wrong).await["message"], "wrong e-mail or password");
+
+    app.call_ok(&admin, "users/set_active", &[("user_id", &ada_id), ("active", "true")]).await;
+    let ada = app.sign_in("ada@example.org", trainer_password).await;
+    assert_eq!(app.call(&ada, "conversations/mine", &[]).await.status(), 200);
+
+    // The last active admin stays: refused by name.
+    let admin_id = user_id(&app, &admin, ADMIN).await;
+    let last = app.call(&admin, "users/set_active", &[("user_id", &admin_id), ("active", "false")]).await;
+    assert_eq!(last.status(), 409);
+    assert_eq!(error_body(last).await["field"], "user_id");
+
+    // Two admins deactivating each other, 10 times each at once: one of them stays.
+    let eve = app.user(&admin, "eve@example.org", "admin").await;
+    let eve_id = user_id(&app, &admin, "eve@example.org").await;
+    let shared = &app;
+    let attempts = (0..20).map(|i| {
+        let (client, target) = if i % 2 == 0 { (&admin, eve_id.clone()) } else { (&eve, admin_id.clone()) };
+        async move {
+            let form = [("user_id", target.as_str()), ("active", "false")];
+            shared.call(client, "users/set_active", &form).await.status()
+        }
+    });
+    let statuses = futures::future::join_all(attempts).await;
+    assert!(statuses.iter().all(|s| [200, 401, 409].contains(&s.as_u16())), "{statuses:?}");
+    let survivor = if app.call(&admin, "users/list", &[]).await.status() == 200 { &admin } else { &eve };
+    let users = app.call_ok(survivor, "users/list", &[]).await;
+    let active_admins = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["role"] == "admin" && u["deactivated_at"].is_null())
+        .count();
+    assert_eq!(active_admins, 1, "{users}");
+}
+on_both_engines!(deactivated_accounts_lose_their_sessions_and_cannot_sign_in);
+
+async fn passwords_are_changed_by_their_owner_and_reset_once_by_an_admin(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let admin = app.first_admin(ADMIN, PASSWORD).await;
+    let first = "a long enough passphrase";
+    let ada = app.user(&admin, "ada@example.org", "trainer").await;
+    let ada_elsewhere = app.sign_in("ada@example.org", first).await;
+
+    // The current password first, named when wrong; the new one checked like any other.
+    let wrong = app
+        .call(
+            &ada,
+            "auth/change_password",
+            &[("current_password", "not it at all"), ("new_password", "another fine passphrase")],
+        )
+        .await;
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(error_body(wrong).await["field"], "current_password");
+    let weak = app
+        .call(&ada, "auth/change_password", &[("current_password", first), ("new_password", "short")])
+        .await;
+    assert_eq!(weak.status(), 422);
+    assert_eq!(error_body(weak).await["field"], "new_password");
+    let second = "another fine passphrase";
+    app.call_ok(&ada, "auth/change_password", &[("current_password", first), ("new_password", second)]).await;
+    // This session stays; the other one ends; the old password no longer works.
+    assert_eq!(app.call(&ada, "conversations/mine", &[]).await.status(), 200);
+    assert_eq!(app.call(&ada_elsewhere, "conversations/mine", &[]).await.status(), 401);
+    let old =
+        app.call(&app.client(), "auth/login", &[("email", "ada@example.org"), ("password", first)]).await;
+    assert_eq!(old.status(), 401);
+
+    // An admin gives a one-time password: Ada's sessions end; signed in with it, she must
+    // choose her own before anything else.
+    let ada_id = user_id(&app, &admin, "ada@example.org").await;
+    let by_trainer = app.call(&ada, "users/reset_password", &[("user_id", &ada_id)]).await;
+    assert_eq!(by_trainer.status(), 403);
+    let made = app.call_ok(&admin, "users/reset_password", &[("user_id", &ada_id)]).await;
+    let one_time = made["password"].as_str().unwrap().to_string();
+    assert_eq!(made["email"], "ada@example.org");
+    assert_eq!(app.call(&ada, "conversations/mine", &[]).await.status(), 401);
+    let client = app.client();
+    let login =
+        app.call(&client, "auth/login", &[("email", "ada@example.org"), ("password", &one_time)]).await;
+    assert_eq!(login.status(), 200);
+    assert_eq!(login.headers()["location"], "/account");
+    let blocked = app.call(&client, "conversations/mine", &[]).await;
+    assert_eq!(blocked.status(), 403);
+    assert_eq!(error_body(blocked).await["field"], "password");
+    let page = client.get(app.url("/write")).send().await.unwrap();
+    assert!(page.status().is_redirection(), "{}", page.status());
+    assert_eq!(page.headers()["location"], "/account");
+    let third = "my very own passphrase";
+    app.call_ok(&client, "auth/change_password", &[("current_password", &one_time), ("new_password", third)])
+        .await;
+    assert_eq!(app.call(&client, "conversations/mine", &[]).await.status(), 200);
+    let listed = app.call_ok(&admin, "users/list", &[]).await;
+    let row = listed.as_array().unwrap().iter().find(|u| u["email"] == "ada@example.org").unwrap().clone();
+    assert_eq!(row["must_change_password"], false);
+}
+on_both_engines!(passwords_are_changed_by_their_owner_and_reset_once_by_an_admin);

@@ -5,7 +5,7 @@
 //! binary (`parley routes`), so a route added without a row here fails this test.
 
 mod common;
-use common::{Engine, TestApp, chat_with_replies, changed, parley_bin, sampled, snapshot, tiny_model};
+use common::{Engine, TestApp, changed, chat_with_replies, parley_bin, sampled, snapshot, tiny_model};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -101,12 +101,26 @@ fn table() -> Vec<Case> {
         function("auth/setup_status", EVERYONE, |_, _| form(&[])),
         function("auth/current_user", EVERYONE, |_, _| form(&[])),
         function("auth/login", [401; 6], |_, who| {
-            Call::Form(vec![("email", format!("nobody-{who:?}@example.org")), ("password", "wrong one".into())])
+            Call::Form(vec![
+                ("email", format!("nobody-{who:?}@example.org")),
+                ("password", "wrong one".into()),
+            ])
         }),
         function("auth/create_first_admin", [409; 6], |_, _| {
-            Call::Form(vec![("request_id", id()), ("email", format!("{}@example.org", id())), ("password", PASSWORD.into())])
+            Call::Form(vec![
+                ("request_id", id()),
+                ("email", format!("{}@example.org", id())),
+                ("password", PASSWORD.into()),
+            ])
         }),
         Case { own_session: true, ..function("auth/logout", EVERYONE, |_, _| form(&[])) },
+        // A wrong current password changes nothing, for anyone.
+        function("auth/change_password", [401; 6], |_, _| {
+            form(&[
+                ("current_password", "not the password at all"),
+                ("new_password", "a different passphrase"),
+            ])
+        }),
         // Any signed-in user.
         function("home/my_counts", SIGNED_IN, |_, _| form(&[])),
         function("model/status", SIGNED_IN, |_, _| form(&[])),
@@ -156,7 +170,11 @@ fn table() -> Vec<Case> {
             ])
         }),
         function("conversations/edit_message", OWNER, |f, _| {
-            form(&[("conversation_id", f.demo.as_str()), ("message_id", f.demo_reply.as_str()), ("text", "Edited.")])
+            form(&[
+                ("conversation_id", f.demo.as_str()),
+                ("message_id", f.demo_reply.as_str()),
+                ("text", "Edited."),
+            ])
         }),
         function("conversations/rearrange", OWNER, |f, _| {
             form(&[
@@ -171,6 +189,9 @@ fn table() -> Vec<Case> {
         function("conversations/set_sampling", OWNER, |f, _| {
             form(&[("conversation_id", f.chat.as_str()), ("temperature", "0.5")])
         }),
+        function("conversations/stop_suggestion", OWNER, |f, _| {
+            Call::Form(vec![("conversation_id", f.demo.clone()), ("request_id", id()), ("index", "0".into())])
+        }),
         function("conversations/submit", OWNER, |f, _| {
             Call::Form(vec![("conversation_id", f.demo.clone()), ("request_id", id())])
         }),
@@ -184,7 +205,9 @@ fn table() -> Vec<Case> {
             }))
         }),
         function("rank/task", SIGNED_IN, |_, _| form(&[])),
-        function("rank/skip", [401, 409, 200, 409, 409, 401], |f, _| form(&[("comparison_id", f.second.as_str())])),
+        function("rank/skip", [401, 409, 200, 409, 409, 401], |f, _| {
+            form(&[("comparison_id", f.second.as_str())])
+        }),
         // Reviewing.
         function("review/policy", REVIEWERS, |_, _| form(&[])),
         function("review/next", REVIEWERS, |_, _| form(&[])),
@@ -207,9 +230,17 @@ fn table() -> Vec<Case> {
                 ("role", "trainer".into()),
             ])
         }),
-        function("users/set_role", ADMINS, |f, _| form(&[("user_id", f.spare_id.as_str()), ("role", "trainer")])),
+        function("users/set_role", ADMINS, |f, _| {
+            form(&[("user_id", f.spare_id.as_str()), ("role", "trainer")])
+        }),
+        function("users/set_active", ADMINS, |f, _| {
+            form(&[("user_id", f.spare_id.as_str()), ("active", "true")])
+        }),
+        function("users/reset_password", ADMINS, |f, _| form(&[("user_id", f.spare_id.as_str())])),
         function("keys/list", ADMINS, |_, _| form(&[])),
-        function("keys/create", ADMINS, |_, _| Call::Form(vec![("request_id", id()), ("name", "authz".into())])),
+        function("keys/create", ADMINS, |_, _| {
+            Call::Form(vec![("request_id", id()), ("name", "authz".into())])
+        }),
         function("keys/revoke", ADMINS, |f, _| form(&[("key_id", f.spare_key.as_str())])),
         function("model/list", ADMINS, |_, _| form(&[])),
         function("model/set_active", ADMINS, |f, _| form(&[("model_version_id", f.model_version.as_str())])),
@@ -237,7 +268,9 @@ fn table() -> Vec<Case> {
     // The plain routes.
     cases.extend([
         plain("GET", "/healthz", EVERYONE, |_, _| Call::Get("/healthz".into())),
-        plain("GET", "/api/generate", SIGNED_IN, |_, _| Call::Get("/api/generate?prompt=Hello&max_tokens=4".into())),
+        plain("GET", "/api/generate", SIGNED_IN, |_, _| {
+            Call::Get("/api/generate?prompt=Hello&max_tokens=4".into())
+        }),
         plain("GET", "/api/conversations/{id}/generate", OWNER, |f, _| {
             Call::Get(format!(
                 "/api/conversations/{}/generate?purpose=reply&parent={}&request_id={}",
@@ -257,9 +290,15 @@ fn table() -> Vec<Case> {
         }),
         plain("POST", "/api/datasets/import", ADMINS, |_, _| {
             let line = json!({"instruction": format!("Say hello, {}.", id()), "output": "Hello."});
-            Call::Post(format!("/api/datasets/import?request_id={}", id()), "application/jsonl", format!("{line}\n").into_bytes())
+            Call::Post(
+                format!("/api/datasets/import?request_id={}", id()),
+                "application/jsonl",
+                format!("{line}\n").into_bytes(),
+            )
         }),
-        plain("GET", "/api/datasets/export", ADMINS, |_, _| Call::Get("/api/datasets/export?format=sft".into())),
+        plain("GET", "/api/datasets/export", ADMINS, |_, _| {
+            Call::Get("/api/datasets/export?format=sft".into())
+        }),
     ]);
     cases
 }
@@ -279,11 +318,22 @@ async fn send(app: &TestApp, client: &reqwest::Client, route: &str, call: Call) 
     (status, reply.text().await.unwrap_or_default())
 }
 
-async fn fixture(app: &TestApp, owner: &reqwest::Client, other: &reqwest::Client, reviewer: &reqwest::Client, admin: &reqwest::Client) -> Fixture {
+async fn fixture(
+    app: &TestApp,
+    owner: &reqwest::Client,
+    other: &reqwest::Client,
+    reviewer: &reqwest::Client,
+    admin: &reqwest::Client,
+) -> Fixture {
     let demo = id();
     app.call_ok(owner, "conversations/create", &[("request_id", &demo), ("kind", "demonstration")]).await;
     let demo_user = id();
-    let turn = [("conversation_id", demo.as_str()), ("request_id", &demo_user), ("role", "user"), ("text", "What is 2 + 2?")];
+    let turn = [
+        ("conversation_id", demo.as_str()),
+        ("request_id", &demo_user),
+        ("role", "user"),
+        ("text", "What is 2 + 2?"),
+    ];
     app.call_ok(owner, "conversations/add_message", &turn).await;
     let demo_reply = id();
     let turn = [
@@ -298,7 +348,12 @@ async fn fixture(app: &TestApp, owner: &reqwest::Client, other: &reqwest::Client
     // the reviewer takes it.
     let queued = id();
     app.call_ok(owner, "conversations/create", &[("request_id", &queued), ("kind", "demonstration")]).await;
-    let turn = [("conversation_id", queued.as_str()), ("request_id", &id()), ("role", "user"), ("text", "Name a colour.")];
+    let turn = [
+        ("conversation_id", queued.as_str()),
+        ("request_id", &id()),
+        ("role", "user"),
+        ("text", "Name a colour."),
+    ];
     let first = app.call_ok(owner, "conversations/add_message", &turn).await;
     let first = first["id"].as_str().unwrap().to_string();
     let turn = [
@@ -337,8 +392,14 @@ async fn fixture(app: &TestApp, owner: &reqwest::Client, other: &reqwest::Client
     app.call_ok(admin, "rank/create_batch", &batch).await;
     sampled(app, admin).await;
     let task = app.call_ok(other, "rank/task", &[]).await;
-    let comparison = task["comparison_id"].as_str().expect("the other trainer gets the comparison").to_string();
-    let shown = task["completions"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+    let comparison =
+        task["comparison_id"].as_str().expect("the other trainer gets the comparison").to_string();
+    let shown = task["completions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
     let second = {
         let mut db = app.connect_db().await;
         let (second,): (String,) = sqlx::query_as("select id from comparisons where id <> $1")
@@ -358,7 +419,12 @@ async fn fixture(app: &TestApp, owner: &reqwest::Client, other: &reqwest::Client
         .call_ok(
             admin,
             "users/create",
-            &[("request_id", &id()), ("email", "spare@example.org"), ("password", USER_PASSWORD), ("role", "trainer")],
+            &[
+                ("request_id", &id()),
+                ("email", "spare@example.org"),
+                ("password", USER_PASSWORD),
+                ("role", "trainer"),
+            ],
         )
         .await;
     let spare_key = app.call_ok(admin, "keys/create", &[("request_id", &id()), ("name", "spare")]).await;
@@ -415,15 +481,26 @@ async fn every_route_checks_its_caller(engine: Engine) {
     // Every route the binary serves has a row, and every row a route.
     let out = std::process::Command::new(parley_bin()).arg("routes").output().expect("parley routes");
     assert!(out.status.success(), "parley routes: {}", String::from_utf8_lossy(&out.stderr));
-    let served: BTreeSet<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect();
+    let served: BTreeSet<String> =
+        String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect();
     let cases = table();
     let tabled: BTreeSet<String> = cases.iter().map(|c| c.route.clone()).collect();
     assert_eq!(cases.len(), tabled.len(), "each route has one row");
     let missing: Vec<&String> = served.difference(&tabled).collect();
     let extra: Vec<&String> = tabled.difference(&served).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "routes without a row: {missing:?}; rows without a route: {extra:?}");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "routes without a row: {missing:?}; rows without a route: {extra:?}"
+    );
 
-    let emails = [None, Some("owner@example.org"), Some("other@example.org"), Some("reviewer@example.org"), Some("admin@example.org"), None];
+    let emails = [
+        None,
+        Some("owner@example.org"),
+        Some("other@example.org"),
+        Some("reviewer@example.org"),
+        Some("admin@example.org"),
+        None,
+    ];
     let mut wrong = vec![];
     for case in &cases {
         // Refused callers first, each checked to have changed nothing; then the others.
@@ -456,13 +533,21 @@ async fn every_route_checks_its_caller(engine: Engine) {
             let before = if refused { Some(snapshot(&app).await) } else { None };
             let (status, body) = send(&app, client, &case.route, (case.call)(&f, who)).await;
             if status != case.expect[i] {
-                wrong.push(format!("{} as {who:?}: {status}, expected {}: {}", case.route, case.expect[i], body.chars().take(200).collect::<String>()));
+                wrong.push(format!(
+                    "{} as {who:?}: {status}, expected {}: {}",
+                    case.route,
+                    case.expect[i],
+                    body.chars().take(200).collect::<String>()
+                ));
             }
             if let Some(before) = before {
                 let after = snapshot(&app).await;
                 let writes = changed(&before, &after);
                 if !writes.is_empty() {
-                    wrong.push(format!("{} as {who:?} was refused ({status}) but wrote: {writes:?}", case.route));
+                    wrong.push(format!(
+                        "{} as {who:?} was refused ({status}) but wrote: {writes:?}",
+                        case.route
+                    ));
                 }
             }
             assert!(status < 500, "{} as {who:?}: {status} {body}", case.route);
@@ -471,6 +556,12 @@ async fn every_route_checks_its_caller(engine: Engine) {
         // refused caller's.
         sampled(&app, &admin).await;
     }
-    assert!(wrong.is_empty(), "{} of {} calls differ from the table:\n{}", wrong.len(), cases.len() * CALLERS.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {} calls differ from the table:\n{}",
+        wrong.len(),
+        cases.len() * CALLERS.len(),
+        wrong.join("\n")
+    );
 }
 on_both_engines!(every_route_checks_its_caller);

@@ -170,3 +170,43 @@ fn key_add_prints_a_key_once() {
     assert!(secret.starts_with("pk-") && secret.len() > 40, "{secret}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn user_password_deactivate_activate_and_list_from_a_shell() {
+    let db = TestDb::new(Engine::Sqlite).await;
+    let parley = |args: &[&str]| {
+        let out = Command::new(parley_bin())
+            .args(args)
+            .args(["--database-url", &db.url])
+            .output()
+            .expect("run parley");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, _, err) = parley(&["user", "add", "--role", "trainer", "--email", "ada@example.org"]);
+    assert!(ok, "{err}");
+
+    let (ok, out, err) = parley(&["user", "password", "--email", "ada@example.org"]);
+    assert!(ok, "{err}");
+    let password = out.trim().strip_prefix("one-time password for ada@example.org: ").expect(&out);
+    assert!(password.len() >= 20, "{password}");
+    let (_, list, _) = parley(&["user", "list"]);
+    assert!(list.contains("ada@example.org\ttrainer\tactive, one-time password"), "{list}");
+
+    let (ok, out, _) = parley(&["user", "deactivate", "--email", "Ada@Example.org"]);
+    assert!(ok);
+    assert!(out.contains("deactivated ada@example.org"), "{out}");
+    let (_, list, _) = parley(&["user", "list"]);
+    assert!(list.contains("ada@example.org\ttrainer\tdeactivated "), "{list}");
+    let (ok, _, _) = parley(&["user", "activate", "--email", "ada@example.org"]);
+    assert!(ok);
+    let (_, list, _) = parley(&["user", "list"]);
+    assert!(list.contains("ada@example.org\ttrainer\tactive"), "{list}");
+
+    let (ok, _, err) = parley(&["user", "password", "--email", "nobody@example.org"]);
+    assert!(!ok);
+    assert!(err.contains("no account has the e-mail nobody@example.org"), "{err}");
+}

@@ -38,9 +38,15 @@ impl Sent {
             Sent::Turn { .. } => "messages",
         }
     }
-    async fn send(&self, app_base: &str, client: &reqwest::Client) -> Result<reqwest::Response, reqwest::Error> {
+    async fn send(
+        &self,
+        app_base: &str,
+        client: &reqwest::Client,
+    ) -> Result<reqwest::Response, reqwest::Error> {
         match self {
-            Sent::Ranking { body } => client.post(format!("{app_base}/api/rank/submit")).json(body).send().await,
+            Sent::Ranking { body } => {
+                client.post(format!("{app_base}/api/rank/submit")).json(body).send().await
+            }
             Sent::Turn { form } => {
                 client.post(format!("{app_base}/api/conversations/add_message")).form(form).send().await
             }
@@ -72,8 +78,12 @@ async fn work(base: String, client: reqwest::Client, who: usize, demo: String, l
         };
         let mut sends = vec![];
         if let Some(comparison) = task["comparison_id"].as_str() {
-            let shown: Vec<String> =
-                task["completions"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+            let shown: Vec<String> = task["completions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_string())
+                .collect();
             let ranking: Vec<Vec<&String>> = shown.iter().rev().map(|c| vec![c]).collect();
             sends.push(Sent::Ranking {
                 body: json!({"request_id": id(), "comparison_id": comparison, "ranking": ranking, "shown": shown}),
@@ -111,16 +121,18 @@ async fn work(base: String, client: reqwest::Client, who: usize, demo: String, l
 }
 
 async fn stored(db: &mut sqlx::AnyConnection, table: &str, id: &str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("select count(*) from {table} where id = $1")))
-        .bind(id)
-        .fetch_one(db)
-        .await
-        .unwrap();
+    let (n,): (i64,) =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("select count(*) from {table} where id = $1")))
+            .bind(id)
+            .fetch_one(db)
+            .await
+            .unwrap();
     n
 }
 
 async fn acknowledged_work_survives_kill_9(engine: Engine) {
-    let trials: usize = std::env::var("PARLEY_DURABILITY_TRIALS").ok().and_then(|t| t.parse().ok()).unwrap_or(2);
+    let trials: usize =
+        std::env::var("PARLEY_DURABILITY_TRIALS").ok().and_then(|t| t.parse().ok()).unwrap_or(2);
     let model = tiny_model();
     let mut app = TestApp::spawn_with(engine, &["--model", model.to_str().unwrap()]).await;
     let admin = app.first_admin("admin@example.org", PASSWORD).await;
@@ -149,7 +161,8 @@ async fn acknowledged_work_survives_kill_9(engine: Engine) {
     for i in 0..TRAINERS {
         let trainer = app.user(&admin, &format!("trainer{i}@example.org"), "trainer").await;
         let demo = id();
-        app.call_ok(&trainer, "conversations/create", &[("request_id", &demo), ("kind", "demonstration")]).await;
+        app.call_ok(&trainer, "conversations/create", &[("request_id", &demo), ("kind", "demonstration")])
+            .await;
         trainers.push(trainer);
         demos.push(demo);
     }
@@ -158,7 +171,9 @@ async fn acknowledged_work_survives_kill_9(engine: Engine) {
     for trial in 0..trials {
         let log = Arc::new(Mutex::new(Log::default()));
         let workers: Vec<_> = (0..TRAINERS)
-            .map(|i| tokio::spawn(work(app.base.clone(), trainers[i].clone(), i, demos[i].clone(), log.clone())))
+            .map(|i| {
+                tokio::spawn(work(app.base.clone(), trainers[i].clone(), i, demos[i].clone(), log.clone()))
+            })
             .collect();
         // Killed at a different moment each trial, mid-load.
         tokio::time::sleep(std::time::Duration::from_millis(300 + (trial as u64 * 377) % 1200)).await;
@@ -170,7 +185,13 @@ async fn acknowledged_work_survives_kill_9(engine: Engine) {
         assert!(!log.acknowledged.is_empty(), "trial {trial}: the load had started");
         let mut db = app.connect_db().await;
         for sent in &log.acknowledged {
-            assert_eq!(stored(&mut db, sent.table(), &sent.id()).await, 1, "trial {trial}: acknowledged {} {}", sent.table(), sent.id());
+            assert_eq!(
+                stored(&mut db, sent.table(), &sent.id()).await,
+                1,
+                "trial {trial}: acknowledged {} {}",
+                sent.table(),
+                sent.id()
+            );
         }
         // What was in flight is sent again, as a client that got no answer does: stored once.
         for (who, sent) in &log.in_flight {
@@ -178,11 +199,19 @@ async fn acknowledged_work_survives_kill_9(engine: Engine) {
             let status = reply.status();
             let body = reply.text().await.unwrap_or_default();
             assert_eq!(status, 200, "trial {trial}: retried {} {}: {body}", sent.table(), sent.id());
-            assert_eq!(stored(&mut db, sent.table(), &sent.id()).await, 1, "trial {trial}: retried {}", sent.id());
+            assert_eq!(
+                stored(&mut db, sent.table(), &sent.id()).await,
+                1,
+                "trial {trial}: retried {}",
+                sent.id()
+            );
         }
         total.0 += log.acknowledged.len();
         total.1 += log.in_flight.len();
     }
-    eprintln!("{engine:?}: {trials} kills, {} acknowledged and {} in-flight submissions, each stored once", total.0, total.1);
+    eprintln!(
+        "{engine:?}: {trials} kills, {} acknowledged and {} in-flight submissions, each stored once",
+        total.0, total.1
+    );
 }
 on_both_engines!(acknowledged_work_survives_kill_9);

@@ -67,7 +67,8 @@ async fn batches_are_sampled_ranked_validated_and_revised(engine: Engine) {
         ("overlap", "1"),
         ("include_original", "true"),
         ("temperature", "0.9"),
-        ("max_tokens", "8"),
+        // The drawn replies had 8: the alternatives get that, not this.
+        ("max_tokens", "6"),
         ("seed", "42"),
     ];
     assert_eq!(app.call(&ada, "rank/create_batch", &form).await.status(), 403);
@@ -108,6 +109,12 @@ async fn batches_are_sampled_ranked_validated_and_revised(engine: Engine) {
         seeds.sort();
         seeds.dedup();
         assert_eq!(seeds.len(), 6, "every sampled completion has its own seed");
+        let budgets: Vec<(String,)> =
+            sqlx::query_as("select sampling from completions").fetch_all(&mut db).await.unwrap();
+        for (sampling,) in budgets {
+            let max_tokens = serde_json::from_str::<Value>(&sampling).unwrap()["max_tokens"].as_u64();
+            assert_eq!(max_tokens, Some(8), "the original's budget, for it and beside it: {sampling}");
+        }
         let (drawn,): (i64,) =
             sqlx::query_as("select count(*) from comparisons where message_id in ($1, $2)")
                 .bind(&replies[0])

@@ -300,7 +300,11 @@ async fn what_is_left_is_counted_up_to_a_cap(engine: Engine) {
     let lease = store.lease_comparison(trainer, NOW, LATER).await.unwrap().unwrap();
     assert_eq!(store.rank_progress(trainer, since, NOW).await.unwrap().queue_left, 40, "the held one counts");
     store.skip_comparison(lease.comparison_id, trainer, NOW).await.unwrap();
-    assert_eq!(store.rank_progress(trainer, since, NOW).await.unwrap().queue_left, 39, "a skipped one does not");
+    assert_eq!(
+        store.rank_progress(trainer, since, NOW).await.unwrap().queue_left,
+        39,
+        "a skipped one does not"
+    );
     store.seed_synthetic(0, app::comparison::RankProgress::COUNT_CAP as u64, false).await.unwrap();
     let progress = store.rank_progress(trainer, since, NOW).await.unwrap();
     assert_eq!(progress.queue_left, app::comparison::RankProgress::COUNT_CAP + 1);
@@ -381,12 +385,13 @@ async fn leasing_reads_indexes_not_the_whole_queue() {
 
 /// SQLite's query plan of a statement taking `$1` user, `$2` now and `$3`, a step a line.
 async fn plan_of(store: &SqlStore, statement: &str, user: Uuid, third: i64) -> Vec<String> {
-    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!("explain query plan {statement}")))
-        .bind(user.to_string())
-        .bind(NOW)
-        .bind(third)
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
+    let plan: Vec<(i64, i64, i64, String)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("explain query plan {statement}")))
+            .bind(user.to_string())
+            .bind(NOW)
+            .bind(third)
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
     plan.into_iter().map(|(_, _, _, detail)| detail).collect()
 }

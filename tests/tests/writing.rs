@@ -358,7 +358,8 @@ async fn drafts_turn_order_revisions_and_my_work(engine: Engine) {
         async move {
             let reply = client.post(url).form(&form).send().await.unwrap();
             assert_eq!(reply.status(), 200);
-            reply.json::<Value>().await.unwrap().as_array().unwrap().clone()
+            let list = reply.json::<Value>().await.unwrap();
+            list["items"].as_array().unwrap().clone()
         }
     };
     let all = mine(vec![]).await;
@@ -369,6 +370,25 @@ async fn drafts_turn_order_revisions_and_my_work(engine: Engine) {
     assert_eq!(mine(vec![("status", "submitted")]).await[0]["id"], demo.as_str());
     assert_eq!(mine(vec![("search", "BAIKAL")]).await.len(), 1);
     assert_eq!(mine(vec![("search", "100%_")]).await.len(), 0, "wildcards are searched as text");
+
+    // Paged, with the total: 52 conversations are two pages of 50.
+    for _ in 0..50 {
+        start(&app, &ada, "chat").await;
+    }
+    let page = |offset: &'static str| {
+        let client = ada.clone();
+        let url = app.url("/api/conversations/mine");
+        async move { client.post(url).form(&[("offset", offset)]).send().await.unwrap() }
+    };
+    let first: Value = page("0").await.json().await.unwrap();
+    assert_eq!((first["total"].as_i64(), first["items"].as_array().unwrap().len()), (Some(52), 50));
+    let second: Value = page("50").await.json().await.unwrap();
+    let second_items = second["items"].as_array().unwrap();
+    assert_eq!((second["total"].as_i64(), second_items.len()), (Some(52), 2));
+    assert_eq!(second_items.last().unwrap()["id"], demo.as_str(), "the oldest change is last");
+    let refused = page("-1").await;
+    assert_eq!(refused.status(), 422);
+    assert!(refused.text().await.unwrap().contains("offset"));
 }
 on_both_engines!(drafts_turn_order_revisions_and_my_work);
 

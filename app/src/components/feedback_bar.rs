@@ -30,6 +30,9 @@ pub fn FeedbackBar(
     /// What the good and bad buttons call the text ("reply", "suggestion", "completion").
     #[prop(default = "reply")]
     noun: &'static str,
+    /// More to offer among the details (the content filter's "should have been flagged").
+    #[prop(optional)]
+    extra: Option<ChildrenFn>,
 ) -> impl IntoView {
     let save = ServerAction::<SaveFeedback>::new();
     let thumbs = RwSignal::new(initial.as_ref().and_then(|f| f.thumbs));
@@ -95,11 +98,17 @@ pub fn FeedbackBar(
     view! {
         <div class="feedback" data-testid="feedback">
             <button type="button" class="thumb" aria-label=format!("Good {noun}")
-                aria-pressed=move || (thumbs.get() == Some(1)).to_string() on:click=move |_| thumb(1)>"👍"</button>
+                aria-pressed=move || (thumbs.get() == Some(1)).to_string() on:click=move |_| thumb(1)>
+                <ThumbIcon down=false />
+            </button>
             <button type="button" class="thumb" aria-label=format!("Bad {noun}")
-                aria-pressed=move || (thumbs.get() == Some(-1)).to_string() on:click=move |_| thumb(-1)>"👎"</button>
+                aria-pressed=move || (thumbs.get() == Some(-1)).to_string() on:click=move |_| thumb(-1)>
+                <ThumbIcon down=true />
+            </button>
             <button type="button" class="link" aria-expanded=move || open.get().to_string()
-                on:click=move |_| open.update(|o| *o = !*o)>"Feedback details"</button>
+                on:click=move |_| open.update(|o| *o = !*o)>
+                {move || if open.get() { "Hide details" } else { "Add details" }}
+            </button>
             <span class="muted small" data-testid="feedback-state">{state}</span>
             <Show when=move || open.get()>
                 <div class="feedback-details">
@@ -115,9 +124,24 @@ pub fn FeedbackBar(
                     <button type="button" disabled=move || save.pending().get() on:click=move |_| send()>
                         "Save feedback"
                     </button>
+                    {extra.clone().map(|extra| view! { <div class="feedback-extra">{extra()}</div> })}
                 </div>
             </Show>
             <ErrorLine value=save.value() />
         </div>
+    }
+}
+
+/// A thumb drawn in SVG (shipped with the page: no emoji font is needed), up or down.
+#[component]
+fn ThumbIcon(down: bool) -> impl IntoView {
+    let turn = if down { "rotate(180 12 12)" } else { "" };
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false">
+            <g transform=turn fill="currentColor">
+                <rect x="2" y="10" width="4" height="11" rx="1" />
+                <path d="M8 10.5 12.2 3.6c.3-.5.9-.7 1.4-.5 1 .4 1.6 1.5 1.4 2.6L14.3 10H19.5a2 2 0 0 1 2 2.3l-1.3 7a2 2 0 0 1-2 1.7H8z" />
+            </g>
+        </svg>
     }
 }

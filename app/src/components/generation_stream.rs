@@ -15,6 +15,9 @@ pub struct Outputs {
     pub notice: RwSignal<Option<String>>,
     /// Set when the server has stored this generation (pages then read it back).
     pub saved: RwSignal<u32>,
+    /// Which alternatives the server has stored one by one as they finished (suggestions):
+    /// those can be used while the others are still written.
+    pub stored: RwSignal<Vec<bool>>,
 }
 
 impl Outputs {
@@ -26,6 +29,7 @@ impl Outputs {
             error: RwSignal::new(None),
             notice: RwSignal::new(None),
             saved: RwSignal::new(0),
+            stored: RwSignal::new(vec![]),
         }
     }
 
@@ -35,7 +39,13 @@ impl Outputs {
         self.error.set(None);
         self.notice.set(None);
         self.saved.set(0);
+        self.stored.set(vec![false; n]);
         self.running.set(true);
+    }
+
+    /// Whether alternative `index` is stored and may be used (tracked).
+    pub fn is_stored(&self, index: usize) -> bool {
+        self.stored.with(|s| s.get(index).copied().unwrap_or(false))
     }
 
     /// Each alternative's text so far and why it ended, once it has (tracked).
@@ -143,7 +153,20 @@ pub mod browser {
                 )));
             }
         });
-        let saved = Closure::<dyn FnMut(Event)>::new(move |_| outputs.saved.update(|n| *n += 1));
+        let saved = Closure::<dyn FnMut(Event)>::new(move |_| {
+            // Everything is stored now, each alternative included.
+            outputs.stored.update(|s| s.iter_mut().for_each(|s| *s = true));
+            outputs.saved.update(|n| *n += 1)
+        });
+        let stored = Closure::<dyn FnMut(Event)>::new(move |event: Event| {
+            if let Some(index) = data(&event).and_then(|d| d["index"].as_u64()) {
+                outputs.stored.update(|s| {
+                    if let Some(slot) = s.get_mut(index as usize) {
+                        *slot = true
+                    }
+                });
+            }
+        });
         // "end" closes the stream (EventSource would otherwise reconnect); "error" is a
         // failed generation (with a message) or a refused or broken connection (without).
         let source_for_end = source.clone();
@@ -168,6 +191,7 @@ pub mod browser {
             ("error", error),
             ("started", started),
             ("saved", saved),
+            ("stored", stored),
         ];
         for (name, callback) in &callbacks {
             let _ = source.add_event_listener_with_callback(name, callback.as_ref().unchecked_ref());

@@ -36,6 +36,9 @@ pub fn Nav() -> impl IntoView {
                                 <div class="who">
                                     <span data-testid="signed-in-as">{user.email.clone()}</span>
                                     <span class="role">{user.role.as_str()}</span>
+                                    <a href="/account" aria-current=move || {
+                                        path.try_with(|p| p == "/account").unwrap_or(false).then_some("page")
+                                    }>"Account"</a>
                                     <ActionForm action=session.logout>
                                         <button type="submit" class="link">"Sign out"</button>
                                     </ActionForm>

@@ -21,6 +21,7 @@ use crate::model::SamplingParams;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -408,14 +409,35 @@ fn ChatTurn(
     let from_model = matches!(message.author, Author::Model { .. });
     let notice = verdict_notice(message.filter.as_ref(), from_model);
     let hidden = from_model && message.filter.as_ref().is_some_and(|v| v.action == Some(FilterAction::Block));
-    let filter_feedback = {
+    // "Not unsafe" stands beside a flag; "should have been flagged" on a text that passed is
+    // tucked away: among a reply's feedback details, or under "Content filter" on a user turn.
+    let flagged = message.filter.as_ref().is_some_and(|v| v.action.is_some());
+    let filter_bar = {
         let given = conversation
             .with_value(|c| c.my_filter_feedback.iter().find(|f| f.message_id == message.id).cloned());
-        view! {
-            <FilterFeedbackBar conversation_id=state.conversation_id message_id=message.id
-                verdict=message.filter.clone() given />
+        let (message_id, verdict) = (message.id, message.filter.clone());
+        move || {
+            view! {
+                <FilterFeedbackBar conversation_id=state.conversation_id message_id
+                    verdict=verdict.clone() given=given.clone() />
+            }
         }
-        .into_any()
+    };
+    let (filter_feedback, extra): (Option<AnyView>, Option<ChildrenFn>) = match (flagged, from_model) {
+        (true, _) => (Some(filter_bar().into_any()), None),
+        (false, true) => (None, Some(Arc::new(move || filter_bar().into_any()))),
+        (false, false) => (
+            Some(
+                view! {
+                    <details class="more">
+                        <summary>"Content filter"</summary>
+                        {filter_bar()}
+                    </details>
+                }
+                .into_any(),
+            ),
+            None,
+        ),
     };
     let text = message.text.clone();
     let body = move || {
@@ -434,7 +456,13 @@ fn ChatTurn(
     let feedback = from_model.then(|| {
         let target = FeedbackTarget::Message { id: message.id };
         let initial = conversation.with_value(|c| c.my_feedback.iter().find(|f| f.target == target).cloned());
-        view! { <FeedbackBar target conversation_id=state.conversation_id initial /> }.into_any()
+        match extra.clone() {
+            Some(extra) => {
+                view! { <FeedbackBar target conversation_id=state.conversation_id initial extra /> }
+                    .into_any()
+            }
+            None => view! { <FeedbackBar target conversation_id=state.conversation_id initial /> }.into_any(),
+        }
     });
     view! {
         <li class="turn" id=format!("turn-{index}") data-role=message.role.as_str() tabindex="-1">
@@ -526,6 +554,11 @@ fn ChatComposer(state: ChatState) -> impl IntoView {
         autosave.cancel();
         state.send(parent, state.draft.get_untracked())
     };
+    // Shown once the page is live: the server renders this before the conversation is read
+    // (it streams in later), so hydrating it from the conversation would not match.
+    let live = RwSignal::new(false);
+    Effect::new(move |_| live.set(true));
+    let blocked = move || live.get() && state.blocked_last.with(Option::is_some);
     let edit_blocked = move |_| {
         if let Some((_, _, text)) = state.blocked_last.get_untracked() {
             state.draft.set(text.clone());
@@ -535,7 +568,7 @@ fn ChatComposer(state: ChatState) -> impl IntoView {
     };
     view! {
         <div class="composer">
-            <Show when=move || state.blocked_last.with(Option::is_some)>
+            <Show when=blocked>
                 <div class="notice" data-testid="blocked-help" role="status">
                     "The content filter blocked your last turn, so the model will not answer it. "
                     "Write a new turn in its place and send it: it becomes a new branch, and the "
@@ -569,7 +602,7 @@ fn ChatComposer(state: ChatState) -> impl IntoView {
             <div class="row actions">
                 <button type="button" disabled=move || state.add.pending().get() || state.reply.running.get()
                     on:click=move |_| { send(); }>
-                    {move || if state.blocked_last.with(Option::is_some) { "Send in its place" } else { "Send" }}
+                    {move || if blocked() { "Send in its place" } else { "Send" }}
                 </button>
                 <button type="button" class="secondary" hidden=move || !state.reply.running.get()
                     on:click=move |_| { state.stop(); }>"Stop (Esc)"</button>

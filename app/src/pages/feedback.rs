@@ -76,8 +76,8 @@ pub fn FeedbackPage() -> impl IntoView {
                                     });
                                     let what = item.feedback.target.kind();
                                     let thumbs = match item.feedback.thumbs {
-                                        Some(1) => "👍",
-                                        Some(-1) => "👎",
+                                        Some(1) => "good",
+                                        Some(-1) => "bad",
                                         _ => "",
                                     };
                                     view! {

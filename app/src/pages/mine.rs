@@ -11,13 +11,22 @@ pub fn MyWorkPage() -> impl IntoView {
     let kind = RwSignal::new(String::new());
     let status = RwSignal::new(String::new());
     let search = RwSignal::new(String::new());
+    let offset = RwSignal::new(0i64);
+    // A changed filter starts again at the first page.
+    Effect::new(move |_| {
+        (kind.track(), status.track(), search.track());
+        if offset.get_untracked() != 0 {
+            offset.set(0);
+        }
+    });
     let list = Resource::new(
-        move || (kind.get(), status.get(), search.get()),
-        |(kind, status, search)| async move {
+        move || (kind.get(), status.get(), search.get(), offset.get()),
+        |(kind, status, search, offset)| async move {
             my_conversations(
                 kind.parse::<ConversationKind>().ok(),
                 status.parse::<ConversationStatus>().ok(),
                 search,
+                offset,
             )
             .await
         },
@@ -88,15 +97,24 @@ pub fn MyWorkPage() -> impl IntoView {
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match list.await {
-                        Ok(items) if items.is_empty() => view! {
+                        Ok(list) if list.items.is_empty() && list.offset == 0 => view! {
                             <p class="muted" data-testid="empty">
                                 "Nothing here yet. " <a href="/write">"Write a demonstration"</a> " or "
                                 <a href="/chat">"chat with the model"</a> "."
                             </p>
                         }
                         .into_any(),
-                        Ok(items) => {
-                            let rows = items
+                        Ok(list) => {
+                            let shown = list.items.len() as i64;
+                            let range = if shown == 0 {
+                                format!("None of {} here", list.total)
+                            } else {
+                                format!("{}–{} of {}", list.offset + 1, list.offset + shown, list.total)
+                            };
+                            let (at, size) = (list.offset, list.page_size);
+                            let at_end = at + shown >= list.total;
+                            let rows = list
+                                .items
                                 .into_iter()
                                 .map(|item| {
                                     let href = match item.kind {
@@ -120,6 +138,13 @@ pub fn MyWorkPage() -> impl IntoView {
                                     <thead><tr><th>"First turn"</th><th>"Kind"</th><th>"Status"</th><th>"Turns"</th><th>"Changed"</th></tr></thead>
                                     <tbody>{rows}</tbody>
                                 </table>
+                                <nav class="pager row" aria-label="Pages of your work">
+                                    <button type="button" class="secondary" disabled=at == 0
+                                        on:click=move |_| offset.set((at - size).max(0))>"Previous page"</button>
+                                    <span class="muted" data-testid="work-range">{range}</span>
+                                    <button type="button" class="secondary" disabled=at_end
+                                        on:click=move |_| offset.set(at + size)>"Next page"</button>
+                                </nav>
                             }
                             .into_any()
                         }

@@ -1,3 +1,4 @@
+mod account;
 mod admin;
 mod area;
 mod chat;
@@ -13,6 +14,7 @@ mod setup;
 mod stats;
 mod write;
 
+pub use account::AccountPage;
 pub use admin::{AdminPage, ApiKeysPage, ComparisonsPage, FilterPage, GuidelinesPage, ModelPage, short_time};
 pub use area::AreaPage;
 pub use chat::{ChatPage, ChatStartPage};

@@ -3,8 +3,9 @@
 //! or says they cannot rank them. `/rank` gives the next comparison, `/rank/<id>` opens one
 //! the trainer ranked before, to revise.
 
-use crate::api::rank::{SkipComparison, SubmitRanking, get_rank_task, my_rankings};
-use crate::comparison::{LABELS, RankTask};
+use crate::api::rank::{SaveRankDraft, SkipComparison, SubmitRanking, get_rank_task, my_rankings};
+use crate::comparison::{LABELS, RankDraft, RankTask};
+use crate::components::debounce::Debounce;
 use crate::components::error_line::ErrorLine;
 use crate::components::feedback_bar::{FeedbackBar, FeedbackCategories};
 use crate::components::guidelines::GuidelinesPanel;
@@ -16,11 +17,13 @@ use leptos::ev::{DragEvent, KeyboardEvent};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use std::collections::BTreeMap;
-use std::time::Duration;
 use uuid::Uuid;
 
 pub const RANK_KEYS: &[Key] = &[
-    Key { keys: "1 … 9", does: "Put the focused completion at that place, whatever is placed already (the same number ties)" },
+    Key {
+        keys: "1 … 9",
+        does: "Put the focused completion at that place, whatever is placed already (the same number ties)",
+    },
     Key { keys: "0 / Backspace", does: "Take the focused completion's place away" },
     Key { keys: "Alt+↑ / Alt+↓", does: "Move the focused completion up / down one step (through ties)" },
     Key { keys: "↑ / ↓", does: "Go to the previous / next completion" },
@@ -49,18 +52,21 @@ pub fn RankPage() -> impl IntoView {
         }
     });
     view! {
-        <div class="workspace">
+        <div class="rank-page">
             <section class="card rank">
-                <h1>"Rank"</h1>
-                <Transition fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        mine.await.ok().map(|(progress, _)| view! {
-                            <p class="muted" data-testid="rank-progress">
-                                "Ranked today: " {progress.done_today} " · Left in the queue: " {progress.queue_left_text()}
-                            </p>
-                        })
-                    })}
-                </Transition>
+                <div class="rank-top">
+                    <h1>"Rank"</h1>
+                    <Transition fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            mine.await.ok().map(|(progress, _)| view! {
+                                <p class="muted" data-testid="rank-progress">
+                                    "Ranked today: " {progress.done_today} " · Left in the queue: " {progress.queue_left_text()}
+                                </p>
+                            })
+                        })}
+                    </Transition>
+                </div>
+                <GuidelinesPanel area="rank" />
                 <Transition fallback=|| view! { <p>"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match task.await {
@@ -77,36 +83,33 @@ pub fn RankPage() -> impl IntoView {
                     })}
                 </Transition>
             </section>
-            <aside>
-                <GuidelinesPanel area="rank" />
-                <section class="card">
-                    <h2>"Your rankings"</h2>
-                    <Transition fallback=|| ()>
-                        {move || Suspend::new(async move {
-                            let items = mine.await.map(|(_, items)| items).unwrap_or_default();
-                            if items.is_empty() {
-                                return view! { <p class="muted">"None yet."</p> }.into_any();
-                            }
-                            let rows = items
-                                .into_iter()
-                                .map(|item| {
-                                    let title = if item.title.is_empty() { "(no context)".to_string() } else { item.title };
-                                    view! {
-                                        <li data-testid="ranked-item">
-                                            <a href=format!("/rank/{}", item.comparison_id)>{title}</a>
-                                            <span class="muted">
-                                                {format!(" · revision {}", item.revision)}
-                                                {item.cannot_rank.then_some(" · could not rank")}
-                                            </span>
-                                        </li>
-                                    }
-                                })
-                                .collect_view();
-                            view! { <ul class="plain">{rows}</ul> }.into_any()
-                        })}
-                    </Transition>
-                </section>
-            </aside>
+            <section class="card">
+                <h2>"Your rankings"</h2>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let items = mine.await.map(|(_, items)| items).unwrap_or_default();
+                        if items.is_empty() {
+                            return view! { <p class="muted">"None yet."</p> }.into_any();
+                        }
+                        let rows = items
+                            .into_iter()
+                            .map(|item| {
+                                let title = if item.title.is_empty() { "(no context)".to_string() } else { item.title };
+                                view! {
+                                    <li data-testid="ranked-item">
+                                        <a href=format!("/rank/{}", item.comparison_id)>{title}</a>
+                                        <span class="muted">
+                                            {format!(" · revision {}", item.revision)}
+                                            {item.cannot_rank.then_some(" · could not rank")}
+                                        </span>
+                                    </li>
+                                }
+                            })
+                            .collect_view();
+                        view! { <ul class="plain">{rows}</ul> }.into_any()
+                    })}
+                </Transition>
+            </section>
         </div>
     }
 }
@@ -132,13 +135,26 @@ fn RankBoard(
     let comparison_id = task.comparison_id;
     let shown: Vec<Uuid> = task.completions.iter().map(|c| c.id).collect();
     let previous = task.previous.clone();
-    let board = RwSignal::new(match previous.as_ref().and_then(|p| p.ranking.as_ref()) {
-        Some(ranking) => Board::from_ranking(ranking),
-        None => Board::new(&shown),
+    // An unsubmitted board left here before comes back first; else the ranking being revised.
+    let draft = task.draft.clone();
+    let task_has_draft = draft.is_some();
+    let board = RwSignal::new(match (&draft, previous.as_ref().and_then(|p| p.ranking.as_ref())) {
+        (Some(draft), _) => draft.board.clone(),
+        (None, Some(ranking)) => Board::from_ranking(ranking),
+        (None, None) => Board::new(&shown),
     });
-    let labels = RwSignal::new(previous.as_ref().map(|p| p.labels.clone()).unwrap_or_default());
-    let rationale = RwSignal::new(previous.as_ref().map(|p| p.rationale.clone()).unwrap_or_default());
-    let reason = previous.as_ref().and_then(|p| p.cannot_rank.clone());
+    let labels = RwSignal::new(match &draft {
+        Some(draft) => draft.labels.clone(),
+        None => previous.as_ref().map(|p| p.labels.clone()).unwrap_or_default(),
+    });
+    let rationale = RwSignal::new(match &draft {
+        Some(draft) => draft.rationale.clone(),
+        None => previous.as_ref().map(|p| p.rationale.clone()).unwrap_or_default(),
+    });
+    let reason = match &draft {
+        Some(draft) => draft.cannot_rank.clone(),
+        None => previous.as_ref().and_then(|p| p.cannot_rank.clone()),
+    };
     let cannot = RwSignal::new(reason.is_some());
     let reason = RwSignal::new(reason.unwrap_or_default());
     let dragged = RwSignal::new(None::<Uuid>);
@@ -165,14 +181,20 @@ fn RankBoard(
         StoredValue::new(shown.iter().enumerate().map(|(i, id)| (*id, (b'A' + i as u8) as char)).collect());
     let texts: StoredValue<BTreeMap<Uuid, String>> =
         StoredValue::new(task.completions.iter().map(|c| (c.id, c.text.clone())).collect());
+    let cut: StoredValue<Vec<Uuid>> =
+        StoredValue::new(task.completions.iter().filter(|c| c.cut_off).map(|c| c.id).collect());
     let ready = move || {
         if cannot.get() { !reason.get().trim().is_empty() } else { board.with(Board::complete) }
     };
+    let save_draft = ServerAction::<SaveRankDraft>::new();
+    let autosave = Debounce::new(700);
     let shown_order = shown.clone();
     let send = move || {
         if !ready() || submit.pending().get_untracked() {
             return;
         }
+        // Submitted, the board needs no draft (the server deletes the one it has).
+        autosave.cancel();
         submit.dispatch(SubmitRanking {
             request_id: request_id.get_value(),
             comparison_id,
@@ -198,9 +220,34 @@ fn RankBoard(
         request_id.set_value(Uuid::new_v4());
     });
 
-    let refocus = move |id: Uuid| {
-        set_timeout(move || focus(&format!("completion-{id}")), Duration::ZERO);
+    // The board is kept on the server as the trainer works (a moment after each change).
+    Effect::new(move |first: Option<()>| {
+        let draft = RankDraft {
+            board: board.get(),
+            labels: labels.get(),
+            rationale: rationale.get(),
+            cannot_rank: cannot.get().then(|| reason.get()),
+        };
+        if first.is_some() && !submit.pending().get_untracked() {
+            autosave.call(move || {
+                save_draft.dispatch(SaveRankDraft { comparison_id, draft });
+            });
+        }
+    });
+    let draft_state = move || {
+        if save_draft.pending().get() {
+            "Saving the board…".to_string()
+        } else {
+            match save_draft.value().get() {
+                Some(Ok(())) => "Board saved: a reload keeps it".to_string(),
+                Some(Err(err)) => format!("Board not saved ({})", err.message),
+                None if task_has_draft => "Your unsubmitted board, as you left it".to_string(),
+                None => String::new(),
+            }
+        }
     };
+
+    let shown_keys = StoredValue::new(shown.clone());
     let on_key = move |ev: KeyboardEvent, id: Uuid| {
         if typing(&ev) || ev.ctrl_key() || ev.meta_key() {
             return;
@@ -213,7 +260,8 @@ fn RankBoard(
             ("ArrowUp", _) if ev.alt_key() => board.update(|b| b.raise(id)),
             ("ArrowDown", _) if ev.alt_key() => board.update(|b| b.lower(id)),
             ("ArrowUp" | "ArrowDown", _) => {
-                let order = board.with_untracked(Board::order);
+                // The cards stay in the order shown (A, B, …); the board beside them moves.
+                let order = shown_keys.get_value();
                 let at = order.iter().position(|x| *x == id).unwrap_or(0);
                 let next =
                     if key == "ArrowUp" { at.saturating_sub(1) } else { (at + 1).min(order.len() - 1) };
@@ -223,8 +271,8 @@ fn RankBoard(
             }
             _ => return,
         }
+        // The cards stay where they are (only the board changes): the focus stays on this one.
         ev.prevent_default();
-        refocus(id);
     };
     let on_drop = move |ev: DragEvent, target: Drop| {
         ev.prevent_default();
@@ -241,6 +289,9 @@ fn RankBoard(
     let card = move |id: Uuid| {
         let letter = letters.with_value(|l| l.get(&id).copied().unwrap_or('?'));
         let text = texts.with_value(|t| t.get(&id).cloned().unwrap_or_default());
+        let cut_off = cut.with_value(|c| c.contains(&id));
+        // A text cut off mid-way may leave Markdown open (`**`): it is closed for showing.
+        let text = if cut_off { crate::markdown::close_unfinished(&text) } else { text };
         let place = move || match board.with(|b| b.place_of(id)) {
             Some(place) => format!("place {place}"),
             None => "not placed".to_string(),
@@ -287,6 +338,9 @@ fn RankBoard(
                     </span>
                 </header>
                 <Markdown text=text />
+                {cut_off.then(|| view! {
+                    <p class="muted small" data-testid="cut-off">"Cut off: the model reached the batch's token limit here."</p>
+                })}
                 <div class="labels">{label_boxes}</div>
                 {
                     let initial = feedback.with_untracked(|f| f.get(&id).cloned());
@@ -317,7 +371,23 @@ fn RankBoard(
     let revision = previous.as_ref().map(|p| {
         view! { <p class="muted">"Revising your ranking (revision " {p.revision} "); the earlier one is kept."</p> }
     });
-    let send_click = send.clone();
+    let send_board = send.clone();
+    // A letter on the board, dragged like its card; a drop on it takes its place.
+    let chip = move |id: Uuid| {
+        let letter = letters.with_value(|l| l.get(&id).copied().unwrap_or('?'));
+        view! {
+            <span class="chip" draggable="true" data-chip=letter.to_string()
+                title=format!("Completion {letter}: drag to move it")
+                on:dragstart=move |_: DragEvent| dragged.set(Some(id))
+                on:dragover=move |ev: DragEvent| ev.prevent_default()
+                on:drop=move |ev: DragEvent| {
+                    ev.stop_propagation();
+                    on_drop(ev, Drop::Above(id))
+                }>
+                {letter.to_string()}
+            </span>
+        }
+    };
     view! {
         <div data-testid="rank-task" data-comparison=comparison_id.to_string()>
             {lease}
@@ -330,52 +400,70 @@ fn RankBoard(
             // A div, not a p: the help holds a dialog (a div), which a p cannot hold.
             <div class="muted rank-hint">
                 "Order the completions best first. Focus one and press its place (1–9: 4 is fourth "
-                "even with nothing placed yet; the same number ties), or drag it onto another to "
-                "take that one's place. Empty places close up when you drag or step. " <ShortcutHelp keys=RANK_KEYS />
+                "even with nothing placed yet; the same number ties), or drag it (or its letter on "
+                "the board) onto a place, or onto another to take that one's place. Empty places "
+                "close up when you drag or step. " <ShortcutHelp keys=RANK_KEYS />
             </div>
-            <ol class="rank-groups" data-testid="ranking">
-                {move || {
-                    board
-                        .get()
-                        .groups
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, group)| {
-                            if group.is_empty() {
-                                return view! {
-                                    <li class="rank-group empty" data-place=i + 1 data-testid="empty-place"
-                                        on:dragover=move |ev: DragEvent| ev.prevent_default()
-                                        on:drop=move |ev| on_drop(ev, Drop::Place(i + 1))>
-                                        <span class="place-number">{i + 1}</span>
-                                        <div class="tied muted">
-                                            {format!("Place {} is empty: press {} on a completion, or drop one here.", i + 1, i + 1)}
-                                        </div>
-                                    </li>
-                                }
-                                .into_any();
-                            }
-                            view! {
-                                <li class="rank-group" data-place=i + 1>
-                                    <span class="place-number">{i + 1}</span>
-                                    <div class="tied">{group.into_iter().map(card).collect_view()}</div>
-                                </li>
-                            }
-                            .into_any()
-                        })
-                        .collect_view()
-                }}
-            </ol>
-            <div class="drop-last" data-testid="drop-last"
-                on:dragover=move |ev: DragEvent| ev.prevent_default()
-                on:drop=move |ev| on_drop(ev, Drop::Last)>
-                "Drop here for the last place"
-            </div>
-            <Show when=move || board.with(|b| !b.unranked.is_empty())>
-                <h2>"Not placed yet"</h2>
-                <div class="unranked" data-testid="unranked">
-                    {move || board.get().unranked.into_iter().map(card).collect_view()}
+            <div class="rank-layout">
+                <div class="rank-read" data-testid="completions">
+                    {shown_keys.get_value().into_iter().map(card).collect_view()}
                 </div>
-            </Show>
+                <aside class="rank-board" aria-label="Your ranking">
+                    <h2>"Your ranking"</h2>
+                    <ol class="rank-groups" data-testid="ranking">
+                        {move || {
+                            board
+                                .get()
+                                .groups
+                                .into_iter()
+                                .enumerate()
+                                .map(|(i, group)| {
+                                    let place = i + 1;
+                                    let (class, testid) = if group.is_empty() {
+                                        ("rank-group empty", "empty-place")
+                                    } else {
+                                        ("rank-group", "board-place")
+                                    };
+                                    view! {
+                                        <li class=class data-place=place data-testid=testid
+                                            on:dragover=move |ev: DragEvent| ev.prevent_default()
+                                            on:drop=move |ev| on_drop(ev, Drop::Place(place))>
+                                            <span class="place-number">{place}</span>
+                                            <span class="chips">
+                                                {if group.is_empty() {
+                                                    view! { <span class="muted">"empty: press " {place} " on a completion, or drop one here"</span> }.into_any()
+                                                } else {
+                                                    group.into_iter().map(chip).collect_view().into_any()
+                                                }}
+                                            </span>
+                                        </li>
+                                    }
+                                })
+                                .collect_view()
+                        }}
+                    </ol>
+                    <div class="drop-last" data-testid="drop-last"
+                        on:dragover=move |ev: DragEvent| ev.prevent_default()
+                        on:drop=move |ev| on_drop(ev, Drop::Last)>
+                        "Drop here for the last place"
+                    </div>
+                    <Show when=move || board.with(|b| !b.unranked.is_empty())>
+                        <p class="unplaced" data-testid="unranked">
+                            "Not placed: " {move || board.get().unranked.into_iter().map(chip).collect_view()}
+                        </p>
+                    </Show>
+                    <Show when=move || !cannot.get() && !ready()>
+                        <p class="muted" data-testid="rank-missing">
+                            {move || board.with(|b| b.missing(|id| letters.with_value(|l| l.get(&id).copied().unwrap_or('?'))))}
+                        </p>
+                    </Show>
+                    <div class="row">
+                        <button type="button" disabled=move || !ready() || submit.pending().get()
+                            on:click=move |_| send_board()>"Submit ranking"</button>
+                    </div>
+                    <p class="muted small" data-testid="draft-state">{draft_state}</p>
+                </aside>
+            </div>
             <label>
                 "Rationale (optional)"
                 <textarea rows="2" prop:value=move || rationale.get()
@@ -396,14 +484,7 @@ fn RankBoard(
                     </label>
                 </Show>
             </div>
-            <Show when=move || !cannot.get() && !ready()>
-                <p class="muted" data-testid="rank-missing">
-                    {move || board.with(|b| b.missing(|id| letters.with_value(|l| l.get(&id).copied().unwrap_or('?'))))}
-                </p>
-            </Show>
             <div class="row">
-                <button type="button" disabled=move || !ready() || submit.pending().get()
-                    on:click=move |_| send_click()>"Submit ranking"</button>
                 {task.lease_expires_at.is_some().then(|| view! {
                     <button type="button" class="secondary" disabled=move || skip.pending().get()
                         on:click=move |_| { skip.dispatch(SkipComparison { comparison_id }); }>"Skip"</button>

@@ -130,7 +130,7 @@ pub fn StatsPage() -> impl IntoView {
                                 </table>
                                 <HBars name="models" title="Strength (with interval)".to_string() items=strengths whiskers />
                                 <h2>"Feedback and the content filter"</h2>
-                                <p data-testid="thumbs">{format!("👍 {} · 👎 {}", d.thumbs_up, d.thumbs_down)}</p>
+                                <p data-testid="thumbs">{format!("Thumbs up {} · thumbs down {}", d.thumbs_up, d.thumbs_down)}</p>
                                 <HBars name="feedback-categories" title="Feedback categories ticked".to_string() items=categories />
                                 <HBars name="filter-precision" title="Filter precision by category (flags no one called wrong)".to_string() items=precision max=1.0 />
                             }

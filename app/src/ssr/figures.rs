@@ -71,7 +71,9 @@ fn spacing(max_age: Duration, took: Duration) -> Duration {
 }
 
 /// Runs `compute`, timing it.
-async fn timed<T, Fut: Future<Output = Result<T, ApiError>>>(compute: Fut) -> Result<(T, Duration), ApiError> {
+async fn timed<T, Fut: Future<Output = Result<T, ApiError>>>(
+    compute: Fut,
+) -> Result<(T, Duration), ApiError> {
     let started = Instant::now();
     let value = compute.await?;
     Ok((value, started.elapsed()))

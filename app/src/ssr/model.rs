@@ -18,6 +18,26 @@ pub struct GenerationRequest {
     /// When the conversation does not fit the model's context, leave out its oldest turns
     /// (never the system prompt or the last turn) instead of refusing it.
     pub trim_oldest: bool,
+    /// Alternatives the caller has stopped while the others go on (a trainer stops one
+    /// suggestion): the model writes no more of them and sends no `Done` for them.
+    pub stops: Stops,
+}
+
+/// Which alternatives of one generation have been stopped, shared between the caller that
+/// stops them and the model that skips them.
+#[derive(Debug, Clone, Default)]
+pub struct Stops(Arc<std::sync::atomic::AtomicU32>);
+
+impl Stops {
+    pub fn stop(&self, index: usize) {
+        if index < 32 {
+            self.0.fetch_or(1 << index, std::sync::atomic::Ordering::AcqRel);
+        }
+    }
+
+    pub fn is_stopped(&self, index: usize) -> bool {
+        index < 32 && self.0.load(std::sync::atomic::Ordering::Acquire) & (1 << index) != 0
+    }
 }
 
 /// What a generation sends back, as it happens. Every `Delta` is valid UTF-8 text.

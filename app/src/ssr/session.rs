@@ -96,6 +96,13 @@ pub async fn caller() -> Result<Option<User>, ApiError> {
 /// 403 when the role falls short.
 pub async fn require(needed: Role) -> Result<User, ApiError> {
     let user = caller().await?.ok_or_else(ApiError::unauthenticated)?;
+    if user.must_change_password {
+        return Err(ApiError::field(
+            ErrorKind::Forbidden,
+            "password",
+            "your password was set by an admin for one use: choose your own on the Account page first",
+        ));
+    }
     if user.role.allows(needed) {
         Ok(user)
     } else {

@@ -122,8 +122,9 @@ pub struct NewSuggestions {
     pub model_version_id: Uuid,
     /// Alternative `i` used this with seed `sampling.seed + i`.
     pub sampling: crate::model::SamplingParams,
-    /// Text and finish reason of each alternative, in order.
-    pub texts: Vec<(String, String)>,
+    /// Index, text and finish reason of the alternatives stored now: each is stored as it
+    /// finishes, the rest when the request ends.
+    pub texts: Vec<(usize, String, String)>,
     pub requested_by: Uuid,
 }
 
@@ -245,6 +246,18 @@ pub trait Store: Send + Sync {
     async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError>;
     async fn admin_count(&self) -> Result<i64, StoreError>;
     async fn set_role(&self, user_id: Uuid, role: Role) -> Result<User, StoreError>;
+    /// Deactivates an account (its sessions end in the same step) or reactivates it; the
+    /// last active admin is refused (`Conflict` naming `user_id`).
+    async fn set_active(&self, user_id: Uuid, active: bool) -> Result<User, StoreError>;
+    /// Sets a password hash (`one_time`: the account must choose its own next) and ends the
+    /// account's sessions, except the one whose token hash is `keep`.
+    async fn set_password(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+        one_time: bool,
+        keep: Option<&str>,
+    ) -> Result<User, StoreError>;
     async fn user_counts(&self, user_id: Uuid) -> Result<UserCounts, StoreError>;
 
     async fn create_session(&self, session: SessionRecord) -> Result<(), StoreError>;
@@ -324,8 +337,24 @@ pub trait Store: Send + Sync {
     -> Result<(), StoreError>;
     /// Saves the turn being typed (none clears it).
     async fn save_composer(&self, id: Uuid, text: Option<&str>) -> Result<(), StoreError>;
-    /// Stores the suggestions of one request; a retry with the same id keeps the first ones.
+    /// Stores suggestions of one request; one already stored under its request and index
+    /// keeps its first text (a retry, or the rest stored after the first finished).
     async fn save_suggestions(&self, new: NewSuggestions) -> Result<(), StoreError>;
+    /// Records that `user` stopped suggestion `index` of a running request. Any server
+    /// instance may hold the stream: the one that does reads this while it runs.
+    async fn stop_suggestion(
+        &self,
+        conversation_id: Uuid,
+        request_id: Uuid,
+        index: i64,
+        user: Uuid,
+    ) -> Result<(), StoreError>;
+    /// The indices of a request's suggestions in a conversation that have been stopped.
+    async fn stopped_suggestions(
+        &self,
+        conversation_id: Uuid,
+        request_id: Uuid,
+    ) -> Result<Vec<i64>, StoreError>;
     /// Makes `order` (message ids) the whole of a linear conversation: turns left out are
     /// deleted, the rest chained in this order. One transaction.
     async fn rearrange(
@@ -333,12 +362,14 @@ pub trait Store: Send + Sync {
         id: Uuid,
         order: &[Uuid],
     ) -> Result<crate::conversation::Conversation, StoreError>;
-    /// Conversations matching the filter, most recently changed first (at most `limit`).
+    /// Conversations matching the filter, most recently changed first: `limit` of them after
+    /// the first `offset`, and how many match in all.
     async fn list_conversations(
         &self,
         filter: &crate::conversation::ConversationFilter,
         limit: i64,
-    ) -> Result<Vec<crate::conversation::ConversationSummary>, StoreError>;
+        offset: i64,
+    ) -> Result<(Vec<crate::conversation::ConversationSummary>, i64), StoreError>;
     /// Stores a batch with its comparisons (pending) and `overlap` open slots each, in one
     /// transaction.
     async fn create_comparison_batch(&self, batch: NewComparisonBatch) -> Result<(), StoreError>;
@@ -394,6 +425,11 @@ pub trait Store: Send + Sync {
         ranking: NewRanking,
         now: &str,
     ) -> Result<crate::comparison::SubmittedRanking, StoreError>;
+    /// Keeps a trainer's unsubmitted board (JSON) for a comparison, replacing the last one.
+    async fn save_rank_draft(&self, comparison_id: Uuid, user: Uuid, draft: &str) -> Result<(), StoreError>;
+    /// The trainer's unsubmitted board for a comparison (JSON), if any.
+    async fn rank_draft(&self, comparison_id: Uuid, user: Uuid) -> Result<Option<String>, StoreError>;
+    async fn delete_rank_draft(&self, comparison_id: Uuid, user: Uuid) -> Result<(), StoreError>;
     /// The caller's rankings of one comparison, every revision, oldest first.
     async fn rankings_of(
         &self,

@@ -13,7 +13,7 @@
 //! its next token and the text so far is stored, marked `cancelled`.
 //!
 //! Events: `started` (prompt tokens, and how many old turns were left out to fit the model's
-//! context), `delta`, `done`, `saved`, `error` (an `ApiError` as JSON), then `end`. A caller
+//! context), `delta`, `done`, `stored` (one suggestion is stored and may be used), `saved`, `error` (an `ApiError` as JSON), then `end`. A caller
 //! who may not write here gets 401/403/404 before any stream; every later problem (a busy or
 //! missing model, a bad parameter) arrives as an `error` event, so the page can show it.
 
@@ -23,7 +23,7 @@ use app::conversation::{Author, Conversation, Role};
 use app::domain::Role as AccountRole;
 use app::error::{ApiError, ErrorKind};
 use app::model::{ChatMessage, FinishReason, SamplingParams, finish_text, random_seed};
-use app::ssr::model::{GenerationEvent, GenerationRequest};
+use app::ssr::model::{GenerationEvent, GenerationRequest, Stops};
 use app::ssr::{AppState, NewMessage, NewSuggestions, Store};
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, Sse};
@@ -40,6 +40,9 @@ use uuid::Uuid;
 
 /// Most suggestions one request may ask for.
 pub const MAX_SUGGESTIONS: usize = 4;
+
+/// How often a running request reads the suggestions the trainer stopped.
+const STOP_READS: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// How the model is asked to play the user when a trainer wants a suggestion for a user turn.
 const PLAY_THE_USER: &str = "You help write a training conversation between a person and an AI \
@@ -169,11 +172,13 @@ async fn start(
         .active(state.store.as_ref())
         .await?
         .ok_or_else(|| model_error(app::ssr::model::ModelError::Unavailable))?;
+    let stops = Stops::default();
     let request = GenerationRequest {
         messages: context(&conversation, query.parent, role),
         params: sampling.clone(),
         n: query.n,
         trim_oldest: true,
+        stops: stops.clone(),
     };
     let events = served.model.generate(request).await.map_err(model_error)?;
     let job = Job {
@@ -188,6 +193,7 @@ async fn start(
         sampling,
         user_id,
         n: query.n,
+        stops,
     };
     tokio::spawn(job.run(events, sender));
     Ok(stream(receiver))
@@ -256,6 +262,17 @@ struct Job {
     sampling: SamplingParams,
     user_id: Uuid,
     n: usize,
+    /// Suggestions the trainer stopped, shared with the model so it skips them.
+    stops: Stops,
+}
+
+/// What the job waits for next.
+enum Next {
+    Generated(GenerationEvent),
+    /// The model has finished (or stopped) every alternative.
+    Finished,
+    /// Time to read the stops the trainer may have made.
+    ReadStops,
 }
 
 impl Job {
@@ -268,11 +285,46 @@ impl Job {
         };
         let mut texts = vec![String::new(); self.n];
         let mut finish: Vec<Option<FinishReason>> = vec![None; self.n];
+        // Suggestions are stored one by one as they finish, so each can be used at once.
+        let mut stored = vec![false; self.n];
+        let mut stopped = vec![false; self.n];
         let mut page_open = true;
-        while let Some(generated) = events.recv().await {
+        let mut stop_reads = tokio::time::interval(STOP_READS);
+        stop_reads.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let read_stops = self.purpose == Purpose::Suggest;
+        loop {
+            let next = tokio::select! {
+                generated = events.recv() => generated.map_or(Next::Finished, Next::Generated),
+                _ = stop_reads.tick(), if read_stops => Next::ReadStops,
+            };
+            let generated = match next {
+                Next::Generated(generated) => generated,
+                Next::Finished => break,
+                Next::ReadStops => {
+                    for index in self.new_stops(&mut stopped, &finish).await {
+                        self.stops.stop(index);
+                        let done = event("done", json!({ "index": index, "finish_reason": "cancelled" }));
+                        if sender.send(done).await.is_err() {
+                            page_open = false;
+                            break;
+                        }
+                        self.store_one(index, &texts[index], "cancelled", &sender, &mut stored).await;
+                    }
+                    if !page_open {
+                        break;
+                    }
+                    continue;
+                }
+            };
             let forwarded = match generated {
                 GenerationEvent::Started { prompt_tokens, trimmed } => {
                     event("started", json!({ "prompt_tokens": prompt_tokens, "trimmed": trimmed }))
+                }
+                // What the model wrote of a stopped suggestion before it noticed is dropped.
+                GenerationEvent::Delta { index, .. } | GenerationEvent::Done { index, .. }
+                    if stopped.get(index).copied().unwrap_or(false) =>
+                {
+                    continue;
                 }
                 GenerationEvent::Delta { index, text } => {
                     // A NUL cannot be stored (PostgreSQL text refuses it) nor shown.
@@ -293,10 +345,19 @@ impl Job {
                 }
                 GenerationEvent::Done { index, finish_reason, completion_tokens } => {
                     finish[index] = Some(finish_reason);
-                    event(
+                    let done = event(
                         "done",
                         json!({ "index": index, "finish_reason": finish_reason, "tokens": completion_tokens }),
-                    )
+                    );
+                    if sender.send(done).await.is_err() {
+                        page_open = false;
+                        break;
+                    }
+                    if self.purpose == Purpose::Suggest && !texts[index].trim().is_empty() {
+                        let reason = finish_text(Some(finish_reason));
+                        self.store_one(index, &texts[index], reason, &sender, &mut stored).await;
+                    }
+                    continue;
                 }
                 GenerationEvent::Failed { message } => {
                     let err = ApiError::new(ErrorKind::Unavailable, message);
@@ -311,8 +372,12 @@ impl Job {
             }
         }
         drop(events);
-        let finish: Vec<String> = finish.iter().map(|f| finish_text(*f).to_string()).collect();
-        let saved = self.save(texts, finish).await;
+        let finish: Vec<String> = finish
+            .iter()
+            .zip(&stopped)
+            .map(|(f, stopped)| if *stopped { "cancelled" } else { finish_text(*f) }.to_string())
+            .collect();
+        let saved = self.save(texts, finish, &stored).await;
         if page_open {
             let message = match saved {
                 Ok(()) => event("saved", json!({ "request_id": self.request_id })),
@@ -322,8 +387,49 @@ impl Job {
         }
     }
 
-    async fn save(&self, texts: Vec<String>, finish: Vec<String>) -> Result<(), ApiError> {
-        if texts.iter().all(|t| t.trim().is_empty()) {
+    /// The suggestions stopped since the last look that are still being written.
+    async fn new_stops(&self, stopped: &mut [bool], finish: &[Option<FinishReason>]) -> Vec<usize> {
+        let Ok(indices) = self.store.stopped_suggestions(self.conversation_id, self.request_id).await else {
+            return vec![];
+        };
+        let mut new = vec![];
+        for index in indices.into_iter().filter_map(|i| usize::try_from(i).ok()) {
+            if index < stopped.len() && !stopped[index] && finish[index].is_none() {
+                stopped[index] = true;
+                new.push(index);
+            }
+        }
+        new
+    }
+
+    /// Stores one finished or stopped suggestion and tells the page it can be used.
+    async fn store_one(&self, index: usize, text: &str, reason: &str, sender: &Events, stored: &mut [bool]) {
+        let one = self.suggestions(vec![(index, text.to_string(), reason.to_string())]);
+        match self.store.save_suggestions(one).await {
+            Ok(()) => {
+                stored[index] = true;
+                let _ = sender.send(event("stored", json!({ "index": index }))).await;
+            }
+            // Left for the store at the end, which reports a failure.
+            Err(err) => tracing::warn!(%err, "a finished suggestion could not be stored yet"),
+        }
+    }
+
+    fn suggestions(&self, texts: Vec<(usize, String, String)>) -> NewSuggestions {
+        NewSuggestions {
+            request_id: self.request_id,
+            conversation_id: self.conversation_id,
+            parent_id: self.parent,
+            role: self.role,
+            model_version_id: self.model_version_id,
+            sampling: self.sampling.clone(),
+            texts,
+            requested_by: self.user_id,
+        }
+    }
+
+    async fn save(&self, texts: Vec<String>, finish: Vec<String>, stored: &[bool]) -> Result<(), ApiError> {
+        if !stored.contains(&true) && texts.iter().all(|t| t.trim().is_empty()) {
             return Err(ApiError::new(ErrorKind::Unavailable, "the model wrote nothing; try again"));
         }
         match self.purpose {
@@ -347,17 +453,16 @@ impl Job {
                     .await?;
             }
             Purpose::Suggest => {
-                let suggestions = NewSuggestions {
-                    request_id: self.request_id,
-                    conversation_id: self.conversation_id,
-                    parent_id: self.parent,
-                    role: self.role,
-                    model_version_id: self.model_version_id,
-                    sampling: self.sampling.clone(),
-                    texts: texts.into_iter().zip(finish).collect(),
-                    requested_by: self.user_id,
-                };
-                self.store.save_suggestions(suggestions).await?;
+                let rest: Vec<(usize, String, String)> = texts
+                    .into_iter()
+                    .zip(finish)
+                    .enumerate()
+                    .filter(|(index, _)| !stored[*index])
+                    .map(|(index, (text, reason))| (index, text, reason))
+                    .collect();
+                if !rest.is_empty() {
+                    self.store.save_suggestions(self.suggestions(rest)).await?;
+                }
             }
         }
         Ok(())

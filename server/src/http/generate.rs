@@ -72,6 +72,7 @@ pub async fn generate(
         params,
         n: query.n,
         trim_oldest: false,
+        stops: Default::default(),
     };
     let events = match model.generate(request).await {
         Ok(events) => events,

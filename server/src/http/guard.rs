@@ -14,13 +14,17 @@ pub async fn page_guard(State(state): State<AppState>, request: Request, next: N
     let path = request.uri().path();
     let needs = match area_for_path(path) {
         Some(area) => area.needs,
-        None if path == "/" || path == "/leaderboard" => Role::Trainer,
+        None if path == "/" || path == "/leaderboard" || path == "/account" => Role::Trainer,
         None => return next.run(request).await,
     };
     if request.method() != Method::GET {
         return next.run(request).await;
     }
     match session_user(state.store.as_ref(), request.headers()).await {
+        // A one-time password is replaced before any other page.
+        Ok(Some(user)) if user.must_change_password && path != "/account" => {
+            Redirect::to("/account").into_response()
+        }
         Ok(Some(user)) if user.role.allows(needs) => next.run(request).await,
         Ok(Some(user)) => forbidden(needs, user.role),
         Ok(None) => match state.store.user_count().await {

@@ -44,7 +44,8 @@ fn plain_routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
 /// and each registered server function (`parley routes` prints them; the authorization
 /// test checks each against its table).
 pub fn route_list() -> Vec<String> {
-    let mut routes: Vec<String> = plain_routes().into_iter().map(|(method, path, _)| format!("{method} {path}")).collect();
+    let mut routes: Vec<String> =
+        plain_routes().into_iter().map(|(method, path, _)| format!("{method} {path}")).collect();
     routes.extend(server_fn::axum::server_fn_paths().map(|(path, method)| format!("{method} {path}")));
     routes.sort();
     routes
@@ -138,7 +139,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         limits,
         comparison_work,
         filter,
-        figures: Arc::new(app::ssr::figures::FigureCache::new(std::time::Duration::from_secs(args.figures_secs))),
+        figures: Arc::new(app::ssr::figures::FigureCache::new(std::time::Duration::from_secs(
+            args.figures_secs,
+        ))),
     };
     app::api::stats::warm(&state);
     let options = LeptosOptions::builder()

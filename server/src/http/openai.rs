@@ -165,6 +165,7 @@ async fn complete(state: AppState, headers: HeaderMap, body: Bytes) -> Result<Re
         params: request.sampling(),
         n,
         trim_oldest: false,
+        stops: Default::default(),
     };
     let events = model.generate(generation).await?;
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());

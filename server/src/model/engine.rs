@@ -8,7 +8,7 @@ use super::chat_template::{CHATML, ChatTemplate};
 use super::text_stream::{Step, TextStream};
 use super::tokenizer;
 use app::model::{FinishReason, ModelInfo, SamplingParams};
-use app::ssr::model::{GenerationEvent, GenerationRequest};
+use app::ssr::model::{GenerationEvent, GenerationRequest, Stops};
 use candle_core::quantized::gguf_file::Content;
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
@@ -141,7 +141,7 @@ impl Engine {
     /// Runs one request to its end, sending events to `sink`. Errors are returned, not sent.
     pub fn generate(&self, request: &GenerationRequest, sink: &mut Sink<'_>) -> Result<(), String> {
         let (prompt, trimmed) = self.prompt(request)?;
-        self.generate_from_tokens(&prompt, trimmed, &request.params, request.n, sink)
+        self.generate_from_tokens(&prompt, trimmed, &request.params, request.n, &request.stops, sink)
     }
 
     pub fn generate_from_tokens(
@@ -150,6 +150,7 @@ impl Engine {
         trimmed: usize,
         params: &SamplingParams,
         n: usize,
+        stops: &Stops,
         sink: &mut Sink<'_>,
     ) -> Result<(), String> {
         let mut base = self.weights.clone();
@@ -177,6 +178,12 @@ impl Engine {
         // Round-robin, one token each, so all K stream side by side.
         while alternatives.iter().any(|alt| !alt.done) {
             for alt in alternatives.iter_mut().filter(|alt| !alt.done) {
+                // A stopped alternative writes no more, and its KV cache goes at once.
+                if stops.is_stopped(alt.index) {
+                    alt.done = true;
+                    alt.model = None;
+                    continue;
+                }
                 let (text, finish) = alt.step(self, prompt.len(), params.max_tokens)?;
                 if !text.is_empty() && !sink(GenerationEvent::Delta { index: alt.index, text }) {
                     return Ok(());

@@ -4,7 +4,7 @@
 use super::worker::check_request;
 use crate::openai::{ChatCompletionChunk, ChatCompletionRequest, ModelList};
 use app::model::ModelInfo;
-use app::ssr::model::{GenerationEvent, GenerationRequest, LanguageModel, ModelError};
+use app::ssr::model::{GenerationEvent, GenerationRequest, LanguageModel, ModelError, Stops};
 use async_trait::async_trait;
 use futures::StreamExt;
 use std::sync::Arc;
@@ -96,14 +96,16 @@ impl LanguageModel for RemoteModel {
             return Err(ModelError::Failed(format!("remote engine answered {status}: {text}")));
         }
         let (events, receiver) = mpsc::channel(64);
-        tokio::spawn(relay(reply, events, request.n));
+        tokio::spawn(relay(reply, events, request.n, request.stops));
         Ok(receiver)
     }
 }
 
 /// Reads the engine's server-sent chunks and passes them on as generation events. Stops
 /// (dropping the connection, which stops the engine) when the receiver goes away.
-async fn relay(reply: reqwest::Response, events: mpsc::Sender<GenerationEvent>, n: usize) {
+/// A stopped alternative is passed on no further (the engine writes it to its end: an
+/// OpenAI-compatible request cannot stop one of its choices).
+async fn relay(reply: reqwest::Response, events: mpsc::Sender<GenerationEvent>, n: usize, stops: Stops) {
     let mut body = reply.bytes_stream();
     let mut buffer = Vec::new();
     let mut tokens = vec![0usize; n];
@@ -136,6 +138,9 @@ async fn relay(reply: reqwest::Response, events: mpsc::Sender<GenerationEvent>, 
                 };
                 for choice in chunk.choices {
                     let index = choice.index.min(n.saturating_sub(1));
+                    if stops.is_stopped(index) {
+                        continue;
+                    }
                     let mut out = vec![];
                     if let Some(text) = choice.delta.content.filter(|t| !t.is_empty()) {
                         tokens[index] += 1;

@@ -30,6 +30,7 @@ fn request(temperature: f64, max_tokens: usize, seed: u64, n: usize) -> Generati
         params: SamplingParams { temperature, max_tokens, seed, ..Default::default() },
         n,
         trim_oldest: false,
+        stops: Default::default(),
     }
 }
 

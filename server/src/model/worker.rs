@@ -57,6 +57,7 @@ fn warm_up(engine: &Engine) {
         params,
         n: 1,
         trim_oldest: false,
+        stops: Default::default(),
     };
     if let Err(err) = engine.generate(&request, &mut |_| true) {
         tracing::warn!(%err, "model warm-up failed");

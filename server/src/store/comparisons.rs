@@ -171,6 +171,53 @@ fn lease_from(row: (String, i64, String)) -> Result<Lease, StoreError> {
 }
 
 impl SqlStore {
+    pub(super) async fn upsert_rank_draft(
+        &self,
+        comparison_id: Uuid,
+        user: Uuid,
+        draft: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into rank_drafts (comparison_id, user_id, draft, updated_at) values ($1, $2, $3, $4) \
+             on conflict (comparison_id, user_id) do update set draft = excluded.draft, updated_at = excluded.updated_at",
+        )
+        .bind(comparison_id.to_string())
+        .bind(user.to_string())
+        .bind(draft)
+        .bind(now_rfc3339())
+        .execute(self.pool())
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(super) async fn load_rank_draft(
+        &self,
+        comparison_id: Uuid,
+        user: Uuid,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> =
+            sqlx::query_as("select draft from rank_drafts where comparison_id = $1 and user_id = $2")
+                .bind(comparison_id.to_string())
+                .bind(user.to_string())
+                .fetch_optional(self.pool())
+                .await
+                .map_err(backend)?;
+        Ok(row.map(|(d,)| d))
+    }
+
+    pub(super) async fn remove_rank_draft(&self, comparison_id: Uuid, user: Uuid) -> Result<(), StoreError> {
+        sqlx::query("delete from rank_drafts where comparison_id = $1 and user_id = $2")
+            .bind(comparison_id.to_string())
+            .bind(user.to_string())
+            .execute(self.pool())
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}
+
+impl SqlStore {
     /// The two statements that find a lease on SQLite (a lease that ran out, the next free
     /// slot), with their parameters (`$1` user, `$2` now, `$3` queue place), for tests that
     /// read their query plans.
@@ -240,7 +287,10 @@ impl SqlStore {
     /// set-ups) nobody gathers them, so a batch that adds many rows gathers them itself.
     pub(super) async fn analyze_queue(&self) -> Result<(), StoreError> {
         if self.engine() == Engine::Postgres {
-            sqlx::query("analyze comparisons, comparison_slots, completions").execute(self.pool()).await.map_err(backend)?;
+            sqlx::query("analyze comparisons, comparison_slots, completions")
+                .execute(self.pool())
+                .await
+                .map_err(backend)?;
         }
         Ok(())
     }
@@ -574,12 +624,13 @@ impl SqlStore {
                     .await
                     .map_err(backend)?;
                 }
-                let freed =
-                    sqlx::query("update comparisons set free_slots = free_slots - 1 where id = $1 and free_slots > 0")
-                        .bind(&comparison_id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(backend)?;
+                let freed = sqlx::query(
+                    "update comparisons set free_slots = free_slots - 1 where id = $1 and free_slots > 0",
+                )
+                .bind(&comparison_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
                 changed(freed, "free slot")?;
                 (comparison_id, None)
             }

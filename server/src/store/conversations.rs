@@ -133,6 +133,17 @@ macro_rules! select_messages {
     };
 }
 
+/// The conversations a work list filter matches: `$1` owner, `$2` kind, `$3` status, `$4`
+/// a LIKE pattern over any turn (each empty for no filter).
+macro_rules! matching_conversations {
+    () => {
+        "from conversations c \
+             where ($1 = '' or c.owner_id = $1) and ($2 = '' or c.kind = $2) and ($3 = '' or c.status = $3) \
+             and ($4 = '' or exists (select 1 from messages m where m.conversation_id = c.id \
+                  and lower(m.text) like $4 escape '\\'))"
+    };
+}
+
 impl SqlStore {
     pub(super) async fn insert_conversation(&self, new: NewConversation) -> Result<Conversation, StoreError> {
         let now = now_rfc3339();
@@ -546,14 +557,15 @@ impl SqlStore {
         let sampling =
             serde_json::to_string(&new.sampling).map_err(|err| StoreError::Backend(err.to_string()))?;
         let mut tx = self.write_tx().await?;
-        for (index, (text, finish_reason)) in new.texts.iter().enumerate() {
-            let inserted = sqlx::query(
+        for (index, text, finish_reason) in &new.texts {
+            // One already stored (a retry, or stored when it finished) keeps its text.
+            sqlx::query(
                 "insert into suggestions (id, idx, conversation_id, parent_id, role, text, model_version_id, \
                  sampling, finish_reason, requested_by, created_at) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) on conflict (id, idx) do nothing",
             )
             .bind(new.request_id.to_string())
-            .bind(index as i64)
+            .bind(*index as i64)
             .bind(new.conversation_id.to_string())
             .bind(new.parent_id.map(|p| p.to_string()))
             .bind(new.role.as_str())
@@ -564,15 +576,47 @@ impl SqlStore {
             .bind(new.requested_by.to_string())
             .bind(&now)
             .execute(&mut *tx)
-            .await;
-            match inserted {
-                Ok(_) => {}
-                // The same request again: what it stored the first time stays.
-                Err(err) if is_unique_violation(&err) => return Ok(()),
-                Err(err) => return Err(backend(err)),
-            }
+            .await
+            .map_err(backend)?;
         }
         tx.commit().await.map_err(backend)
+    }
+
+    pub(super) async fn insert_suggestion_stop(
+        &self,
+        conversation_id: Uuid,
+        request_id: Uuid,
+        index: i64,
+        user: Uuid,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into suggestion_stops (request_id, idx, conversation_id, stopped_by, created_at) \
+             values ($1, $2, $3, $4, $5) on conflict (request_id, idx) do nothing",
+        )
+        .bind(request_id.to_string())
+        .bind(index)
+        .bind(conversation_id.to_string())
+        .bind(user.to_string())
+        .bind(now_rfc3339())
+        .execute(self.pool())
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(super) async fn suggestion_stops(
+        &self,
+        conversation_id: Uuid,
+        request_id: Uuid,
+    ) -> Result<Vec<i64>, StoreError> {
+        let rows: Vec<(i64,)> =
+            sqlx::query_as("select idx from suggestion_stops where request_id = $1 and conversation_id = $2")
+                .bind(request_id.to_string())
+                .bind(conversation_id.to_string())
+                .fetch_all(self.pool())
+                .await
+                .map_err(backend)?;
+        Ok(rows.into_iter().map(|(i,)| i).collect())
     }
 
     pub(super) async fn rearrange_turns(&self, id: Uuid, order: &[Uuid]) -> Result<Conversation, StoreError> {
@@ -637,33 +681,45 @@ impl SqlStore {
         &self,
         filter: &ConversationFilter,
         limit: i64,
-    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        offset: i64,
+    ) -> Result<(Vec<ConversationSummary>, i64), StoreError> {
         let search = filter.search.trim().to_lowercase();
         let pattern = if search.is_empty() {
             String::new()
         } else {
             format!("%{}%", search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
         };
-        let rows: Vec<SummaryRow> = sqlx::query_as(
+
+        let owner = filter.owner_id.map(|o| o.to_string()).unwrap_or_default();
+        let kind = filter.kind.map(|k| k.as_str()).unwrap_or_default();
+        let status = filter.status.map(|s| s.as_str()).unwrap_or_default();
+        let rows: Vec<SummaryRow> = sqlx::query_as(concat!(
             "select c.id, c.kind, c.status, c.revision, c.updated_at, \
              (select m.text from messages m where m.conversation_id = c.id and m.parent_id is null \
               order by m.position limit 1) as title, \
-             (select count(*) from messages m where m.conversation_id = c.id) as messages \
-             from conversations c \
-             where ($1 = '' or c.owner_id = $1) and ($2 = '' or c.kind = $2) and ($3 = '' or c.status = $3) \
-             and ($4 = '' or exists (select 1 from messages m where m.conversation_id = c.id \
-                  and lower(m.text) like $4 escape '\\')) \
-             order by c.updated_at desc, c.id limit $5",
-        )
-        .bind(filter.owner_id.map(|o| o.to_string()).unwrap_or_default())
-        .bind(filter.kind.map(|k| k.as_str()).unwrap_or_default())
-        .bind(filter.status.map(|s| s.as_str()).unwrap_or_default())
-        .bind(pattern)
+             (select count(*) from messages m where m.conversation_id = c.id) as messages ",
+            matching_conversations!(),
+            " order by c.updated_at desc, c.id limit $5 offset $6"
+        ))
+        .bind(&owner)
+        .bind(kind)
+        .bind(status)
+        .bind(&pattern)
         .bind(limit)
+        .bind(offset.max(0))
         .fetch_all(self.pool())
         .await
         .map_err(backend)?;
-        rows.into_iter()
+        let (total,): (i64,) = sqlx::query_as(concat!("select count(*) ", matching_conversations!()))
+            .bind(&owner)
+            .bind(kind)
+            .bind(status)
+            .bind(&pattern)
+            .fetch_one(self.pool())
+            .await
+            .map_err(backend)?;
+        let items = rows
+            .into_iter()
             .map(|row| {
                 let title = row.title.unwrap_or_default().trim().chars().take(120).collect();
                 Ok(ConversationSummary {
@@ -676,6 +732,7 @@ impl SqlStore {
                     updated_at: row.updated_at,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((items, total))
     }
 }

@@ -275,7 +275,9 @@ impl SqlStore {
             .await
             .map_err(backend)?;
         }
-        for (id, name) in [(&version, "synthetic"), (&version_b, "synthetic-b")].into_iter().take(per as usize) {
+        for (id, name) in
+            [(&version, "synthetic"), (&version_b, "synthetic-b")].into_iter().take(per as usize)
+        {
             sqlx::query(
                 "insert into model_versions (id, name, source, sha256, fingerprint, registered_at) \
                  values ($1, $2, 'synthetic', null, $3, $4)",
@@ -360,7 +362,10 @@ impl SqlStore {
             }
             if !ranked {
                 sqlx::query("insert into comparison_slots (comparison_id, slot) values ($1, 0)")
-                    .bind(&comparison).execute(&mut *tx).await.map_err(backend)?;
+                    .bind(&comparison)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
                 continue;
             }
             use rand::seq::SliceRandom;

@@ -170,11 +170,11 @@ impl SqlStore {
     /// this one waits its turn under the busy timeout.
     async fn write_tx(&self) -> Result<WriteTx, StoreError> {
         let turn = match &self.writer {
-            Some(writer) => Some(
-                tokio::time::timeout(WRITE_WAIT, writer.clone().lock_owned())
-                    .await
-                    .map_err(|_| StoreError::Backend("the database is busy: no turn to write in 60 s".into()))?,
-            ),
+            Some(writer) => {
+                Some(tokio::time::timeout(WRITE_WAIT, writer.clone().lock_owned()).await.map_err(|_| {
+                    StoreError::Backend("the database is busy: no turn to write in 60 s".into())
+                })?)
+            }
             None => None,
         };
         let tx = match self.engine {

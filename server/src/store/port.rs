@@ -34,6 +34,18 @@ impl Store for SqlStore {
     async fn set_role(&self, user_id: Uuid, role: Role) -> Result<User, StoreError> {
         self.update_role(user_id, role).await
     }
+    async fn set_active(&self, user_id: Uuid, active: bool) -> Result<User, StoreError> {
+        self.update_active(user_id, active).await
+    }
+    async fn set_password(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+        one_time: bool,
+        keep: Option<&str>,
+    ) -> Result<User, StoreError> {
+        self.update_password(user_id, password_hash, one_time, keep).await
+    }
     async fn user_counts(&self, user_id: Uuid) -> Result<UserCounts, StoreError> {
         self.counts_for(user_id).await
     }
@@ -135,6 +147,22 @@ impl Store for SqlStore {
     async fn save_suggestions(&self, new: app::ssr::NewSuggestions) -> Result<(), StoreError> {
         self.insert_suggestions(new).await
     }
+    async fn stop_suggestion(
+        &self,
+        conversation_id: Uuid,
+        request_id: Uuid,
+        index: i64,
+        user: Uuid,
+    ) -> Result<(), StoreError> {
+        self.insert_suggestion_stop(conversation_id, request_id, index, user).await
+    }
+    async fn stopped_suggestions(
+        &self,
+        conversation_id: Uuid,
+        request_id: Uuid,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.suggestion_stops(conversation_id, request_id).await
+    }
     async fn rearrange(
         &self,
         id: Uuid,
@@ -146,8 +174,9 @@ impl Store for SqlStore {
         &self,
         filter: &app::conversation::ConversationFilter,
         limit: i64,
-    ) -> Result<Vec<app::conversation::ConversationSummary>, StoreError> {
-        self.summaries(filter, limit).await
+        offset: i64,
+    ) -> Result<(Vec<app::conversation::ConversationSummary>, i64), StoreError> {
+        self.summaries(filter, limit, offset).await
     }
     async fn guidelines(&self, area: &str) -> Result<Option<app::domain::Guidelines>, StoreError> {
         self.load_guidelines(area).await
@@ -221,6 +250,15 @@ impl Store for SqlStore {
         now: &str,
     ) -> Result<app::comparison::SubmittedRanking, StoreError> {
         self.insert_ranking(ranking, now).await
+    }
+    async fn save_rank_draft(&self, comparison_id: Uuid, user: Uuid, draft: &str) -> Result<(), StoreError> {
+        self.upsert_rank_draft(comparison_id, user, draft).await
+    }
+    async fn rank_draft(&self, comparison_id: Uuid, user: Uuid) -> Result<Option<String>, StoreError> {
+        self.load_rank_draft(comparison_id, user).await
+    }
+    async fn delete_rank_draft(&self, comparison_id: Uuid, user: Uuid) -> Result<(), StoreError> {
+        self.remove_rank_draft(comparison_id, user).await
     }
     async fn rankings_of(
         &self,
@@ -297,7 +335,11 @@ impl Store for SqlStore {
     async fn my_reviews(&self, owner: Uuid) -> Result<Vec<app::review::MyReview>, StoreError> {
         self.latest_reviews_of(owner).await
     }
-    async fn ranked_page(&self, after: Option<Uuid>, limit: usize) -> Result<app::stats::RankedPage, StoreError> {
+    async fn ranked_page(
+        &self,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<app::stats::RankedPage, StoreError> {
         SqlStore::ranked_page(self, after, limit).await
     }
     async fn activity(&self, since: &str) -> Result<Vec<app::stats::Activity>, StoreError> {

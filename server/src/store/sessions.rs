@@ -33,8 +33,9 @@ impl SqlStore {
     ) -> Result<Option<User>, StoreError> {
         // One statement: every request that needs a role asks this.
         let row: Option<UserRow> = sqlx::query_as(
-            "select u.id, u.email, u.role, u.created_at, u.password_hash from sessions s \
-             join users u on u.id = s.user_id where s.token_hash = $1 and s.expires_at > $2",
+            "select u.id, u.email, u.role, u.created_at, u.password_hash, u.deactivated_at, \
+             u.must_change_password from sessions s join users u on u.id = s.user_id \
+             where s.token_hash = $1 and s.expires_at > $2 and u.deactivated_at is null",
         )
         .bind(token_hash)
         .bind(now)

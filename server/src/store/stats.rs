@@ -10,7 +10,11 @@ impl SqlStore {
     /// The next `limit` ranked comparisons after `after`, with their latest rankings and the
     /// models of their completions: three statements, each over the page's range of ids
     /// through the unique indexes that start with the comparison.
-    pub(super) async fn ranked_page(&self, after: Option<Uuid>, limit: usize) -> Result<RankedPage, StoreError> {
+    pub(super) async fn ranked_page(
+        &self,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<RankedPage, StoreError> {
         let after = after.map(|id| id.to_string()).unwrap_or_default();
         let ids: Vec<(String,)> = sqlx::query_as(
             "select distinct comparison_id from rankings where comparison_id > $1 \

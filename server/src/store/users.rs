@@ -12,6 +12,8 @@ pub(super) struct UserRow {
     role: String,
     created_at: String,
     password_hash: String,
+    deactivated_at: Option<String>,
+    must_change_password: i64,
 }
 
 impl UserRow {
@@ -22,15 +24,25 @@ impl UserRow {
             role: self.role.parse::<Role>().map_err(|_| corrupt("role"))?,
             email: self.email,
             created_at: self.created_at,
+            deactivated_at: self.deactivated_at,
+            must_change_password: self.must_change_password != 0,
         };
         Ok(StoredUser { user, password_hash: self.password_hash })
     }
 }
 
+/// The active admins; the last of them keeps the role and the account.
+const ACTIVE_ADMINS: &str = "select id from users where role = 'admin' and deactivated_at is null";
+const ACTIVE_ADMINS_FOR_UPDATE: &str =
+    "select id from users where role = 'admin' and deactivated_at is null for update";
+
 /// A select of every user column, followed by the given clauses (SQL must be literal).
 macro_rules! select_users {
     ($rest:literal) => {
-        concat!("select id, email, role, created_at, password_hash from users ", $rest)
+        concat!(
+            "select id, email, role, created_at, password_hash, deactivated_at, must_change_password from users ",
+            $rest
+        )
     };
 }
 
@@ -131,8 +143,8 @@ impl SqlStore {
     pub(super) async fn update_role(&self, user_id: Uuid, role: Role) -> Result<User, StoreError> {
         let mut tx = self.write_tx().await?;
         let lock = match self.engine() {
-            super::Engine::Postgres => "select id from users where role = 'admin' for update",
-            super::Engine::Sqlite => "select id from users where role = 'admin'",
+            super::Engine::Postgres => ACTIVE_ADMINS_FOR_UPDATE,
+            super::Engine::Sqlite => ACTIVE_ADMINS,
         };
         let admins: Vec<(String,)> = sqlx::query_as(lock).fetch_all(&mut *tx).await.map_err(backend)?;
         let target = user_id.to_string();
@@ -149,6 +161,82 @@ impl SqlStore {
             .await
             .map_err(backend)?;
         changed(done, "user")?;
+        tx.commit().await.map_err(backend)?;
+        self.user_by_id(user_id).await?.ok_or(StoreError::NotFound("user"))
+    }
+
+    /// Deactivates (ending every session of the account in the same transaction) or
+    /// reactivates an account. The last active admin is refused under the same lock as
+    /// `update_role` takes, so two admins deactivating each other at once leave one.
+    pub(super) async fn update_active(&self, user_id: Uuid, active: bool) -> Result<User, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let target = user_id.to_string();
+        if !active {
+            let lock = match self.engine() {
+                super::Engine::Postgres => ACTIVE_ADMINS_FOR_UPDATE,
+                super::Engine::Sqlite => ACTIVE_ADMINS,
+            };
+            let admins: Vec<(String,)> = sqlx::query_as(lock).fetch_all(&mut *tx).await.map_err(backend)?;
+            if admins.len() <= 1 && admins.iter().any(|(id,)| *id == target) {
+                return Err(StoreError::Conflict {
+                    field: "user_id",
+                    message: "this is the only active admin; make someone else admin first".into(),
+                });
+            }
+        }
+        // A deactivated account keeps the time it was first deactivated.
+        let done = if active {
+            sqlx::query("update users set deactivated_at = null where id = $1")
+                .bind(&target)
+                .execute(&mut *tx)
+                .await
+        } else {
+            sqlx::query("update users set deactivated_at = coalesce(deactivated_at, $1) where id = $2")
+                .bind(now_rfc3339())
+                .bind(&target)
+                .execute(&mut *tx)
+                .await
+        }
+        .map_err(backend)?;
+        changed(done, "user")?;
+        if !active {
+            sqlx::query("delete from sessions where user_id = $1")
+                .bind(&target)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        self.user_by_id(user_id).await?.ok_or(StoreError::NotFound("user"))
+    }
+
+    /// Sets a password hash; `one_time` makes the account choose its own next. Every session
+    /// of the account ends in the same transaction, except `keep` (the token hash of the
+    /// session that changed its own password).
+    pub(super) async fn update_password(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+        one_time: bool,
+        keep: Option<&str>,
+    ) -> Result<User, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let target = user_id.to_string();
+        let done =
+            sqlx::query("update users set password_hash = $1, must_change_password = $2 where id = $3")
+                .bind(password_hash)
+                .bind(i64::from(one_time))
+                .bind(&target)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        changed(done, "user")?;
+        sqlx::query("delete from sessions where user_id = $1 and token_hash <> $2")
+            .bind(&target)
+            .bind(keep.unwrap_or(""))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         self.user_by_id(user_id).await?.ok_or(StoreError::NotFound("user"))
     }
@@ -179,5 +267,12 @@ async fn insert_row(conn: &mut AnyConnection, user: &NewUser) -> Result<User, sq
         .bind(&created_at)
         .execute(conn)
         .await?;
-    Ok(User { id: user.id, email: user.email.clone(), role: user.role, created_at })
+    Ok(User {
+        id: user.id,
+        email: user.email.clone(),
+        role: user.role,
+        created_at,
+        deactivated_at: None,
+        must_change_password: false,
+    })
 }

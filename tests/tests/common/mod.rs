@@ -180,7 +180,7 @@ impl TestApp {
         sqlx::AnyConnection::connect(&self.db.url).await.expect("connect to the test database")
     }
 
-        pub fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
@@ -423,7 +423,8 @@ pub fn changed(
             (a != b).then(|| {
                 let empty = vec![];
                 let (a, b) = (a.unwrap_or(&empty), b.unwrap_or(&empty));
-                let new = b.iter().find(|row| !a.contains(row)).or_else(|| a.iter().find(|row| !b.contains(row)));
+                let new =
+                    b.iter().find(|row| !a.contains(row)).or_else(|| a.iter().find(|row| !b.contains(row)));
                 format!("{table}: {} -> {} rows, e.g. {}", a.len(), b.len(), new.map_or("", |r| r.as_str()))
             })
         })

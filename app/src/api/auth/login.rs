@@ -46,8 +46,17 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         return Err(ApiError::new(crate::error::ErrorKind::BadCredentials, "wrong e-mail or password"));
     };
     state.store.clear_login_failures(&gate.account_key).await?;
+    // Said only to someone who knows the password.
+    if user.deactivated_at.is_some() {
+        return Err(ApiError::new(
+            crate::error::ErrorKind::Forbidden,
+            "this account is deactivated; ask an admin to reactivate it",
+        ));
+    }
     start_session(&state, &user).await?;
-    leptos_axum::redirect(&safe_next(next.as_deref()));
+    // A one-time password is replaced first.
+    let next = if user.must_change_password { "/account".to_string() } else { safe_next(next.as_deref()) };
+    leptos_axum::redirect(&next);
     Ok(())
 }
 

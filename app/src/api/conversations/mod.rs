@@ -10,6 +10,7 @@ mod list_conversations;
 mod rearrange_turns;
 mod save_composer;
 mod set_sampling;
+mod stop_suggestion;
 mod submit_conversation;
 
 pub use add_message::*;
@@ -21,6 +22,7 @@ pub use list_conversations::*;
 pub use rearrange_turns::*;
 pub use save_composer::*;
 pub use set_sampling::*;
+pub use stop_suggestion::*;
 pub use submit_conversation::*;
 
 /// Sampling parameters from the two a trainer sets; the rest keep their defaults. The error

@@ -6,6 +6,7 @@ mod create_batch;
 mod list_batches;
 mod my_rankings;
 mod rank_task;
+mod save_draft;
 mod skip_comparison;
 mod submit_ranking;
 
@@ -13,6 +14,7 @@ pub use create_batch::*;
 pub use list_batches::*;
 pub use my_rankings::*;
 pub use rank_task::*;
+pub use save_draft::*;
 pub use skip_comparison::*;
 pub use submit_ranking::*;
 

@@ -50,8 +50,14 @@ pub async fn get_rank_task(comparison_id: Option<Uuid>) -> Result<Option<RankTas
     let completions = order
         .iter()
         .filter_map(|id| comparison.completions.iter().find(|c| c.id == *id))
-        .map(|c| ShownCompletion { id: c.id, text: c.text.clone() })
+        .map(|c| ShownCompletion { id: c.id, text: c.text.clone(), cut_off: c.finish_reason == "length" })
         .collect();
+    // An unsubmitted board comes back, if it still fits this comparison.
+    let draft = store
+        .rank_draft(id, user.id)
+        .await?
+        .and_then(|text| serde_json::from_str::<crate::comparison::RankDraft>(&text).ok())
+        .filter(|draft| draft.fits(&ids));
     let targets: Vec<crate::feedback::FeedbackTarget> =
         ids.iter().map(|id| crate::feedback::FeedbackTarget::Completion { id: *id }).collect();
     let my_feedback = store.feedback_on(user.id, &targets).await?;
@@ -63,6 +69,7 @@ pub async fn get_rank_task(comparison_id: Option<Uuid>) -> Result<Option<RankTas
         completions,
         previous,
         my_feedback,
+        draft,
     }))
 }
 

@@ -99,5 +99,8 @@ pub async fn submit_ranking(
         labels,
         rationale: rationale.trim().to_string(),
     };
-    state.store.submit_ranking(new, &now_rfc3339()).await.map_err(super::lease_gone)
+    let stored = state.store.submit_ranking(new, &now_rfc3339()).await.map_err(super::lease_gone)?;
+    // The board is submitted: its draft is done with.
+    state.store.delete_rank_draft(comparison_id, user.id).await?;
+    Ok(stored)
 }

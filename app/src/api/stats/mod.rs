@@ -16,7 +16,8 @@ pub async fn quality_dashboard() -> Result<Dashboard, ApiError> {
     crate::ssr::require(crate::domain::Role::Reviewer).await?;
     let state = crate::ssr::state()?;
     let store = state.store.clone();
-    let (mut dashboard, freshness) = state.figures.get("dashboard", move || compute::dashboard(store)).await?;
+    let (mut dashboard, freshness) =
+        state.figures.get("dashboard", move || compute::dashboard(store)).await?;
     dashboard.freshness = freshness;
     Ok(dashboard)
 }
@@ -76,8 +77,8 @@ mod compute {
     use crate::quality::{
         AgreementTally, Clusters, ConsensusTally, Game, Places, bradley_terry_intervals, places,
     };
-    use crate::ssr::clock::last_days;
     use crate::ssr::Store;
+    use crate::ssr::clock::last_days;
     use crate::stats::*;
     use std::collections::{BTreeMap, HashMap};
     use std::sync::Arc;
@@ -104,7 +105,13 @@ mod compute {
 
     impl Tallies {
         /// One comparison: its latest rankings and the model of each completion.
-        fn add(&mut self, batch: Uuid, day: String, rankings: &[(Uuid, Places)], models: &[(Uuid, Option<Uuid>)]) {
+        fn add(
+            &mut self,
+            batch: Uuid,
+            day: String,
+            rankings: &[(Uuid, Places)],
+            models: &[(Uuid, Option<Uuid>)],
+        ) {
             self.consensus.add(rankings);
             let model_of: HashMap<Uuid, usize> = models
                 .iter()
@@ -154,7 +161,11 @@ mod compute {
                     }
                 }
             }
-            self.clusters.push(games.into_iter().map(|((winner, loser), weight)| Game { winner, loser, weight }));
+            self.clusters.push(games.into_iter().map(|((winner, loser), weight)| Game {
+                winner,
+                loser,
+                weight,
+            }));
         }
     }
 
@@ -215,7 +226,10 @@ mod compute {
         Ok(store.list_users().await?.into_iter().map(|u| (u.id, u.email)).collect())
     }
 
-    fn trainer_agreement(consensus: &ConsensusTally, emails: &HashMap<Uuid, String>) -> Vec<TrainerAgreement> {
+    fn trainer_agreement(
+        consensus: &ConsensusTally,
+        emails: &HashMap<Uuid, String>,
+    ) -> Vec<TrainerAgreement> {
         let mut out: Vec<TrainerAgreement> = consensus
             .per_trainer()
             .into_iter()
@@ -256,7 +270,8 @@ mod compute {
         // Model versions head to head, numbered in the order of their ids.
         let mut players = tallies.players.clone();
         players.sort();
-        let to: Vec<usize> = tallies.players.iter().map(|v| players.binary_search(v).expect("listed")).collect();
+        let to: Vec<usize> =
+            tallies.players.iter().map(|v| players.binary_search(v).expect("listed")).collect();
         let mut clusters = tallies.clusters;
         clusters.renumber(&to);
         let models = if players.len() < 2 || clusters.is_empty() {
@@ -271,7 +286,8 @@ mod compute {
                 .zip(strengths)
                 .enumerate()
                 .map(|(i, (id, (strength, low, high)))| {
-                    let games: Vec<&Game> = clusters.games().iter().filter(|g| g.winner == i || g.loser == i).collect();
+                    let games: Vec<&Game> =
+                        clusters.games().iter().filter(|g| g.winner == i || g.loser == i).collect();
                     ModelStrength {
                         model_version_id: *id,
                         name: name(id),
@@ -352,8 +368,11 @@ mod compute {
         let store = &*store;
         let emails = emails(store).await?;
         let activity = store.activity("").await?;
-        let scored =
-            tallies(store, &emails, &activity).await?.into_iter().filter(|(_, _, t)| t.score() > 0.0).collect();
+        let scored = tallies(store, &emails, &activity)
+            .await?
+            .into_iter()
+            .filter(|(_, _, t)| t.score() > 0.0)
+            .collect();
         Ok(crate::stats::leaderboard(scored))
     }
 
@@ -367,11 +386,15 @@ mod compute {
         let calendar = last_days(3650);
         let agreements = trainer_agreement(&tallies_of_rankings(store).await?.consensus, &emails);
         let all = tallies(store, &emails, &activity).await?;
-        let board = crate::stats::leaderboard(all.iter().filter(|(_, _, t)| t.score() > 0.0).cloned().collect());
+        let board =
+            crate::stats::leaderboard(all.iter().filter(|(_, _, t)| t.score() > 0.0).cloned().collect());
         let edited_by: HashMap<Uuid, i64> = store.edited_by_reviewers().await?.into_iter().collect();
         let mut out = HashMap::new();
         for (&whom, email) in &emails {
-            out.insert(whom, one_progress(whom, email, &days, &calendar, &activity, &agreements, &all, &board, &edited_by));
+            out.insert(
+                whom,
+                one_progress(whom, email, &days, &calendar, &activity, &agreements, &all, &board, &edited_by),
+            );
         }
         Ok(Arc::new(out))
     }

@@ -55,7 +55,7 @@ pub fn ComparisonsPage() -> impl IntoView {
                 </label>
                 <label class="inline">
                     <input type="checkbox" name="include_original" value="true" checked=defaults.include_original />
-                    "The drawn reply is one of the K (chat replies only)"
+                    "The drawn reply is one of the K (chat replies only; the others then get its token budget, so length does not give it away)"
                 </label>
                 <label class="inline">
                     <input type="checkbox" name="allow_own" value="true" checked=defaults.allow_own />

@@ -2,7 +2,7 @@
 //! suggestions for it, streamed in, stoppable, and taken with one click or key.
 
 use super::WriteState;
-use crate::api::conversations::{AddMessage, SaveComposer, SubmitConversation};
+use crate::api::conversations::{AddMessage, SaveComposer, StopSuggestion, SubmitConversation};
 use crate::components::debounce::Debounce;
 use crate::components::error_line::ErrorLine;
 use crate::components::feedback_bar::FeedbackBar;
@@ -79,10 +79,13 @@ pub fn Composer(conversation: Conversation, turns: Vec<Message>, state: WriteSta
         generation_stream::stop(outputs, state.stream);
         running
     });
+    // A suggestion can be used once the server has stored it, while the others go on.
+    let usable = move |index: usize| outputs.is_stored(index) || !outputs.running.get();
     let take = Arc::new(move |index: usize| {
         let Some(request_id) = state.suggest_request.get_untracked() else { return false };
         let Some(text) = outputs.texts.with_untracked(|t| t.get(index).cloned()) else { return false };
-        if outputs.running.get_untracked() {
+        let stored = outputs.stored.with_untracked(|s| s.get(index).copied().unwrap_or(false));
+        if !stored && outputs.running.get_untracked() {
             return false;
         }
         state.draft.set(text.clone());
@@ -117,36 +120,54 @@ pub fn Composer(conversation: Conversation, turns: Vec<Message>, state: WriteSta
             }
         }
     };
-    let suggestion_cards = move || {
-        let running = outputs.running.get();
-        // Once the server has stored them, each suggestion can be given feedback.
-        let stored =
-            (!running && outputs.saved.get() > 0).then(|| state.suggest_request.get_untracked()).flatten();
-        outputs
-            .alternatives()
-            .into_iter()
-            .enumerate()
-            .map(|(i, (text, ended))| {
-                let take = take.clone();
-                let ended = ended.unwrap_or_default();
-                view! {
-                    <article class="suggestion" data-testid="suggestion" data-finished=ended.clone()>
-                        <header>
-                            <strong>{format!("Suggestion {}", i + 1)}</strong>
-                            <span class="muted">{if ended.is_empty() { String::new() } else { format!(" · {ended}") }}</span>
-                        </header>
-                        <Markdown text=text />
-                        <button type="button" disabled=running on:click=move |_| { take(i); }>
-                            {format!("Use suggestion {} (Alt+{})", i + 1, i + 1)}
-                        </button>
-                        {stored.map(|request_id| {
-                            let target = FeedbackTarget::Suggestion { request_id, index: i as i64 };
-                            view! { <FeedbackBar target conversation_id initial=None noun="suggestion" /> }.into_any()
-                        })}
-                    </article>
-                }
-            })
-            .collect_view()
+    let stop_one = ServerAction::<StopSuggestion>::new();
+    // One card per suggestion, kept while its text streams in (so its buttons stay put).
+    let cards = move || {
+        let request = state.suggest_request.get();
+        (0..outputs.texts.with(Vec::len)).map(|i| (request, i)).collect::<Vec<_>>()
+    };
+    let suggestion_card = move |(request, i): (Option<Uuid>, usize)| {
+        let take = take.clone();
+        let text = Signal::derive(move || outputs.texts.with(|t| t.get(i).cloned().unwrap_or_default()));
+        let ended = move || outputs.finished.with(|f| f.get(i).cloned().flatten());
+        let writing = move || outputs.running.get() && ended().is_none();
+        let state_text = move || match ended().as_deref() {
+            None => " · writing…",
+            Some("length") => " · cut off at the token limit",
+            Some("cancelled") => " · stopped",
+            Some(_) => "",
+        };
+        // Once the server has stored it, a suggestion can be used and given feedback.
+        let stored = move || usable(i) && (outputs.is_stored(i) || outputs.saved.get() > 0);
+        view! {
+            <article class="suggestion" data-testid="suggestion" data-finished=move || ended().unwrap_or_default()>
+                <header>
+                    <strong>{format!("Suggestion {}", i + 1)}</strong>
+                    <span class="muted">{state_text}</span>
+                </header>
+                <Markdown text />
+                <div class="row actions">
+                    <button type="button" disabled=move || !usable(i) on:click=move |_| { take(i); }>
+                        {format!("Use suggestion {} (Alt+{})", i + 1, i + 1)}
+                    </button>
+                    <button type="button" class="secondary" hidden=move || !writing()
+                        disabled=move || stop_one.pending().get()
+                        on:click=move |_| {
+                            if let Some(request_id) = request {
+                                stop_one.dispatch(StopSuggestion { conversation_id, request_id, index: i as i64 });
+                            }
+                        }>
+                        {format!("Stop suggestion {}", i + 1)}
+                    </button>
+                </div>
+                <Show when=stored>
+                    {move || request.map(|request_id| {
+                        let target = FeedbackTarget::Suggestion { request_id, index: i as i64 };
+                        view! { <FeedbackBar target conversation_id initial=None noun="suggestion" /> }
+                    })}
+                </Show>
+            </article>
+        }
     };
     let submitted = conversation.status == ConversationStatus::Submitted;
     let (add_click, submit_click, suggest_click, stop_click) = (add.clone(), submit.clone(), suggest, stop);
@@ -196,7 +217,10 @@ pub fn Composer(conversation: Conversation, turns: Vec<Message>, state: WriteSta
             </div>
             <p class="notice" hidden=move || outputs.notice.get().is_none()>{move || outputs.notice.get()}</p>
             <p class="error" role="alert" hidden=move || outputs.error.get().is_none()>{move || outputs.error.get()}</p>
-            <div class="suggestions">{suggestion_cards}</div>
+            <div class="suggestions">
+                <For each=cards key=|card| *card children=suggestion_card />
+            </div>
+            <ErrorLine value=stop_one.value() />
             <ErrorLine value=state.add.value() />
             <div class="row actions">
                 <button type="button" disabled=move || state.submit.pending().get() on:click=move |_| { submit_click(); }>

@@ -1,4 +1,5 @@
-//! The submitted versions of a demonstration, newest first, each with its turns.
+//! The submitted versions of a demonstration, newest first, each with its turns rendered
+//! as the turns above are (Markdown, no raw HTML).
 
 use crate::conversation::{Revision, Role};
 use crate::error::ApiError;
@@ -26,7 +27,12 @@ pub fn History(history: Resource<Result<Vec<Revision>, ApiError>>) -> impl IntoV
                             .into_iter()
                             .map(|m| {
                                 let who = if m.role == Role::User { "User" } else { "Assistant" };
-                                view! { <li><strong>{who} ": "</strong>{m.text}</li> }
+                                view! {
+                                    <li data-role=m.role.as_str()>
+                                        <strong>{who}</strong>
+                                        <crate::components::markdown::Markdown text=m.text />
+                                    </li>
+                                }
                             })
                             .collect_view();
                         view! {

@@ -115,6 +115,9 @@ pub fn DemonstrationPage() -> impl IntoView {
         {
             state.draft.set(String::new());
             state.taken.set(None);
+            // Suggestions still being written are for the turn before: stop them (the
+            // server keeps what they wrote).
+            generation_stream::stop(state.suggestions, state.stream);
             state.suggest_request.set(None);
             state.suggestions.texts.set(vec![]);
             state.add_id.set_value(Uuid::new_v4());
