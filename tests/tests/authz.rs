@@ -198,6 +198,13 @@ fn table() -> Vec<Case> {
         // Ranking: the other trainer holds the comparison; the owner is never given their
         // own replies, and neither they nor reviewers and admins hold it: each of them is
         // told so alike. Then the other trainer takes the second comparison and skips it.
+        // Only the holder keeps a draft of its board; to the others it does not exist.
+        function("rank/save_draft", [401, 404, 200, 404, 404, 401], |f, _| {
+            let groups: Vec<Vec<&String>> = f.shown.iter().map(|c| vec![c]).collect();
+            Call::Json(json!({
+                "comparison_id": f.comparison, "draft": { "board": { "groups": groups, "unranked": [] } },
+            }))
+        }),
         function("rank/submit", [401, 409, 200, 409, 409, 401], |f, _| {
             let ranking: Vec<Vec<&String>> = f.shown.iter().map(|c| vec![c]).collect();
             Call::Json(json!({

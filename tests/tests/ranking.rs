@@ -155,6 +155,35 @@ async fn batches_are_sampled_ranked_validated_and_revised(engine: Engine) {
     let (progress, _) = mine(&app, &ben).await;
     assert_eq!(progress["done_today"], 0, "nothing refused was stored");
 
+    // An unsubmitted board is kept and comes back with the task, as Ben left it (20 saves at
+    // once keep one); a draft that does not place exactly these completions, or is too big,
+    // is refused by name; Tom, who does not hold it, is told it does not exist.
+    let save_draft = |client: &reqwest::Client, draft: Value| {
+        let request = client
+            .post(app.url("/api/rank/save_draft"))
+            .json(&json!({ "comparison_id": comparison, "draft": draft }));
+        async move { request.send().await.expect("save draft") }
+    };
+    let draft = json!({ "board": { "groups": [[shown[1]], [], [shown[0]]], "unranked": [shown[2], shown[3]] }, "rationale": "half done" });
+    let saves = futures::future::join_all((0..20).map(|_| save_draft(&ben, draft.clone()))).await;
+    assert!(
+        saves.iter().all(|r| r.status() == 200),
+        "{:?}",
+        saves.iter().map(|r| r.status()).collect::<Vec<_>>()
+    );
+    let resumed = task(&app, &ben, None).await;
+    assert_eq!(
+        (resumed["draft"]["board"].clone(), resumed["draft"]["rationale"].clone()),
+        (draft["board"].clone(), json!("half done"))
+    );
+    let partial = save_draft(&ben, json!({ "board": { "groups": [[shown[0]]], "unranked": [] } })).await;
+    assert_eq!(partial.status(), 422);
+    assert_eq!(error_body(partial).await["field"], "draft");
+    let huge = save_draft(&ben, json!({ "board": draft["board"], "rationale": "x".repeat(70_000) })).await;
+    assert_eq!(huge.status(), 413);
+    assert_eq!(error_body(huge).await["field"], "draft");
+    assert_eq!(save_draft(&tom, draft.clone()).await.status(), 404);
+
     // A good ranking, with ties, labels and a rationale; a retry stores it once.
     let mut good = body(json!(ranking));
     good["labels"] = json!({ shown[0].clone(): ["helpful", "truthful"], shown[3].clone(): ["flagged"] });
@@ -168,6 +197,11 @@ async fn batches_are_sampled_ranked_validated_and_revised(engine: Engine) {
     let retried: Value = submit(&app, &ben, &good).await.json().await.unwrap();
     assert_eq!(retried["id"], stored["id"]);
     assert_eq!(retried["revision"], 1);
+    assert_eq!(
+        task(&app, &ben, Some(&comparison)).await["draft"],
+        Value::Null,
+        "submitted, the draft is gone"
+    );
 
     // The next one; the queue is then empty for Tom (overlap 1, Ben holds the other).
     let second = task(&app, &ben, None).await;

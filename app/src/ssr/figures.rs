@@ -161,12 +161,13 @@ mod tests {
 
     #[tokio::test]
     async fn callers_at_once_share_one_computation_until_it_is_old() {
+        // 10 ms of work: spaced by its cost it is due again after 100 ms, sooner than 200.
         let cache = Arc::new(FigureCache::new(Duration::from_millis(200)));
         let runs = Arc::new(AtomicUsize::new(0));
         let ask = |cache: Arc<FigureCache>, runs: Arc<AtomicUsize>| async move {
             cache
                 .get("dashboard", move || async move {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                     Ok::<usize, ApiError>(runs.fetch_add(1, Ordering::SeqCst) + 1)
                 })
                 .await
