@@ -255,19 +255,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::User(UserCommand::Deactivate { email, store })) => {
-            let store = store.open().await?;
-            let user = account(&store, &email).await?;
-            store.set_active(user.id, false).await?;
-            println!("deactivated {}; its sessions have ended", user.email);
-            Ok(())
+            set_active(&store, &email, false).await
         }
-        Some(Command::User(UserCommand::Activate { email, store })) => {
-            let store = store.open().await?;
-            let user = account(&store, &email).await?;
-            store.set_active(user.id, true).await?;
-            println!("reactivated {}", user.email);
-            Ok(())
-        }
+        Some(Command::User(UserCommand::Activate { email, store })) => set_active(&store, &email, true).await,
         Some(Command::Model(ModelCommand::Check { model })) => {
             let checked = model_file::check(&model).await?;
             let loaded = crate::model::load(&model, checked.sha256.clone()).await?;
@@ -302,6 +292,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Deactivates (its sessions end) or reactivates the account with this e-mail.
+async fn set_active(store: &StoreArgs, email: &str, active: bool) -> anyhow::Result<()> {
+    let store = store.open().await?;
+    let user = account(&store, email).await?;
+    store.set_active(user.id, active).await?;
+    if active {
+        println!("reactivated {}", user.email);
+    } else {
+        println!("deactivated {}; its sessions have ended", user.email);
+    }
+    Ok(())
 }
 
 /// The account with this e-mail, or an error that names it.

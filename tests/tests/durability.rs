@@ -78,12 +78,7 @@ async fn work(base: String, client: reqwest::Client, who: usize, demo: String, l
         };
         let mut sends = vec![];
         if let Some(comparison) = task["comparison_id"].as_str() {
-            let shown: Vec<String> = task["completions"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["id"].as_str().unwrap().to_string())
-                .collect();
+            let shown = common::shown_ids(&task);
             let ranking: Vec<Vec<&String>> = shown.iter().rev().map(|c| vec![c]).collect();
             sends.push(Sent::Ranking {
                 body: json!({"request_id": id(), "comparison_id": comparison, "ranking": ranking, "shown": shown}),

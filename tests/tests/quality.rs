@@ -20,12 +20,7 @@ fn id() -> String {
 async fn rank_in_id_order(app: &TestApp, client: &reqwest::Client) -> String {
     let task = app.call_ok(client, "rank/task", &[]).await;
     let comparison = task["comparison_id"].as_str().expect("a comparison to rank").to_string();
-    let shown: Vec<String> = task["completions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap().to_string())
-        .collect();
+    let shown = common::shown_ids(&task);
     let mut ordered = shown.clone();
     ordered.sort();
     let ranking: Vec<Vec<String>> = ordered.into_iter().map(|c| vec![c]).collect();

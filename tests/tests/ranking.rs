@@ -27,12 +27,7 @@ async fn submit(app: &TestApp, client: &reqwest::Client, body: &Value) -> reqwes
 /// The shown completion ids of a task, and a ranking of them: first alone, the middle two
 /// tied, the rest one by one.
 fn shown_and_ranking(task: &Value) -> (Vec<String>, Vec<Vec<String>>) {
-    let shown: Vec<String> = task["completions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap().to_string())
-        .collect();
+    let shown = common::shown_ids(task);
     let ranking =
         vec![vec![shown[0].clone()], vec![shown[1].clone(), shown[2].clone()], vec![shown[3].clone()]];
     (shown, ranking)

@@ -254,6 +254,11 @@ impl Drop for TestApp {
     }
 }
 
+/// The ids of a rank task's completions, in the order shown.
+pub fn shown_ids(task: &serde_json::Value) -> Vec<String> {
+    task["completions"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect()
+}
+
 /// The JSON error body of a failed call.
 pub async fn error_body(reply: reqwest::Response) -> serde_json::Value {
     let text = reply.text().await.expect("body");
