@@ -5,8 +5,9 @@
 //! first caller after start waits for a computation (and the server starts computing them
 //! as it starts, see `warm`), and callers who ask at the same time share it. A computation
 //! that takes long is not started again sooner than `SPACING` times its own time, so the
-//! figures over a million rankings do not keep a core busy. With a `max_age` of zero the
-//! figures are computed for each view (small teams, tests).
+//! figures over a million rankings do not keep a core busy, and the background computations
+//! run one at a time (each holds what it tallies: two at once would double the peak). With a
+//! `max_age` of zero the figures are computed for each view (small teams, tests).
 
 use crate::error::ApiError;
 use crate::stats::Freshness;
@@ -38,6 +39,8 @@ struct Slot {
 pub struct FigureCache {
     max_age: Duration,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
+    /// Held by the background computation under way, of whichever figures.
+    one_at_a_time: Arc<tokio::sync::Semaphore>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -81,7 +84,11 @@ async fn timed<T, Fut: Future<Output = Result<T, ApiError>>>(
 
 impl FigureCache {
     pub fn new(max_age: Duration) -> FigureCache {
-        FigureCache { max_age, slots: Mutex::new(HashMap::new()) }
+        FigureCache {
+            max_age,
+            slots: Mutex::new(HashMap::new()),
+            one_at_a_time: Arc::new(tokio::sync::Semaphore::new(1)),
+        }
     }
 
     /// The figures under `key`, with when they were computed: the kept ones (and, when they
@@ -102,8 +109,10 @@ impl FigureCache {
         if let Some((value, freshness, due)) = slot.kept::<T>(self.max_age) {
             if due && let Ok(computing) = slot.computing.clone().try_lock_owned() {
                 let (slot, max_age, key) = (slot.clone(), self.max_age, key.to_string());
+                let turn = self.one_at_a_time.clone();
                 tokio::spawn(async move {
                     let _computing = computing;
+                    let _turn = turn.acquire_owned().await;
                     match timed(compute()).await {
                         Ok((value, took)) => {
                             slot.keep(value, max_age, took);
@@ -138,8 +147,10 @@ impl FigureCache {
         let slot = self.slot(key);
         let Ok(computing) = slot.computing.clone().try_lock_owned() else { return };
         let (max_age, key) = (self.max_age, key.to_string());
+        let turn = self.one_at_a_time.clone();
         tokio::spawn(async move {
             let _computing = computing;
+            let _turn = turn.acquire_owned().await;
             match timed(compute()).await {
                 Ok((value, took)) => {
                     slot.keep(value, max_age, took);
