@@ -122,10 +122,10 @@ pub struct RankDraft {
 }
 
 impl RankDraft {
-    /// Whether the draft places exactly these completions, each once.
+    /// Whether the draft's board (its places, then what is not placed) holds exactly these
+    /// completions, each once, and its labels name only them.
     pub fn fits(&self, shown: &[Uuid]) -> bool {
-        let mut placed: Vec<Uuid> =
-            self.board.groups.iter().flatten().chain(&self.board.unranked).copied().collect();
+        let mut placed = self.board.order();
         let mut shown = shown.to_vec();
         placed.sort();
         shown.sort();

@@ -248,10 +248,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::User(UserCommand::Password { email, store })) => {
             let store = store.open().await?;
             let user = account(&store, &email).await?;
-            let password = app::ssr::random_token();
-            let hash = hash_password(password.clone()).await?;
-            store.set_password(user.id, &hash, true, None).await?;
-            println!("one-time password for {}: {password}", user.email);
+            let given = app::ssr::give_one_time_password(&store, user.id).await?;
+            println!("one-time password for {}: {}", given.email, given.password);
             Ok(())
         }
         Some(Command::User(UserCommand::Deactivate { email, store })) => {

@@ -19,19 +19,17 @@ impl FeedbackCategories {
     }
 }
 
-/// `conversation_id` names the conversation of a message or suggestion; `on_saved` hears of
-/// each save (a page that redraws the bar keeps what was saved).
+/// `conversation_id` names the conversation of a message or suggestion.
 #[component]
 pub fn FeedbackBar(
     target: FeedbackTarget,
     #[prop(optional)] conversation_id: Option<Uuid>,
     initial: Option<Feedback>,
-    #[prop(optional)] on_saved: Option<Callback<Feedback>>,
     /// What the good and bad buttons call the text ("reply", "suggestion", "completion").
     #[prop(default = "reply")]
     noun: &'static str,
     /// More to offer among the details (the content filter's "should have been flagged").
-    #[prop(optional)]
+    #[prop(default = None)]
     extra: Option<ChildrenFn>,
 ) -> impl IntoView {
     let save = ServerAction::<SaveFeedback>::new();
@@ -57,11 +55,6 @@ pub fn FeedbackBar(
         }
         send();
     };
-    Effect::new(move |_| {
-        if let (Some(Ok(saved)), Some(on_saved)) = (save.value().get(), on_saved) {
-            on_saved.run(saved);
-        }
-    });
     let state = move || match save.value().get() {
         Some(Ok(_)) => "Feedback saved",
         _ if save.pending().get() => "Saving…",

@@ -456,13 +456,7 @@ fn ChatTurn(
     let feedback = from_model.then(|| {
         let target = FeedbackTarget::Message { id: message.id };
         let initial = conversation.with_value(|c| c.my_feedback.iter().find(|f| f.target == target).cloned());
-        match extra.clone() {
-            Some(extra) => {
-                view! { <FeedbackBar target conversation_id=state.conversation_id initial extra /> }
-                    .into_any()
-            }
-            None => view! { <FeedbackBar target conversation_id=state.conversation_id initial /> }.into_any(),
-        }
+        view! { <FeedbackBar target conversation_id=state.conversation_id initial extra /> }
     });
     view! {
         <li class="turn" id=format!("turn-{index}") data-role=message.role.as_str() tabindex="-1">

@@ -4,14 +4,14 @@
 //! the trainer ranked before, to revise.
 
 use crate::api::rank::{SaveRankDraft, SkipComparison, SubmitRanking, get_rank_task, my_rankings};
-use crate::comparison::{LABELS, RankDraft, RankTask};
+use crate::comparison::{LABELS, RankDraft, RankTask, ShownCompletion};
 use crate::components::debounce::Debounce;
 use crate::components::error_line::ErrorLine;
 use crate::components::feedback_bar::{FeedbackBar, FeedbackCategories};
 use crate::components::guidelines::GuidelinesPanel;
 use crate::components::markdown::Markdown;
 use crate::components::shortcuts::{Key, ShortcutHelp, focus, typing, use_keys};
-use crate::feedback::{Feedback, FeedbackTarget};
+use crate::feedback::FeedbackTarget;
 use crate::ranking::Board;
 use leptos::ev::{DragEvent, KeyboardEvent};
 use leptos::prelude::*;
@@ -136,53 +136,29 @@ fn RankBoard(
     let shown: Vec<Uuid> = task.completions.iter().map(|c| c.id).collect();
     let previous = task.previous.clone();
     // An unsubmitted board left here before comes back first; else the ranking being revised.
-    let draft = task.draft.clone();
-    let task_has_draft = draft.is_some();
-    let board = RwSignal::new(match (&draft, previous.as_ref().and_then(|p| p.ranking.as_ref())) {
-        (Some(draft), _) => draft.board.clone(),
-        (None, Some(ranking)) => Board::from_ranking(ranking),
-        (None, None) => Board::new(&shown),
+    let task_has_draft = task.draft.is_some();
+    let start = task.draft.clone().unwrap_or_else(|| match &previous {
+        Some(p) => RankDraft {
+            board: p.ranking.as_ref().map_or_else(|| Board::new(&shown), Board::from_ranking),
+            labels: p.labels.clone(),
+            rationale: p.rationale.clone(),
+            cannot_rank: p.cannot_rank.clone(),
+        },
+        None => RankDraft { board: Board::new(&shown), ..RankDraft::default() },
     });
-    let labels = RwSignal::new(match &draft {
-        Some(draft) => draft.labels.clone(),
-        None => previous.as_ref().map(|p| p.labels.clone()).unwrap_or_default(),
-    });
-    let rationale = RwSignal::new(match &draft {
-        Some(draft) => draft.rationale.clone(),
-        None => previous.as_ref().map(|p| p.rationale.clone()).unwrap_or_default(),
-    });
-    let reason = match &draft {
-        Some(draft) => draft.cannot_rank.clone(),
-        None => previous.as_ref().and_then(|p| p.cannot_rank.clone()),
-    };
-    let cannot = RwSignal::new(reason.is_some());
-    let reason = RwSignal::new(reason.unwrap_or_default());
+    let board = RwSignal::new(start.board);
+    let labels = RwSignal::new(start.labels);
+    let rationale = RwSignal::new(start.rationale);
+    let cannot = RwSignal::new(start.cannot_rank.is_some());
+    let reason = RwSignal::new(start.cannot_rank.unwrap_or_default());
     let dragged = RwSignal::new(None::<Uuid>);
-    // Feedback given on the cards, kept here: the cards are drawn anew whenever they move.
-    let feedback = RwSignal::new(
-        task.my_feedback
-            .iter()
-            .filter_map(|f| match f.target {
-                FeedbackTarget::Completion { id } => Some((id, f.clone())),
-                _ => None,
-            })
-            .collect::<BTreeMap<Uuid, Feedback>>(),
-    );
-    let keep_feedback = Callback::new(move |saved: Feedback| {
-        if let FeedbackTarget::Completion { id } = saved.target {
-            feedback.update(|f| {
-                f.insert(id, saved);
-            });
-        }
-    });
+    // The cards are drawn once, so each bar keeps its own feedback from here on.
+    let my_feedback = StoredValue::new(task.my_feedback.clone());
     // One id per submit of this board, so a double-clicked or retried submit stores one.
     let request_id = StoredValue::new(Uuid::new_v4());
     let letters: StoredValue<BTreeMap<Uuid, char>> =
         StoredValue::new(shown.iter().enumerate().map(|(i, id)| (*id, (b'A' + i as u8) as char)).collect());
-    let texts: StoredValue<BTreeMap<Uuid, String>> =
-        StoredValue::new(task.completions.iter().map(|c| (c.id, c.text.clone())).collect());
-    let cut: StoredValue<Vec<Uuid>> =
-        StoredValue::new(task.completions.iter().filter(|c| c.cut_off).map(|c| c.id).collect());
+    let letter_of = move |id: Uuid| letters.with_value(|l| l.get(&id).copied().unwrap_or('?'));
     let ready = move || {
         if cannot.get() { !reason.get().trim().is_empty() } else { board.with(Board::complete) }
     };
@@ -286,10 +262,9 @@ fn RankBoard(
         dragged.set(None);
     };
 
-    let card = move |id: Uuid| {
-        let letter = letters.with_value(|l| l.get(&id).copied().unwrap_or('?'));
-        let text = texts.with_value(|t| t.get(&id).cloned().unwrap_or_default());
-        let cut_off = cut.with_value(|c| c.contains(&id));
+    let card = move |completion: ShownCompletion| {
+        let ShownCompletion { id, text, cut_off } = completion;
+        let letter = letter_of(id);
         // A text cut off mid-way may leave Markdown open (`**`): it is closed for showing.
         let text = if cut_off { crate::markdown::close_unfinished(&text) } else { text };
         let place = move || match board.with(|b| b.place_of(id)) {
@@ -343,9 +318,9 @@ fn RankBoard(
                 })}
                 <div class="labels">{label_boxes}</div>
                 {
-                    let initial = feedback.with_untracked(|f| f.get(&id).cloned());
                     let target = FeedbackTarget::Completion { id };
-                    view! { <FeedbackBar target initial on_saved=keep_feedback noun="completion" /> }.into_any()
+                    let initial = my_feedback.with_value(|all| all.iter().find(|f| f.target == target).cloned());
+                    view! { <FeedbackBar target initial noun="completion" /> }
                 }
             </article>
         }
@@ -374,7 +349,7 @@ fn RankBoard(
     let send_board = send.clone();
     // A letter on the board, dragged like its card; a drop on it takes its place.
     let chip = move |id: Uuid| {
-        let letter = letters.with_value(|l| l.get(&id).copied().unwrap_or('?'));
+        let letter = letter_of(id);
         view! {
             <span class="chip" draggable="true" data-chip=letter.to_string()
                 title=format!("Completion {letter}: drag to move it")
@@ -406,7 +381,7 @@ fn RankBoard(
             </div>
             <div class="rank-layout">
                 <div class="rank-read" data-testid="completions">
-                    {shown_keys.get_value().into_iter().map(card).collect_view()}
+                    {task.completions.into_iter().map(card).collect_view()}
                 </div>
                 <aside class="rank-board" aria-label="Your ranking">
                     <h2>"Your ranking"</h2>
@@ -454,7 +429,7 @@ fn RankBoard(
                     </Show>
                     <Show when=move || !cannot.get() && !ready()>
                         <p class="muted" data-testid="rank-missing">
-                            {move || board.with(|b| b.missing(|id| letters.with_value(|l| l.get(&id).copied().unwrap_or('?'))))}
+                            {move || board.with(|b| b.missing(letter_of))}
                         </p>
                     </Show>
                     <div class="row">

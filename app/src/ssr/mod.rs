@@ -10,7 +10,7 @@ mod passwords;
 mod session;
 mod store;
 
-pub use passwords::{dummy_hash, hash_password, verify_password};
+pub use passwords::{dummy_hash, give_one_time_password, hash_password, verify_password};
 pub use session::{
     SESSION_COOKIE, SESSION_DAYS, caller, clear_session_cookie, random_token, request_token, require,
     session_user, set_session_cookie, token_from_cookie_header, token_hash,

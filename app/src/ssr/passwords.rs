@@ -51,6 +51,18 @@ pub async fn verify_password(password: String, stored: String) -> Result<bool, A
     })
 }
 
+/// Gives an account a new one-time password, made up here and returned to be shown once: its
+/// sessions end, and once signed in with it the account must choose its own.
+pub async fn give_one_time_password(
+    store: &dyn super::Store,
+    user_id: uuid::Uuid,
+) -> Result<crate::api::users::OneTimePassword, ApiError> {
+    let password = super::random_token();
+    let hash = hash_password(password.clone()).await?;
+    let user = store.set_password(user_id, &hash, true, None).await?;
+    Ok(crate::api::users::OneTimePassword { email: user.email, password })
+}
+
 /// A real hash of a throwaway password, made once, to check against when an account does
 /// not exist: the reply then takes as long as for a wrong password.
 pub async fn dummy_hash() -> Result<String, ApiError> {

@@ -13,9 +13,10 @@
 //! its next token and the text so far is stored, marked `cancelled`.
 //!
 //! Events: `started` (prompt tokens, and how many old turns were left out to fit the model's
-//! context), `delta`, `done`, `stored` (one suggestion is stored and may be used), `saved`, `error` (an `ApiError` as JSON), then `end`. A caller
-//! who may not write here gets 401/403/404 before any stream; every later problem (a busy or
-//! missing model, a bad parameter) arrives as an `error` event, so the page can show it.
+//! context), `delta`, `done`, `stored` (one suggestion is stored and may be used), `saved`,
+//! `error` (an `ApiError` as JSON), then `end`. A caller who may not write here gets
+//! 401/403/404 before any stream; every later problem (a busy or missing model, a bad
+//! parameter) arrives as an `error` event, so the page can show it.
 
 use super::reply::{JsonQuery, error, model_error};
 use app::api::conversations::access;

@@ -33,8 +33,6 @@ impl UserRow {
 
 /// The active admins; the last of them keeps the role and the account.
 const ACTIVE_ADMINS: &str = "select id from users where role = 'admin' and deactivated_at is null";
-const ACTIVE_ADMINS_FOR_UPDATE: &str =
-    "select id from users where role = 'admin' and deactivated_at is null for update";
 
 /// A select of every user column, followed by the given clauses (SQL must be literal).
 macro_rules! select_users {
@@ -137,18 +135,30 @@ impl SqlStore {
         Ok(count)
     }
 
+    /// Whether `target` is the one active admin left, read under a lock that keeps the answer
+    /// true until the transaction ends: SQLite's write lock, taken as the transaction began;
+    /// on PostgreSQL a lock on `users` that one such transaction holds at a time (row locks
+    /// would not do: two transactions can meet the admins' rows in different orders, as
+    /// updates move them, and deadlock). Other writers of `users` wait only while it runs.
+    async fn only_active_admin(&self, conn: &mut AnyConnection, target: &str) -> Result<bool, StoreError> {
+        if self.engine() == super::Engine::Postgres {
+            sqlx::query("lock table users in share row exclusive mode")
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+        }
+        let admins: Vec<(String,)> =
+            sqlx::query_as(ACTIVE_ADMINS).fetch_all(&mut *conn).await.map_err(backend)?;
+        Ok(admins.len() <= 1 && admins.iter().any(|(id,)| id == target))
+    }
+
     /// Changes a role; refuses to take it from the last admin. The admins are read and the
-    /// role written under one lock (SQLite's write lock, the admins' rows on PostgreSQL), so
-    /// two admins demoting each other at once leave one.
+    /// role written under one lock (`only_active_admin`), so two admins demoting each other at
+    /// once leave one.
     pub(super) async fn update_role(&self, user_id: Uuid, role: Role) -> Result<User, StoreError> {
         let mut tx = self.write_tx().await?;
-        let lock = match self.engine() {
-            super::Engine::Postgres => ACTIVE_ADMINS_FOR_UPDATE,
-            super::Engine::Sqlite => ACTIVE_ADMINS,
-        };
-        let admins: Vec<(String,)> = sqlx::query_as(lock).fetch_all(&mut *tx).await.map_err(backend)?;
         let target = user_id.to_string();
-        if role != Role::Admin && admins.len() <= 1 && admins.iter().any(|(id,)| *id == target) {
+        if role != Role::Admin && self.only_active_admin(&mut tx, &target).await? {
             return Err(StoreError::Conflict {
                 field: "role",
                 message: "this is the only admin; make someone else admin first".into(),
@@ -171,18 +181,11 @@ impl SqlStore {
     pub(super) async fn update_active(&self, user_id: Uuid, active: bool) -> Result<User, StoreError> {
         let mut tx = self.write_tx().await?;
         let target = user_id.to_string();
-        if !active {
-            let lock = match self.engine() {
-                super::Engine::Postgres => ACTIVE_ADMINS_FOR_UPDATE,
-                super::Engine::Sqlite => ACTIVE_ADMINS,
-            };
-            let admins: Vec<(String,)> = sqlx::query_as(lock).fetch_all(&mut *tx).await.map_err(backend)?;
-            if admins.len() <= 1 && admins.iter().any(|(id,)| *id == target) {
-                return Err(StoreError::Conflict {
-                    field: "user_id",
-                    message: "this is the only active admin; make someone else admin first".into(),
-                });
-            }
+        if !active && self.only_active_admin(&mut tx, &target).await? {
+            return Err(StoreError::Conflict {
+                field: "user_id",
+                message: "this is the only active admin; make someone else admin first".into(),
+            });
         }
         // A deactivated account keeps the time it was first deactivated.
         let done = if active {

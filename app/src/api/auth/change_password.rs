@@ -11,12 +11,9 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     use crate::validate::{PASSWORD_MAX_CHARS, check_password};
     let user = caller().await?.ok_or_else(ApiError::unauthenticated)?;
     let state = state()?;
+    let not_yours = || ApiError::field(ErrorKind::BadCredentials, "current_password", "that is not your password");
     if current_password.chars().count() > PASSWORD_MAX_CHARS {
-        return Err(ApiError::field(
-            ErrorKind::BadCredentials,
-            "current_password",
-            "that is not your password",
-        ));
+        return Err(not_yours());
     }
     check_password(&new_password, &user.email)
         .map_err(|err| ApiError { field: Some("new_password".into()), ..err })?;
@@ -29,11 +26,7 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     }
     let stored = state.store.user_by_email(&user.email).await?.ok_or_else(ApiError::unauthenticated)?;
     if !verify_password(current_password, stored.password_hash).await? {
-        return Err(ApiError::field(
-            ErrorKind::BadCredentials,
-            "current_password",
-            "that is not your password",
-        ));
+        return Err(not_yours());
     }
     let hash = hash_password(new_password).await?;
     let keep = request_token().map(|t| token_hash(&t));

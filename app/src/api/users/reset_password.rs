@@ -15,10 +15,7 @@ pub struct OneTimePassword {
 #[server(endpoint = "users/reset_password")]
 pub async fn reset_password(user_id: Uuid) -> Result<OneTimePassword, ApiError> {
     use crate::domain::Role;
-    use crate::ssr::{hash_password, random_token, require, state};
+    use crate::ssr::{give_one_time_password, require, state};
     require(Role::Admin).await?;
-    let password = random_token();
-    let hash = hash_password(password.clone()).await?;
-    let user = state()?.store.set_password(user_id, &hash, true, None).await?;
-    Ok(OneTimePassword { email: user.email, password })
+    give_one_time_password(state()?.store.as_ref(), user_id).await
 }

@@ -84,8 +84,7 @@ pub fn Composer(conversation: Conversation, turns: Vec<Message>, state: WriteSta
     let take = Arc::new(move |index: usize| {
         let Some(request_id) = state.suggest_request.get_untracked() else { return false };
         let Some(text) = outputs.texts.with_untracked(|t| t.get(index).cloned()) else { return false };
-        let stored = outputs.stored.with_untracked(|s| s.get(index).copied().unwrap_or(false));
-        if !stored && outputs.running.get_untracked() {
+        if !untrack(|| usable(index)) {
             return false;
         }
         state.draft.set(text.clone());
@@ -138,7 +137,7 @@ pub fn Composer(conversation: Conversation, turns: Vec<Message>, state: WriteSta
             Some(_) => "",
         };
         // Once the server has stored it, a suggestion can be used and given feedback.
-        let stored = move || usable(i) && (outputs.is_stored(i) || outputs.saved.get() > 0);
+        let stored = move || outputs.is_stored(i);
         view! {
             <article class="suggestion" data-testid="suggestion" data-finished=move || ended().unwrap_or_default()>
                 <header>
