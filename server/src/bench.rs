@@ -28,6 +28,9 @@ pub struct BenchArgs {
     /// Runs per measure; the median is printed.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
+    /// Also time the quantized matrix-vector products alone, candle's beside Parley's.
+    #[arg(long)]
+    pub kernels: bool,
 }
 
 /// Reference: llama.cpp on the same file and machine kind, 2 threads (issue 3).
@@ -105,5 +108,77 @@ fn measure(engine: &Engine, args: &BenchArgs) -> anyhow::Result<()> {
         format!("{} alternatives x {} tokens (s)", args.alternatives, args.new_tokens),
         alternatives.as_secs_f64()
     );
+    if args.kernels {
+        kernels(args.threads, args.runs.max(1))?;
+    }
+    Ok(())
+}
+
+/// One matrix times one vector, in the model's shapes (576 wide, 1,536 in the MLP), for each
+/// block format: candle's `QMatMul` and `model::quant::matvec` on the same bytes, the median
+/// of `runs` rounds of 200 products each, and how far apart their results are.
+fn kernels(threads: usize, runs: usize) -> anyhow::Result<()> {
+    use crate::model::quant::{self, Format, Q8Activations};
+    use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+    use candle_core::{Device, Module, Tensor};
+    const ROUNDS: u32 = 200;
+    println!();
+    println!(
+        "quantized matrix x vector, {threads} threads, {} ({ROUNDS} products a round, median of {runs})",
+        if quant::simd() { "AVX2/FMA" } else { "portable loops" }
+    );
+    println!(
+        "{:<22} {:>10} {:>10} {:>7}   {}",
+        "format, rows x columns", "candle µs", "parley µs", "ratio", "error vs f32 (candle, parley)"
+    );
+    for (format, dtype) in [(Format::Q4_1, GgmlDType::Q4_1), (Format::Q8_0, GgmlDType::Q8_0)] {
+        for (rows, columns) in [(576, 576), (1536, 576), (576, 1536)] {
+            let device = Device::Cpu;
+            let weights = Tensor::randn(0f32, 0.05, (rows, columns), &device)?;
+            let qtensor = QTensor::quantize(&weights, dtype)?;
+            let bytes = qtensor.data()?.into_owned();
+            let decoded = qtensor.dequantize(&device)?;
+            let candle = QMatMul::from_qtensor(qtensor)?;
+            let x = Tensor::randn(0f32, 1.0, (1, columns), &device)?;
+            let values: Vec<f32> = x.flatten_all()?.to_vec1()?;
+            let mut ours = vec![0f32; rows];
+            let time = |f: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<Duration> {
+                let mut rounds = vec![];
+                for _ in 0..runs {
+                    let start = std::time::Instant::now();
+                    for _ in 0..ROUNDS {
+                        f()?;
+                    }
+                    rounds.push(start.elapsed() / ROUNDS);
+                }
+                Ok(median(rounds))
+            };
+            let mut theirs = vec![];
+            let candle_time = time(&mut || {
+                theirs = candle.forward(&x)?.flatten_all()?.to_vec1::<f32>()?;
+                Ok(())
+            })?;
+            // The activations are quantized inside each product, as candle does too.
+            let parley_time = time(&mut || {
+                quant::matvec(format, &bytes, &Q8Activations::quantize(&values), &mut ours, threads);
+                Ok(())
+            })?;
+            // Both against the decoded weights times the f32 activations: the largest error as
+            // a share of the largest value.
+            let exact: Vec<f32> = x.matmul(&decoded.t()?)?.flatten_all()?.to_vec1()?;
+            let scale = exact.iter().fold(0f32, |m, v| m.max(v.abs())).max(f32::MIN_POSITIVE);
+            let error =
+                |got: &[f32]| got.iter().zip(&exact).fold(0f32, |m, (a, b)| m.max((a - b).abs())) / scale;
+            println!(
+                "{:<22} {:>10.1} {:>10.1} {:>6.2}x   {:.1e}, {:.1e}",
+                format!("{format:?}, {rows} x {columns}"),
+                candle_time.as_secs_f64() * 1e6,
+                parley_time.as_secs_f64() * 1e6,
+                candle_time.as_secs_f64() / parley_time.as_secs_f64(),
+                error(&theirs),
+                error(&ours)
+            );
+        }
+    }
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 mod chat_template;
 pub mod engine;
+pub mod quant;
 pub mod remote;
 mod text_stream;
 pub mod tiny;

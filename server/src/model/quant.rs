@@ -1,0 +1,392 @@
+//! Quantized dot products for the GGUF block formats the default model uses, laid out and
+//! rounded as ggml does: a weight row in Q4_1 or Q8_0 blocks of 32, times activations
+//! quantized to 8 bits per block of 32 (Q8_1 for Q4_1 rows, Q8_0 for Q8_0 rows).
+//!
+//! Each product has a portable loop and an AVX2/FMA one, chosen at run time; the tests hold
+//! both to a plain f32 reference on random blocks. Candle 0.11 has only the portable loop
+//! for Q4_1, which is why the model's matrix-vector products spend most of their time there.
+
+use half::f16;
+
+/// Values per block, in every format here.
+pub const BLOCK: usize = 32;
+/// Bytes of one Q4_1 block: scale `d` and minimum `m` (f16 each), then 16 bytes of nibbles
+/// (value `j` in the low nibble of byte `j`, value `j + 16` in its high nibble).
+pub const Q4_1_BYTES: usize = 20;
+/// Bytes of one Q8_0 block: scale `d` (f16), then 32 signed bytes.
+pub const Q8_0_BYTES: usize = 34;
+
+fn half_at(bytes: &[u8], at: usize) -> f32 {
+    f16::from_le_bytes([bytes[at], bytes[at + 1]]).to_f32()
+}
+
+/// Activations quantized per block of 32: `d` the scale and `s` = `d` times the sum of the
+/// block's values (what a Q4_1 row's minimum is multiplied by), both rounded through f16
+/// as ggml stores them.
+#[derive(Debug, Clone, Default)]
+pub struct Q8Activations {
+    pub d: Vec<f32>,
+    pub s: Vec<f32>,
+    pub qs: Vec<i8>,
+}
+
+impl Q8Activations {
+    /// Quantizes `x` (its length a multiple of 32), as ggml's `quantize_row_q8_1`.
+    pub fn quantize(x: &[f32]) -> Q8Activations {
+        assert!(x.len().is_multiple_of(BLOCK), "{} values are not whole blocks of {BLOCK}", x.len());
+        let blocks = x.len() / BLOCK;
+        let mut out =
+            Q8Activations { d: Vec::with_capacity(blocks), s: Vec::with_capacity(blocks), qs: vec![0; x.len()] };
+        for (values, qs) in x.chunks_exact(BLOCK).zip(out.qs.chunks_exact_mut(BLOCK)) {
+            let amax = values.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let d = amax / 127.0;
+            let id = if d == 0.0 { 0.0 } else { 1.0 / d };
+            let mut sum = 0i32;
+            for (q, v) in qs.iter_mut().zip(values) {
+                let rounded = (v * id).round() as i32;
+                *q = rounded as i8;
+                sum += rounded;
+            }
+            out.d.push(f16::from_f32(d).to_f32());
+            out.s.push(f16::from_f32(d * sum as f32).to_f32());
+        }
+        out
+    }
+
+    pub fn blocks(&self) -> usize {
+        self.d.len()
+    }
+}
+
+/// Whether the AVX2/FMA loops run on this machine.
+pub fn simd() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static AVX2: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *AVX2.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// One Q4_1 row (`blocks` blocks) times the activations.
+pub fn dot_q4_1(row: &[u8], x: &Q8Activations) -> f32 {
+    assert_eq!(row.len(), x.blocks() * Q4_1_BYTES, "row and activations differ in length");
+    #[cfg(target_arch = "x86_64")]
+    if simd() {
+        // Safety: AVX2 and FMA were detected; the lengths were checked above.
+        return unsafe { avx2::dot_q4_1(row, x) };
+    }
+    portable::dot_q4_1(row, x)
+}
+
+/// One Q8_0 row times the activations (their `s` unused).
+pub fn dot_q8_0(row: &[u8], x: &Q8Activations) -> f32 {
+    assert_eq!(row.len(), x.blocks() * Q8_0_BYTES, "row and activations differ in length");
+    #[cfg(target_arch = "x86_64")]
+    if simd() {
+        // Safety: AVX2 and FMA were detected; the lengths were checked above.
+        return unsafe { avx2::dot_q8_0(row, x) };
+    }
+    portable::dot_q8_0(row, x)
+}
+
+pub mod portable {
+    use super::*;
+
+    pub fn dot_q4_1(row: &[u8], x: &Q8Activations) -> f32 {
+        let mut sum = 0f32;
+        for (b, block) in row.chunks_exact(Q4_1_BYTES).enumerate() {
+            let (d, m, qs) = (half_at(block, 0), half_at(block, 2), &block[4..]);
+            let y = &x.qs[b * BLOCK..(b + 1) * BLOCK];
+            let mut sumi = 0i32;
+            for j in 0..BLOCK / 2 {
+                sumi += i32::from(qs[j] & 0x0F) * i32::from(y[j]) + i32::from(qs[j] >> 4) * i32::from(y[j + 16]);
+            }
+            sum += sumi as f32 * d * x.d[b] + m * x.s[b];
+        }
+        sum
+    }
+
+    pub fn dot_q8_0(row: &[u8], x: &Q8Activations) -> f32 {
+        let mut sum = 0f32;
+        for (b, block) in row.chunks_exact(Q8_0_BYTES).enumerate() {
+            let d = half_at(block, 0);
+            let y = &x.qs[b * BLOCK..(b + 1) * BLOCK];
+            let sumi: i32 = block[2..].iter().zip(y).map(|(&q, &y)| i32::from(q as i8) * i32::from(y)).sum();
+            sum += sumi as f32 * d * x.d[b];
+        }
+        sum
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::*;
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn sum_f32(v: __m256) -> f32 {
+        let pairs = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        let twos = _mm_add_ps(pairs, _mm_movehl_ps(pairs, pairs));
+        _mm_cvtss_f32(_mm_add_ss(twos, _mm_movehdup_ps(twos)))
+    }
+
+    /// Safety: needs AVX2 and FMA; `row` holds `x.blocks()` Q4_1 blocks.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_q4_1(row: &[u8], x: &Q8Activations) -> f32 {
+        let low = _mm256_set1_epi8(0x0F);
+        let ones = _mm256_set1_epi16(1);
+        let mut acc = _mm256_setzero_ps();
+        let mut mins = 0f32;
+        for b in 0..x.blocks() {
+            let block = &row[b * Q4_1_BYTES..(b + 1) * Q4_1_BYTES];
+            let (d, m) = (half_at(block, 0), half_at(block, 2));
+            // Safety: 16 bytes of nibbles at 4..20 and 32 activations at b * 32.
+            let (nibbles, y) = unsafe {
+                (
+                    _mm_loadu_si128(block.as_ptr().add(4) as *const __m128i),
+                    _mm256_loadu_si256(x.qs.as_ptr().add(b * BLOCK) as *const __m256i),
+                )
+            };
+            // Values 0..16 from the low nibbles, 16..32 from the high ones: ggml's order.
+            let values = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(nibbles, 4), nibbles), low);
+            // Unsigned 4-bit times signed 8-bit: pairs fit in i16 (2 * 15 * 128), then i32.
+            let sums = _mm256_madd_epi16(_mm256_maddubs_epi16(values, y), ones);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d[b]), _mm256_cvtepi32_ps(sums), acc);
+            mins += m * x.s[b];
+        }
+        unsafe { sum_f32(acc) + mins }
+    }
+
+    /// Safety: needs AVX2 and FMA; `row` holds `x.blocks()` Q8_0 blocks.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_q8_0(row: &[u8], x: &Q8Activations) -> f32 {
+        let ones = _mm256_set1_epi16(1);
+        let mut acc = _mm256_setzero_ps();
+        for b in 0..x.blocks() {
+            let block = &row[b * Q8_0_BYTES..(b + 1) * Q8_0_BYTES];
+            let d = half_at(block, 0);
+            // Safety: 32 weights at 2..34 and 32 activations at b * 32.
+            let (w, y) = unsafe {
+                (
+                    _mm256_loadu_si256(block.as_ptr().add(2) as *const __m256i),
+                    _mm256_loadu_si256(x.qs.as_ptr().add(b * BLOCK) as *const __m256i),
+                )
+            };
+            // maddubs multiplies unsigned by signed: |w| times y with w's sign moved onto y.
+            let products = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(y, w));
+            let sums = _mm256_madd_epi16(products, ones);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d[b]), _mm256_cvtepi32_ps(sums), acc);
+        }
+        unsafe { sum_f32(acc) }
+    }
+}
+
+/// A weight matrix's block format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Q4_1,
+    Q8_0,
+}
+
+impl Format {
+    pub fn block_bytes(self) -> usize {
+        match self {
+            Format::Q4_1 => Q4_1_BYTES,
+            Format::Q8_0 => Q8_0_BYTES,
+        }
+    }
+}
+
+/// `out[r]` = row `r` of `weights` (rows of `x.blocks()` blocks, one after another, as a
+/// GGUF tensor stores them) times `x`, the rows split into `threads` parts for rayon's
+/// pool (whose threads stay up: starting threads for each product cost more than it).
+pub fn matvec(format: Format, weights: &[u8], x: &Q8Activations, out: &mut [f32], threads: usize) {
+    use rayon::prelude::*;
+    let row_bytes = x.blocks() * format.block_bytes();
+    assert_eq!(weights.len(), out.len() * row_bytes, "the weights are not {} rows of this length", out.len());
+    let dot = match format {
+        Format::Q4_1 => dot_q4_1,
+        Format::Q8_0 => dot_q8_0,
+    };
+    let rows_each = out.len().div_ceil(threads.max(1)).max(1);
+    let part = |out: &mut [f32], weights: &[u8]| {
+        for (value, row) in out.iter_mut().zip(weights.chunks_exact(row_bytes)) {
+            *value = dot(row, x);
+        }
+    };
+    if threads <= 1 {
+        return part(out, weights);
+    }
+    out.par_chunks_mut(rows_each)
+        .zip(weights.par_chunks(rows_each * row_bytes))
+        .for_each(|(out, weights)| part(out, weights));
+}
+
+/// Reference values for the tests: the blocks decoded to f32.
+pub fn dequantize_q4_1(row: &[u8]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(row.len() / Q4_1_BYTES * BLOCK);
+    for block in row.chunks_exact(Q4_1_BYTES) {
+        let (d, m, qs) = (half_at(block, 0), half_at(block, 2), &block[4..]);
+        out.extend(qs.iter().map(|q| f32::from(q & 0x0F) * d + m));
+        out.extend(qs.iter().map(|q| f32::from(q >> 4) * d + m));
+    }
+    out
+}
+
+pub fn dequantize_q8_0(row: &[u8]) -> Vec<f32> {
+    row.chunks_exact(Q8_0_BYTES)
+        .flat_map(|block| {
+            let d = half_at(block, 0);
+            block[2..].iter().map(move |&q| f32::from(q as i8) * d)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small xorshift: the tests need varied bytes, not a good generator.
+    struct Bytes(u64);
+    impl Bytes {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn float(&mut self) -> f32 {
+            (self.next() % 20_001) as f32 / 10_000.0 - 1.0
+        }
+    }
+
+    fn q4_1_row(rng: &mut Bytes, blocks: usize) -> Vec<u8> {
+        let mut row = vec![];
+        for _ in 0..blocks {
+            row.extend(f16::from_f32(rng.float() * 0.1).to_le_bytes());
+            row.extend(f16::from_f32(rng.float() * 0.5).to_le_bytes());
+            row.extend((0..16).map(|_| rng.next() as u8));
+        }
+        row
+    }
+
+    fn q8_0_row(rng: &mut Bytes, blocks: usize) -> Vec<u8> {
+        let mut row = vec![];
+        for _ in 0..blocks {
+            row.extend(f16::from_f32(rng.float() * 0.02).to_le_bytes());
+            // -128 included: the sign trick must survive it.
+            row.extend((0..32).map(|i| if i == 5 { 0x80 } else { rng.next() as u8 }));
+        }
+        row
+    }
+
+    /// The exact product of decoded weights and decoded activations, in f64.
+    fn reference(weights: &[f32], x: &Q8Activations) -> f64 {
+        let decoded = x.qs.iter().enumerate().map(|(i, &q)| f64::from(q) * f64::from(x.d[i / BLOCK]));
+        weights.iter().zip(decoded).map(|(&w, y)| f64::from(w) * y).sum()
+    }
+
+    /// What ggml's Q4_1 product adds to that: each block's minimum is multiplied by `s`,
+    /// the activations' sum as rounded through f16, not by their exact sum.
+    fn rounded_sums(row: &[u8], x: &Q8Activations) -> f64 {
+        row.chunks_exact(Q4_1_BYTES)
+            .enumerate()
+            .map(|(b, block)| {
+                let exact: i32 = x.qs[b * BLOCK..(b + 1) * BLOCK].iter().map(|&q| i32::from(q)).sum();
+                f64::from(half_at(block, 2)) * (f64::from(x.s[b]) - f64::from(x.d[b]) * f64::from(exact))
+            })
+            .sum()
+    }
+
+    fn close(got: f32, want: f64, scale: f64) {
+        assert!((f64::from(got) - want).abs() <= 1e-4 * scale.max(1.0), "got {got}, want {want}");
+    }
+
+    #[test]
+    fn quantized_activations_round_as_ggml_does() {
+        let x: Vec<f32> = (0..64).map(|i| (i as f32 - 20.0) / 7.0).collect();
+        let q = Q8Activations::quantize(&x);
+        assert_eq!(q.blocks(), 2);
+        // The largest magnitude maps to ±127; every value comes back within half a step.
+        assert_eq!(q.qs[0], -127);
+        for (i, v) in x.iter().enumerate() {
+            let back = f32::from(q.qs[i]) * q.d[i / BLOCK];
+            assert!((back - v).abs() <= q.d[i / BLOCK] * 0.51, "{i}: {back} vs {v}");
+        }
+        let sum: i32 = q.qs[..32].iter().map(|&v| i32::from(v)).sum();
+        assert_eq!(q.s[0], f16::from_f32(q.d[0] * sum as f32).to_f32());
+        let zeros = Q8Activations::quantize(&[0.0; 32]);
+        assert_eq!((zeros.d[0], zeros.qs.iter().all(|&q| q == 0)), (0.0, true));
+    }
+
+    #[test]
+    fn q4_1_products_equal_the_f32_reference() {
+        let mut rng = Bytes(0x9E37_79B9_7F4A_7C15);
+        for blocks in [1, 2, 7, 18, 48] {
+            let row = q4_1_row(&mut rng, blocks);
+            let x: Vec<f32> = (0..blocks * BLOCK).map(|_| rng.float() * 3.0).collect();
+            let q = Q8Activations::quantize(&x);
+            let weights = dequantize_q4_1(&row);
+            let want = reference(&weights, &q) + rounded_sums(&row, &q);
+            let scale = weights.iter().map(|w| f64::from(w.abs())).sum::<f64>();
+            close(portable::dot_q4_1(&row, &q), want, scale);
+            close(dot_q4_1(&row, &q), want, scale);
+            // And within the activations' 8-bit rounding of the product in plain f32.
+            let plain: f64 = weights.iter().zip(&x).map(|(&w, &v)| f64::from(w) * f64::from(v)).sum();
+            let bound: f64 = weights.iter().zip(&x).map(|(&w, &v)| f64::from((w * v).abs())).sum();
+            assert!((f64::from(dot_q4_1(&row, &q)) - plain).abs() <= 0.02 * bound, "{blocks} blocks");
+        }
+    }
+
+    #[test]
+    fn q8_0_products_equal_the_f32_reference() {
+        let mut rng = Bytes(0xD1B5_4A32_D192_ED03);
+        for blocks in [1, 3, 18, 48] {
+            let row = q8_0_row(&mut rng, blocks);
+            let mut x: Vec<f32> = (0..blocks * BLOCK).map(|_| rng.float()).collect();
+            x[0] = -1.0; // an activation of -127 beside a weight of -128
+            let q = Q8Activations::quantize(&x);
+            let weights = dequantize_q8_0(&row);
+            let want = reference(&weights, &q);
+            let scale = weights.iter().map(|w| f64::from(w.abs())).sum::<f64>();
+            close(portable::dot_q8_0(&row, &q), want, scale);
+            close(dot_q8_0(&row, &q), want, scale);
+        }
+    }
+
+    #[test]
+    fn a_matrix_times_a_vector_is_each_row_s_product_on_any_number_of_threads() {
+        let mut rng = Bytes(0x2545_F491_4F6C_DD1D);
+        let (rows, blocks) = (37, 6);
+        let weights: Vec<u8> = (0..rows).flat_map(|_| q4_1_row(&mut rng, blocks)).collect();
+        let x: Vec<f32> = (0..blocks * BLOCK).map(|_| rng.float()).collect();
+        let q = Q8Activations::quantize(&x);
+        let want: Vec<f32> = weights.chunks_exact(blocks * Q4_1_BYTES).map(|row| dot_q4_1(row, &q)).collect();
+        for threads in [1, 2, 3, 8, 64] {
+            let mut out = vec![f32::NAN; rows];
+            matvec(Format::Q4_1, &weights, &q, &mut out, threads);
+            assert_eq!(out, want, "{threads} threads");
+        }
+        let weights: Vec<u8> = (0..rows).flat_map(|_| q8_0_row(&mut rng, blocks)).collect();
+        let mut out = vec![0.0; rows];
+        matvec(Format::Q8_0, &weights, &q, &mut out, 2);
+        assert_eq!(out[rows - 1], dot_q8_0(&weights[(rows - 1) * blocks * Q8_0_BYTES..], &q));
+    }
+
+    #[test]
+    fn this_machine_runs_the_simd_loops_where_it_can() {
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(simd(), is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"));
+    }
+
+    #[test]
+    #[should_panic(expected = "differ in length")]
+    fn a_row_of_another_length_is_refused() {
+        let q = Q8Activations::quantize(&[0.5; 64]);
+        dot_q4_1(&[0; Q4_1_BYTES], &q);
+    }
+}
