@@ -35,8 +35,11 @@ impl Q8Activations {
     pub fn quantize(x: &[f32]) -> Q8Activations {
         assert!(x.len().is_multiple_of(BLOCK), "{} values are not whole blocks of {BLOCK}", x.len());
         let blocks = x.len() / BLOCK;
-        let mut out =
-            Q8Activations { d: Vec::with_capacity(blocks), s: Vec::with_capacity(blocks), qs: vec![0; x.len()] };
+        let mut out = Q8Activations {
+            d: Vec::with_capacity(blocks),
+            s: Vec::with_capacity(blocks),
+            qs: vec![0; x.len()],
+        };
         for (values, qs) in x.chunks_exact(BLOCK).zip(out.qs.chunks_exact_mut(BLOCK)) {
             let amax = values.iter().fold(0f32, |m, v| m.max(v.abs()));
             let d = amax / 127.0;
@@ -103,7 +106,8 @@ pub mod portable {
             let y = &x.qs[b * BLOCK..(b + 1) * BLOCK];
             let mut sumi = 0i32;
             for j in 0..BLOCK / 2 {
-                sumi += i32::from(qs[j] & 0x0F) * i32::from(y[j]) + i32::from(qs[j] >> 4) * i32::from(y[j + 16]);
+                sumi +=
+                    i32::from(qs[j] & 0x0F) * i32::from(y[j]) + i32::from(qs[j] >> 4) * i32::from(y[j + 16]);
             }
             sum += sumi as f32 * d * x.d[b] + m * x.s[b];
         }
@@ -226,29 +230,29 @@ pub fn matvec(format: Format, weights: &[u8], x: &Q8Activations, out: &mut [f32]
         .for_each(|(out, weights)| part(out, weights));
 }
 
-/// Reference values for the tests: the blocks decoded to f32.
-pub fn dequantize_q4_1(row: &[u8]) -> Vec<f32> {
-    let mut out = Vec::with_capacity(row.len() / Q4_1_BYTES * BLOCK);
-    for block in row.chunks_exact(Q4_1_BYTES) {
-        let (d, m, qs) = (half_at(block, 0), half_at(block, 2), &block[4..]);
-        out.extend(qs.iter().map(|q| f32::from(q & 0x0F) * d + m));
-        out.extend(qs.iter().map(|q| f32::from(q >> 4) * d + m));
-    }
-    out
-}
-
-pub fn dequantize_q8_0(row: &[u8]) -> Vec<f32> {
-    row.chunks_exact(Q8_0_BYTES)
-        .flat_map(|block| {
-            let d = half_at(block, 0);
-            block[2..].iter().map(move |&q| f32::from(q as i8) * d)
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reference values for the tests: the blocks decoded to f32.
+    fn dequantize_q4_1(row: &[u8]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(row.len() / Q4_1_BYTES * BLOCK);
+        for block in row.chunks_exact(Q4_1_BYTES) {
+            let (d, m, qs) = (half_at(block, 0), half_at(block, 2), &block[4..]);
+            out.extend(qs.iter().map(|q| f32::from(q & 0x0F) * d + m));
+            out.extend(qs.iter().map(|q| f32::from(q >> 4) * d + m));
+        }
+        out
+    }
+
+    fn dequantize_q8_0(row: &[u8]) -> Vec<f32> {
+        row.chunks_exact(Q8_0_BYTES)
+            .flat_map(|block| {
+                let d = half_at(block, 0);
+                block[2..].iter().map(move |&q| f32::from(q as i8) * d)
+            })
+            .collect()
+    }
 
     /// A small xorshift: the tests need varied bytes, not a good generator.
     struct Bytes(u64);
