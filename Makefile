@@ -10,7 +10,7 @@ export LEPTOS_OUTPUT_NAME := parley
 BIN := $(CARGO_TARGET_DIR)/dist/parley
 WITH_TOOLS = PATH="$$(scripts/tools.sh):$$PATH"
 
-.PHONY: run test build model test-deps test-rust test-python test-browser test-durability fuzz bench-export bench-load
+.PHONY: run test build model test-deps test-rust test-python test-browser test-durability fuzz bench-export bench-load bench-model
 
 ## Build the release server and browser bundle, fetch the model, serve on 127.0.0.1:3000.
 run: build model
@@ -49,6 +49,10 @@ test-python:
 
 test-browser:
 	cd tests/browser && PARLEY_BIN=$(BIN) PARLEY_SITE_ROOT=$(CURDIR)/target/site node --test --test-concurrency=1
+
+## The model's speed beside llama.cpp's (built once from llama-cpp-python 0.3.36's source).
+bench-model: build model
+	scripts/bench-model.sh $(BIN) 2
 
 ## Export benchmark: 1,000,000 preference pairs from SQLite, time and peak memory.
 bench-export: build

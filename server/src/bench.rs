@@ -44,14 +44,74 @@ const TEXT: &str = "The committee met on a grey morning to review the proposal f
     months, with a report to follow. ";
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    // candle's CPU kernels size their thread pool from this variable on first use.
+    // candle's CPU kernels (the --kernels comparison) size their pool from this variable.
     // SAFETY: set before any other thread of this process reads the environment.
     unsafe { std::env::set_var("RAYON_NUM_THREADS", args.threads.to_string()) };
     let checked = model_file::check(&args.model).await?;
-    let engine = crate::model::load(&args.model, checked.sha256.clone())
-        .await
+    let (path, sha256, threads) = (args.model.clone(), checked.sha256.clone(), args.threads);
+    let engine = tokio::task::spawn_blocking(move || Engine::load_with_threads(&path, sha256, threads))
+        .await?
         .with_context(|| format!("cannot load {}", args.model.display()))?;
-    tokio::task::spawn_blocking(move || measure(&engine, &args)).await?
+    let (engine, args) =
+        tokio::task::spawn_blocking(move || measure(&engine, &args).map(|()| (engine, args))).await??;
+    concurrent(engine, &args).await
+}
+
+/// Chat requests of `CONCURRENT_TOKENS` tokens through the real worker: one alone, then
+/// `CONCURRENT` at once, total tokens per second of each (the worker batches them).
+const CONCURRENT: usize = 8;
+const CONCURRENT_TOKENS: usize = 128;
+
+async fn concurrent(engine: Engine, args: &BenchArgs) -> anyhow::Result<()> {
+    use crate::model::LocalModel;
+    use app::model::{ChatMessage, SamplingParams};
+    use app::ssr::model::{GenerationRequest, LanguageModel, collect};
+    let model = std::sync::Arc::new(LocalModel::start(engine, CONCURRENT));
+    while !model.info().ready {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let request = |seed: u64| GenerationRequest {
+        messages: vec![ChatMessage::new("user", "Write a long story about a lighthouse keeper and the sea.")],
+        params: SamplingParams {
+            temperature: 0.8,
+            top_p: 0.95,
+            top_k: 40,
+            max_tokens: CONCURRENT_TOKENS,
+            stop: vec![],
+            seed,
+        },
+        n: 1,
+        trim_oldest: false,
+        stops: Default::default(),
+    };
+    let mut rates = vec![];
+    for clients in [1, CONCURRENT] {
+        let mut runs = vec![];
+        for run in 0..args.runs.max(1) {
+            let start = std::time::Instant::now();
+            let tasks: Vec<_> = (0..clients)
+                .map(|i| {
+                    let (model, request) = (model.clone(), request((run * clients + i) as u64));
+                    tokio::spawn(async move { collect(model.generate(request).await?, 1).await })
+                })
+                .collect();
+            let mut tokens = 0;
+            for task in tasks {
+                tokens += task.await?.map_err(|err| anyhow::anyhow!("{err}"))?.completion_tokens;
+            }
+            runs.push(tokens as f64 / start.elapsed().as_secs_f64());
+        }
+        runs.sort_by(f64::total_cmp);
+        rates.push(runs[runs.len() / 2]);
+    }
+    println!("{:<34} {:>10.1}   -", format!("1 chat request x {CONCURRENT_TOKENS}, tokens/s"), rates[0]);
+    println!(
+        "{:<34} {:>10.1}   ({:.2}x one request)",
+        format!("{CONCURRENT} at once, total tokens/s"),
+        rates[1],
+        rates[1] / rates[0]
+    );
+    Ok(())
 }
 
 fn median(mut values: Vec<Duration>) -> Duration {
@@ -60,6 +120,7 @@ fn median(mut values: Vec<Duration>) -> Duration {
 }
 
 fn measure(engine: &Engine, args: &BenchArgs) -> anyhow::Result<()> {
+    engine.warm_up();
     let mut prompt = engine.encode(&TEXT.repeat(1 + args.prompt_tokens / 40)).map_err(anyhow::Error::msg)?;
     prompt.truncate(args.prompt_tokens);
     anyhow::ensure!(prompt.len() == args.prompt_tokens, "prompt text too short");
@@ -122,6 +183,7 @@ fn kernels(threads: usize, runs: usize) -> anyhow::Result<()> {
     use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
     use candle_core::{Device, Module, Tensor};
     const ROUNDS: u32 = 200;
+    let pool = crate::model::pool::Pool::new(threads);
     println!();
     println!(
         "quantized matrix x vector, {threads} threads, {} ({ROUNDS} products a round, median of {runs})",
@@ -160,7 +222,7 @@ fn kernels(threads: usize, runs: usize) -> anyhow::Result<()> {
             })?;
             // The activations are quantized inside each product, as candle does too.
             let parley_time = time(&mut || {
-                quant::matvec(format, &bytes, &Q8Activations::quantize(&values), &mut ours, threads);
+                quant::matvec(format, &bytes, &Q8Activations::quantize(&values), &mut ours, &pool);
                 Ok(())
             })?;
             // Both against the decoded weights times the f32 activations: the largest error as

@@ -1,10 +1,11 @@
 //! A loaded GGUF model: weights, tokenizer and chat template, and the sampling loop. The
-//! engine is owned by one worker thread (candle's `forward` takes `&mut self` and keeps the
-//! KV cache inside the weights); a clone shares the weights and gets its own cache, which is
-//! how K alternatives fork after one prefill.
+//! engine is owned by one worker thread; each request's sequences hold their own KV caches
+//! (`llama::Sequence`). K alternatives fork after one prefill, share the prompt's cache and
+//! step together, one forward pass for all of them per token.
 
 use super::LoadError;
 use super::chat_template::{CHATML, ChatTemplate};
+use super::llama::{Item, Model, Sequence};
 use super::text_stream::{Step, TextStream};
 use super::tokenizer;
 use app::model::{FinishReason, ModelInfo, SamplingParams};
@@ -12,18 +13,19 @@ use app::ssr::model::{GenerationEvent, GenerationRequest, Stops};
 use candle_core::quantized::gguf_file::Content;
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
-use candle_transformers::models::quantized_llama::{MAX_SEQ_LEN, ModelWeights};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tokenizers::Tokenizer;
 
+/// The longest sequence (prompt and completion) Parley runs, whatever the file allows.
+pub const MAX_SEQ_LEN: usize = 4096;
+
 pub struct Engine {
-    weights: ModelWeights,
+    model: Model,
     tokenizer: Tokenizer,
     stop_token_ids: Vec<u32>,
     template: ChatTemplate,
     context_length: usize,
-    device: Device,
     pub info: ModelInfo,
 }
 
@@ -31,8 +33,18 @@ pub struct Engine {
 pub type Sink<'a> = dyn FnMut(GenerationEvent) -> bool + 'a;
 
 impl Engine {
-    /// Loads a llama-architecture GGUF. `sha256` is recorded as the model's version.
+    /// Loads a llama-architecture GGUF, to run on all cores. `sha256` is recorded as the
+    /// model's version.
     pub fn load(path: &Path, sha256: Option<String>) -> Result<Engine, LoadError> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Engine::load_with_threads(path, sha256, threads)
+    }
+
+    pub fn load_with_threads(
+        path: &Path,
+        sha256: Option<String>,
+        threads: usize,
+    ) -> Result<Engine, LoadError> {
         let mut file = std::fs::File::open(path)
             .map_err(|_| LoadError::File(crate::model_file::ModelFileError::Missing(path.to_path_buf())))?;
         let content = Content::read(&mut file).map_err(|err| LoadError::Malformed(err.to_string()))?;
@@ -69,19 +81,31 @@ impl Engine {
             .map(|s| s.to_string_lossy().into_owned())
             .or_else(|| meta_string("general.name"))
             .unwrap_or_default();
-        let device = Device::Cpu;
         // Tensor data past the end of a truncated file surfaces here, as an error.
-        let weights = ModelWeights::from_gguf(content, &mut file, &device)
-            .map_err(|err| LoadError::Weights(err.to_string()))?;
+        let model = Model::load(&content, &mut file, context_length, threads).map_err(LoadError::Weights)?;
         Ok(Engine {
-            weights,
+            model,
             tokenizer: built.tokenizer,
             stop_token_ids: built.stop_token_ids,
             template,
             context_length,
-            device,
             info: ModelInfo { name, source: path.display().to_string(), sha256, ready: false },
         })
+    }
+
+    /// One short generation, so that the first request does not pay for first touches.
+    pub fn warm_up(&self) {
+        let params = app::model::SamplingParams { temperature: 0.0, max_tokens: 1, ..Default::default() };
+        let request = GenerationRequest {
+            messages: vec![app::model::ChatMessage::new("user", "Hi")],
+            params,
+            n: 1,
+            trim_oldest: false,
+            stops: Default::default(),
+        };
+        if let Err(err) = self.generate(&request, &mut |_| true) {
+            tracing::warn!(%err, "model warm-up failed");
+        }
     }
 
     pub fn tokenizer(&self) -> &Tokenizer {
@@ -125,79 +149,127 @@ impl Engine {
         }
     }
 
-    /// Feeds `tokens` (starting at `position` in the sequence) through `model`, which keeps
-    /// them in its KV cache, and returns the logits for the token after the last.
-    fn next_logits(
-        &self,
-        model: &mut ModelWeights,
-        tokens: &[u32],
-        position: usize,
-    ) -> Result<Tensor, String> {
-        let input =
-            Tensor::new(tokens, &self.device).and_then(|t| t.unsqueeze(0)).map_err(|e| e.to_string())?;
-        model.forward(&input, position).and_then(|t| t.squeeze(0)).map_err(|e| e.to_string())
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Feeds `prompt` through a new sequence with room for `room` more tokens: the sequence
+    /// and the logits for the token after the prompt.
+    fn prefill(&self, prompt: &[u32], room: usize) -> Result<(Sequence, Vec<f32>), String> {
+        let mut sequence = self.model.sequence(prompt.len() + room);
+        let mut logits = self.model.forward(&mut [Item { sequence: &mut sequence, tokens: prompt }])?;
+        Ok((sequence, logits.remove(0)))
     }
 
     /// Runs one request to its end, sending events to `sink`. Errors are returned, not sent.
     pub fn generate(&self, request: &GenerationRequest, sink: &mut Sink<'_>) -> Result<(), String> {
-        let (prompt, trimmed) = self.prompt(request)?;
-        self.generate_from_tokens(&prompt, trimmed, &request.params, request.n, &request.stops, sink)
+        let Some(mut running) = self.begin(request, Box::new(sink))? else {
+            return Ok(());
+        };
+        while self.sample(&mut running)? {
+            self.step(&mut [&mut running])?;
+        }
+        Ok(())
     }
 
-    pub fn generate_from_tokens(
-        &self,
-        prompt: &[u32],
-        trimmed: usize,
-        params: &SamplingParams,
-        n: usize,
-        stops: &Stops,
-        sink: &mut Sink<'_>,
-    ) -> Result<(), String> {
-        let mut base = self.weights.clone();
-        let logits = self.next_logits(&mut base, prompt, 0)?;
+    /// Starts a request: its prompt through the model (prefill) and `Started` sent. None
+    /// when nobody listens any more.
+    pub fn begin<'e, 's>(
+        &'e self,
+        request: &GenerationRequest,
+        mut sink: Box<Sink<'s>>,
+    ) -> Result<Option<Running<'e, 's>>, String> {
+        let (prompt, trimmed) = self.prompt(request)?;
+        let params = &request.params;
+        let (base, logits) = self.prefill(&prompt, 0)?;
         if !sink(GenerationEvent::Started { prompt_tokens: prompt.len(), trimmed }) {
-            return Ok(());
+            return Ok(None);
         }
-        let mut alternatives: Vec<Alternative> = (0..n)
+        let prefix = base.into_prefix();
+        let alternatives = (0..request.n)
             .map(|index| Alternative {
                 index,
-                model: if index + 1 == n { None } else { Some(base.clone()) },
+                sequence: Some(self.model.fork(&prefix, params.max_tokens)),
                 sampler: LogitsProcessor::from_sampling(
                     params.seed.wrapping_add(index as u64),
                     sampling(params),
                 ),
                 logits: logits.clone(),
+                next: None,
                 text: TextStream::new(&self.tokenizer, &params.stop),
-                done: false,
             })
             .collect();
-        // The last alternative takes the prefilled model itself instead of a clone.
-        if let Some(last) = alternatives.last_mut() {
-            last.model = Some(base);
-        }
-        // Round-robin, one token each, so all K stream side by side.
-        while alternatives.iter().any(|alt| !alt.done) {
-            for alt in alternatives.iter_mut().filter(|alt| !alt.done) {
-                // A stopped alternative writes no more, and its KV cache goes at once.
-                if stops.is_stopped(alt.index) {
-                    alt.done = true;
-                    alt.model = None;
-                    continue;
+        Ok(Some(Running { alternatives, max_tokens: params.max_tokens, stops: request.stops.clone(), sink }))
+    }
+
+    /// Samples the next token of each of the request's alternatives (one each in turn, so
+    /// all K stream side by side) and sends their text. `false` when the request has ended:
+    /// every alternative finished or was stopped, or nobody listens any more.
+    pub fn sample(&self, running: &mut Running<'_, '_>) -> Result<bool, String> {
+        let Running { alternatives, max_tokens, stops, sink } = running;
+        for alt in alternatives.iter_mut().filter(|alt| alt.sequence.is_some()) {
+            // A stopped alternative writes no more, and its KV cache goes at once.
+            if stops.is_stopped(alt.index) {
+                alt.sequence = None;
+                continue;
+            }
+            let (text, finish) = alt.sample(self, *max_tokens)?;
+            if !text.is_empty() && !sink(GenerationEvent::Delta { index: alt.index, text }) {
+                return Ok(false);
+            }
+            if let Some(finish_reason) = finish {
+                alt.sequence = None;
+                let completion_tokens = alt.text.token_count();
+                if !sink(GenerationEvent::Done { index: alt.index, finish_reason, completion_tokens }) {
+                    return Ok(false);
                 }
-                let (text, finish) = alt.step(self, prompt.len(), params.max_tokens)?;
-                if !text.is_empty() && !sink(GenerationEvent::Delta { index: alt.index, text }) {
-                    return Ok(());
-                }
-                if let Some(finish_reason) = finish {
-                    let completion_tokens = alt.text.token_count();
-                    if !sink(GenerationEvent::Done { index: alt.index, finish_reason, completion_tokens }) {
-                        return Ok(());
-                    }
-                }
-                alt.done = finish.is_some();
             }
         }
+        Ok(alternatives.iter().any(|alt| alt.next.is_some()))
+    }
+
+    /// Feeds every sampled token of all `requests` to the model in one forward pass.
+    pub fn step(&self, requests: &mut [&mut Running<'_, '_>]) -> Result<(), String> {
+        let mut going: Vec<&mut Alternative> = requests
+            .iter_mut()
+            .flat_map(|running| running.alternatives.iter_mut())
+            .filter(|alt| alt.sequence.is_some() && alt.next.is_some())
+            .collect();
+        if going.is_empty() {
+            return Ok(());
+        }
+        let tokens: Vec<[u32; 1]> = going.iter().map(|alt| [alt.next.unwrap_or_default()]).collect();
+        let mut items: Vec<Item> = going
+            .iter_mut()
+            .zip(&tokens)
+            .filter_map(|(alt, token)| alt.sequence.as_mut().map(|sequence| Item { sequence, tokens: token }))
+            .collect();
+        let logits = self.model.forward(&mut items)?;
+        for (alt, logits) in going.into_iter().zip(logits) {
+            alt.logits = logits;
+            alt.next = None;
+        }
         Ok(())
+    }
+}
+
+/// A request being generated: its alternatives, and where its events go.
+pub struct Running<'e, 's> {
+    alternatives: Vec<Alternative<'e>>,
+    max_tokens: usize,
+    stops: Stops,
+    sink: Box<Sink<'s>>,
+}
+
+impl Running<'_, '_> {
+    /// Sequences still being decoded.
+    pub fn sequences(&self) -> usize {
+        self.alternatives.iter().filter(|alt| alt.sequence.is_some()).count()
+    }
+
+    /// Tells the client the request failed (and ends it).
+    pub fn fail(mut self, message: String) {
+        (self.sink)(GenerationEvent::Failed { message });
     }
 }
 
@@ -214,23 +286,25 @@ fn sampling(params: &SamplingParams) -> Sampling {
 
 struct Alternative<'a> {
     index: usize,
-    model: Option<ModelWeights>,
+    /// None once the alternative has ended (or was stopped).
+    sequence: Option<Sequence>,
     sampler: LogitsProcessor,
-    logits: Tensor,
+    logits: Vec<f32>,
+    /// The token sampled and not yet fed to the model.
+    next: Option<u32>,
     text: TextStream<'a>,
-    done: bool,
 }
 
 impl Alternative<'_> {
     /// Samples one token: the text it adds, and why the alternative ended if it did.
-    fn step(
+    fn sample(
         &mut self,
         engine: &Engine,
-        prompt_len: usize,
         max_tokens: usize,
     ) -> Result<(String, Option<FinishReason>), String> {
         let fail = |err: candle_core::Error| err.to_string();
-        let token = self.sampler.sample(&self.logits).map_err(fail)?;
+        let logits = Tensor::from_slice(&self.logits, self.logits.len(), &Device::Cpu).map_err(fail)?;
+        let token = self.sampler.sample(&logits).map_err(fail)?;
         if engine.stop_token_ids.contains(&token) {
             return Ok((self.text.finish(), Some(FinishReason::Stop)));
         }
@@ -246,9 +320,7 @@ impl Alternative<'_> {
             text.push_str(&self.text.finish());
             return Ok((text, Some(FinishReason::Length)));
         }
-        let model = self.model.as_mut().ok_or("alternative has no model")?;
-        let position = prompt_len + self.text.token_count() - 1;
-        self.logits = engine.next_logits(model, &[token], position)?;
+        self.next = Some(token);
         Ok((text, None))
     }
 }
@@ -266,22 +338,33 @@ impl Engine {
     pub fn time_generation(&self, prompt: &[u32], n: usize, new_tokens: usize) -> Result<Timing, String> {
         let fail = |err: candle_core::Error| err.to_string();
         let start = Instant::now();
-        let mut base = self.weights.clone();
-        let logits = self.next_logits(&mut base, prompt, 0)?;
+        let (base, logits) = self.prefill(prompt, 0)?;
         let prefill = start.elapsed();
+        let prefix = base.into_prefix();
         let params = SamplingParams { temperature: 0.8, top_p: 0.95, top_k: 40, ..Default::default() };
-        let mut forks: Vec<(ModelWeights, LogitsProcessor, Tensor)> = (0..n)
+        let mut forks: Vec<(Sequence, LogitsProcessor, Vec<f32>)> = (0..n)
             .map(|i| {
-                (base.clone(), LogitsProcessor::from_sampling(i as u64, sampling(&params)), logits.clone())
+                let sampler = LogitsProcessor::from_sampling(i as u64, sampling(&params));
+                (self.model.fork(&prefix, new_tokens), sampler, logits.clone())
             })
             .collect();
         let mut first_token = None;
         for step in 0..new_tokens {
-            for (model, sampler, logits) in forks.iter_mut() {
-                let token = sampler.sample(logits).map_err(fail)?;
+            let mut tokens = Vec::with_capacity(n);
+            for (_, sampler, logits) in forks.iter_mut() {
+                let logits = Tensor::from_slice(logits, logits.len(), &Device::Cpu).map_err(fail)?;
+                tokens.push([sampler.sample(&logits).map_err(fail)?]);
                 first_token.get_or_insert_with(|| start.elapsed());
-                if step + 1 < new_tokens {
-                    *logits = self.next_logits(model, &[token], prompt.len() + step)?;
+            }
+            if step + 1 < new_tokens {
+                let mut items: Vec<Item> = forks
+                    .iter_mut()
+                    .zip(&tokens)
+                    .map(|((sequence, _, _), token)| Item { sequence, tokens: token })
+                    .collect();
+                let all = self.model.forward(&mut items)?;
+                for ((_, _, logits), new) in forks.iter_mut().zip(all) {
+                    *logits = new;
                 }
             }
         }

@@ -3,6 +3,8 @@
 
 mod chat_template;
 pub mod engine;
+pub mod llama;
+pub mod pool;
 pub mod quant;
 pub mod remote;
 mod text_stream;

@@ -6,6 +6,7 @@
 //! both to a plain f32 reference on random blocks. Candle 0.11 has only the portable loop
 //! for Q4_1, which is why the model's matrix-vector products spend most of their time there.
 
+use super::pool::{Disjoint, Pool, part};
 use half::f16;
 
 /// Values per block, in every format here.
@@ -31,7 +32,8 @@ pub struct Q8Activations {
 }
 
 impl Q8Activations {
-    /// Quantizes `x` (its length a multiple of 32), as ggml's `quantize_row_q8_1`.
+    /// Quantizes `x` (its length a multiple of 32), as ggml's `quantize_row_q8_1` (and
+    /// `quantize_row_q8_0`, whose `d` and values are the same).
     pub fn quantize(x: &[f32]) -> Q8Activations {
         assert!(x.len().is_multiple_of(BLOCK), "{} values are not whole blocks of {BLOCK}", x.len());
         let blocks = x.len() / BLOCK;
@@ -43,10 +45,12 @@ impl Q8Activations {
         for (values, qs) in x.chunks_exact(BLOCK).zip(out.qs.chunks_exact_mut(BLOCK)) {
             let amax = values.iter().fold(0f32, |m, v| m.max(v.abs()));
             let d = amax / 127.0;
-            let id = if d == 0.0 { 0.0 } else { 1.0 / d };
+            // As ggml's AVX2 path (what llama.cpp runs on this machine) computes them: the
+            // inverse as 127 / amax, halves rounded to even.
+            let id = if amax == 0.0 { 0.0 } else { 127.0 / amax };
             let mut sum = 0i32;
             for (q, v) in qs.iter_mut().zip(values) {
-                let rounded = (v * id).round() as i32;
+                let rounded = (v * id).round_ties_even() as i32;
                 *q = rounded as i8;
                 sum += rounded;
             }
@@ -94,6 +98,40 @@ pub fn dot_q8_0(row: &[u8], x: &Q8Activations) -> f32 {
         return unsafe { avx2::dot_q8_0(row, x) };
     }
     portable::dot_q8_0(row, x)
+}
+
+/// One row times each of `xs` (`out[t]` for `xs[t]`), the same values as `dot_q4_1` or
+/// `dot_q8_0` on each alone, to the bit; the row's blocks are decoded once per 4 inputs.
+pub fn dots(format: Format, row: &[u8], xs: &[Q8Activations], out: &mut [f32]) {
+    assert_eq!(xs.len(), out.len(), "one output per input");
+    for x in xs {
+        assert_eq!(row.len(), x.blocks() * format.block_bytes(), "row and activations differ in length");
+    }
+    #[cfg(target_arch = "x86_64")]
+    if simd() {
+        for (xs, out) in xs.chunks(4).zip(out.chunks_mut(4)) {
+            // Safety: AVX2 and FMA were detected; the lengths were checked above.
+            unsafe {
+                match (format, xs.len()) {
+                    (Format::Q4_1, 4) => avx2::dots_q4_1::<4>(row, xs, out),
+                    (Format::Q4_1, 3) => avx2::dots_q4_1::<3>(row, xs, out),
+                    (Format::Q4_1, 2) => avx2::dots_q4_1::<2>(row, xs, out),
+                    (Format::Q4_1, _) => avx2::dots_q4_1::<1>(row, xs, out),
+                    (Format::Q8_0, 4) => avx2::dots_q8_0::<4>(row, xs, out),
+                    (Format::Q8_0, 3) => avx2::dots_q8_0::<3>(row, xs, out),
+                    (Format::Q8_0, 2) => avx2::dots_q8_0::<2>(row, xs, out),
+                    (Format::Q8_0, _) => avx2::dots_q8_0::<1>(row, xs, out),
+                }
+            }
+        }
+        return;
+    }
+    for (x, out) in xs.iter().zip(out) {
+        *out = match format {
+            Format::Q4_1 => portable::dot_q4_1(row, x),
+            Format::Q8_0 => portable::dot_q8_0(row, x),
+        };
+    }
 }
 
 pub mod portable {
@@ -165,6 +203,60 @@ mod avx2 {
         unsafe { sum_f32(acc) + mins }
     }
 
+    /// `dot_q4_1` of one row with `N` activation rows at once: each block's weights are
+    /// decoded once for all of them, and the `N` sums stay in registers. Each result takes
+    /// exactly the operations, in the same order, that `dot_q4_1` takes for it alone, so
+    /// the two agree to the bit.
+    /// Safety: needs AVX2 and FMA; `row` holds the blocks of every `xs[t]`.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dots_q4_1<const N: usize>(row: &[u8], xs: &[Q8Activations], out: &mut [f32]) {
+        let low = _mm256_set1_epi8(0x0F);
+        let ones = _mm256_set1_epi16(1);
+        let mut acc = [_mm256_setzero_ps(); N];
+        let mut mins = [0f32; N];
+        let qs: [*const i8; N] = std::array::from_fn(|t| xs[t].qs.as_ptr());
+        let ds: [&[f32]; N] = std::array::from_fn(|t| xs[t].d.as_slice());
+        let ss: [&[f32]; N] = std::array::from_fn(|t| xs[t].s.as_slice());
+        for (b, block) in row.chunks_exact(Q4_1_BYTES).enumerate() {
+            let (d, m) = (half_at(block, 0), half_at(block, 2));
+            let nibbles = unsafe { _mm_loadu_si128(block.as_ptr().add(4) as *const __m128i) };
+            let values = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(nibbles, 4), nibbles), low);
+            for t in 0..N {
+                let y = unsafe { _mm256_loadu_si256(qs[t].add(b * BLOCK) as *const __m256i) };
+                let sums = _mm256_madd_epi16(_mm256_maddubs_epi16(values, y), ones);
+                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * ds[t][b]), _mm256_cvtepi32_ps(sums), acc[t]);
+                mins[t] += m * ss[t][b];
+            }
+        }
+        for t in 0..N {
+            out[t] = unsafe { sum_f32(acc[t]) } + mins[t];
+        }
+    }
+
+    /// `dot_q8_0` of one row with `N` activation rows at once, as `dots_q4_1`.
+    /// Safety: needs AVX2 and FMA; `row` holds the blocks of every `xs[t]`.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dots_q8_0<const N: usize>(row: &[u8], xs: &[Q8Activations], out: &mut [f32]) {
+        let ones = _mm256_set1_epi16(1);
+        let mut acc = [_mm256_setzero_ps(); N];
+        let qs: [*const i8; N] = std::array::from_fn(|t| xs[t].qs.as_ptr());
+        let ds: [&[f32]; N] = std::array::from_fn(|t| xs[t].d.as_slice());
+        for (b, block) in row.chunks_exact(Q8_0_BYTES).enumerate() {
+            let d = half_at(block, 0);
+            let w = unsafe { _mm256_loadu_si256(block.as_ptr().add(2) as *const __m256i) };
+            let magnitudes = _mm256_sign_epi8(w, w);
+            for t in 0..N {
+                let y = unsafe { _mm256_loadu_si256(qs[t].add(b * BLOCK) as *const __m256i) };
+                let products = _mm256_maddubs_epi16(magnitudes, _mm256_sign_epi8(y, w));
+                let sums = _mm256_madd_epi16(products, ones);
+                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * ds[t][b]), _mm256_cvtepi32_ps(sums), acc[t]);
+            }
+        }
+        for t in 0..N {
+            out[t] = unsafe { sum_f32(acc[t]) };
+        }
+    }
+
     /// Safety: needs AVX2 and FMA; `row` holds `x.blocks()` Q8_0 blocks.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn dot_q8_0(row: &[u8], x: &Q8Activations) -> f32 {
@@ -189,6 +281,29 @@ mod avx2 {
     }
 }
 
+/// Decodes a row of blocks to f32 values (`out` holds 32 per block).
+pub fn decode(format: Format, row: &[u8], out: &mut [f32]) {
+    match format {
+        Format::Q4_1 => {
+            for (block, out) in row.chunks_exact(Q4_1_BYTES).zip(out.chunks_exact_mut(BLOCK)) {
+                let (d, m, qs) = (half_at(block, 0), half_at(block, 2), &block[4..]);
+                for (j, q) in qs.iter().enumerate() {
+                    out[j] = f32::from(q & 0x0F) * d + m;
+                    out[j + 16] = f32::from(q >> 4) * d + m;
+                }
+            }
+        }
+        Format::Q8_0 => {
+            for (block, out) in row.chunks_exact(Q8_0_BYTES).zip(out.chunks_exact_mut(BLOCK)) {
+                let d = half_at(block, 0);
+                for (o, &q) in out.iter_mut().zip(&block[2..]) {
+                    *o = f32::from(q as i8) * d;
+                }
+            }
+        }
+    }
+}
+
 /// A weight matrix's block format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -206,52 +321,33 @@ impl Format {
 }
 
 /// `out[r]` = row `r` of `weights` (rows of `x.blocks()` blocks, one after another, as a
-/// GGUF tensor stores them) times `x`, the rows split into `threads` parts for rayon's
-/// pool (whose threads stay up: starting threads for each product cost more than it).
-pub fn matvec(format: Format, weights: &[u8], x: &Q8Activations, out: &mut [f32], threads: usize) {
-    use rayon::prelude::*;
+/// GGUF tensor stores them) times `x`, the rows split over the threads of `pool`.
+pub fn matvec(format: Format, weights: &[u8], x: &Q8Activations, out: &mut [f32], pool: &Pool) {
     let row_bytes = x.blocks() * format.block_bytes();
     assert_eq!(weights.len(), out.len() * row_bytes, "the weights are not {} rows of this length", out.len());
     let dot = match format {
         Format::Q4_1 => dot_q4_1,
         Format::Q8_0 => dot_q8_0,
     };
-    let rows_each = out.len().div_ceil(threads.max(1)).max(1);
-    let part = |out: &mut [f32], weights: &[u8]| {
-        for (value, row) in out.iter_mut().zip(weights.chunks_exact(row_bytes)) {
-            *value = dot(row, x);
+    let rows = out.len();
+    let shared = Disjoint::new(out);
+    pool.run(&|index| {
+        let (start, end) = part(rows, index, pool.threads(), 16);
+        for r in start..end {
+            // Safety: rows [start, end) are this part's alone.
+            unsafe { shared.set(r, dot(&weights[r * row_bytes..(r + 1) * row_bytes], x)) };
         }
-    };
-    if threads <= 1 {
-        return part(out, weights);
-    }
-    out.par_chunks_mut(rows_each)
-        .zip(weights.par_chunks(rows_each * row_bytes))
-        .for_each(|(out, weights)| part(out, weights));
+    });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Reference values for the tests: the blocks decoded to f32.
-    fn dequantize_q4_1(row: &[u8]) -> Vec<f32> {
-        let mut out = Vec::with_capacity(row.len() / Q4_1_BYTES * BLOCK);
-        for block in row.chunks_exact(Q4_1_BYTES) {
-            let (d, m, qs) = (half_at(block, 0), half_at(block, 2), &block[4..]);
-            out.extend(qs.iter().map(|q| f32::from(q & 0x0F) * d + m));
-            out.extend(qs.iter().map(|q| f32::from(q >> 4) * d + m));
-        }
+    fn decoded(format: Format, row: &[u8]) -> Vec<f32> {
+        let mut out = vec![0f32; row.len() / format.block_bytes() * BLOCK];
+        decode(format, row, &mut out);
         out
-    }
-
-    fn dequantize_q8_0(row: &[u8]) -> Vec<f32> {
-        row.chunks_exact(Q8_0_BYTES)
-            .flat_map(|block| {
-                let d = half_at(block, 0);
-                block[2..].iter().map(move |&q| f32::from(q as i8) * d)
-            })
-            .collect()
     }
 
     /// A small xorshift: the tests need varied bytes, not a good generator.
@@ -334,7 +430,7 @@ mod tests {
             let row = q4_1_row(&mut rng, blocks);
             let x: Vec<f32> = (0..blocks * BLOCK).map(|_| rng.float() * 3.0).collect();
             let q = Q8Activations::quantize(&x);
-            let weights = dequantize_q4_1(&row);
+            let weights = decoded(Format::Q4_1, &row);
             let want = reference(&weights, &q) + rounded_sums(&row, &q);
             let scale = weights.iter().map(|w| f64::from(w.abs())).sum::<f64>();
             close(portable::dot_q4_1(&row, &q), want, scale);
@@ -354,7 +450,7 @@ mod tests {
             let mut x: Vec<f32> = (0..blocks * BLOCK).map(|_| rng.float()).collect();
             x[0] = -1.0; // an activation of -127 beside a weight of -128
             let q = Q8Activations::quantize(&x);
-            let weights = dequantize_q8_0(&row);
+            let weights = decoded(Format::Q8_0, &row);
             let want = reference(&weights, &q);
             let scale = weights.iter().map(|w| f64::from(w.abs())).sum::<f64>();
             close(portable::dot_q8_0(&row, &q), want, scale);
@@ -372,13 +468,39 @@ mod tests {
         let want: Vec<f32> = weights.chunks_exact(blocks * Q4_1_BYTES).map(|row| dot_q4_1(row, &q)).collect();
         for threads in [1, 2, 3, 8, 64] {
             let mut out = vec![f32::NAN; rows];
-            matvec(Format::Q4_1, &weights, &q, &mut out, threads);
+            matvec(Format::Q4_1, &weights, &q, &mut out, &Pool::new(threads));
             assert_eq!(out, want, "{threads} threads");
         }
         let weights: Vec<u8> = (0..rows).flat_map(|_| q8_0_row(&mut rng, blocks)).collect();
         let mut out = vec![0.0; rows];
-        matvec(Format::Q8_0, &weights, &q, &mut out, 2);
+        matvec(Format::Q8_0, &weights, &q, &mut out, &Pool::new(2));
         assert_eq!(out[rows - 1], dot_q8_0(&weights[(rows - 1) * blocks * Q8_0_BYTES..], &q));
+    }
+
+    #[test]
+    fn one_row_times_many_inputs_equals_each_alone_to_the_bit() {
+        let mut rng = Bytes(0x1234_5678_9ABC_DEF1);
+        let blocks = 18;
+        let q4 = q4_1_row(&mut rng, blocks);
+        let q8 = q8_0_row(&mut rng, blocks);
+        for n in [1, 3, 4, 5, 9] {
+            let xs: Vec<Q8Activations> = (0..n)
+                .map(|_| {
+                    Q8Activations::quantize(
+                        &(0..blocks * BLOCK).map(|_| rng.float() * 2.0).collect::<Vec<_>>(),
+                    )
+                })
+                .collect();
+            for (format, row) in [(Format::Q4_1, &q4), (Format::Q8_0, &q8)] {
+                let mut out = vec![f32::NAN; n];
+                dots(format, row, &xs, &mut out);
+                let alone: Vec<f32> = xs
+                    .iter()
+                    .map(|x| if format == Format::Q4_1 { dot_q4_1(row, x) } else { dot_q8_0(row, x) })
+                    .collect();
+                assert_eq!(out, alone, "{format:?}, {n} inputs");
+            }
+        }
     }
 
     #[test]

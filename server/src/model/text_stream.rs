@@ -11,7 +11,7 @@ pub struct TextStream<'a> {
     decoded: String,
     /// Bytes of `decoded` already handed out.
     sent: usize,
-    stop: &'a [String],
+    stop: std::sync::Arc<[String]>,
 }
 
 pub enum Step {
@@ -22,8 +22,15 @@ pub enum Step {
 }
 
 impl<'a> TextStream<'a> {
-    pub fn new(tokenizer: &'a Tokenizer, stop: &'a [String]) -> Self {
-        TextStream { tokenizer, tokens: vec![], settled: 0, decoded: String::new(), sent: 0, stop }
+    pub fn new(tokenizer: &'a Tokenizer, stop: &[String]) -> Self {
+        TextStream {
+            tokenizer,
+            tokens: vec![],
+            settled: 0,
+            decoded: String::new(),
+            sent: 0,
+            stop: stop.into(),
+        }
     }
 
     fn decode(&self, tokens: &[u32]) -> Result<String, String> {

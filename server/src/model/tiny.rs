@@ -33,7 +33,7 @@ fn byte_tokens() -> Vec<String> {
 }
 
 /// Deterministic pseudo-random weights (the same file every time for the same seed).
-fn weights(seed: u64, rows: usize, cols: usize) -> candle_core::Result<QTensor> {
+fn weights(seed: u64, rows: usize, cols: usize, dtype: GgmlDType) -> candle_core::Result<QTensor> {
     let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     let values: Vec<f32> = (0..rows * cols)
         .map(|_| {
@@ -42,7 +42,7 @@ fn weights(seed: u64, rows: usize, cols: usize) -> candle_core::Result<QTensor> 
         })
         .collect();
     let tensor = Tensor::from_vec(values, (rows, cols), &Device::Cpu)?;
-    QTensor::quantize(&tensor, GgmlDType::F32)
+    QTensor::quantize(&tensor, dtype)
 }
 
 fn ones(len: usize) -> candle_core::Result<QTensor> {
@@ -51,7 +51,13 @@ fn ones(len: usize) -> candle_core::Result<QTensor> {
 
 /// Writes the tiny model to `path`; another `variant` gives other weights (another version).
 pub fn write(path: &Path, variant: u64) -> candle_core::Result<()> {
-    let weights = |seed: u64, rows, cols| weights(seed.wrapping_add(variant.wrapping_mul(7919)), rows, cols);
+    write_as(path, variant, GgmlDType::F32)
+}
+
+/// The tiny model with its matrices stored as `dtype` (F32, Q4_1, Q8_0, ...).
+pub fn write_as(path: &Path, variant: u64, dtype: GgmlDType) -> candle_core::Result<()> {
+    let weights =
+        |seed: u64, rows, cols| weights(seed.wrapping_add(variant.wrapping_mul(7919)), rows, cols, dtype);
     let mut tokens = byte_tokens();
     let merges = ["Ġ t", "h e", "Ġt he", "i n", "a n"];
     for merge in merges {

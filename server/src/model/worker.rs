@@ -1,20 +1,28 @@
 //! The model worker: one OS thread owns the engine and takes requests from a bounded queue.
-//! A full queue is refused at once (the HTTP layer answers 429 with Retry-After); a request
-//! whose receiver is gone is skipped, or stopped at its next token.
+//! Requests run batched, as TGI's router and vLLM run them: one that arrives while others
+//! decode joins them after its prefill, every step is one forward pass for all their
+//! sequences, and a finished or abandoned request leaves at once. Up to `MAX_SEQUENCES`
+//! sequences run together; further requests wait in the queue, and a full queue is refused
+//! at once (the HTTP layer answers 429 with Retry-After). A request whose receiver is gone
+//! is skipped, or stopped at its next token.
 
 use super::Engine;
+use super::engine::Running;
 use app::model::{MAX_ALTERNATIVES, ModelInfo};
 use app::ssr::model::{GenerationEvent, GenerationRequest, LanguageModel, ModelError};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use tokio::sync::mpsc;
 
 /// Events buffered per request before the worker waits for a slow reader.
 const EVENT_BUFFER: usize = 64;
 /// What a refused request is told: roughly one queued generation's time.
 const RETRY_AFTER_SECS: u64 = 5;
+/// Sequences (alternatives of all running requests) decoded together at most: a bound on
+/// the KV caches held and on how long one step makes every running request wait.
+pub const MAX_SEQUENCES: usize = 16;
 
 struct Job {
     request: GenerationRequest,
@@ -36,12 +44,10 @@ impl LocalModel {
         let info = engine.info.clone();
         let worker_ready = ready.clone();
         let spawned = std::thread::Builder::new().name("parley-model".into()).spawn(move || {
-            warm_up(&engine);
+            engine.warm_up();
             worker_ready.store(true, Ordering::Release);
             tracing::info!(model = %engine.info.name, "model ready");
-            for job in jobs {
-                run(&engine, job);
-            }
+            serve(&engine, &jobs);
         });
         if let Err(err) = spawned {
             tracing::error!(%err, "cannot start the model thread");
@@ -50,28 +56,70 @@ impl LocalModel {
     }
 }
 
-fn warm_up(engine: &Engine) {
-    let params = app::model::SamplingParams { temperature: 0.0, max_tokens: 1, ..Default::default() };
-    let request = GenerationRequest {
-        messages: vec![app::model::ChatMessage::new("user", "Hi")],
-        params,
-        n: 1,
-        trim_oldest: false,
-        stops: Default::default(),
-    };
-    if let Err(err) = engine.generate(&request, &mut |_| true) {
-        tracing::warn!(%err, "model warm-up failed");
+/// Takes jobs from the queue while there is room in the batch, and steps the batch.
+fn serve(engine: &Engine, jobs: &Receiver<Job>) {
+    let mut running: Vec<Running> = vec![];
+    let mut waiting: Option<Job> = None;
+    loop {
+        let room = MAX_SEQUENCES.saturating_sub(running.iter().map(Running::sequences).sum());
+        let job = match waiting.take() {
+            Some(job) => Some(job),
+            None if running.is_empty() => match jobs.recv() {
+                Ok(job) => Some(job),
+                Err(_) => return,
+            },
+            None => jobs.try_recv().ok(),
+        };
+        if let Some(job) = job {
+            if !running.is_empty() && job.request.n > room {
+                waiting = Some(job);
+            } else {
+                if let Some(started) = begin(engine, job) {
+                    running.push(started);
+                }
+                // More may be waiting; take them before the next step.
+                if running.iter().map(Running::sequences).sum::<usize>() < MAX_SEQUENCES {
+                    continue;
+                }
+            }
+        }
+        running = running
+            .into_iter()
+            .filter_map(|mut r| match engine.sample(&mut r) {
+                Ok(true) => Some(r),
+                Ok(false) => None,
+                Err(message) => {
+                    r.fail(message);
+                    None
+                }
+            })
+            .collect();
+        if running.is_empty() {
+            continue;
+        }
+        let mut batch: Vec<&mut Running> = running.iter_mut().collect();
+        if let Err(message) = engine.step(&mut batch) {
+            for r in running.drain(..) {
+                r.fail(message.clone());
+            }
+        }
     }
 }
 
-fn run(engine: &Engine, job: Job) {
+/// Prefills a job's prompt; None when it failed (the client is told) or nobody listens.
+fn begin<'e>(engine: &'e Engine, job: Job) -> Option<Running<'e, 'static>> {
     if job.events.is_closed() {
-        return;
+        return None;
     }
     let events = job.events;
-    let mut sink = |event| events.blocking_send(event).is_ok();
-    if let Err(message) = engine.generate(&job.request, &mut sink) {
-        let _ = events.blocking_send(GenerationEvent::Failed { message });
+    let sink_events = events.clone();
+    let sink = Box::new(move |event| sink_events.blocking_send(event).is_ok());
+    match engine.begin(&job.request, sink) {
+        Ok(running) => running,
+        Err(message) => {
+            let _ = events.blocking_send(GenerationEvent::Failed { message });
+            None
+        }
     }
 }
 

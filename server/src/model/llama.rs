@@ -1,0 +1,617 @@
+//! Parley's own forward pass of a llama-architecture GGUF model, for sampling on a few CPU
+//! cores. The file is read with candle's GGUF reader; the products run on the quantized
+//! bytes as they are stored (`quant`), on one thread pool (`pool`), without a tensor
+//! allocated per operation. What candle's generic model does differently, and why this is
+//! faster here: its KV cache is concatenated anew at every token, grouped-query attention
+//! copies keys and values for each head, Q4_1 products have no vector kernel, and
+//! alternatives are decoded one after another. Here:
+//!
+//! - each sequence's KV cache is allocated once for the tokens it will hold and written in
+//!   place; K alternatives share the prompt's cache (an `Arc`) and each holds only its own
+//!   tokens;
+//! - a head reads its key-value head's rows where they are;
+//! - the RoPE tables are computed once, at load;
+//! - one `forward` takes a batch of sequences, each with its own tokens and position, so
+//!   the weights are read once for all of them (prefill is such a batch of one sequence).
+
+use super::pool::{Disjoint, Pool, part};
+use super::quant::{self, BLOCK, Format, Q8Activations};
+use candle_core::Device;
+use candle_core::quantized::GgmlDType;
+use candle_core::quantized::gguf_file::Content;
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub dim: usize,
+    pub hidden: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    pub vocab: usize,
+    pub eps: f32,
+    pub rope_base: f32,
+    /// Positions the RoPE tables cover: the longest sequence.
+    pub context: usize,
+}
+
+impl Config {
+    pub fn kv_dim(&self) -> usize {
+        self.kv_heads * self.head_dim
+    }
+}
+
+/// A weight matrix as the file stores it: `rows` rows of `cols` values.
+pub struct Matrix {
+    rows: usize,
+    cols: usize,
+    data: Data,
+}
+
+enum Data {
+    /// Q4_1 or Q8_0 blocks, multiplied as they are.
+    Blocks(Format, Vec<u8>),
+    /// Any other type, decoded once at load.
+    F32(Vec<f32>),
+}
+
+impl Matrix {
+    fn load(content: &Content, file: &mut std::fs::File, name: &str) -> Result<Matrix, String> {
+        let tensor = content.tensor(file, name, &Device::Cpu).map_err(|err| format!("{name}: {err}"))?;
+        let (rows, cols) = match tensor.shape().dims() {
+            [rows, cols] => (*rows, *cols),
+            [cols] => (1, *cols),
+            dims => return Err(format!("{name}: expected a matrix, found shape {dims:?}")),
+        };
+        let format = match tensor.dtype() {
+            GgmlDType::Q4_1 => Some(Format::Q4_1),
+            GgmlDType::Q8_0 => Some(Format::Q8_0),
+            _ => None,
+        };
+        let data = match format {
+            Some(format) if cols.is_multiple_of(BLOCK) => {
+                let bytes = tensor.data().map_err(|err| format!("{name}: {err}"))?.into_owned();
+                if bytes.len() != rows * cols / BLOCK * format.block_bytes() {
+                    return Err(format!("{name}: {} bytes for {rows} x {cols} {format:?}", bytes.len()));
+                }
+                Data::Blocks(format, bytes)
+            }
+            _ => Data::F32(
+                tensor
+                    .dequantize(&Device::Cpu)
+                    .and_then(|t| t.flatten_all())
+                    .and_then(|t| t.to_vec1::<f32>())
+                    .map_err(|err| format!("{name}: {err}"))?,
+            ),
+        };
+        Ok(Matrix { rows, cols, data })
+    }
+
+    fn vector(
+        content: &Content,
+        file: &mut std::fs::File,
+        name: &str,
+        len: usize,
+    ) -> Result<Vec<f32>, String> {
+        let matrix = Matrix::load(content, file, name)?;
+        if matrix.rows * matrix.cols != len {
+            return Err(format!("{name}: {} values, expected {len}", matrix.rows * matrix.cols));
+        }
+        let mut out = vec![0f32; len];
+        matrix.decode_row(0, &mut out);
+        Ok(out)
+    }
+
+    fn expect(self, name: &str, rows: usize, cols: usize) -> Result<Matrix, String> {
+        if (self.rows, self.cols) != (rows, cols) {
+            return Err(format!("{name}: shape {} x {}, expected {rows} x {cols}", self.rows, self.cols));
+        }
+        Ok(self)
+    }
+
+    /// Row `row` as f32 values (`out` holds `cols`; a 1-row matrix gives all its values).
+    fn decode_row(&self, row: usize, out: &mut [f32]) {
+        match &self.data {
+            Data::F32(values) => out.copy_from_slice(&values[row * self.cols..(row + 1) * self.cols]),
+            Data::Blocks(format, bytes) => {
+                let row_bytes = self.cols / BLOCK * format.block_bytes();
+                quant::decode(*format, &bytes[row * row_bytes..(row + 1) * row_bytes], out);
+            }
+        }
+    }
+
+    /// `out[t * rows + r]` = row `r` times input `t`, for the rows of part `index` of
+    /// `threads` (called on each thread of a `Pool::run`).
+    fn times_part(&self, input: &Input, out: Disjoint, index: usize, threads: usize) {
+        let (start, end) = part(self.rows, index, threads, 16);
+        let n = input.rows;
+        match &self.data {
+            Data::Blocks(format, bytes) => {
+                let row_bytes = self.cols / BLOCK * format.block_bytes();
+                let mut values = vec![0f32; n];
+                for r in start..end {
+                    let row = &bytes[r * row_bytes..(r + 1) * row_bytes];
+                    quant::dots(*format, row, &input.quantized, &mut values);
+                    for (t, value) in values.iter().enumerate() {
+                        // Safety: rows [start, end) are this part's alone.
+                        unsafe { out.set(t * self.rows + r, *value) };
+                    }
+                }
+            }
+            Data::F32(values) => {
+                for r in start..end {
+                    let row = &values[r * self.cols..(r + 1) * self.cols];
+                    for t in 0..n {
+                        let value = dot(row, &input.values[t * self.cols..(t + 1) * self.cols]);
+                        unsafe { out.set(t * self.rows + r, value) };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The rows of activations a product takes: as f32, and quantized per block of 32 for
+/// matrices stored in blocks (once for all the matrices that read the same input).
+struct Input<'a> {
+    rows: usize,
+    values: &'a [f32],
+    quantized: Vec<Q8Activations>,
+}
+
+impl<'a> Input<'a> {
+    fn new(values: &'a [f32], cols: usize) -> Input<'a> {
+        let quantized = if cols.is_multiple_of(BLOCK) {
+            values.chunks_exact(cols).map(Q8Activations::quantize).collect()
+        } else {
+            vec![]
+        };
+        Input { rows: values.len() / cols, values, quantized }
+    }
+}
+
+/// Plain f32 dot product, eight lanes at a time.
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = a8.remainder().iter().zip(b8.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in a8.zip(b8) {
+        for i in 0..8 {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
+    for ((row, out), _) in x.chunks_exact(weight.len()).zip(out.chunks_exact_mut(weight.len())).zip(0..) {
+        let mean = row.iter().map(|v| v * v).sum::<f32>() / weight.len() as f32;
+        let scale = (mean + eps).sqrt();
+        for ((o, v), w) in out.iter_mut().zip(row).zip(weight) {
+            *o = v / scale * w;
+        }
+    }
+}
+
+struct Layer {
+    attn_norm: Vec<f32>,
+    q: Matrix,
+    k: Matrix,
+    v: Matrix,
+    o: Matrix,
+    ffn_norm: Vec<f32>,
+    gate: Matrix,
+    up: Matrix,
+    down: Matrix,
+}
+
+pub struct Model {
+    pub config: Config,
+    embedding: Matrix,
+    /// `output.weight`, or the embedding when the file ties them.
+    output: Option<Matrix>,
+    output_norm: Vec<f32>,
+    layers: Vec<Layer>,
+    /// cos and sin of position x frequency, `context` rows of `head_dim / 2`.
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+    pool: Pool,
+}
+
+/// Keys and values of the tokens one sequence holds, for every layer, position after
+/// position (`[position][layer][kv_dim]`), so that a token's entries are appended in place
+/// and the buffer grows only by doubling. Room for the tokens a request may write is
+/// reserved when it starts.
+pub struct Cache {
+    len: usize,
+    stride: usize,
+    kv_dim: usize,
+    keys: Vec<f32>,
+    values: Vec<f32>,
+}
+
+impl Cache {
+    fn new(config: &Config, capacity: usize) -> Cache {
+        let stride = config.layers * config.kv_dim();
+        Cache {
+            len: 0,
+            stride,
+            kv_dim: config.kv_dim(),
+            keys: Vec::with_capacity(capacity * stride),
+            values: Vec::with_capacity(capacity * stride),
+        }
+    }
+
+    /// Room for `more` positions past `len`, before a forward pass writes them.
+    fn extend(&mut self, more: usize) {
+        let size = (self.len + more) * self.stride;
+        self.keys.resize(size, 0.0);
+        self.values.resize(size, 0.0);
+    }
+
+    fn at(&self, layer: usize, position: usize) -> usize {
+        position * self.stride + layer * self.kv_dim
+    }
+
+    fn key(&self, layer: usize, position: usize, head: usize, head_dim: usize) -> &[f32] {
+        let at = self.at(layer, position) + head * head_dim;
+        &self.keys[at..at + head_dim]
+    }
+
+    fn value(&self, layer: usize, position: usize, head: usize, head_dim: usize) -> &[f32] {
+        let at = self.at(layer, position) + head * head_dim;
+        &self.values[at..at + head_dim]
+    }
+}
+
+/// One sequence: the shared prefix it continues, if any, and its own tokens' cache.
+pub struct Sequence {
+    prefix: Option<Arc<Cache>>,
+    own: Cache,
+}
+
+impl Sequence {
+    /// Tokens the sequence holds (its position for the next one).
+    pub fn len(&self) -> usize {
+        self.prefix.as_ref().map_or(0, |p| p.len) + self.own.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The sequence as a prefix that forks share (its cache is not copied).
+    pub fn into_prefix(self) -> Arc<Cache> {
+        debug_assert!(self.prefix.is_none(), "a prefix of a prefix");
+        Arc::new(self.own)
+    }
+
+    /// The cache that holds `position`, and the position in it.
+    fn cached(&self, position: usize) -> (&Cache, usize) {
+        match &self.prefix {
+            Some(prefix) if position < prefix.len => (prefix, position),
+            Some(prefix) => (&self.own, position - prefix.len),
+            None => (&self.own, position),
+        }
+    }
+}
+
+/// A sequence and the tokens it takes in this forward pass.
+pub struct Item<'a> {
+    pub sequence: &'a mut Sequence,
+    pub tokens: &'a [u32],
+}
+
+impl Model {
+    pub fn load(
+        content: &Content,
+        file: &mut std::fs::File,
+        context: usize,
+        threads: usize,
+    ) -> Result<Model, String> {
+        let meta = |key: &str| {
+            content
+                .metadata
+                .get(key)
+                .and_then(|v| v.to_u32().ok())
+                .map(|v| v as usize)
+                .ok_or_else(|| format!("{key} is missing"))
+        };
+        let meta_f32 = |key: &str| content.metadata.get(key).and_then(|v| v.to_f32().ok());
+        if content.metadata.get("llama.expert_count").and_then(|v| v.to_u32().ok()).unwrap_or(0) > 0 {
+            return Err("mixture-of-experts models are not supported".into());
+        }
+        let (dim, heads, layers) = (
+            meta("llama.embedding_length")?,
+            meta("llama.attention.head_count")?,
+            meta("llama.block_count")?,
+        );
+        let kv_heads = meta("llama.attention.head_count_kv").unwrap_or(heads);
+        if heads == 0 || kv_heads == 0 || dim % heads != 0 || heads % kv_heads != 0 {
+            return Err(format!(
+                "{heads} heads, {kv_heads} key-value heads and width {dim} do not fit together"
+            ));
+        }
+        let head_dim = dim / heads;
+        if let Ok(rope) = meta("llama.rope.dimension_count")
+            && rope != head_dim
+        {
+            return Err(format!("RoPE over {rope} of {head_dim} dimensions is not supported"));
+        }
+        let embedding = Matrix::load(content, file, "token_embd.weight")?;
+        let vocab = embedding.rows;
+        let embedding = embedding.expect("token_embd.weight", vocab, dim)?;
+        let hidden = meta("llama.feed_forward_length")?;
+        let config = Config {
+            dim,
+            hidden,
+            layers,
+            heads,
+            kv_heads,
+            head_dim,
+            vocab,
+            eps: meta_f32("llama.attention.layer_norm_rms_epsilon").unwrap_or(1e-5),
+            rope_base: meta_f32("llama.rope.freq_base").unwrap_or(10_000.0),
+            context,
+        };
+        let kv_dim = config.kv_dim();
+        let output = if content.tensor_infos.contains_key("output.weight") {
+            Some(Matrix::load(content, file, "output.weight")?.expect("output.weight", vocab, dim)?)
+        } else {
+            None
+        };
+        let output_norm = Matrix::vector(content, file, "output_norm.weight", dim)?;
+        let mut blocks = Vec::with_capacity(layers);
+        for l in 0..layers {
+            let mut matrix = |name: &str, rows, cols| {
+                let name = format!("blk.{l}.{name}.weight");
+                Matrix::load(content, file, &name)?.expect(&name, rows, cols)
+            };
+            let (q, k, v, o) = (
+                matrix("attn_q", dim, dim)?,
+                matrix("attn_k", kv_dim, dim)?,
+                matrix("attn_v", kv_dim, dim)?,
+                matrix("attn_output", dim, dim)?,
+            );
+            let (gate, up, down) = (
+                matrix("ffn_gate", hidden, dim)?,
+                matrix("ffn_up", hidden, dim)?,
+                matrix("ffn_down", dim, hidden)?,
+            );
+            blocks.push(Layer {
+                attn_norm: Matrix::vector(content, file, &format!("blk.{l}.attn_norm.weight"), dim)?,
+                q,
+                k,
+                v,
+                o,
+                ffn_norm: Matrix::vector(content, file, &format!("blk.{l}.ffn_norm.weight"), dim)?,
+                gate,
+                up,
+                down,
+            });
+        }
+        // As candle and llama.cpp compute them: theta_i = base^(-2i / head_dim), in f32.
+        let half = head_dim / 2;
+        let theta: Vec<f32> = (0..head_dim)
+            .step_by(2)
+            .map(|i| 1f32 / config.rope_base.powf(i as f32 / head_dim as f32))
+            .collect();
+        let mut cos = Vec::with_capacity(context * half);
+        let mut sin = Vec::with_capacity(context * half);
+        for position in 0..context {
+            for theta in &theta {
+                let angle = position as f32 * theta;
+                cos.push(angle.cos());
+                sin.push(angle.sin());
+            }
+        }
+        Ok(Model {
+            config,
+            embedding,
+            output,
+            output_norm,
+            layers: blocks,
+            cos,
+            sin,
+            pool: Pool::new(threads),
+        })
+    }
+
+    pub fn threads(&self) -> usize {
+        self.pool.threads()
+    }
+
+    /// An empty sequence with room reserved for `capacity` tokens.
+    pub fn sequence(&self, capacity: usize) -> Sequence {
+        Sequence { prefix: None, own: Cache::new(&self.config, capacity) }
+    }
+
+    /// A sequence continuing `prefix`, with room reserved for `capacity` tokens of its own.
+    pub fn fork(&self, prefix: &Arc<Cache>, capacity: usize) -> Sequence {
+        Sequence { prefix: Some(prefix.clone()), own: Cache::new(&self.config, capacity) }
+    }
+
+    /// Runs the items' tokens through the model, each at its sequence's next positions,
+    /// stores their keys and values in the sequences, and returns the logits after each
+    /// item's last token.
+    pub fn forward(&self, items: &mut [Item<'_>]) -> Result<Vec<Vec<f32>>, String> {
+        let c = &self.config;
+        // Which item, and which position, each row of the batch is.
+        let mut rows: Vec<(usize, usize)> = vec![];
+        for (i, item) in items.iter().enumerate() {
+            if item.tokens.is_empty() {
+                return Err("a sequence was given no tokens".into());
+            }
+            let start = item.sequence.len();
+            if start + item.tokens.len() > c.context {
+                return Err(format!(
+                    "the sequence holds {start} tokens and has no room for {} more (the model's context is {})",
+                    item.tokens.len(),
+                    c.context
+                ));
+            }
+            if let Some(&bad) = item.tokens.iter().find(|&&t| t as usize >= c.vocab) {
+                return Err(format!("token {bad} is outside the vocabulary of {}", c.vocab));
+            }
+            rows.extend((0..item.tokens.len()).map(|j| (i, start + j)));
+        }
+        for item in items.iter_mut() {
+            item.sequence.own.extend(item.tokens.len());
+        }
+        let n = rows.len();
+        let (dim, kv_dim, hd) = (c.dim, c.kv_dim(), c.head_dim);
+        let mut x = vec![0f32; n * dim];
+        for (row, token) in x.chunks_exact_mut(dim).zip(items.iter().flat_map(|item| item.tokens)) {
+            self.embedding.decode_row(*token as usize, row);
+        }
+        let mut h = vec![0f32; n * dim];
+        let mut q = vec![0f32; n * dim];
+        let mut k = vec![0f32; n * kv_dim];
+        let mut v = vec![0f32; n * kv_dim];
+        let mut attended = vec![0f32; n * dim];
+        let mut projected = vec![0f32; n * dim];
+        let mut gate = vec![0f32; n * c.hidden];
+        let mut up = vec![0f32; n * c.hidden];
+        let threads = self.pool.threads();
+        for (l, layer) in self.layers.iter().enumerate() {
+            rms_norm(&x, &layer.attn_norm, c.eps, &mut h);
+            {
+                let input = Input::new(&h, dim);
+                let (qo, ko, vo) = (Disjoint::new(&mut q), Disjoint::new(&mut k), Disjoint::new(&mut v));
+                self.pool.run(&|index| {
+                    layer.q.times_part(&input, qo, index, threads);
+                    layer.k.times_part(&input, ko, index, threads);
+                    layer.v.times_part(&input, vo, index, threads);
+                });
+            }
+            for (r, &(_, position)) in rows.iter().enumerate() {
+                self.rope(&mut q[r * dim..(r + 1) * dim], position);
+                self.rope(&mut k[r * kv_dim..(r + 1) * kv_dim], position);
+            }
+            // The new keys and values go into each sequence's own cache, in place.
+            for (r, &(i, position)) in rows.iter().enumerate() {
+                let sequence = &mut *items[i].sequence;
+                let own_position = position - sequence.prefix.as_ref().map_or(0, |p| p.len);
+                let at = sequence.own.at(l, own_position);
+                sequence.own.keys[at..at + kv_dim].copy_from_slice(&k[r * kv_dim..(r + 1) * kv_dim]);
+                sequence.own.values[at..at + kv_dim].copy_from_slice(&v[r * kv_dim..(r + 1) * kv_dim]);
+            }
+            {
+                let sequences: Vec<&Sequence> = items.iter().map(|item| &*item.sequence).collect();
+                let out = Disjoint::new(&mut attended);
+                let tasks = n * c.heads;
+                let (q, rows) = (&q, &rows);
+                self.pool.run(&|index| {
+                    let (start, end) = part(tasks, index, threads, 1);
+                    let mut scores = Vec::new();
+                    for task in start..end {
+                        let (r, head) = (task / c.heads, task % c.heads);
+                        let (i, position) = rows[r];
+                        let query = &q[r * dim + head * hd..r * dim + (head + 1) * hd];
+                        // Safety: each (row, head) is one task's alone.
+                        let out = unsafe { out.slice(r * dim + head * hd, r * dim + (head + 1) * hd) };
+                        self.attend(sequences[i], l, head, position, query, &mut scores, out);
+                    }
+                });
+            }
+            {
+                let input = Input::new(&attended, dim);
+                let out = Disjoint::new(&mut projected);
+                self.pool.run(&|index| layer.o.times_part(&input, out, index, threads));
+            }
+            x.iter_mut().zip(&projected).for_each(|(x, p)| *x += p);
+            rms_norm(&x, &layer.ffn_norm, c.eps, &mut h);
+            {
+                let input = Input::new(&h, dim);
+                let (go, uo) = (Disjoint::new(&mut gate), Disjoint::new(&mut up));
+                self.pool.run(&|index| {
+                    layer.gate.times_part(&input, go, index, threads);
+                    layer.up.times_part(&input, uo, index, threads);
+                });
+            }
+            for (g, u) in gate.iter_mut().zip(&up) {
+                *g = *g / (1.0 + (-*g).exp()) * u;
+            }
+            {
+                let input = Input::new(&gate, c.hidden);
+                let out = Disjoint::new(&mut projected);
+                self.pool.run(&|index| layer.down.times_part(&input, out, index, threads));
+            }
+            x.iter_mut().zip(&projected).for_each(|(x, p)| *x += p);
+        }
+        for item in items.iter_mut() {
+            item.sequence.own.len += item.tokens.len();
+        }
+        // Logits only after each item's last token.
+        let mut last = Vec::with_capacity(items.len() * dim);
+        let mut end = 0;
+        for item in items.iter() {
+            end += item.tokens.len();
+            last.extend_from_slice(&x[(end - 1) * dim..end * dim]);
+        }
+        let mut normed = vec![0f32; last.len()];
+        rms_norm(&last, &self.output_norm, c.eps, &mut normed);
+        let mut logits = vec![0f32; items.len() * c.vocab];
+        {
+            let input = Input::new(&normed, dim);
+            let out = Disjoint::new(&mut logits);
+            let output = self.output.as_ref().unwrap_or(&self.embedding);
+            self.pool.run(&|index| output.times_part(&input, out, index, threads));
+        }
+        Ok(logits.chunks_exact(c.vocab).map(<[f32]>::to_vec).collect())
+    }
+
+    /// Rotates each head's pairs (2i, 2i + 1) by position x theta_i (GGUF's llama layout).
+    fn rope(&self, x: &mut [f32], position: usize) {
+        let half = self.config.head_dim / 2;
+        let (cos, sin) = (
+            &self.cos[position * half..(position + 1) * half],
+            &self.sin[position * half..(position + 1) * half],
+        );
+        for head in x.chunks_exact_mut(self.config.head_dim) {
+            for (i, pair) in head.chunks_exact_mut(2).enumerate() {
+                let (a, b) = (pair[0], pair[1]);
+                pair[0] = a * cos[i] - b * sin[i];
+                pair[1] = a * sin[i] + b * cos[i];
+            }
+        }
+    }
+
+    /// One head of one row: softmax(q . k / sqrt(d)) over positions 0..=`position`, times v.
+    #[allow(clippy::too_many_arguments)]
+    fn attend(
+        &self,
+        sequence: &Sequence,
+        layer: usize,
+        head: usize,
+        position: usize,
+        query: &[f32],
+        scores: &mut Vec<f32>,
+        out: &mut [f32],
+    ) {
+        let hd = self.config.head_dim;
+        let kv_head = head / (self.config.heads / self.config.kv_heads);
+        let scale = 1.0 / (hd as f32).sqrt();
+        scores.clear();
+        for p in 0..=position {
+            let (cache, at) = sequence.cached(p);
+            scores.push(dot(query, cache.key(layer, at, kv_head, hd)) * scale);
+        }
+        let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
+        let mut sum = 0f32;
+        for s in scores.iter_mut() {
+            *s = (*s - max).exp();
+            sum += *s;
+        }
+        out.fill(0.0);
+        for (p, s) in scores.iter().enumerate() {
+            let (cache, at) = sequence.cached(p);
+            let weight = s / sum;
+            for (o, v) in out.iter_mut().zip(cache.value(layer, at, kv_head, hd)) {
+                *o += weight * v;
+            }
+        }
+    }
+}
