@@ -153,10 +153,10 @@ impl Engine {
         &self.model
     }
 
-    /// Feeds `prompt` through a new sequence with room for `room` more tokens: the sequence
-    /// and the logits for the token after the prompt.
-    fn prefill(&self, prompt: &[u32], room: usize) -> Result<(Sequence, Vec<f32>), String> {
-        let mut sequence = self.model.sequence(prompt.len() + room);
+    /// Feeds `prompt` through a new sequence (the prefix its alternatives share): the
+    /// sequence and the logits for the token after the prompt.
+    fn prefill(&self, prompt: &[u32]) -> Result<(Sequence, Vec<f32>), String> {
+        let mut sequence = self.model.sequence(prompt.len());
         let mut logits = self.model.forward(&mut [Item { sequence: &mut sequence, tokens: prompt }])?;
         Ok((sequence, logits.remove(0)))
     }
@@ -181,7 +181,7 @@ impl Engine {
     ) -> Result<Option<Running<'e, 's>>, String> {
         let (prompt, trimmed) = self.prompt(request)?;
         let params = &request.params;
-        let (base, logits) = self.prefill(&prompt, 0)?;
+        let (base, logits) = self.prefill(&prompt)?;
         if !sink(GenerationEvent::Started { prompt_tokens: prompt.len(), trimmed }) {
             return Ok(None);
         }
@@ -338,7 +338,7 @@ impl Engine {
     pub fn time_generation(&self, prompt: &[u32], n: usize, new_tokens: usize) -> Result<Timing, String> {
         let fail = |err: candle_core::Error| err.to_string();
         let start = Instant::now();
-        let (base, logits) = self.prefill(prompt, 0)?;
+        let (base, logits) = self.prefill(prompt)?;
         let prefill = start.elapsed();
         let prefix = base.into_prefix();
         let params = SamplingParams { temperature: 0.8, top_p: 0.95, top_k: 40, ..Default::default() };

@@ -419,10 +419,6 @@ impl Model {
         })
     }
 
-    pub fn threads(&self) -> usize {
-        self.pool.threads()
-    }
-
     /// An empty sequence with room reserved for `capacity` tokens.
     pub fn sequence(&self, capacity: usize) -> Sequence {
         Sequence { prefix: None, own: Cache::new(&self.config, capacity) }
