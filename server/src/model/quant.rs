@@ -78,30 +78,23 @@ pub fn simd() -> bool {
     }
 }
 
-/// One Q4_1 row (`blocks` blocks) times the activations.
+/// One Q4_1 row (`blocks` blocks) times the activations: `dots` with one input.
 pub fn dot_q4_1(row: &[u8], x: &Q8Activations) -> f32 {
-    assert_eq!(row.len(), x.blocks() * Q4_1_BYTES, "row and activations differ in length");
-    #[cfg(target_arch = "x86_64")]
-    if simd() {
-        // Safety: AVX2 and FMA were detected; the lengths were checked above.
-        return unsafe { avx2::dot_q4_1(row, x) };
-    }
-    portable::dot_q4_1(row, x)
+    let mut out = [0f32];
+    dots(Format::Q4_1, row, std::slice::from_ref(x), &mut out);
+    out[0]
 }
 
-/// One Q8_0 row times the activations (their `s` unused).
+/// One Q8_0 row times the activations (their `s` unused): `dots` with one input.
 pub fn dot_q8_0(row: &[u8], x: &Q8Activations) -> f32 {
-    assert_eq!(row.len(), x.blocks() * Q8_0_BYTES, "row and activations differ in length");
-    #[cfg(target_arch = "x86_64")]
-    if simd() {
-        // Safety: AVX2 and FMA were detected; the lengths were checked above.
-        return unsafe { avx2::dot_q8_0(row, x) };
-    }
-    portable::dot_q8_0(row, x)
+    let mut out = [0f32];
+    dots(Format::Q8_0, row, std::slice::from_ref(x), &mut out);
+    out[0]
 }
 
-/// One row times each of `xs` (`out[t]` for `xs[t]`), the same values as `dot_q4_1` or
-/// `dot_q8_0` on each alone, to the bit; the row's blocks are decoded once per 4 inputs.
+/// One row times each of `xs` (`out[t]` for `xs[t]`): a result does not depend on the
+/// other inputs, to the bit (so a sequence's logits do not depend on its batch); the row's
+/// blocks are decoded once per 4 inputs.
 pub fn dots(format: Format, row: &[u8], xs: &[Q8Activations], out: &mut [f32]) {
     assert_eq!(xs.len(), out.len(), "one output per input");
     for x in xs {
@@ -176,37 +169,9 @@ mod avx2 {
         _mm_cvtss_f32(_mm_add_ss(twos, _mm_movehdup_ps(twos)))
     }
 
-    /// Safety: needs AVX2 and FMA; `row` holds `x.blocks()` Q4_1 blocks.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn dot_q4_1(row: &[u8], x: &Q8Activations) -> f32 {
-        let low = _mm256_set1_epi8(0x0F);
-        let ones = _mm256_set1_epi16(1);
-        let mut acc = _mm256_setzero_ps();
-        let mut mins = 0f32;
-        for b in 0..x.blocks() {
-            let block = &row[b * Q4_1_BYTES..(b + 1) * Q4_1_BYTES];
-            let (d, m) = (half_at(block, 0), half_at(block, 2));
-            // Safety: 16 bytes of nibbles at 4..20 and 32 activations at b * 32.
-            let (nibbles, y) = unsafe {
-                (
-                    _mm_loadu_si128(block.as_ptr().add(4) as *const __m128i),
-                    _mm256_loadu_si256(x.qs.as_ptr().add(b * BLOCK) as *const __m256i),
-                )
-            };
-            // Values 0..16 from the low nibbles, 16..32 from the high ones: ggml's order.
-            let values = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(nibbles, 4), nibbles), low);
-            // Unsigned 4-bit times signed 8-bit: pairs fit in i16 (2 * 15 * 128), then i32.
-            let sums = _mm256_madd_epi16(_mm256_maddubs_epi16(values, y), ones);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d[b]), _mm256_cvtepi32_ps(sums), acc);
-            mins += m * x.s[b];
-        }
-        unsafe { sum_f32(acc) + mins }
-    }
-
-    /// `dot_q4_1` of one row with `N` activation rows at once: each block's weights are
-    /// decoded once for all of them, and the `N` sums stay in registers. Each result takes
-    /// exactly the operations, in the same order, that `dot_q4_1` takes for it alone, so
-    /// the two agree to the bit.
+    /// One Q4_1 row times `N` activation rows at once: each block's weights are decoded
+    /// once for all of them, and the `N` sums stay in registers. Each result takes the same
+    /// operations, in the same order, whatever `N` is, so all `N` agree to the bit.
     /// Safety: needs AVX2 and FMA; `row` holds the blocks of every `xs[t]`.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn dots_q4_1<const N: usize>(row: &[u8], xs: &[Q8Activations], out: &mut [f32]) {
@@ -233,7 +198,7 @@ mod avx2 {
         }
     }
 
-    /// `dot_q8_0` of one row with `N` activation rows at once, as `dots_q4_1`.
+    /// One Q8_0 row times `N` activation rows at once, as `dots_q4_1`.
     /// Safety: needs AVX2 and FMA; `row` holds the blocks of every `xs[t]`.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn dots_q8_0<const N: usize>(row: &[u8], xs: &[Q8Activations], out: &mut [f32]) {
@@ -255,29 +220,6 @@ mod avx2 {
         for t in 0..N {
             out[t] = unsafe { sum_f32(acc[t]) };
         }
-    }
-
-    /// Safety: needs AVX2 and FMA; `row` holds `x.blocks()` Q8_0 blocks.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn dot_q8_0(row: &[u8], x: &Q8Activations) -> f32 {
-        let ones = _mm256_set1_epi16(1);
-        let mut acc = _mm256_setzero_ps();
-        for b in 0..x.blocks() {
-            let block = &row[b * Q8_0_BYTES..(b + 1) * Q8_0_BYTES];
-            let d = half_at(block, 0);
-            // Safety: 32 weights at 2..34 and 32 activations at b * 32.
-            let (w, y) = unsafe {
-                (
-                    _mm256_loadu_si256(block.as_ptr().add(2) as *const __m256i),
-                    _mm256_loadu_si256(x.qs.as_ptr().add(b * BLOCK) as *const __m256i),
-                )
-            };
-            // maddubs multiplies unsigned by signed: |w| times y with w's sign moved onto y.
-            let products = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(y, w));
-            let sums = _mm256_madd_epi16(products, ones);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d[b]), _mm256_cvtepi32_ps(sums), acc);
-        }
-        unsafe { sum_f32(acc) }
     }
 }
 
