@@ -2,8 +2,8 @@
 
 # Builds land outside the checkout so a fresh clone (as in CI) reuses earlier builds.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/parley/target
-# cargo-leptos sets this while it builds; setting it for plain cargo too keeps the two
-# builds' artifacts shared instead of rebuilding Leptos for each.
+# Leptos reads this when it compiles (scripts/build.sh sets it too, as cargo-leptos does);
+# setting it for every cargo command here keeps their artifacts shared.
 export LEPTOS_OUTPUT_NAME := parley
 # The binary `make run` serves, copied out of cargo's way: `cargo test` rebuilds
 # release/parley with the test build's settings, and the tests must run this one.
@@ -20,7 +20,7 @@ run: build model
 test: test-deps build model test-rust test-python test-browser
 
 build:
-	$(WITH_TOOLS) cargo leptos build --release
+	$(WITH_TOOLS) scripts/build.sh
 	install -D $(CARGO_TARGET_DIR)/release/parley $(BIN)
 
 model:

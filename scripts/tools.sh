@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the build tools a fresh machine lacks, each only when missing or at the wrong
-# version: the wasm target, cargo-leptos, wasm-bindgen-cli (the version in Cargo.lock) and
-# wasm-opt (npm package binaryen; Debian's binaryen 108 makes a wasm that never hydrates).
+# version: the wasm target, wasm-bindgen-cli (the version in Cargo.lock) and wasm-opt (npm
+# package binaryen; Debian's binaryen 108 makes a wasm that never hydrates). scripts/build.sh
+# drives them itself: cargo-leptos is not needed (nor installed).
 # Prints the PATH additions to stdout; everything else goes to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,14 +14,6 @@ log() { echo "tools: $*" >&2; }
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     log "adding the wasm32-unknown-unknown target"
     rustup target add wasm32-unknown-unknown >&2
-fi
-
-leptos_version=0.3.11
-if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$leptos_version" ]; then
-    log "installing cargo-leptos $leptos_version (about 35 CPU-minutes, once)"
-    # Its dependencies need a newer rustc than the project's; no_downloads makes it use the
-    # tools on PATH instead of fetching them from GitHub.
-    cargo +nightly install cargo-leptos --version "$leptos_version" --locked --features no_downloads >&2
 fi
 
 bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' Cargo.lock)

@@ -47,6 +47,7 @@ pub struct Matrix {
     rows: usize,
     cols: usize,
     data: Data,
+    kernel: quant::Kernel,
 }
 
 enum Data {
@@ -85,7 +86,7 @@ impl Matrix {
                     .map_err(|err| format!("{name}: {err}"))?,
             ),
         };
-        Ok(Matrix { rows, cols, data })
+        Ok(Matrix { rows, cols, data, kernel: quant::Kernel::detect() })
     }
 
     fn vector(
@@ -122,23 +123,21 @@ impl Matrix {
     }
 
     /// `out[t * rows + r]` = row `r` times input `t`, for the rows of part `index` of
-    /// `threads` (called on each thread of a `Pool::run`).
-    fn times_part(&self, input: &Input, out: Disjoint, index: usize, threads: usize) {
-        let (start, end) = part(self.rows, index, threads, 16);
+    /// `parts` (a chunk of a `Pool::run`).
+    fn times_part(&self, input: &Input, out: Disjoint, index: usize, parts: usize) {
+        let (start, end) = part(self.rows, index, parts, 16);
         let n = input.rows;
         match &self.data {
-            Data::Blocks(format, bytes) => {
-                let row_bytes = self.cols / BLOCK * format.block_bytes();
-                let mut values = vec![0f32; n];
-                for r in start..end {
-                    let row = &bytes[r * row_bytes..(r + 1) * row_bytes];
-                    quant::dots(*format, row, &input.quantized, &mut values);
-                    for (t, value) in values.iter().enumerate() {
-                        // Safety: rows [start, end) are this part's alone.
-                        unsafe { out.set(t * self.rows + r, *value) };
-                    }
-                }
-            }
+            Data::Blocks(format, bytes) => quant::rows_times(
+                self.kernel,
+                *format,
+                bytes,
+                self.cols,
+                (start, end),
+                &input.quantized,
+                out,
+                self.rows,
+            ),
             Data::F32(values) => {
                 for r in start..end {
                     let row = &values[r * self.cols..(r + 1) * self.cols];
@@ -220,13 +219,15 @@ pub struct Model {
     pool: Pool,
 }
 
-/// Keys and values of the tokens one sequence holds, for every layer, position after
-/// position (`[position][layer][kv_dim]`), so that a token's entries are appended in place
-/// and the buffer grows only by doubling. Room for the tokens a request may write is
-/// reserved when it starts.
+/// Keys and values of the tokens one sequence holds, layer by layer, each layer's
+/// positions one after another (`[layer][position][kv_dim]`), so that a head reads its
+/// keys and values in one sweep. Room for the tokens a request may write is allocated when
+/// it starts, and a token's entries are written in place; past that room the cache is laid
+/// out again at twice the size.
 pub struct Cache {
     len: usize,
-    stride: usize,
+    capacity: usize,
+    layers: usize,
     kv_dim: usize,
     keys: Vec<f32>,
     values: Vec<f32>,
@@ -234,35 +235,43 @@ pub struct Cache {
 
 impl Cache {
     fn new(config: &Config, capacity: usize) -> Cache {
-        let stride = config.layers * config.kv_dim();
+        let size = config.layers * capacity * config.kv_dim();
         Cache {
             len: 0,
-            stride,
+            capacity,
+            layers: config.layers,
             kv_dim: config.kv_dim(),
-            keys: Vec::with_capacity(capacity * stride),
-            values: Vec::with_capacity(capacity * stride),
+            keys: vec![0.0; size],
+            values: vec![0.0; size],
         }
     }
 
     /// Room for `more` positions past `len`, before a forward pass writes them.
     fn extend(&mut self, more: usize) {
-        let size = (self.len + more) * self.stride;
-        self.keys.resize(size, 0.0);
-        self.values.resize(size, 0.0);
+        if self.len + more <= self.capacity {
+            return;
+        }
+        let capacity = (self.len + more).max(2 * self.capacity);
+        let (old, kv) = (self.capacity, self.kv_dim);
+        for buffer in [&mut self.keys, &mut self.values] {
+            let mut grown = vec![0f32; self.layers * capacity * kv];
+            for layer in 0..self.layers {
+                grown[layer * capacity * kv..][..self.len * kv]
+                    .copy_from_slice(&buffer[layer * old * kv..][..self.len * kv]);
+            }
+            *buffer = grown;
+        }
+        self.capacity = capacity;
     }
 
     fn at(&self, layer: usize, position: usize) -> usize {
-        position * self.stride + layer * self.kv_dim
+        (layer * self.capacity + position) * self.kv_dim
     }
 
-    fn key(&self, layer: usize, position: usize, head: usize, head_dim: usize) -> &[f32] {
-        let at = self.at(layer, position) + head * head_dim;
-        &self.keys[at..at + head_dim]
-    }
-
-    fn value(&self, layer: usize, position: usize, head: usize, head_dim: usize) -> &[f32] {
-        let at = self.at(layer, position) + head * head_dim;
-        &self.values[at..at + head_dim]
+    /// The keys and values of `layer` for positions `0..len`, `kv_dim` values each.
+    fn layer(&self, layer: usize, len: usize) -> (&[f32], &[f32]) {
+        let at = self.at(layer, 0);
+        (&self.keys[at..at + len * self.kv_dim], &self.values[at..at + len * self.kv_dim])
     }
 }
 
@@ -286,15 +295,6 @@ impl Sequence {
     pub fn into_prefix(self) -> Arc<Cache> {
         debug_assert!(self.prefix.is_none(), "a prefix of a prefix");
         Arc::new(self.own)
-    }
-
-    /// The cache that holds `position`, and the position in it.
-    fn cached(&self, position: usize) -> (&Cache, usize) {
-        match &self.prefix {
-            Some(prefix) if position < prefix.len => (prefix, position),
-            Some(prefix) => (&self.own, position - prefix.len),
-            None => (&self.own, position),
-        }
     }
 }
 
@@ -470,16 +470,18 @@ impl Model {
         let mut projected = vec![0f32; n * dim];
         let mut gate = vec![0f32; n * c.hidden];
         let mut up = vec![0f32; n * c.hidden];
-        let threads = self.pool.threads();
+        // Chunks per product, claimed by the threads one at a time (see `pool`): enough that
+        // a thread held up elsewhere leaves little for the other to wait on.
+        let chunks = 4 * self.pool.threads();
         for (l, layer) in self.layers.iter().enumerate() {
             rms_norm(&x, &layer.attn_norm, c.eps, &mut h);
             {
                 let input = Input::new(&h, dim);
                 let (qo, ko, vo) = (Disjoint::new(&mut q), Disjoint::new(&mut k), Disjoint::new(&mut v));
-                self.pool.run(&|index| {
-                    layer.q.times_part(&input, qo, index, threads);
-                    layer.k.times_part(&input, ko, index, threads);
-                    layer.v.times_part(&input, vo, index, threads);
+                self.pool.run(chunks, &|chunk| {
+                    layer.q.times_part(&input, qo, chunk, chunks);
+                    layer.k.times_part(&input, ko, chunk, chunks);
+                    layer.v.times_part(&input, vo, chunk, chunks);
                 });
             }
             for (r, &(_, position)) in rows.iter().enumerate() {
@@ -499,8 +501,9 @@ impl Model {
                 let out = Disjoint::new(&mut attended);
                 let tasks = n * c.heads;
                 let (q, rows) = (&q, &rows);
-                self.pool.run(&|index| {
-                    let (start, end) = part(tasks, index, threads, 1);
+                let parts = chunks.min(tasks);
+                self.pool.run(parts, &|chunk| {
+                    let (start, end) = part(tasks, chunk, parts, 1);
                     let mut scores = Vec::new();
                     for task in start..end {
                         let (r, head) = (task / c.heads, task % c.heads);
@@ -515,16 +518,16 @@ impl Model {
             {
                 let input = Input::new(&attended, dim);
                 let out = Disjoint::new(&mut projected);
-                self.pool.run(&|index| layer.o.times_part(&input, out, index, threads));
+                self.pool.run(chunks, &|chunk| layer.o.times_part(&input, out, chunk, chunks));
             }
             x.iter_mut().zip(&projected).for_each(|(x, p)| *x += p);
             rms_norm(&x, &layer.ffn_norm, c.eps, &mut h);
             {
                 let input = Input::new(&h, dim);
                 let (go, uo) = (Disjoint::new(&mut gate), Disjoint::new(&mut up));
-                self.pool.run(&|index| {
-                    layer.gate.times_part(&input, go, index, threads);
-                    layer.up.times_part(&input, uo, index, threads);
+                self.pool.run(chunks, &|chunk| {
+                    layer.gate.times_part(&input, go, chunk, chunks);
+                    layer.up.times_part(&input, uo, chunk, chunks);
                 });
             }
             for (g, u) in gate.iter_mut().zip(&up) {
@@ -533,7 +536,7 @@ impl Model {
             {
                 let input = Input::new(&gate, c.hidden);
                 let out = Disjoint::new(&mut projected);
-                self.pool.run(&|index| layer.down.times_part(&input, out, index, threads));
+                self.pool.run(chunks, &|chunk| layer.down.times_part(&input, out, chunk, chunks));
             }
             x.iter_mut().zip(&projected).for_each(|(x, p)| *x += p);
         }
@@ -554,7 +557,8 @@ impl Model {
             let input = Input::new(&normed, dim);
             let out = Disjoint::new(&mut logits);
             let output = self.output.as_ref().unwrap_or(&self.embedding);
-            self.pool.run(&|index| output.times_part(&input, out, index, threads));
+            let chunks = 4 * chunks;
+            self.pool.run(chunks, &|chunk| output.times_part(&input, out, chunk, chunks));
         }
         Ok(logits.chunks_exact(c.vocab).map(<[f32]>::to_vec).collect())
     }
@@ -587,13 +591,18 @@ impl Model {
         scores: &mut Vec<f32>,
         out: &mut [f32],
     ) {
-        let hd = self.config.head_dim;
-        let kv_head = head / (self.config.heads / self.config.kv_heads);
+        let (hd, kv_dim) = (self.config.head_dim, self.config.kv_dim());
+        let at = head / (self.config.heads / self.config.kv_heads) * hd;
         let scale = 1.0 / (hd as f32).sqrt();
+        // The positions the prefix holds, then the sequence's own.
+        let shared = sequence.prefix.as_ref().map_or(0, |p| p.len).min(position + 1);
+        let parts = [
+            sequence.prefix.as_ref().map(|p| p.layer(layer, shared)),
+            Some(sequence.own.layer(layer, position + 1 - shared)),
+        ];
         scores.clear();
-        for p in 0..=position {
-            let (cache, at) = sequence.cached(p);
-            scores.push(dot(query, cache.key(layer, at, kv_head, hd)) * scale);
+        for (keys, _) in parts.iter().flatten() {
+            scores.extend(keys.chunks_exact(kv_dim).map(|key| dot(query, &key[at..at + hd]) * scale));
         }
         let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
         let mut sum = 0f32;
@@ -602,11 +611,13 @@ impl Model {
             sum += *s;
         }
         out.fill(0.0);
-        for (p, s) in scores.iter().enumerate() {
-            let (cache, at) = sequence.cached(p);
-            let weight = s / sum;
-            for (o, v) in out.iter_mut().zip(cache.value(layer, at, kv_head, hd)) {
-                *o += weight * v;
+        let mut weights = scores.iter();
+        for (_, values) in parts.iter().flatten() {
+            for (value, s) in values.chunks_exact(kv_dim).zip(&mut weights) {
+                let weight = s / sum;
+                for (o, v) in out.iter_mut().zip(&value[at..at + hd]) {
+                    *o += weight * v;
+                }
             }
         }
     }

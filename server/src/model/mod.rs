@@ -40,4 +40,6 @@ pub async fn load(path: &std::path::Path, sha256: Option<String>) -> Result<Engi
 }
 
 #[cfg(test)]
+mod agreement;
+#[cfg(test)]
 mod tests;

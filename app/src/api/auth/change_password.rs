@@ -11,7 +11,8 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     use crate::validate::{PASSWORD_MAX_CHARS, check_password};
     let user = caller().await?.ok_or_else(ApiError::unauthenticated)?;
     let state = state()?;
-    let not_yours = || ApiError::field(ErrorKind::BadCredentials, "current_password", "that is not your password");
+    let not_yours =
+        || ApiError::field(ErrorKind::BadCredentials, "current_password", "that is not your password");
     if current_password.chars().count() > PASSWORD_MAX_CHARS {
         return Err(not_yours());
     }
