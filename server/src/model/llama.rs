@@ -47,7 +47,6 @@ pub struct Matrix {
     rows: usize,
     cols: usize,
     data: Data,
-    kernel: quant::Kernel,
 }
 
 enum Data {
@@ -86,7 +85,7 @@ impl Matrix {
                     .map_err(|err| format!("{name}: {err}"))?,
             ),
         };
-        Ok(Matrix { rows, cols, data, kernel: quant::Kernel::detect() })
+        Ok(Matrix { rows, cols, data })
     }
 
     fn vector(
@@ -129,7 +128,7 @@ impl Matrix {
         let n = input.rows;
         match &self.data {
             Data::Blocks(format, bytes) => quant::rows_times(
-                self.kernel,
+                quant::Kernel::detect(),
                 *format,
                 bytes,
                 self.cols,

@@ -2,8 +2,8 @@
 //! rounded as ggml does: a weight row in Q4_1 or Q8_0 blocks of 32, times activations
 //! quantized to 8 bits per block of 32 (Q8_1 for Q4_1 rows, Q8_0 for Q8_0 rows).
 //!
-//! Each product has a portable loop and an AVX2/FMA one, chosen at run time; the tests hold
-//! both to a plain f32 reference on random blocks. Candle 0.11 has only the portable loop
+//! Each product has a portable loop and vector ones (`Kernel`), chosen at run time; the
+//! tests hold them to a plain reference on random blocks and to each other, to the bit. Candle 0.11 has only the portable loop
 //! for Q4_1, which is why the model's matrix-vector products spend most of their time there.
 
 use super::pool::{Disjoint, Pool, part};
@@ -42,10 +42,8 @@ impl Q8Activations {
             s: Vec::with_capacity(blocks),
             qs: vec![0; x.len()],
         };
-        let vector = Kernel::detect() != Kernel::Portable;
         for (values, qs) in x.chunks_exact(BLOCK).zip(out.qs.chunks_exact_mut(BLOCK)) {
-            let (d, sum) =
-                if vector { quantize_block_vector(values, qs) } else { quantize_block(values, qs) };
+            let (d, sum) = quantize_block_vector(values, qs);
             out.d.push(f16::from_f32(d).to_f32());
             out.s.push(f16::from_f32(d * sum as f32).to_f32());
         }
@@ -99,35 +97,21 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    /// The best this machine runs (detected once).
+    /// The best this machine runs: the last it can run, or AVX2 alone with
+    /// `PARLEY_NO_VNNI` set.
     pub fn detect() -> Kernel {
         static KERNEL: std::sync::OnceLock<Kernel> = std::sync::OnceLock::new();
         *KERNEL.get_or_init(|| {
-            #[cfg(target_arch = "x86_64")]
-            {
-                if std::env::var_os("PARLEY_NO_VNNI").is_none()
-                    && is_x86_feature_detected!("avx2")
-                    && is_x86_feature_detected!("fma")
-                {
-                    if avx512() {
-                        return Kernel::Avx512Pairs;
-                    }
-                    if is_x86_feature_detected!("avxvnni") {
-                        return Kernel::AvxVnni;
-                    }
-                    if is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl") {
-                        return Kernel::Avx512Vnni;
-                    }
-                }
-                if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                    return Kernel::Avx2;
-                }
+            let available = Kernel::available();
+            match std::env::var_os("PARLEY_NO_VNNI") {
+                Some(_) => available[available.len().min(2) - 1],
+                None => available[available.len() - 1],
             }
-            Kernel::Portable
         })
     }
 
-    /// The kinds this machine can run, the portable loop first (for tests and benches).
+    /// The kinds this machine can run, from the portable loop to the best (for tests and
+    /// benches).
     pub fn available() -> &'static [Kernel] {
         static KINDS: std::sync::OnceLock<Vec<Kernel>> = std::sync::OnceLock::new();
         KINDS.get_or_init(Kernel::probe)
@@ -139,11 +123,11 @@ impl Kernel {
         {
             if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
                 kinds.push(Kernel::Avx2);
-                if is_x86_feature_detected!("avxvnni") {
-                    kinds.push(Kernel::AvxVnni);
-                }
                 if is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl") {
                     kinds.push(Kernel::Avx512Vnni);
+                }
+                if is_x86_feature_detected!("avxvnni") {
+                    kinds.push(Kernel::AvxVnni);
                 }
                 if avx512() {
                     kinds.push(Kernel::Avx512Pairs);
@@ -178,11 +162,6 @@ fn avx512() -> bool {
         && is_x86_feature_detected!("avx512bw")
         && is_x86_feature_detected!("avx512vl")
         && is_x86_feature_detected!("avx512vnni")
-}
-
-/// Whether the vector loops run on this machine.
-pub fn simd() -> bool {
-    Kernel::detect() != Kernel::Portable
 }
 
 /// One Q4_1 row (`blocks` blocks) times the activations: `dots` with one input.
