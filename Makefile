@@ -10,7 +10,7 @@ export LEPTOS_OUTPUT_NAME := parley
 BIN := $(CARGO_TARGET_DIR)/dist/parley
 WITH_TOOLS = PATH="$$(scripts/tools.sh):$$PATH"
 
-.PHONY: run test build model test-deps test-rust test-python test-browser test-durability fuzz bench-export bench-load bench-model
+.PHONY: run test build model test-deps test-rust test-python test-browser test-durability fuzz bench-export bench-load bench-model bench-pages
 
 ## Build the release server and browser bundle, fetch the model, serve on 127.0.0.1:3000.
 run: build model
@@ -53,6 +53,12 @@ test-browser:
 ## The model's speed beside llama.cpp's (built once from llama-cpp-python 0.3.36's source).
 bench-model: build model
 	scripts/bench-model.sh $(BIN) 2
+
+## Time to interactive of the Rank and Write pages in Chromium, beside the bundle served
+## uncompressed and uncached; RUNS loads each.
+RUNS ?= 7
+bench-pages: build test-deps
+	cd tests/browser && RUNS=$(RUNS) PARLEY_BIN=$(BIN) PARLEY_SITE_ROOT=$(CURDIR)/target/site node bench-pages.mjs
 
 ## Export benchmark: 1,000,000 preference pairs from SQLite, time and peak memory.
 bench-export: build

@@ -8,7 +8,7 @@ use crate::pages::{
     ModelPage, MyWorkPage, NotFound, ProgressPage, RankPage, ReviewPage, SetupPage, StatsPage, WritePage,
 };
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::SsrMode;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{StaticSegment, path};
@@ -29,6 +29,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 // The icon travels in the page: no request, no 404.
                 <link rel="icon" type="image/svg+xml" href=FAVICON />
+                // In the shell, not in the hydrated app: the name comes from the server.
+                <link rel="stylesheet" href=style_href() />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -38,6 +40,16 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// The style sheet's address: the server's (a content-hashed name) where it runs, else
+/// the name `cargo leptos build` gives it.
+fn style_href() -> String {
+    #[cfg(feature = "ssr")]
+    if let Some(state) = use_context::<crate::ssr::AppState>() {
+        return state.style_href.to_string();
+    }
+    "/pkg/parley.css".to_string()
 }
 
 /// Who is signed in, and the actions that change it. The user resource refetches whenever
@@ -71,7 +83,6 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/parley.css" />
         <Title text="Parley" />
         <Router>
             <Nav />

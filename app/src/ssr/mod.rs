@@ -42,6 +42,9 @@ pub struct AppState {
     pub filter: Arc<content_filter::FilterState>,
     /// The quality figures, kept a while once computed.
     pub figures: Arc<figures::FigureCache>,
+    /// Where the style sheet is served: its name carries a hash of its content
+    /// (scripts/build.sh), so browsers may keep it for good.
+    pub style_href: Arc<str>,
 }
 
 pub fn state() -> Result<AppState, ApiError> {

@@ -26,7 +26,7 @@ pub async fn page_guard(State(state): State<AppState>, request: Request, next: N
             Redirect::to("/account").into_response()
         }
         Ok(Some(user)) if user.role.allows(needs) => next.run(request).await,
-        Ok(Some(user)) => forbidden(needs, user.role),
+        Ok(Some(user)) => forbidden(needs, user.role, &state.style_href),
         Ok(None) => match state.store.user_count().await {
             Ok(0) => Redirect::to("/setup").into_response(),
             Ok(_) => Redirect::to(&format!("/login?next={}", encode_path(path))).into_response(),
@@ -36,10 +36,10 @@ pub async fn page_guard(State(state): State<AppState>, request: Request, next: N
     }
 }
 
-fn forbidden(needs: Role, has: Role) -> Response {
+fn forbidden(needs: Role, has: Role, style_href: &str) -> Response {
     let page = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not allowed · Parley</title>\
-         <link rel=\"stylesheet\" href=\"/pkg/parley.css\"></head><body><main><section class=\"card\">\
+         <link rel=\"stylesheet\" href=\"{style_href}\"></head><body><main><section class=\"card\">\
          <h1>Not allowed</h1><p>This page needs the {needs} role; you are signed in as {has}.</p>\
          <p><a href=\"/\">Back to the start page</a></p></section></main></body></html>"
     );

@@ -1,5 +1,6 @@
 //! The axum side: the router (Leptos pages, server functions, static files) and `serve`.
 
+mod assets;
 mod body_limit;
 mod converse;
 mod datasets;
@@ -67,8 +68,19 @@ pub fn router(state: AppState, options: LeptosOptions, sql: Arc<SqlStore>, impor
             let options = options.clone();
             move || shell(options.clone())
         })
+        // The browser bundle: precompressed, cached for good under hashed names.
+        .nest_service(
+            &format!("/{}", options.site_pkg_dir),
+            axum::Router::new()
+                .fallback_service(assets::pkg_service(
+                    std::path::Path::new(options.site_root.as_ref()),
+                    &options.site_pkg_dir,
+                ))
+                .layer(axum::middleware::from_fn(assets::pkg_cache)),
+        )
         // The not-found page renders the app too (navigation, who is signed in).
         .fallback(leptos_axum::file_and_error_handler_with_context(context, shell))
+        .layer(axum::middleware::from_fn(assets::page_cache))
         .layer(axum::middleware::from_fn(error_status::server_fn_error_status))
         .layer(axum::middleware::from_fn_with_state(state, guard::page_guard))
         .layer(axum::middleware::from_fn_with_state(import_limit, body_limit::limit_body))
@@ -130,6 +142,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     });
     let filter = Arc::new(app::ssr::content_filter::FilterState::new(moderation));
+    let assets = assets::Assets::read(&args.site_root, "pkg")?;
     crate::sampler::spawn(store.clone(), models.clone(), filter.clone(), comparison_work.clone());
     let state = AppState {
         store,
@@ -142,10 +155,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         figures: Arc::new(app::ssr::figures::FigureCache::new(std::time::Duration::from_secs(
             args.figures_secs,
         ))),
+        style_href: format!("/pkg/{}", assets.style).into(),
     };
     app::api::stats::warm(&state);
     let options = LeptosOptions::builder()
-        .output_name("parley")
+        .output_name(assets.bundle)
         .site_root(args.site_root.display().to_string())
         .site_pkg_dir("pkg")
         .site_addr(args.addr)
