@@ -14,7 +14,7 @@ const PASSWORD = 'a long enough passphrase';
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function signedInPage(context, base) {
+async function hydrationTimedPage(context) {
   const page = await context.newPage();
   await page.addInitScript(() => {
     new MutationObserver((_, observer) => {
@@ -28,7 +28,7 @@ async function signedInPage(context, base) {
 }
 
 /// One load of `path`: [ms to hydrated, bytes over the network].
-async function load(context, page, cdp, path, base) {
+async function load(page, cdp, path, base) {
   let bytes = 0;
   const count = (e) => { bytes += e.encodedDataLength; };
   cdp.on('Network.loadingFinished', count);
@@ -47,7 +47,7 @@ async function measure(base, cookies, { baseline, warm, line }) {
   const browser = await startBrowser();
   try {
     await browser.context.addCookies(cookies);
-    const page = await signedInPage(browser.context, base);
+    const page = await hydrationTimedPage(browser.context);
     const cdp = await browser.context.newCDPSession(page);
     await cdp.send('Network.enable');
     if (line) await cdp.send('Network.emulateNetworkConditions', LINE);
@@ -61,8 +61,8 @@ async function measure(base, cookies, { baseline, warm, line }) {
       const sizes = [];
       for (let run = 0; run < RUNS; run++) {
         if (!warm) await cdp.send('Network.clearBrowserCache');
-        else if (run === 0) await load(browser.context, page, cdp, path, base); // fill the cache
-        const [ms, bytes] = await load(browser.context, page, cdp, path, base);
+        else if (run === 0) await load(page, cdp, path, base); // fill the cache
+        const [ms, bytes] = await load(page, cdp, path, base);
         times.push(ms);
         sizes.push(bytes);
       }

@@ -27,9 +27,16 @@ async function chatWithThreeReplies(page) {
     const form = { conversation_id: chat, request_id: id, role: 'user', text: question };
     if (parent) form.parent_id = parent;
     await call(page, 'conversations/add_message', form);
-    const reply = crypto.randomUUID();
-    const url = `${running.parley.base}/api/conversations/${chat}/generate?purpose=reply&parent=${id}&request_id=${reply}`;
-    const body = await (await page.request.get(url)).text();
+    // The tiny model's random weights sometimes write 8 tokens of nothing, which Parley
+    // refuses ("the model wrote nothing; try again"): ask again, as a trainer would.
+    let reply;
+    let body;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      reply = crypto.randomUUID();
+      const url = `${running.parley.base}/api/conversations/${chat}/generate?purpose=reply&parent=${id}&request_id=${reply}`;
+      body = await (await page.request.get(url)).text();
+      if (!body.includes('the model wrote nothing')) break;
+    }
     assert.match(body, /event: saved/);
     parent = reply;
   }

@@ -27,6 +27,9 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+/// The browser bundle's folder under the site root, and its address.
+const PKG_DIR: &str = "pkg";
+
 /// The routes that are neither pages nor server functions, with their methods.
 fn plain_routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
     vec![
@@ -142,7 +145,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     });
     let filter = Arc::new(app::ssr::content_filter::FilterState::new(moderation));
-    let assets = assets::Assets::read(&args.site_root, "pkg")?;
+    let assets = assets::Assets::read(&args.site_root, PKG_DIR)?;
     crate::sampler::spawn(store.clone(), models.clone(), filter.clone(), comparison_work.clone());
     let state = AppState {
         store,
@@ -155,13 +158,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         figures: Arc::new(app::ssr::figures::FigureCache::new(std::time::Duration::from_secs(
             args.figures_secs,
         ))),
-        style_href: format!("/pkg/{}", assets.style).into(),
+        style_href: format!("/{PKG_DIR}/{}", assets.style).into(),
     };
     app::api::stats::warm(&state);
     let options = LeptosOptions::builder()
         .output_name(assets.bundle)
         .site_root(args.site_root.display().to_string())
-        .site_pkg_dir("pkg")
+        .site_pkg_dir(PKG_DIR)
         .site_addr(args.addr)
         // PROD: no live-reload socket script in the pages.
         .env(leptos::config::Env::PROD)
