@@ -10,7 +10,7 @@ export LEPTOS_OUTPUT_NAME := parley
 BIN := $(CARGO_TARGET_DIR)/dist/parley
 WITH_TOOLS = PATH="$$(scripts/tools.sh):$$PATH"
 
-.PHONY: run test build model test-deps test-rust test-python test-browser test-durability fuzz bench-export bench-load bench-model bench-pages
+.PHONY: run test build model test-deps test-rust test-python test-browser test-durability fuzz bench-export bench-load bench-model bench-pages bench-reward
 
 ## Build the release server and browser bundle, fetch the model, serve on 127.0.0.1:3000.
 run: build model
@@ -59,6 +59,11 @@ bench-model: build model
 RUNS ?= 7
 bench-pages: build test-deps
 	cd tests/browser && RUNS=$(RUNS) PARLEY_BIN=$(BIN) PARLEY_SITE_ROOT=$(CURDIR)/target/site node bench-pages.mjs
+
+## Reward model on the shared HH-RLHF file imported as rankings: held-out accuracy of a
+## Bradley–Terry head on the model's features, a random-label control, the time it took.
+bench-reward: build model
+	scripts/bench-reward.sh $(BIN)
 
 ## Export benchmark: 1,000,000 preference pairs from SQLite, time and peak memory.
 bench-export: build

@@ -5,7 +5,8 @@ use crate::error::ApiError;
 use crate::pages::{
     AccountPage, AdminPage, ApiKeysPage, ChatPage, ChatStartPage, ComparisonsPage, DatasetsPage,
     DemonstrationPage, FeedbackPage, FilterPage, GuidelinesPage, HomePage, LeaderboardPage, LoginPage,
-    ModelPage, MyWorkPage, NotFound, ProgressPage, RankPage, ReviewPage, SetupPage, StatsPage, WritePage,
+    ModelPage, MyWorkPage, NotFound, ProgressPage, RankPage, ReviewPage, RewardPage, SetupPage, StatsPage,
+    WritePage,
 };
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
@@ -105,6 +106,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/rank/:id") view=RankPage />
                     <Route path=path!("/admin/comparisons") view=ComparisonsPage />
                     <Route path=path!("/admin/filter") view=FilterPage />
+                    <Route path=path!("/admin/reward") view=RewardPage />
                     <Route path=path!("/feedback") view=FeedbackPage />
                     <Route path=path!("/review") view=ReviewPage />
                     <Route path=path!("/datasets") view=DatasetsPage />

@@ -67,6 +67,9 @@ pub struct BatchProgress {
     /// Drawn from imported prompts rather than chat replies.
     #[serde(default)]
     pub from_prompts: bool,
+    /// The source of the import whose preference rows made the batch (already ranked).
+    #[serde(default)]
+    pub imported: Option<String>,
     pub comparisons: i64,
     /// Comparisons whose completions are still being sampled.
     pub pending: i64,

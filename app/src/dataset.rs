@@ -18,6 +18,10 @@ crate::conversation::named_enum!(
         Messages = "messages",
         /// Anthropic HH-RLHF `{"chosen": "\n\nHuman: …", "rejected": …}`.
         HhRlhf = "hh-rlhf",
+        /// TRL preference `{"prompt", "chosen", "rejected"}`, strings or messages.
+        TrlPreference = "trl-preference",
+        /// Rankings kept whole, as Parley exports them: `prompt`, `completions`, `ranking`.
+        Kwise = "kwise",
         /// Open-Assistant trees `{"message_tree_id", "prompt": node}`.
         Oasst = "oasst",
         /// One prompt a line: a JSON string, or `{"prompt": "…"}` / `{"text": "…"}`.
@@ -56,6 +60,11 @@ pub struct ImportSummary {
     pub prompts: usize,
     /// Conversations and prompts already stored (same text), skipped.
     pub duplicates: usize,
+    /// Comparisons made of preference rows (HH-RLHF, TRL, K-wise), and the rankings they hold.
+    #[serde(default)]
+    pub comparisons: usize,
+    #[serde(default)]
+    pub rankings: usize,
     pub created_at: String,
 }
 

@@ -20,6 +20,7 @@ pub mod pages;
 pub mod quality;
 pub mod ranking;
 pub mod review;
+pub mod reward;
 pub mod stats;
 pub mod validate;
 

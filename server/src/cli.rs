@@ -35,11 +35,15 @@ pub enum Command {
     /// Check a model file, or write the tiny test model.
     #[command(subcommand)]
     Model(ModelCommand),
-    /// Import a JSONL file (instruction, messages, HH-RLHF, Open-Assistant trees, prompts;
-    /// gzip too) as conversations and prompts: all of it, or nothing and the problems named.
+    /// Import a JSONL file (instruction, messages, HH-RLHF, TRL preference, K-wise rankings,
+    /// Open-Assistant trees, prompts; gzip too) as conversations, prompts and ranked
+    /// comparisons: all of it, or nothing and the problems named.
     Import(crate::datasets::cli::ImportArgs),
     /// Export training sets (SFT, preference, KTO, filter feedback, trees) and a manifest.
     Export(crate::datasets::cli::ExportArgs),
+    /// A reward model on the studio's comparisons: train a head, score pairs with it.
+    #[command(subcommand)]
+    Reward(crate::reward::RewardCommand),
     /// Fill a database with synthetic rankings, for the export benchmark.
     Seed(crate::datasets::cli::SeedArgs),
     /// Measure the model: prompt and generation tokens/s, time to first token, K alternatives.
@@ -281,6 +285,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Bench(args)) => crate::bench::run(args).await,
         Some(Command::Import(args)) => crate::datasets::cli::import(args).await,
         Some(Command::Export(args)) => crate::datasets::cli::export(args).await,
+        Some(Command::Reward(command)) => crate::reward::run(command).await,
         Some(Command::Seed(args)) => crate::datasets::cli::seed(args).await,
         Some(Command::BenchLoad(args)) => crate::bench_load::run(args).await,
         Some(Command::Routes) => {

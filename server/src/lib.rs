@@ -13,5 +13,6 @@ pub mod model;
 pub mod model_file;
 pub mod moderation;
 pub mod openai;
+pub mod reward;
 pub mod sampler;
 pub mod store;

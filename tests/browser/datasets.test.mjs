@@ -1,5 +1,6 @@
 // Datasets in a real browser against the release build: the admin uploads the shared
-// HH-RLHF file (gzip) and sees it imported; a file with a bad line is refused with the line
+// HH-RLHF file (gzip) and sees it imported, its pairs as ranked comparisons credited to the
+// source (exported so, and listed as a done batch on Admin -> Comparisons); a file with a bad line is refused with the line
 // and field named and nothing stored; the SFT export downloads (a real click on the link)
 // with every conversation, and with a split seed the test part holds only some, and as
 // Parquet; an imported prompt starts a chat, and a batch of comparisons drawn from imported
@@ -46,6 +47,11 @@ test('import a real file, refuse a bad one, export SFT', async () => {
   await page.getByRole('button', { name: 'Import' }).click();
   await page.getByTestId('import-done').filter({ hasText: '2312 conversations, 0 prompts; 0 duplicates skipped' }).waitFor();
   await page.getByTestId('import-row').filter({ hasText: 'hh-rlhf' }).waitFor();
+  // Each pair is also a comparison ranked as the file says, credited to the source.
+  assert.match(await page.getByTestId('import-done').textContent(), /2312 comparisons with 2312 rankings, credited to hh-rlhf\./);
+  const pairs = await downloadLines(page, page.getByTestId('export-preference-trl'));
+  assert.equal(pairs.lines.length, 2312);
+  assert.ok(pairs.lines.every((l) => JSON.parse(l).trainer === 'import:hh-rlhf'));
 
   const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'parley-bad-')), 'bad.jsonl');
   fs.writeFileSync(bad, '{"instruction": "Say hi", "output": "Hi"}\n{"instruction": 7, "output": "x"}\n');
@@ -55,6 +61,15 @@ test('import a real file, refuse a bad one, export SFT', async () => {
   await refused.locator('li').filter({ hasText: 'line 2: instruction: must be a string, not a number' }).waitFor();
   assert.match(await refused.textContent(), /nothing imported: 1 problem/);
   assert.equal(await page.getByTestId('import-row').count(), 1, 'nothing of the bad file stored');
+
+  // The imported rankings are a batch of their own, done, on Admin -> Comparisons.
+  await page.goto(base + '/admin/comparisons');
+  await hydrated(page);
+  const batch = page.getByTestId('batch').filter({ hasText: 'ranked in the import of hh-rlhf' });
+  await batch.getByTestId('ranked').filter({ hasText: '2312 of 2312' }).waitFor();
+  await page.screenshot({ path: path.join(os.tmpdir(), 'parley-imported-batch.png'), fullPage: true });
+  await page.goto(base + '/datasets');
+  await hydrated(page);
 
   const sft = await downloadLines(page, page.getByTestId('export-sft'));
   assert.equal(sft.name, 'sft.jsonl');

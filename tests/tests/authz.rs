@@ -260,6 +260,19 @@ fn table() -> Vec<Case> {
         function("filter/save_policy", ADMINS, |f, _| form(&[("policy", f.filter_policy.as_str())])),
         function("datasets/imports", ADMINS, |_, _| form(&[])),
         function("rank/batches", ADMINS, |_, _| form(&[])),
+        function("reward/runs", ADMINS, |_, _| form(&[])),
+        // An admin gets past the role check to the options' (a run started here would write
+        // in the background while other rows are checked for writes).
+        function("reward/start", [401, 403, 403, 403, 422, 401], |_, _| {
+            Call::Form(vec![
+                ("request_id", id()),
+                ("split_seed", "7".into()),
+                ("test_ratio", "0.9".into()),
+                ("layers", "1".into()),
+            ])
+        }),
+        // An admin is told the run does not exist.
+        function("reward/cancel", [401, 403, 403, 403, 404, 401], |_, _| Call::Form(vec![("id", id())])),
         function("rank/create_batch", ADMINS, |_, _| {
             Call::Form(vec![
                 ("request_id", id()),

@@ -120,6 +120,142 @@ async fn real_files_import_and_round_trip(engine: Engine) {
 }
 on_both_engines!(real_files_import_and_round_trip);
 
+/// HH-RLHF's `"\n\nHuman: …\n\nAssistant: …"` as turns (role, text trimmed), read here
+/// independently of the importer.
+fn hh_turns(text: &str) -> Vec<(String, String)> {
+    let mut turns = vec![];
+    for piece in text.split("\n\nHuman:").skip(1) {
+        let mut parts = piece.split("\n\nAssistant:");
+        turns.push(("user".to_string(), parts.next().unwrap_or("").trim().to_string()));
+        turns.extend(parts.map(|p| ("assistant".to_string(), p.trim().to_string())));
+    }
+    turns
+}
+
+fn hh_string(turns: &[(String, String)]) -> String {
+    turns
+        .iter()
+        .map(|(role, text)| format!("\n\n{}: {text}", if role == "user" { "Human" } else { "Assistant" }))
+        .collect()
+}
+
+async fn preference_files_import_as_rankings(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let admin = app.first_admin("admin@example.org", PASSWORD).await;
+    let hh = std::fs::read(shared_data("hh-rlhf-harmless-base-test.jsonl.gz")).unwrap();
+    let query = format!("request_id={}&source=hh-rlhf&file_name=hh.jsonl.gz", id());
+    let done: Value = upload(&app, &admin, hh, &query).await.json().await.unwrap();
+    // Every row parts at an assistant's reply: one comparison and one ranking each.
+    assert_eq!(
+        (done["conversations"].as_u64(), done["comparisons"].as_u64(), done["rankings"].as_u64()),
+        (Some(2312), Some(2312), Some(2312)),
+        "{done}"
+    );
+    // The pairs exported are the file's own, where its two sides differ in the last reply
+    // alone (all but 5 rows); the rest rank the replies where the two sides part.
+    let mut file = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::MultiGzDecoder::new(
+            &std::fs::read(shared_data("hh-rlhf-harmless-base-test.jsonl.gz")).unwrap()[..],
+        ),
+        &mut file,
+    )
+    .unwrap();
+    let exported: BTreeSet<(String, String)> =
+        lines(&download(&app, &admin, "format=preference-hh&source=hh-rlhf").await)
+            .iter()
+            .map(|r| (r["chosen"].as_str().unwrap().to_string(), r["rejected"].as_str().unwrap().to_string()))
+            .collect();
+    assert_eq!(exported.len(), 2312);
+    let mut same_prefix = 0;
+    for row in lines(&file) {
+        let (chosen, rejected) =
+            (hh_turns(row["chosen"].as_str().unwrap()), hh_turns(row["rejected"].as_str().unwrap()));
+        if chosen.len() == rejected.len() && chosen[..chosen.len() - 1] == rejected[..rejected.len() - 1] {
+            same_prefix += 1;
+            assert!(exported.contains(&(hh_string(&chosen), hh_string(&rejected))), "{row}");
+        }
+    }
+    assert_eq!(same_prefix, 2307);
+    // Credited to the source, not to a person: named so in the export, not among the people,
+    // and no account to sign in with.
+    let trl = lines(&download(&app, &admin, "format=preference-trl&source=hh-rlhf&pseudonym_seed=3").await);
+    assert!(trl.iter().all(|r| r["trainer"] == "import:hh-rlhf"), "{}", trl[0]);
+    let people = app.call_ok(&admin, "users/list", &[]).await;
+    assert!(!people.to_string().contains("import:"), "{people}");
+    let signed =
+        app.call(&app.client(), "auth/login", &[("email", "import:hh-rlhf"), ("password", "!")]).await;
+    assert_ne!(signed.status(), 200);
+
+    // K-wise rows as Parley exports them come back as the same rankings; rows of several
+    // trainers ranking the same replies are one comparison, each trainer credited apart.
+    let kwise_text = download(&app, &admin, "format=kwise&source=hh-rlhf").await;
+    // (Figures computed for each view: the kept ones date from the server's start.)
+    let other = TestApp::spawn_with(engine, &["--figures-secs", "0"]).await;
+    let other_admin = other.first_admin("admin@example.org", PASSWORD).await;
+    let mut two_rankers = kwise_text.clone();
+    let first = lines(&kwise_text)[0].clone();
+    let mut flipped = first.clone();
+    flipped["ranking"] = serde_json::json!([1, 0]);
+    flipped["groups"] = serde_json::json!([[1], [0]]);
+    flipped["trainer"] = serde_json::json!("someone else");
+    two_rankers.push_str(&format!("{flipped}\n"));
+    let done: Value =
+        upload(&other, &other_admin, two_rankers.into_bytes(), &format!("request_id={}&source=kw", id()))
+            .await
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(
+        (done["format"].as_str(), done["comparisons"].as_u64(), done["rankings"].as_u64()),
+        (Some("kwise"), Some(2312), Some(2313)),
+        "{done}"
+    );
+    let whole = |text: &str| -> BTreeSet<String> {
+        lines(text)
+            .iter()
+            .map(|r| serde_json::json!([r["prompt"], r["completions"], r["groups"]]).to_string())
+            .collect()
+    };
+    let again = download(&other, &other_admin, "format=kwise&source=kw").await;
+    let mut expected = whole(&kwise_text);
+    expected.insert(serde_json::json!([first["prompt"], first["completions"], [[1], [0]]]).to_string());
+    assert_eq!(whole(&again), expected);
+    let trainers: BTreeSet<String> =
+        lines(&again).iter().map(|r| r["trainer"].as_str().unwrap().to_string()).collect();
+    assert_eq!(
+        trainers,
+        BTreeSet::from(["import:kw/import:hh-rlhf".to_string(), "import:kw/someone else".to_string()])
+    );
+    let split = lines(&again).iter().filter(|r| r["rankers"] == 2).count();
+    assert_eq!(split, 2, "the comparison ranked twice carries both rankings' consensus");
+    // They count in the Quality page's agreement like trainers' rankings.
+    let quality = other.call_ok(&other_admin, "stats/dashboard", &[]).await;
+    assert!(quality.to_string().contains("import:kw/someone else"), "{quality}");
+
+    // A TRL file sent by 20 admins' tabs at once, each its own request: stored once.
+    let trl_file: String = (0..50)
+        .map(|i| {
+            serde_json::json!({"prompt": format!("Question {i}?"), "chosen": "Yes.", "rejected": "No."})
+                .to_string()
+                + "\n"
+        })
+        .collect();
+    let sends = (0..20).map(|_| {
+        let query = format!("request_id={}&source=trl", id());
+        let (app, admin, body) = (&app, &admin, trl_file.clone().into_bytes());
+        async move { upload(app, admin, body, &query).await.json::<Value>().await.unwrap() }
+    });
+    let answers = futures::future::join_all(sends).await;
+    let stored: u64 = answers.iter().map(|a| a["comparisons"].as_u64().unwrap()).sum();
+    let duplicates: u64 = answers.iter().map(|a| a["duplicates"].as_u64().unwrap()).sum();
+    assert_eq!((stored, duplicates), (50, 19 * 50), "{answers:?}");
+    let pairs = lines(&download(&app, &admin, "format=preference-trl&source=trl").await);
+    assert_eq!(pairs.len(), 50);
+    assert!(pairs.iter().all(|p| p["chosen"][0]["content"] == "Yes." && p["prompt"][0]["role"] == "user"));
+}
+on_both_engines!(preference_files_import_as_rankings);
+
 async fn bad_files_import_nothing(engine: Engine) {
     let app = TestApp::spawn_with(engine, &["--max-import-mb", "1"]).await;
     let admin = app.first_admin("admin@example.org", PASSWORD).await;

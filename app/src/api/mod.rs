@@ -11,5 +11,6 @@ pub mod keys;
 pub mod model;
 pub mod rank;
 pub mod review;
+pub mod reward;
 pub mod stats;
 pub mod users;

@@ -40,8 +40,11 @@ pub fn DatasetsPage() -> impl IntoView {
             <p class="muted">
                 "JSONL, or JSONL compressed with gzip: instruction rows (instruction or prompt, optional input, "
                 "optional output / response / completion), OpenAI / TRL messages, Anthropic HH-RLHF pairs, "
-                "Open-Assistant trees, or one prompt a line. Rows with an answer become submitted demonstrations; "
-                "prompts without one become prompts to chat from. A file with any bad line imports nothing."
+                "TRL preference rows (prompt / chosen / rejected), rankings kept whole (prompt / completions / ranking, "
+                "as Parley exports them), Open-Assistant trees, or one prompt a line. Rows with an answer become "
+                "submitted demonstrations; prompts without one become prompts to chat from. Preference rows also "
+                "become comparisons, ranked as the file says and credited to the source (not to a trainer): they "
+                "export and count in agreement like Parley's own. A file with any bad line imports nothing."
             </p>
             <form class="stack" on:submit=start data-testid="import-form">
                 <label>"File" <input type="file" name="file" accept=".jsonl,.json,.gz,.jsonl.gz" node_ref=file_input required /></label>
@@ -65,8 +68,13 @@ pub fn DatasetsPage() -> impl IntoView {
                 Outcome::Reading => view! { <p data-testid="upload-progress">"Uploaded; reading and storing…"</p> }.into_any(),
                 Outcome::Done(done) => view! {
                     <p class="notice" role="status" data-testid="import-done">{format!(
-                        "Imported {} ({}, {} rows): {} conversations, {} prompts; {} duplicates skipped.",
-                        done.file_name, done.format.as_str(), done.rows, done.conversations, done.prompts, done.duplicates
+                        "Imported {} ({}, {} rows): {} conversations, {} prompts; {} duplicates skipped.{}",
+                        done.file_name, done.format.as_str(), done.rows, done.conversations, done.prompts, done.duplicates,
+                        if done.comparisons > 0 {
+                            format!(" {} comparisons with {} rankings, credited to {}.", done.comparisons, done.rankings, done.source)
+                        } else {
+                            String::new()
+                        }
                     )}</p>
                 }.into_any(),
                 Outcome::Refused { message, problems, total } => view! {
@@ -89,11 +97,12 @@ pub fn DatasetsPage() -> impl IntoView {
                             <td>{i.conversations}</td>
                             <td>{i.prompts}</td>
                             <td>{i.duplicates}</td>
+                            <td>{i.comparisons}</td>
                         </tr>
                     }).collect_view();
                     view! {
                         <table>
-                            <thead><tr><th>"When"</th><th>"Source"</th><th>"Format"</th><th>"File"</th><th>"Conversations"</th><th>"Prompts"</th><th>"Duplicates"</th></tr></thead>
+                            <thead><tr><th>"When"</th><th>"Source"</th><th>"Format"</th><th>"File"</th><th>"Conversations"</th><th>"Prompts"</th><th>"Duplicates"</th><th>"Ranked comparisons"</th></tr></thead>
                             <tbody>{rows}</tbody>
                         </table>
                     }

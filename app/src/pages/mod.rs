@@ -15,7 +15,9 @@ mod stats;
 mod write;
 
 pub use account::AccountPage;
-pub use admin::{AdminPage, ApiKeysPage, ComparisonsPage, FilterPage, GuidelinesPage, ModelPage, short_time};
+pub use admin::{
+    AdminPage, ApiKeysPage, ComparisonsPage, FilterPage, GuidelinesPage, ModelPage, RewardPage, short_time,
+};
 pub use area::AreaPage;
 pub use chat::{ChatPage, ChatStartPage};
 pub use datasets::DatasetsPage;

@@ -7,6 +7,7 @@ pub mod figures;
 pub mod model;
 pub mod moderation;
 mod passwords;
+pub mod reward;
 mod session;
 mod store;
 
@@ -45,6 +46,8 @@ pub struct AppState {
     /// Where the style sheet is served: its name carries a hash of its content
     /// (scripts/build.sh), so browsers may keep it for good.
     pub style_href: Arc<str>,
+    /// Trains reward models on the model file Parley serves (none with a remote engine).
+    pub reward: Option<Arc<dyn reward::RewardTrainer>>,
 }
 
 pub fn state() -> Result<AppState, ApiError> {

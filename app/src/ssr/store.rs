@@ -242,7 +242,11 @@ pub trait Store: Send + Sync {
     /// Creates an account. A retry with the same id (and e-mail) returns the stored account.
     async fn create_user(&self, user: NewUser) -> Result<User, StoreError>;
     async fn user_by_email(&self, email: &str) -> Result<Option<StoredUser>, StoreError>;
+    /// The people's accounts (not those standing for an import's source).
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// Every account's id and name: the people's e-mails, and `import:<source>` for the
+    /// accounts credited with imported rankings.
+    async fn account_names(&self) -> Result<Vec<(Uuid, String)>, StoreError>;
     async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError>;
     async fn admin_count(&self) -> Result<i64, StoreError>;
     async fn set_role(&self, user_id: Uuid, role: Role) -> Result<User, StoreError>;

@@ -19,7 +19,7 @@ pub const DEFAULT_MAX_IMPORT_MB: usize = 256;
 pub struct ImportArgs {
     /// A JSONL file (or .jsonl.gz).
     pub file: PathBuf,
-    /// auto, instruction, messages, hh-rlhf, oasst or prompts.
+    /// auto, instruction, messages, hh-rlhf, trl-preference, kwise, oasst or prompts.
     #[arg(long, default_value = "auto")]
     pub format: ImportFormat,
     /// Where the data came from, kept on each conversation [default: the file name].
@@ -50,24 +50,14 @@ pub struct ExportArgs {
     /// Folder to write the files and manifest.json into.
     #[arg(long)]
     pub out: PathBuf,
-    /// First day (YYYY-MM-DD) of the items' last change.
-    #[arg(long)]
-    pub from: Option<String>,
-    /// Last day (YYYY-MM-DD), included.
-    #[arg(long)]
-    pub to: Option<String>,
-    /// Only this trainer's work (e-mail).
-    #[arg(long)]
-    pub trainer: Option<String>,
+    #[command(flatten)]
+    pub selection: Selection,
     /// Only texts of this model version (its id).
     #[arg(long)]
     pub model_version: Option<Uuid>,
     /// SFT: `accepted` for reviewed demonstrations only [default: submitted and accepted].
     #[arg(long)]
     pub status: Option<String>,
-    /// Only conversations from this source: `parley` or an import's source.
-    #[arg(long)]
-    pub source: Option<String>,
     /// Preference pairs: also a pair of margin 0 for each tie.
     #[arg(long)]
     pub ties: bool,
@@ -86,6 +76,42 @@ pub struct ExportArgs {
     pub file_type: Vec<FileType>,
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+/// The filters an export and a reward model's training share.
+#[derive(Args, Debug, Clone)]
+pub struct Selection {
+    /// First day (YYYY-MM-DD) of the items' last change.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Last day (YYYY-MM-DD), included.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only this trainer's work (e-mail).
+    #[arg(long)]
+    pub trainer: Option<String>,
+    /// Only conversations from this source: `parley` or an import's source.
+    #[arg(long)]
+    pub source: Option<String>,
+}
+
+impl Selection {
+    /// The export options of these filters (the trainer's account found by e-mail).
+    pub async fn options(&self, store: &SqlStore) -> anyhow::Result<ExportOptions> {
+        let trainer = match &self.trainer {
+            Some(email) => Some(
+                store.user_by_email(email).await?.with_context(|| format!("no account {email}"))?.user.id,
+            ),
+            None => None,
+        };
+        Ok(ExportOptions {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            trainer,
+            source: self.source.clone(),
+            ..Default::default()
+        })
+    }
 }
 
 #[derive(Args, Debug)]
@@ -142,13 +168,15 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
     };
     let done = store.store_import(&new, &parsed).await?;
     println!(
-        "imported {} ({}, {} rows): {} conversations, {} prompts, {} duplicates skipped; import {}",
+        "imported {} ({}, {} rows): {} conversations, {} prompts, {} duplicates skipped, {} comparisons with {} rankings; import {}",
         done.file_name,
         done.format.as_str(),
         done.rows,
         done.conversations,
         done.prompts,
         done.duplicates,
+        done.comparisons,
+        done.rankings,
         done.id
     );
     Ok(())
@@ -190,23 +218,14 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
         bail!("--format {}: it has no Parquet form; ask for --file-type jsonl", format.as_str());
     }
     let store = args.store.open().await?;
-    let trainer = match &args.trainer {
-        Some(email) => {
-            Some(store.user_by_email(email).await?.with_context(|| format!("no account {email}"))?.user.id)
-        }
-        None => None,
-    };
     let options = ExportOptions {
-        from: args.from,
-        to: args.to,
         model_version: args.model_version,
-        trainer,
         status: args.status,
-        source: args.source,
         ties: args.ties,
         split_seed: args.split_seed,
         test_ratio: if args.split_seed.is_some() { args.test_ratio } else { 0.0 },
         pseudonym_seed: args.pseudonym_seed,
+        ..args.selection.options(&store).await?
     };
     check_options(&options)
         .map_err(|(field, message)| anyhow::anyhow!("--{}: {message}", field.replace('_', "-")))?;

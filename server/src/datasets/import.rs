@@ -20,10 +20,21 @@ pub struct Turn {
 
 /// A conversation as read: an optional system prompt and its turns, parents first, siblings
 /// in the order they are to be shown (an HH-RLHF row's chosen reply before the rejected).
+/// Preference rows also carry the rankings their source gave, all of the same replies.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Dialogue {
     pub system: Option<String>,
     pub turns: Vec<Turn>,
+    pub rankings: Vec<Ranked>,
+}
+
+/// A ranking read from a file: replies of the assistant to one turn (siblings), as groups
+/// of turn indices, best first, ties in one group; `by` names who ranked them where the
+/// file says (a K-wise row's `trainer`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ranked {
+    pub by: Option<String>,
+    pub groups: Vec<Vec<usize>>,
 }
 
 impl Dialogue {
@@ -33,14 +44,16 @@ impl Dialogue {
             .enumerate()
             .map(|(i, (role, text))| Turn { parent: i.checked_sub(1), role, text })
             .collect();
-        Dialogue { system, turns }
+        Dialogue { system, turns, rankings: vec![] }
     }
 
     /// Adds another path from the root, sharing the turns it has in common with the first
-    /// path; where it parts, its turns become a later branch.
-    fn merge_path(&mut self, path: Vec<(Role, String)>) {
+    /// path; where it parts, its turns become a later branch. Returns the first turn of
+    /// that branch (none when the path adds nothing).
+    fn merge_path(&mut self, path: Vec<(Role, String)>) -> Option<usize> {
         let mut parent: Option<usize> = None;
         let mut shared = true;
+        let mut parted = None;
         for (role, text) in path {
             let existing = shared
                 .then(|| {
@@ -53,9 +66,38 @@ impl Dialogue {
                     shared = false;
                     self.turns.push(Turn { parent, role, text });
                     parent = Some(self.turns.len() - 1);
+                    parted = parted.or(parent);
                 }
             }
         }
+        parted
+    }
+
+    /// A preferred and a dispreferred version of the conversation (the first already
+    /// read): the second joins as a branch, and where the two part, if both reply as the
+    /// assistant to the same turn, the first reply is ranked above the second. Versions
+    /// that part at a user's turn, or where one only continues the other, are kept as
+    /// branches without a ranking.
+    fn prefer(&mut self, rejected: Vec<(Role, String)>) {
+        let Some(parted) = self.merge_path(rejected) else { return };
+        let parent = self.turns[parted].parent;
+        let chosen = self.turns[..parted].iter().position(|t| t.parent == parent);
+        if let Some(chosen) = chosen
+            && self.turns[chosen].role == Role::Assistant
+            && self.turns[parted].role == Role::Assistant
+        {
+            self.rankings.push(Ranked { by: None, groups: vec![vec![chosen], vec![parted]] });
+        }
+    }
+
+    /// The turns from the root to `turn`, `turn` included.
+    pub fn path_to(&self, turn: usize) -> Vec<usize> {
+        let mut path = vec![turn];
+        while let Some(parent) = self.turns[*path.last().unwrap_or(&turn)].parent {
+            path.push(parent);
+        }
+        path.reverse();
+        path
     }
 
     /// SHA-256 of the system prompt and turns: the same text imported twice is one.
@@ -131,6 +173,9 @@ pub fn read(bytes: &[u8], format: ImportFormat, limits: ReadLimits) -> Result<Pa
     let mut problems = Problems { list: vec![], total: 0 };
     let mut parsed = Parsed::default();
     let mut format = (format != ImportFormat::Auto).then_some(format);
+    // Ranked conversations by their text: rows ranking the same replies (a K-wise file has
+    // one row per trainer) become one comparison with several rankings.
+    let mut ranked_at: std::collections::HashMap<String, usize> = Default::default();
     if bytes.starts_with(&[0x1f, 0x8b]) {
         problems.add(1, "", "the file is still gzip-compressed");
     }
@@ -177,6 +222,16 @@ pub fn read(bytes: &[u8], format: ImportFormat, limits: ReadLimits) -> Result<Pa
             },
         };
         match row(&value, row_format).and_then(|row| check(row, limits)) {
+            Ok(Row::Dialogue(d)) if !d.rankings.is_empty() => {
+                let at = *ranked_at.entry(d.content_hash()).or_insert(parsed.dialogues.len());
+                match parsed.dialogues.get_mut(at) {
+                    Some(same) if same.rankings.iter().all(|r| r.by != d.rankings[0].by) => {
+                        same.rankings.extend(d.rankings)
+                    }
+                    // The same ranker again: a duplicate row, counted as one when stored.
+                    _ => parsed.dialogues.push(d),
+                }
+            }
             Ok(Row::Dialogue(d)) => parsed.dialogues.push(d),
             Ok(Row::Prompt(p)) => parsed.prompts.push(p),
             Err((field, message)) => problems.add(number, field, message),
@@ -198,8 +253,14 @@ pub fn detect(value: &Value) -> Option<ImportFormat> {
         Value::String(_) => Some(ImportFormat::Prompts),
         Value::Object(map) if map.contains_key("messages") => Some(ImportFormat::Messages),
         Value::Object(map) if map.contains_key("message_tree_id") => Some(ImportFormat::Oasst),
+        Value::Object(map) if map.contains_key("completions") && map.contains_key("prompt") => {
+            Some(ImportFormat::Kwise)
+        }
         Value::Object(map) if map.contains_key("chosen") && map.contains_key("rejected") => {
-            Some(ImportFormat::HhRlhf)
+            match map.contains_key("prompt") || map.get("chosen").is_some_and(Value::is_array) {
+                true => Some(ImportFormat::TrlPreference),
+                false => Some(ImportFormat::HhRlhf),
+            }
         }
         Value::Object(map) if map.contains_key("instruction") || map.contains_key("prompt") => {
             Some(ImportFormat::Instruction)
@@ -225,6 +286,8 @@ fn row(value: &Value, format: ImportFormat) -> Result<Row, RowError> {
         ImportFormat::Instruction => instruction(map),
         ImportFormat::Messages => messages(map.get("messages")),
         ImportFormat::HhRlhf => hh(map),
+        ImportFormat::TrlPreference => trl(map),
+        ImportFormat::Kwise => kwise(map),
         ImportFormat::Oasst => oasst(map),
     }
 }
@@ -278,45 +341,193 @@ fn instruction(map: &serde_json::Map<String, Value>) -> Result<Row, RowError> {
     }
 }
 
-fn messages(value: Option<&Value>) -> Result<Row, RowError> {
-    let list = match value {
-        Some(Value::Array(list)) => list,
-        None => return err("messages", "missing"),
-        Some(other) => return err("messages", format!("must be a list, not {}", kind(other))),
+/// A list of `{"role", "content"}` messages: the system prompt (only first) and the turns.
+fn conversation(value: &Value, field: &str) -> Result<(Option<String>, Vec<(Role, String)>), RowError> {
+    let Value::Array(list) = value else {
+        return err(field, format!("must be a list, not {}", kind(value)));
     };
     let mut system = None;
     let mut turns = vec![];
     for (i, message) in list.iter().enumerate() {
         let Value::Object(message) = message else {
-            return err(format!("messages[{i}]"), format!("must be an object, not {}", kind(message)));
+            return err(format!("{field}[{i}]"), format!("must be an object, not {}", kind(message)));
         };
-        let role = string(message.get("role"), &format!("messages[{i}].role"))?;
-        let content = string(message.get("content"), &format!("messages[{i}].content"))?;
+        let role = string(message.get("role"), &format!("{field}[{i}].role"))?;
+        let content = string(message.get("content"), &format!("{field}[{i}].content"))?;
         match role.as_str() {
             "system" if i == 0 => system = Some(content),
-            "system" => return err(format!("messages[{i}].role"), "a system message must come first"),
+            "system" => return err(format!("{field}[{i}].role"), "a system message must come first"),
             "user" => turns.push((Role::User, content)),
             "assistant" => turns.push((Role::Assistant, content)),
             other => {
                 return err(
-                    format!("messages[{i}].role"),
+                    format!("{field}[{i}].role"),
                     format!("unknown role {other:?}; roles are system, user, assistant"),
                 );
             }
         }
     }
-    if let Some(first) = turns.first().filter(|t| t.0 != Role::User) {
-        let at = list.len() - turns.len();
-        return err(
-            format!("messages[{at}].role"),
+    Ok((system, turns))
+}
+
+/// A conversation's turns must start with the user's.
+fn user_first(turns: &[(Role, String)], system: bool, field: &str) -> Result<(), RowError> {
+    match turns.first() {
+        Some(first) if first.0 != Role::User => err(
+            format!("{field}[{}].role", usize::from(system)),
             format!("the first turn must be the user's, not {:?}", first.0.as_str()),
-        );
+        ),
+        _ => Ok(()),
     }
+}
+
+fn messages(value: Option<&Value>) -> Result<Row, RowError> {
+    let Some(value) = value else { return err("messages", "missing") };
+    let (system, mut turns) = conversation(value, "messages")?;
+    user_first(&turns, system.is_some(), "messages")?;
     match turns.len() {
         0 => err("messages", "no user turn"),
         1 if system.is_none() => Ok(Row::Prompt(turns.remove(0).1)),
         _ => Ok(Row::Dialogue(Dialogue::chain(system, turns))),
     }
+}
+
+/// A prompt as TRL and the K-wise form write it: a string (the user's turn) or messages.
+fn prompt_turns(value: Option<&Value>) -> Result<(Option<String>, Vec<(Role, String)>), RowError> {
+    match value {
+        Some(Value::String(text)) => Ok((None, vec![(Role::User, text.clone())])),
+        Some(value @ Value::Array(_)) => conversation(value, "prompt"),
+        None => err("prompt", "missing"),
+        Some(other) => err("prompt", format!("must be a string or a list of messages, not {}", kind(other))),
+    }
+}
+
+/// A TRL preference row: `prompt` (a string or messages; absent when `chosen` and
+/// `rejected` are whole conversations), `chosen` and `rejected` (a string or messages).
+fn trl(map: &serde_json::Map<String, Value>) -> Result<Row, RowError> {
+    let (system, prompt) = match map.get("prompt") {
+        None => (None, vec![]),
+        value => prompt_turns(value)?,
+    };
+    let side = |field: &str| -> Result<(Option<String>, Vec<(Role, String)>), RowError> {
+        match map.get(field) {
+            Some(Value::String(text)) => Ok((None, vec![(Role::Assistant, text.clone())])),
+            Some(value @ Value::Array(_)) => conversation(value, field),
+            None => err(field, "missing"),
+            Some(other) => err(field, format!("must be a string or a list of messages, not {}", kind(other))),
+        }
+    };
+    let (chosen_system, chosen) = side("chosen")?;
+    let (rejected_system, rejected) = side("rejected")?;
+    if chosen.is_empty() {
+        return err("chosen", "no reply");
+    }
+    if rejected.is_empty() {
+        return err("rejected", "no reply");
+    }
+    if !prompt.is_empty() && (chosen_system.is_some() || rejected_system.is_some()) {
+        let field = if chosen_system.is_some() { "chosen" } else { "rejected" };
+        return err(format!("{field}[0].role"), "a system message belongs in the prompt");
+    }
+    if chosen_system != rejected_system {
+        return err("rejected[0]", "the system message differs from the chosen conversation's");
+    }
+    let system = system.or(chosen_system);
+    let chosen: Vec<_> = prompt.iter().cloned().chain(chosen).collect();
+    let rejected: Vec<_> = prompt.into_iter().chain(rejected).collect();
+    user_first(&chosen, false, if map.contains_key("prompt") { "prompt" } else { "chosen" })?;
+    let mut dialogue = Dialogue::chain(system, chosen);
+    dialogue.prefer(rejected);
+    Ok(Row::Dialogue(dialogue))
+}
+
+/// A K-wise row as Parley exports it: `prompt`, `completions` (strings or assistant
+/// messages), `ranking` (indices best first) or `groups` (lists of indices, ties in one),
+/// and optionally who ranked (`trainer`).
+fn kwise(map: &serde_json::Map<String, Value>) -> Result<Row, RowError> {
+    let (system, prompt) = prompt_turns(map.get("prompt"))?;
+    user_first(&prompt, system.is_some(), "prompt")?;
+    if prompt.last().is_none_or(|t| t.0 != Role::User) {
+        return err("prompt", "must end with the user's turn");
+    }
+    let list = match map.get("completions") {
+        Some(Value::Array(list)) => list,
+        None => return err("completions", "missing"),
+        Some(other) => return err("completions", format!("must be a list, not {}", kind(other))),
+    };
+    let mut completions = vec![];
+    for (i, completion) in list.iter().enumerate() {
+        let field = format!("completions[{i}]");
+        let text = match completion {
+            Value::String(text) => text.clone(),
+            Value::Object(message) => {
+                if let Some(role) = optional_string(message, "role")?.filter(|r| r != "assistant") {
+                    return err(format!("{field}.role"), format!("must be \"assistant\", not {role:?}"));
+                }
+                string(message.get("content"), &format!("{field}.content"))?
+            }
+            other => return err(field, format!("must be a string or a message, not {}", kind(other))),
+        };
+        completions.push(text);
+    }
+    if completions.len() < 2 {
+        return err(
+            "completions",
+            format!("{} completion(s); a ranking needs at least two", completions.len()),
+        );
+    }
+    let index = |value: &Value, field: &str| -> Result<usize, RowError> {
+        match value.as_u64() {
+            Some(i) if (i as usize) < completions.len() => Ok(i as usize),
+            _ => err(field, format!("{value} is not a completion's index (0 to {})", completions.len() - 1)),
+        }
+    };
+    let groups: Vec<Vec<usize>> = match (map.get("groups"), map.get("ranking")) {
+        (Some(Value::Array(groups)), _) => groups
+            .iter()
+            .enumerate()
+            .map(|(g, group)| match group {
+                Value::Array(items) if !items.is_empty() => items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| index(v, &format!("groups[{g}][{i}]")))
+                    .collect::<Result<Vec<_>, _>>(),
+                _ => err(format!("groups[{g}]"), "must be a list of one or more indices"),
+            })
+            .collect::<Result<_, _>>()?,
+        (Some(other), _) if !other.is_null() => {
+            return err("groups", format!("must be a list of lists, not {}", kind(other)));
+        }
+        (_, Some(Value::Array(ranking))) => ranking
+            .iter()
+            .enumerate()
+            .map(|(i, v)| index(v, &format!("ranking[{i}]")).map(|i| vec![i]))
+            .collect::<Result<_, _>>()?,
+        (_, None) => return err("ranking", "missing"),
+        (_, Some(other)) => return err("ranking", format!("must be a list of indices, not {}", kind(other))),
+    };
+    let field = if map.get("groups").is_some_and(Value::is_array) { "groups" } else { "ranking" };
+    let mut seen = vec![false; completions.len()];
+    for &i in groups.iter().flatten() {
+        if std::mem::replace(&mut seen[i], true) {
+            return err(field, format!("completion {i} is ranked twice"));
+        }
+    }
+    if let Some(missing) = seen.iter().position(|s| !s) {
+        return err(field, format!("completion {missing} is not ranked"));
+    }
+    let by = match map.get("trainer") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) if !name.trim().is_empty() => Some(name.trim().to_string()),
+        Some(other) => return err("trainer", format!("must be a name, not {}", kind(other))),
+    };
+    let first = prompt.len();
+    let parent = Some(first - 1);
+    let mut dialogue = Dialogue::chain(system, prompt);
+    dialogue.turns.extend(completions.into_iter().map(|text| Turn { parent, role: Role::Assistant, text }));
+    let groups = groups.into_iter().map(|g| g.into_iter().map(|i| first + i).collect()).collect();
+    dialogue.rankings.push(Ranked { by, groups });
+    Ok(Row::Dialogue(dialogue))
 }
 
 /// `"\n\nHuman: …\n\nAssistant: …"` into turns.
@@ -356,7 +567,7 @@ fn hh(map: &serde_json::Map<String, Value>) -> Result<Row, RowError> {
         return err("chosen", format!("turn {} (Human) is empty", at + 1));
     }
     let mut dialogue = Dialogue::chain(None, chosen);
-    dialogue.merge_path(rejected);
+    dialogue.prefer(rejected);
     Ok(Row::Dialogue(dialogue))
 }
 
@@ -500,6 +711,146 @@ mod tests {
         assert_eq!(turns.len(), 5);
         assert_eq!((turns[4].parent, turns[4].text.as_str()), (Some(2), "No"));
         assert_eq!(turns[3].text, "A good one", "chosen first");
+    }
+
+    fn ranked(d: &Dialogue) -> Vec<(Option<&str>, Vec<Vec<&str>>)> {
+        d.rankings
+            .iter()
+            .map(|r| {
+                let texts =
+                    r.groups.iter().map(|g| g.iter().map(|&t| d.turns[t].text.as_str()).collect()).collect();
+                (r.by.as_deref(), texts)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hh_rows_rank_the_chosen_reply_first() {
+        let line = serde_json::json!({
+            "chosen": "\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: Joke?\n\nAssistant: A good one",
+            "rejected": "\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: Joke?\n\nAssistant: No",
+        });
+        let parsed = read_ok(&line.to_string());
+        assert_eq!(ranked(&parsed.dialogues[0]), [(None, vec![vec!["A good one"], vec!["No"]])]);
+        // Where one side goes on for more turns, the replies where they part are ranked.
+        let longer = serde_json::json!({
+            "chosen": "\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: Joke?\n\nAssistant: Sure",
+            "rejected": "\n\nHuman: Hi\n\nAssistant: Go away",
+        });
+        assert_eq!(
+            ranked(&read_ok(&longer.to_string()).dialogues[0]),
+            [(None, vec![vec!["Hello!"], vec!["Go away"]])]
+        );
+        // Parting at the user's turn, or one side only continuing the other: no ranking.
+        let at_user = serde_json::json!({
+            "chosen": "\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: Joke?\n\nAssistant: Sure",
+            "rejected": "\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: Poem?\n\nAssistant: Roses",
+        });
+        let continued = serde_json::json!({
+            "chosen": "\n\nHuman: Hi\n\nAssistant: Hello!",
+            "rejected": "\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: Joke?\n\nAssistant: Sure",
+        });
+        for line in [at_user, continued] {
+            let parsed = read_ok(&line.to_string());
+            assert!(parsed.dialogues[0].rankings.is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn trl_preference_rows_in_every_form() {
+        let text = [
+            serde_json::json!({"prompt": "Name a colour", "chosen": "Red", "rejected": "Seven"}),
+            serde_json::json!({
+                "prompt": [{"role": "system", "content": "Be brief"}, {"role": "user", "content": "Hi"}],
+                "chosen": [{"role": "assistant", "content": "Hello"}],
+                "rejected": [{"role": "assistant", "content": "Go away"}],
+                "margin": 2.0,
+            }),
+            // Implicit prompt: two whole conversations sharing their start.
+            serde_json::json!({
+                "chosen": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}],
+                "rejected": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "5"}],
+            }),
+        ]
+        .map(|v| v.to_string())
+        .join("\n");
+        let parsed = read_ok(&text);
+        assert_eq!(parsed.format, Some(ImportFormat::TrlPreference));
+        let all: Vec<_> = parsed.dialogues.iter().map(ranked).collect();
+        assert_eq!(
+            all,
+            [
+                vec![(None, vec![vec!["Red"], vec!["Seven"]])],
+                vec![(None, vec![vec!["Hello"], vec!["Go away"]])],
+                vec![(None, vec![vec!["4"], vec!["5"]])],
+            ]
+        );
+        assert_eq!(parsed.dialogues[1].system.as_deref(), Some("Be brief"));
+        assert_eq!(
+            problems(r#"{"prompt": "Hi", "chosen": "Yo", "rejected": 3}"#, ImportFormat::Auto),
+            ["line 1: rejected: must be a string or a list of messages, not a number"]
+        );
+        assert_eq!(
+            problems(r#"{"prompt": "Hi", "chosen": [], "rejected": "x"}"#, ImportFormat::Auto),
+            ["line 1: chosen: no reply"]
+        );
+    }
+
+    #[test]
+    fn kwise_rows_keep_the_ranking_whole_and_merge_their_rankers() {
+        let row = |ranking: serde_json::Value, trainer: &str| {
+            serde_json::json!({
+                "prompt": [{"role": "user", "content": "Q"}],
+                "completions": [{"role": "assistant", "content": "a"}, "b", {"content": "c"}],
+                "ranking": ranking,
+                "trainer": trainer,
+            })
+            .to_string()
+        };
+        let text = [
+            row(serde_json::json!([2, 0, 1]), "t1"),
+            row(serde_json::json!([0, 2, 1]), "t2"),
+            row(serde_json::json!([0, 2, 1]), "t2"),
+        ]
+        .join("\n");
+        let parsed = read_ok(&text);
+        assert_eq!(parsed.format, Some(ImportFormat::Kwise));
+        // Rows ranking the same replies are one conversation; the same trainer twice is a
+        // duplicate row, left for the store to count.
+        assert_eq!(parsed.dialogues.len(), 2);
+        assert_eq!(
+            ranked(&parsed.dialogues[0]),
+            [
+                (Some("t1"), vec![vec!["c"], vec!["a"], vec!["b"]]),
+                (Some("t2"), vec![vec!["a"], vec!["c"], vec!["b"]]),
+            ]
+        );
+        let ties = serde_json::json!({"prompt": "Q", "completions": ["a", "b", "c"], "ranking": [1, 0, 2], "groups": [[1, 0], [2]]});
+        assert_eq!(
+            ranked(&read_ok(&ties.to_string()).dialogues[0]),
+            [(None, vec![vec!["b", "a"], vec!["c"]])]
+        );
+        let bad = |ranking: &str| {
+            problems(
+                &format!(r#"{{"prompt": "Q", "completions": ["a", "b"], "ranking": {ranking}}}"#),
+                ImportFormat::Kwise,
+            )
+        };
+        assert_eq!(bad("[0, 0]"), ["line 1: ranking: completion 0 is ranked twice"]);
+        assert_eq!(bad("[1]"), ["line 1: ranking: completion 0 is not ranked"]);
+        assert_eq!(bad("[0, 2]"), ["line 1: ranking[1]: 2 is not a completion's index (0 to 1)"]);
+        assert_eq!(bad("\"0,1\""), ["line 1: ranking: must be a list of indices, not a string"]);
+        assert_eq!(
+            problems(r#"{"prompt": "Q", "completions": ["a"], "ranking": [0]}"#, ImportFormat::Kwise),
+            ["line 1: completions: 1 completion(s); a ranking needs at least two"]
+        );
+        assert_eq!(
+            problems(
+                r#"{"prompt": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}], "completions": ["a", "b"], "ranking": [0, 1]}"#,
+                ImportFormat::Kwise
+            ),
+            ["line 1: prompt: must end with the user's turn"]
+        );
     }
 
     #[test]

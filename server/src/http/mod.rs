@@ -133,6 +133,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         rank_lease_secs: args.rank_lease_secs,
     };
     let sql = Arc::new(store.clone());
+    // Reward models read the features of the first model file served (or the default one).
+    let reward = args
+        .model
+        .first()
+        .cloned()
+        .or_else(|| Some(std::path::PathBuf::from(model_file::DEFAULT_MODEL_PATH)).filter(|p| p.exists()))
+        .map(|model| {
+            let dir = args.store.data_dir.join("reward");
+            Arc::new(crate::reward::job::Trainer::new(store.clone(), model, dir))
+                as Arc<dyn app::ssr::reward::RewardTrainer>
+        });
     let store: Arc<dyn Store> = Arc::new(store);
     let comparison_work = Arc::new(tokio::sync::Notify::new());
     let moderation = args.moderation_url.as_ref().map(|url| {
@@ -159,6 +170,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.figures_secs,
         ))),
         style_href: format!("/{PKG_DIR}/{}", assets.style).into(),
+        reward,
     };
     app::api::stats::warm(&state);
     let options = LeptosOptions::builder()

@@ -153,6 +153,43 @@ impl Engine {
         &self.model
     }
 
+    /// What a reward model reads of each reply to `messages`: the hidden state after the
+    /// reply's end-of-turn token, at each of `layers` (`[reply][layer]`, see
+    /// `Model::hidden`). The conversation goes through the chat template, its oldest tokens
+    /// left out past `max_prompt`; a reply is cut to `max_reply` tokens, its end-of-turn
+    /// token included. The prompt runs once and the replies, sharing its cache, as one batch.
+    pub fn reply_states(
+        &self,
+        messages: &[app::model::ChatMessage],
+        replies: &[String],
+        layers: &[usize],
+        (max_prompt, max_reply): (usize, usize),
+    ) -> Result<Vec<Vec<Vec<f32>>>, String> {
+        let mut prompt = self.encode(&self.template.render(messages)?)?;
+        if prompt.len() > max_prompt {
+            prompt.drain(..prompt.len() - max_prompt);
+        }
+        let end = *self.stop_token_ids.first().ok_or("the model names no end-of-turn token")?;
+        let tokens: Vec<Vec<u32>> = replies
+            .iter()
+            .map(|reply| {
+                let mut tokens = self.encode(reply)?;
+                tokens.truncate(max_reply.max(1) - 1);
+                tokens.push(end);
+                Ok(tokens)
+            })
+            .collect::<Result<_, String>>()?;
+        let mut prefix = self.model.sequence(prompt.len());
+        if !prompt.is_empty() {
+            self.model.hidden(&mut [Item { sequence: &mut prefix, tokens: &prompt }], layers)?;
+        }
+        let prefix = prefix.into_prefix();
+        let mut sequences: Vec<Sequence> = tokens.iter().map(|t| self.model.fork(&prefix, t.len())).collect();
+        let mut items: Vec<Item<'_>> =
+            sequences.iter_mut().zip(&tokens).map(|(sequence, tokens)| Item { sequence, tokens }).collect();
+        self.model.hidden(&mut items, layers)
+    }
+
     /// Feeds `prompt` through a new sequence (the prefix its alternatives share): the
     /// sequence and the logits for the token after the prompt.
     fn prefill(&self, prompt: &[u32]) -> Result<(Sequence, Vec<f32>), String> {

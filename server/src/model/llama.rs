@@ -433,6 +433,71 @@ impl Model {
     /// item's last token.
     pub fn forward(&self, items: &mut [Item<'_>]) -> Result<Vec<Vec<f32>>, String> {
         let c = &self.config;
+        let x = self.pass(items, c.layers, &mut |_, _| {})?;
+        let dim = c.dim;
+        // Logits only after each item's last token.
+        let mut last = Vec::with_capacity(items.len() * dim);
+        let mut end = 0;
+        for item in items.iter() {
+            end += item.tokens.len();
+            last.extend_from_slice(&x[(end - 1) * dim..end * dim]);
+        }
+        let mut normed = vec![0f32; last.len()];
+        rms_norm(&last, &self.output_norm, c.eps, &mut normed);
+        let mut logits = vec![0f32; items.len() * c.vocab];
+        {
+            let input = Input::new(&normed, dim);
+            let out = Disjoint::new(&mut logits);
+            let output = self.output.as_ref().unwrap_or(&self.embedding);
+            let chunks = 16 * self.pool.threads();
+            self.pool.run(chunks, &|chunk| output.times_part(&input, out, chunk, chunks));
+        }
+        Ok(logits.chunks_exact(c.vocab).map(<[f32]>::to_vec).collect())
+    }
+
+    /// The hidden state after each item's last token at the end of each layer in `layers`
+    /// (counted from 1; the last is the model's final state, after its output norm):
+    /// `[item][tap]`, `dim` values each. Only the layers up to the deepest asked for run, so
+    /// a sequence run this way is continued only by `hidden` with no deeper layers.
+    pub fn hidden(&self, items: &mut [Item<'_>], layers: &[usize]) -> Result<Vec<Vec<Vec<f32>>>, String> {
+        let c = &self.config;
+        let deepest = layers.iter().copied().max().unwrap_or(0);
+        if layers.contains(&0) || deepest > c.layers {
+            return Err(format!("layers are 1 to {}", c.layers));
+        }
+        let ends: Vec<usize> = items
+            .iter()
+            .scan(0, |end, item| {
+                *end += item.tokens.len();
+                Some(*end - 1)
+            })
+            .collect();
+        let mut out = vec![vec![vec![]; layers.len()]; items.len()];
+        self.pass(items, deepest, &mut |layer, x| {
+            for (tap, _) in layers.iter().enumerate().filter(|(_, l)| **l == layer) {
+                for (i, &end) in ends.iter().enumerate() {
+                    let row = &x[end * c.dim..(end + 1) * c.dim];
+                    let mut state = vec![0f32; c.dim];
+                    if layer == c.layers {
+                        rms_norm(row, &self.output_norm, c.eps, &mut state);
+                    } else {
+                        state.copy_from_slice(row);
+                    }
+                    out[i][tap] = state;
+                }
+            }
+        })?;
+        Ok(out)
+    }
+
+    /// The residual stream of every row after `upto` layers; `tap` sees it after each layer.
+    fn pass(
+        &self,
+        items: &mut [Item<'_>],
+        upto: usize,
+        tap: &mut dyn FnMut(usize, &[f32]),
+    ) -> Result<Vec<f32>, String> {
+        let c = &self.config;
         // Which item, and which position, each row of the batch is.
         let mut rows: Vec<(usize, usize)> = vec![];
         for (i, item) in items.iter().enumerate() {
@@ -472,7 +537,7 @@ impl Model {
         // Chunks per product, claimed by the threads one at a time (see `pool`): enough that
         // a thread held up elsewhere leaves little for the other to wait on.
         let chunks = 4 * self.pool.threads();
-        for (l, layer) in self.layers.iter().enumerate() {
+        for (l, layer) in self.layers.iter().enumerate().take(upto) {
             rms_norm(&x, &layer.attn_norm, c.eps, &mut h);
             {
                 let input = Input::new(&h, dim);
@@ -538,28 +603,12 @@ impl Model {
                 self.pool.run(chunks, &|chunk| layer.down.times_part(&input, out, chunk, chunks));
             }
             x.iter_mut().zip(&projected).for_each(|(x, p)| *x += p);
+            tap(l + 1, &x);
         }
         for item in items.iter_mut() {
             item.sequence.own.len += item.tokens.len();
         }
-        // Logits only after each item's last token.
-        let mut last = Vec::with_capacity(items.len() * dim);
-        let mut end = 0;
-        for item in items.iter() {
-            end += item.tokens.len();
-            last.extend_from_slice(&x[(end - 1) * dim..end * dim]);
-        }
-        let mut normed = vec![0f32; last.len()];
-        rms_norm(&last, &self.output_norm, c.eps, &mut normed);
-        let mut logits = vec![0f32; items.len() * c.vocab];
-        {
-            let input = Input::new(&normed, dim);
-            let out = Disjoint::new(&mut logits);
-            let output = self.output.as_ref().unwrap_or(&self.embedding);
-            let chunks = 4 * chunks;
-            self.pool.run(chunks, &|chunk| output.times_part(&input, out, chunk, chunks));
-        }
-        Ok(logits.chunks_exact(c.vocab).map(<[f32]>::to_vec).collect())
+        Ok(x)
     }
 
     /// Rotates each head's pairs (2i, 2i + 1) by position x theta_i (GGUF's llama layout).

@@ -332,3 +332,35 @@ fn a_token_outside_the_vocabulary_is_refused() {
     assert!(err.contains("outside the vocabulary"), "{err}");
     assert!(sequence.is_empty());
 }
+
+#[test]
+fn reply_states_are_each_replys_own_and_the_layers_asked_for() {
+    use super::llama::Item;
+    let engine = tiny();
+    let model = engine.model();
+    let layers = model.config.layers;
+    let messages = vec![ChatMessage::new("user", "Which moon is largest?")];
+    let replies = vec!["Ganymede.".to_string(), "I do not know, sorry.".to_string()];
+    let limits = (256, 64);
+    let together = engine.reply_states(&messages, &replies, &[1, layers], limits).unwrap();
+    assert_eq!((together.len(), together[0].len(), together[0][0].len()), (2, 2, model.config.dim));
+    // A reply's states do not depend on the other replies of its batch.
+    for (i, reply) in replies.iter().enumerate() {
+        let alone =
+            engine.reply_states(&messages, std::slice::from_ref(reply), &[1, layers], limits).unwrap();
+        for (a, b) in alone[0].iter().zip(&together[i]) {
+            let error = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+            assert!(error < 1e-4, "reply {i}: {error}");
+        }
+    }
+    assert_ne!(together[0][1], together[1][1], "different replies, different states");
+    // The final state is finite; a layer past the last is refused.
+    let tokens = engine.encode("Once upon a time").unwrap();
+    let mut sequence = model.sequence(tokens.len());
+    let states = model.hidden(&mut [Item { sequence: &mut sequence, tokens: &tokens }], &[layers]).unwrap();
+    assert!(states[0][0].iter().all(|v| v.is_finite()));
+    let mut sequence = model.sequence(tokens.len());
+    let err =
+        model.hidden(&mut [Item { sequence: &mut sequence, tokens: &tokens }], &[layers + 1]).unwrap_err();
+    assert!(err.contains("layers are 1 to"), "{err}");
+}

@@ -105,6 +105,7 @@ struct BatchRow {
     include_original: i64,
     allow_own: i64,
     draw: String,
+    imported: Option<String>,
     comparisons: i64,
     pending: i64,
     ready: i64,
@@ -369,6 +370,7 @@ impl SqlStore {
     pub(super) async fn batch_progress(&self) -> Result<Vec<BatchProgress>, StoreError> {
         let rows: Vec<BatchRow> = sqlx::query_as(
             "select b.id, b.created_at, b.seed, b.k, b.overlap, b.include_original, b.allow_own, b.draw, \
+             (select i.source from imports i where i.id = b.import_id) as imported, \
              (select count(*) from comparisons c where c.batch_id = b.id) as comparisons, \
              (select count(*) from comparisons c where c.batch_id = b.id and c.status = 'pending') as pending, \
              (select count(*) from comparisons c where c.batch_id = b.id and c.status = 'ready') as ready, \
@@ -394,6 +396,7 @@ impl SqlStore {
                     include_original: row.include_original != 0,
                     allow_own: row.allow_own != 0,
                     from_prompts: row.draw == "prompts",
+                    imported: row.imported,
                     comparisons: row.comparisons,
                     pending: row.pending,
                     ready: row.ready,

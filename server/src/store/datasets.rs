@@ -5,6 +5,7 @@ use crate::datasets::import::{Parsed, prompt_hash};
 use app::dataset::{ImportFormat, ImportSummary};
 use app::ssr::StoreError;
 use app::ssr::clock::now_rfc3339;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// An import about to be stored: its id (made by the client), where it came from, who runs it.
@@ -15,10 +16,32 @@ pub struct NewImport {
     pub by: Uuid,
 }
 
-type ImportRow = (String, String, String, String, i64, i64, i64, String);
+type ImportRow = (String, String, String, String, i64, i64, i64, String, i64, i64);
+
+/// A select of the columns an `ImportRow` reads, followed by the given clauses.
+macro_rules! select_imports {
+    ($rest:literal) => {
+        concat!(
+            "select id, source, format, file_name, conversations, prompts, duplicates, created_at, comparisons, \
+             rankings from imports ",
+            $rest
+        )
+    };
+}
 
 fn summary(row: ImportRow, rows: usize) -> Result<ImportSummary, StoreError> {
-    let (id, source, format, file_name, conversations, prompts, duplicates, created_at) = row;
+    let (
+        id,
+        source,
+        format,
+        file_name,
+        conversations,
+        prompts,
+        duplicates,
+        created_at,
+        comparisons,
+        rankings,
+    ) = row;
     Ok(ImportSummary {
         id: super::uuid(&id)?,
         source,
@@ -28,6 +51,8 @@ fn summary(row: ImportRow, rows: usize) -> Result<ImportSummary, StoreError> {
         conversations: conversations as usize,
         prompts: prompts as usize,
         duplicates: duplicates as usize,
+        comparisons: comparisons as usize,
+        rankings: rankings as usize,
         created_at,
     })
 }
@@ -35,14 +60,11 @@ fn summary(row: ImportRow, rows: usize) -> Result<ImportSummary, StoreError> {
 impl SqlStore {
     /// The import of this id, if it was stored.
     pub async fn import(&self, id: Uuid) -> Result<Option<ImportSummary>, StoreError> {
-        let row: Option<ImportRow> = sqlx::query_as(
-            "select id, source, format, file_name, conversations, prompts, duplicates, created_at \
-             from imports where id = $1",
-        )
-        .bind(id.to_string())
-        .fetch_optional(self.pool())
-        .await
-        .map_err(backend)?;
+        let row: Option<ImportRow> = sqlx::query_as(select_imports!("where id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(backend)?;
         row.map(|r| {
             let rows = (r.4 + r.5 + r.6) as usize;
             summary(r, rows)
@@ -52,13 +74,10 @@ impl SqlStore {
 
     /// The imports, newest first.
     pub async fn list_imports(&self) -> Result<Vec<ImportSummary>, StoreError> {
-        let rows: Vec<ImportRow> = sqlx::query_as(
-            "select id, source, format, file_name, conversations, prompts, duplicates, created_at \
-             from imports order by created_at desc limit 100",
-        )
-        .fetch_all(self.pool())
-        .await
-        .map_err(backend)?;
+        let rows: Vec<ImportRow> = sqlx::query_as(select_imports!("order by created_at desc limit 100"))
+            .fetch_all(self.pool())
+            .await
+            .map_err(backend)?;
         rows.into_iter()
             .map(|r| {
                 let rows = (r.4 + r.5 + r.6) as usize;
@@ -69,7 +88,10 @@ impl SqlStore {
 
     /// Stores what a file held as submitted demonstrations (owned by the one importing) and
     /// prompts, skipping any text already stored; all or nothing. A retried import (same
-    /// id) stores nothing more and answers what the first stored.
+    /// id) stores nothing more and answers what the first stored. A conversation read with
+    /// rankings also becomes a comparison of its ranked replies, ranked as the file says by
+    /// an account standing for the source (see `source_account`), in one batch per import:
+    /// done, outside the rank queue.
     pub async fn store_import(&self, new: &NewImport, parsed: &Parsed) -> Result<ImportSummary, StoreError> {
         if let Some(done) = self.import(new.id).await? {
             return Ok(done);
@@ -91,6 +113,9 @@ impl SqlStore {
         .await
         .map_err(backend)?;
         let (mut conversations, mut prompts, mut duplicates) = (0usize, 0usize, 0usize);
+        let (mut comparisons, mut rankings) = (0usize, 0usize);
+        let mut batch: Option<String> = None;
+        let mut accounts: HashMap<Option<String>, String> = HashMap::new();
         for dialogue in &parsed.dialogues {
             let id = Uuid::new_v4();
             let inserted = sqlx::query(
@@ -133,6 +158,119 @@ impl SqlStore {
                 .await
                 .map_err(backend)?;
             }
+            if dialogue.rankings.is_empty() {
+                continue;
+            }
+            let batch = match &batch {
+                Some(batch) => batch.clone(),
+                None => {
+                    let id = Uuid::new_v4().to_string();
+                    let (k, overlap) = parsed.dialogues.iter().fold((0, 0), |(k, o), d| {
+                        let replies = d.rankings.first().map_or(0, |r| r.groups.iter().flatten().count());
+                        (replies.max(k), d.rankings.len().max(o))
+                    });
+                    sqlx::query(
+                        "insert into comparison_batches (id, created_by, seed, k, overlap, include_original, allow_own, \
+                         sampling, created_at, draw, import_id) values ($1, $2, '0', $3, $4, 1, 1, $5, $6, 'import', $7)",
+                    )
+                    .bind(&id)
+                    .bind(new.by.to_string())
+                    .bind(k as i64)
+                    .bind(overlap as i64)
+                    .bind(super::to_json(&app::model::SamplingParams::default())?)
+                    .bind(&now)
+                    .bind(new.id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    batch.insert(id).clone()
+                }
+            };
+            // The replies ranked, in the order the file gives them (an HH-RLHF row's chosen
+            // first), and what they answer.
+            let mut replies: Vec<usize> = dialogue.rankings.iter().flat_map(|r| r.groups.concat()).collect();
+            replies.sort_unstable();
+            replies.dedup();
+            let Some(parent) = dialogue.turns[replies[0]].parent else { continue };
+            let mut context: Vec<app::model::ChatMessage> =
+                dialogue.system.iter().map(|s| app::model::ChatMessage::new("system", s.clone())).collect();
+            context.extend(dialogue.path_to(parent).into_iter().map(|t| {
+                app::model::ChatMessage::new(dialogue.turns[t].role.as_str(), dialogue.turns[t].text.clone())
+            }));
+            let comparison = Uuid::new_v4().to_string();
+            sqlx::query(
+                "insert into comparisons (id, batch_id, position, conversation_id, message_id, source_owner_id, status, \
+                 created_at, context, queue_key, free_slots) values ($1, $2, $3, $4, $5, $6, 'ready', $7, $8, null, 0)",
+            )
+            .bind(&comparison)
+            .bind(&batch)
+            .bind(comparisons as i64)
+            .bind(id.to_string())
+            .bind(ids[replies[0]].to_string())
+            .bind(new.by.to_string())
+            .bind(&now)
+            .bind(super::to_json(&context)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            comparisons += 1;
+            let completions: Vec<Uuid> = replies.iter().map(|_| Uuid::new_v4()).collect();
+            for (position, (&turn, completion)) in replies.iter().zip(&completions).enumerate() {
+                sqlx::query(
+                    "insert into completions (id, comparison_id, position, text, message_id, model_version_id, \
+                     sampling, finish_reason, created_at) values ($1, $2, $3, $4, $5, null, null, 'stop', $6)",
+                )
+                .bind(completion.to_string())
+                .bind(&comparison)
+                .bind(position as i64)
+                .bind(&dialogue.turns[turn].text)
+                .bind(ids[turn].to_string())
+                .bind(&now)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            }
+            let completion_of = |turn: &usize| completions[replies.binary_search(turn).unwrap_or(0)];
+            for (slot, ranked) in dialogue.rankings.iter().enumerate() {
+                let account = match accounts.get(&ranked.by) {
+                    Some(account) => account.clone(),
+                    None => {
+                        let name = match &ranked.by {
+                            Some(by) => format!("{}/{by}", new.source),
+                            None => new.source.clone(),
+                        };
+                        let account = source_account(&mut *tx, &new.source, &name, &now).await?;
+                        accounts.entry(ranked.by.clone()).or_insert(account).clone()
+                    }
+                };
+                let groups: Vec<Vec<Uuid>> =
+                    ranked.groups.iter().map(|g| g.iter().map(completion_of).collect()).collect();
+                sqlx::query(
+                    "insert into comparison_slots (comparison_id, slot, holder_id, lease_expires_at, done_by) \
+                     values ($1, $2, null, null, $3)",
+                )
+                .bind(&comparison)
+                .bind(slot as i64)
+                .bind(&account)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                sqlx::query(
+                    "insert into rankings (id, comparison_id, slot, ranked_by, revision, ranking, cannot_rank, \
+                     shown_order, labels, rationale, created_at) values ($1, $2, $3, $4, 1, $5, null, $6, '{}', '', $7)",
+                )
+                .bind(Uuid::new_v4().to_string())
+                .bind(&comparison)
+                .bind(slot as i64)
+                .bind(&account)
+                .bind(super::to_json(&app::ranking::Ranking { groups })?)
+                .bind(super::to_json(&completions)?)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                rankings += 1;
+            }
         }
         for prompt in &parsed.prompts {
             let inserted = sqlx::query(
@@ -154,11 +292,16 @@ impl SqlStore {
                 prompts += 1;
             }
         }
-        sqlx::query("update imports set conversations = $2, prompts = $3, duplicates = $4 where id = $1")
-            .bind(new.id.to_string())
-            .bind(conversations as i64)
-            .bind(prompts as i64)
-            .bind(duplicates as i64)
+        sqlx::query(
+            "update imports set conversations = $2, prompts = $3, duplicates = $4, comparisons = $5, rankings = $6 \
+             where id = $1",
+        )
+        .bind(new.id.to_string())
+        .bind(conversations as i64)
+        .bind(prompts as i64)
+        .bind(duplicates as i64)
+        .bind(comparisons as i64)
+        .bind(rankings as i64)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
@@ -172,6 +315,8 @@ impl SqlStore {
             conversations,
             prompts,
             duplicates,
+            comparisons,
+            rankings,
             created_at: now,
         })
     }
@@ -192,6 +337,35 @@ impl SqlStore {
                 .map_err(backend)?;
         row.map(|(id, text)| Ok((super::uuid(&id)?, text))).transpose()
     }
+}
+
+/// The account standing for `name` (an import's source, or "source/trainer"): made the
+/// first time, as a trainer who cannot sign in (no password, deactivated), marked with the
+/// source so that the people lists leave it out. Its email is `import:<name>`.
+async fn source_account(
+    conn: &mut sqlx::AnyConnection,
+    source: &str,
+    name: &str,
+    now: &str,
+) -> Result<String, StoreError> {
+    let email = format!("import:{name}");
+    sqlx::query(
+        "insert into users (id, email, password_hash, role, created_at, deactivated_at, source) \
+         values ($1, $2, '!', 'trainer', $3, $3, $4) on conflict (email) do nothing",
+    )
+    .bind(Uuid::new_v4().to_string())
+    .bind(&email)
+    .bind(now)
+    .bind(source)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    let (id,): (String,) = sqlx::query_as("select id from users where email = $1")
+        .bind(&email)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(backend)?;
+    Ok(id)
 }
 
 /// Words the synthetic texts are made of.

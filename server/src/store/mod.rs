@@ -14,6 +14,7 @@ mod login_failures;
 mod model_versions;
 mod port;
 mod reviews;
+pub mod reward;
 mod sessions;
 mod stats;
 mod users;

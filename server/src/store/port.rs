@@ -24,6 +24,9 @@ impl Store for SqlStore {
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
         self.all_users().await
     }
+    async fn account_names(&self) -> Result<Vec<(Uuid, String)>, StoreError> {
+        SqlStore::account_names(self).await
+    }
     async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {
         // The inherent lookup, which the sign-in code also uses.
         SqlStore::user_by_id(self, id).await

@@ -79,7 +79,7 @@ impl SqlStore {
 
     /// Work per person, day (UTC) and kind since `since` ("" for all): demonstrations
     /// submitted (each submit of a trainer's own), chat turns written, rankings (each
-    /// revision), feedback given, verdicts given.
+    /// revision; not those imported, which no person made here), feedback given, verdicts given.
     pub(super) async fn activity_since(&self, since: &str) -> Result<Vec<Activity>, StoreError> {
         let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
             "select substr(r.submitted_at, 1, 10) as day, 'demonstration' as kind, r.submitted_by as who, count(*) \
@@ -93,7 +93,8 @@ impl SqlStore {
              group by day, who \
              union all \
              select substr(created_at, 1, 10) as day, 'ranking' as kind, ranked_by as who, count(*) \
-             from rankings where revision = 1 and created_at >= $1 group by day, who \
+             from rankings where revision = 1 and created_at >= $1 \
+             and ranked_by not in (select id from users where source is not null) group by day, who \
              union all \
              select substr(created_at, 1, 10) as day, 'feedback' as kind, user_id as who, count(*) \
              from feedback where created_at >= $1 group by day, who \

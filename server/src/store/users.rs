@@ -114,11 +114,19 @@ impl SqlStore {
     }
 
     pub(super) async fn all_users(&self) -> Result<Vec<User>, StoreError> {
-        let rows: Vec<UserRow> = sqlx::query_as(select_users!("order by created_at, email"))
-            .fetch_all(self.pool())
-            .await
-            .map_err(backend)?;
+        let rows: Vec<UserRow> =
+            sqlx::query_as(select_users!("where source is null order by created_at, email"))
+                .fetch_all(self.pool())
+                .await
+                .map_err(backend)?;
         rows.into_iter().map(|row| row.into_stored().map(|s| s.user)).collect()
+    }
+
+    /// Every account's id and e-mail (`import:<source>` for a source's account).
+    pub async fn account_names(&self) -> Result<Vec<(Uuid, String)>, StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("select id, email from users").fetch_all(self.pool()).await.map_err(backend)?;
+        rows.into_iter().map(|(id, email)| Ok((super::uuid(&id)?, email))).collect()
     }
 
     pub(super) async fn count_users(&self, role: Option<Role>) -> Result<i64, StoreError> {

@@ -223,7 +223,7 @@ mod compute {
     }
 
     async fn emails(store: &dyn Store) -> Result<HashMap<Uuid, String>, ApiError> {
-        Ok(store.list_users().await?.into_iter().map(|u| (u.id, u.email)).collect())
+        Ok(store.account_names().await?.into_iter().collect())
     }
 
     fn trainer_agreement(

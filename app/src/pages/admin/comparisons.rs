@@ -82,10 +82,14 @@ pub fn ComparisonsPage() -> impl IntoView {
                                     view! {
                                         <tr data-testid="batch">
                                             <td class="muted">{crate::pages::short_time(&b.created_at)}</td>
-                                            <td data-testid="drawn">{if b.from_prompts { "imported prompts" } else { "chat replies" }}</td>
+                                            <td data-testid="drawn">{match (&b.imported, b.from_prompts) {
+                                                (Some(source), _) => format!("ranked in the import of {source}"),
+                                                (None, true) => "imported prompts".to_string(),
+                                                (None, false) => "chat replies".to_string(),
+                                            }}</td>
                                             <td>{b.k}</td>
                                             <td>{b.overlap}</td>
-                                            <td><code>{b.seed.clone()}</code></td>
+                                            <td><code>{if b.imported.is_some() { "–".to_string() } else { b.seed.clone() }}</code></td>
                                             <td>
                                                 <progress max=b.comparisons value=b.ready + b.failed></progress>
                                                 " " <span data-testid="sampled">{sampled}</span> {failed}

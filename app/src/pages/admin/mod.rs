@@ -6,6 +6,7 @@ mod comparisons;
 mod filter;
 mod guidelines;
 mod model;
+mod reward;
 
 pub use accounts::AdminPage;
 pub use api_keys::ApiKeysPage;
@@ -13,6 +14,7 @@ pub use comparisons::ComparisonsPage;
 pub use filter::FilterPage;
 pub use guidelines::GuidelinesPage;
 pub use model::ModelPage;
+pub use reward::RewardPage;
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -28,6 +30,7 @@ pub fn AdminTabs() -> impl IntoView {
             <A href="/admin/guidelines">"Guidelines"</A>
             <A href="/admin/comparisons">"Comparisons"</A>
             <A href="/admin/filter">"Content filter"</A>
+            <A href="/admin/reward">"Reward model"</A>
         </nav>
     }
 }

@@ -36,6 +36,8 @@ pub struct Exporter<'a> {
     store: &'a SqlStore,
     options: ExportOptions,
     model_names: HashMap<String, String>,
+    /// The accounts standing for imports' sources, and their names (`import:<source>`).
+    source_accounts: HashMap<String, String>,
 }
 
 fn seeded_hash(seed: u64, what: &str, id: &str) -> [u8; 32] {
@@ -48,7 +50,17 @@ impl<'a> Exporter<'a> {
             .fetch_all(store.pool())
             .await
             .map_err(db)?;
-        Ok(Exporter { store, options, model_names: names.into_iter().collect() })
+        let sources: Vec<(String, String)> =
+            sqlx::query_as("select id, email from users where source is not null")
+                .fetch_all(store.pool())
+                .await
+                .map_err(db)?;
+        Ok(Exporter {
+            store,
+            options,
+            model_names: names.into_iter().collect(),
+            source_accounts: sources.into_iter().collect(),
+        })
     }
 
     /// The side of the split a conversation's rows go to: the same for every row of it.
@@ -65,7 +77,11 @@ impl<'a> Exporter<'a> {
     }
 
     /// A trainer's id, or its pseudonym (stable for one seed) when asked for.
+    /// An imported ranking's source is named as it is (`import:hh-rlhf`): it is no person.
     pub fn trainer(&self, user_id: &str) -> String {
+        if let Some(source) = self.source_accounts.get(user_id) {
+            return source.clone();
+        }
         match self.options.pseudonym_seed {
             None => user_id.to_string(),
             Some(seed) => {

@@ -1,0 +1,227 @@
+use super::AdminTabs;
+use crate::api::reward::{CancelRewardRun, StartRewardRun, reward_runs};
+use crate::components::error_line::ErrorLine;
+use crate::reward::{DEFAULT_LAYERS, RewardOptions, RewardResult, RewardRun, RunStatus};
+use leptos::prelude::*;
+use std::time::Duration;
+
+/// Admins train a reward model on the team's ranked comparisons and see whether they can
+/// teach one: held-out accuracy with its interval beside a random-label control, the loss
+/// curve and the calibration of the head kept.
+#[component]
+pub fn RewardPage() -> impl IntoView {
+    let start = ServerAction::<StartRewardRun>::new();
+    let cancel = ServerAction::<CancelRewardRun>::new();
+    let tick = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(move || tick.update(|t| *t += 1), Duration::from_secs(2))
+        {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    let runs =
+        Resource::new(move || (start.version().get(), cancel.version().get(), tick.get()), |_| reward_runs());
+    let request_id = RwSignal::new(uuid::Uuid::new_v4().to_string());
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = start.value().get() {
+            request_id.set(uuid::Uuid::new_v4().to_string());
+        }
+    });
+    let defaults = RewardOptions::default();
+    view! {
+        <AdminTabs />
+        <section class="card">
+            <h2>"Train a reward model"</h2>
+            <p class="muted">
+                "Trains a Bradley–Terry reward model on the preference pairs of the ranked comparisons (the pairs "
+                "an export writes), split by conversation as the export splits them. Each reply's features are the "
+                "hidden state after its last token in the model Parley serves, at each layer asked for; a linear "
+                "head is trained on each layer and the best on validation is kept. A control trained on labels "
+                "flipped at random shows what chance looks like: held-out accuracy well above it means the "
+                "rankings hold something a model can learn."
+            </p>
+            <ActionForm action=start>
+                <input type="hidden" name="request_id" prop:value=move || request_id.get() />
+                <div class="row">
+                    <label>"Source (empty: all; parley: made here)" <input type="text" name="source" maxlength="200" /></label>
+                    <label>"Layers" <input type="text" name="layers" value=DEFAULT_LAYERS /></label>
+                    <label>"At most this many comparisons (empty: all)" <input type="text" name="limit" inputmode="numeric" /></label>
+                </div>
+                <div class="row">
+                    <label>"Split seed" <input type="number" name="split_seed" min="0" value=defaults.split_seed /></label>
+                    <label>"Test share" <input type="number" name="test_ratio" min="0.05" max="0.5" step="0.05" value=defaults.test_ratio /></label>
+                </div>
+                <button type="submit" disabled=move || start.pending().get()>"Train"</button>
+            </ActionForm>
+            <ErrorLine value=start.value() />
+        </section>
+        <section class="card">
+            <h2>"Runs"</h2>
+            <ErrorLine value=cancel.value() />
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match runs.await {
+                        Ok(list) if list.is_empty() => view! { <p class="muted">"No run yet."</p> }.into_any(),
+                        Ok(list) => {
+                            let latest = list.iter().find(|r| r.result.is_some()).cloned();
+                            let rows = list.into_iter().map(|run| run_row(run, cancel)).collect_view();
+                            view! {
+                                <table data-testid="reward-runs">
+                                    <thead><tr><th>"Started"</th><th>"Source"</th><th>"Layers"</th><th>"Status"</th><th>"Held-out accuracy"</th><th></th></tr></thead>
+                                    <tbody>{rows}</tbody>
+                                </table>
+                                {latest.map(|run| view! { <RunFigures run=run /> })}
+                            }
+                            .into_any()
+                        }
+                        Err(err) => view! { <p class="error" role="alert">{err.message}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+fn percent(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+fn run_row(run: RewardRun, cancel: ServerAction<CancelRewardRun>) -> impl IntoView {
+    let id = run.id;
+    let status = match run.status {
+        RunStatus::Running => view! {
+            <progress max="100" value=format!("{:.0}", run.progress * 100.0)></progress>
+            " " <span>{format!("{:.0}% · {}", run.progress * 100.0, run.message)}</span>
+        }
+        .into_any(),
+        RunStatus::Failed => {
+            view! { <span class="error">{format!("failed: {}", run.message)}</span> }.into_any()
+        }
+        other => view! { <span>{other.as_str()}</span> }.into_any(),
+    };
+    let accuracy = run.result.as_ref().map(|r| {
+        let best = r.heads.iter().find(|h| h.layer == r.best_layer).unwrap_or(&r.control);
+        format!(
+            "{} ({} to {}), control {}",
+            percent(best.accuracy),
+            percent(best.low),
+            percent(best.high),
+            percent(r.control.accuracy)
+        )
+    });
+    let layers = run.options.layers.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(", ");
+    view! {
+        <tr data-testid="reward-run" data-status=run.status.as_str()>
+            <td class="muted">{super::short_time(&run.created_at)}</td>
+            <td>{run.options.source.clone().unwrap_or_else(|| "all".into())}</td>
+            <td>{layers}</td>
+            <td data-testid="run-status">{status}</td>
+            <td data-testid="run-accuracy">{accuracy}</td>
+            <td>
+                {(run.status == RunStatus::Running).then(|| view! {
+                    <button type="button" on:click=move |_| { cancel.dispatch(CancelRewardRun { id }); }>"Cancel"</button>
+                })}
+            </td>
+        </tr>
+    }
+}
+
+/// The latest finished run: every head, the control, the loss curve and the calibration.
+#[component]
+fn RunFigures(run: RewardRun) -> impl IntoView {
+    let Some(result) = run.result else { return ().into_any() };
+    let RewardResult { heads, control, best_layer, calibration, curve, .. } = result.clone();
+    let rows = heads
+        .iter()
+        .chain(std::iter::once(&control))
+        .map(|h| {
+            let kept = h.layer == best_layer && h.label != control.label;
+            view! {
+                <tr data-testid="reward-head">
+                    <td>{h.label.clone()} {kept.then_some(" (kept)")}</td>
+                    <td>{percent(h.validation)}</td>
+                    <td>{percent(h.accuracy)}</td>
+                    <td>{format!("{} to {}", percent(h.low), percent(h.high))}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <h3>{format!("Latest finished run: {}", super::short_time(&run.created_at))}</h3>
+        <p data-testid="reward-summary">{format!(
+            "{} comparisons; {} pairs to train on, {} held out. Features {:.0} s, all {:.1} min. Base model SHA-256 {}…, head {}….",
+            result.comparisons, result.pairs_train, result.pairs_test, result.feature_secs, result.total_secs / 60.0,
+            result.base_model_sha256.get(..12).unwrap_or(""), result.head_sha256.get(..12).unwrap_or("")
+        )}</p>
+        <table data-testid="reward-heads">
+            <thead><tr><th>"Head"</th><th>"Validation"</th><th>"Held-out accuracy"</th><th>"95% interval"</th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+        <div class="row">
+            <figure>
+                <figcaption>"Loss of the kept head (train solid, validation dashed)"</figcaption>
+                {loss_chart(&curve)}
+                <p class="muted" data-testid="loss-figures">{loss_figures(&curve)}</p>
+            </figure>
+            <figure>
+                <figcaption>"Calibration: predicted chance the first reply wins (x) against how often it did (y)"</figcaption>
+                {calibration_chart(&calibration)}
+            </figure>
+        </div>
+    }
+    .into_any()
+}
+
+const W: f64 = 240.0;
+const H: f64 = 160.0;
+
+fn points(values: impl Iterator<Item = (f64, f64)>) -> String {
+    values.map(|(x, y)| format!("{:.1},{:.1}", x * W, H - y * H)).collect::<Vec<_>>().join(" ")
+}
+
+fn loss_chart(curve: &[(usize, f32, f32)]) -> impl IntoView {
+    let steps = curve.last().map_or(1, |c| c.0).max(1) as f64;
+    let top = curve.iter().flat_map(|c| [c.1, c.2]).fold(0f32, f32::max).max(1e-6) as f64;
+    let line = |pick: fn(&(usize, f32, f32)) -> f32| {
+        points(curve.iter().map(|c| (c.0 as f64 / steps, f64::from(pick(c)) / top)))
+    };
+    view! {
+        <svg viewBox=format!("0 0 {W} {H}") width="240" height="160" role="img" aria-label="loss curve" data-testid="loss-chart">
+            <rect x="0" y="0" width=W height=H fill="none" stroke="currentColor" stroke-opacity="0.3" />
+            <polyline points=line(|c| c.1) fill="none" stroke="currentColor" stroke-width="1.5" />
+            <polyline points=line(|c| c.2) fill="none" stroke="currentColor" stroke-width="1.5" stroke-dasharray="4 3" />
+        </svg>
+    }
+}
+
+/// The validation loss at the start and at its best, and where the best was.
+fn loss_figures(curve: &[(usize, f32, f32)]) -> String {
+    let best = curve.iter().min_by(|a, b| a.2.total_cmp(&b.2));
+    match (curve.first(), best, curve.last()) {
+        (Some(first), Some(best), Some(last)) => format!(
+            "validation loss {:.3} at step 1, best {:.3} at step {} of {} (the head kept)",
+            first.2, best.2, best.0, last.0
+        ),
+        _ => String::new(),
+    }
+}
+
+fn calibration_chart(bins: &[(f64, f64, usize)]) -> impl IntoView {
+    let dots = bins
+        .iter()
+        .map(|&(predicted, observed, n)| {
+            view! {
+                <circle cx=format!("{:.1}", predicted * W) cy=format!("{:.1}", H - observed * H) r="3" fill="currentColor">
+                    <title>{format!("predicted {}, observed {}, {n} pairs", percent(predicted), percent(observed))}</title>
+                </circle>
+            }
+        })
+        .collect_view();
+    view! {
+        <svg viewBox=format!("0 0 {W} {H}") width="240" height="160" role="img" aria-label="calibration" data-testid="calibration-chart">
+            <rect x="0" y="0" width=W height=H fill="none" stroke="currentColor" stroke-opacity="0.3" />
+            <line x1="0" y1=H x2=W y2="0" stroke="currentColor" stroke-opacity="0.4" stroke-dasharray="2 2" />
+            {dots}
+        </svg>
+    }
+}

@@ -1,0 +1,100 @@
+//! Reward models trained in the studio on its own comparisons: what a run is asked for and
+//! what it found, as the Admin -> Reward model page and the server share them.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Layers offered by default: early ones, which read as well as later ones on HH-RLHF with
+/// the default model (make bench-reward) at a fraction of the time.
+pub const DEFAULT_LAYERS: &str = "4,8,12";
+
+/// What a run trains on and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RewardOptions {
+    /// Only conversations from this source (`parley`, or an import's source); all if none.
+    pub source: Option<String>,
+    /// The export's train/test split: by conversation, with this seed and test share.
+    pub split_seed: u64,
+    pub test_ratio: f64,
+    /// Layers whose hidden state is a feature set; a head is trained on each.
+    pub layers: Vec<usize>,
+    pub max_prompt_tokens: usize,
+    pub max_reply_tokens: usize,
+    /// At most this many comparisons (the first by id).
+    pub limit: Option<usize>,
+}
+
+impl Default for RewardOptions {
+    fn default() -> Self {
+        RewardOptions {
+            source: None,
+            split_seed: 7,
+            test_ratio: 0.2,
+            layers: vec![4, 8, 12],
+            max_prompt_tokens: 256,
+            max_reply_tokens: 128,
+            limit: None,
+        }
+    }
+}
+
+/// One head's figures: validation accuracy (to choose by), held-out accuracy and its 95%
+/// bootstrap interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeadFigures {
+    pub label: String,
+    pub layer: usize,
+    pub validation: f64,
+    pub accuracy: f64,
+    pub low: f64,
+    pub high: f64,
+    /// The step of the best validation loss (the head kept).
+    pub steps: usize,
+}
+
+/// What a finished run found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RewardResult {
+    pub comparisons: usize,
+    pub pairs_train: usize,
+    pub pairs_test: usize,
+    /// Every layer's head, then the control (labels flipped at random) on the best layer.
+    pub heads: Vec<HeadFigures>,
+    pub control: HeadFigures,
+    /// The layer of the best head on validation: the one kept.
+    pub best_layer: usize,
+    /// The kept head's calibration: (mean predicted chance the first wins, observed share,
+    /// pairs), in bins of a tenth.
+    pub calibration: Vec<(f64, f64, usize)>,
+    /// The kept head's loss curve: (step, train loss, validation loss).
+    pub curve: Vec<(usize, f32, f32)>,
+    pub feature_secs: f64,
+    pub total_secs: f64,
+    pub base_model_sha256: String,
+    pub head_sha256: String,
+}
+
+crate::conversation::named_enum!(
+    /// Where a run stands.
+    RunStatus("run status") {
+        Running = "running",
+        Done = "done",
+        Failed = "failed",
+        Cancelled = "cancelled",
+    }
+);
+
+/// A run as the page lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RewardRun {
+    pub id: Uuid,
+    pub created_at: String,
+    pub finished_at: Option<String>,
+    pub options: RewardOptions,
+    pub status: RunStatus,
+    /// 0 to 1, while running.
+    pub progress: f64,
+    /// What it is doing, or why it failed.
+    pub message: String,
+    pub result: Option<RewardResult>,
+}

@@ -1,0 +1,465 @@
+//! A reward model trained on the studio's own comparisons: `parley reward train` reads the
+//! preference pairs an export would write (same filters, same train/test split by
+//! conversation and seed), reads features of every reply from Parley's own forward pass
+//! (the hidden state after the reply's last token, at chosen layers of a model Parley
+//! serves), trains a Bradley–Terry head on them with candle-nn, and reports held-out
+//! pairwise accuracy with a bootstrap interval, a random-label control and calibration.
+//! `parley reward score` scores prompt/completion pairs with a saved head.
+
+pub mod head;
+pub mod job;
+
+use crate::cli::StoreArgs;
+use crate::datasets::cli::Selection;
+use crate::datasets::export::Exporter;
+use crate::datasets::sink::Sink;
+use crate::model::engine::Engine;
+use crate::store::SqlStore;
+use anyhow::{Context, bail};
+use app::dataset::{ExportFormat, ExportOptions, Part};
+use app::model::ChatMessage;
+use app::reward::{HeadFigures, RewardOptions, RewardResult};
+use clap::{Args, Subcommand};
+use head::{Pair, TrainOptions};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Subcommand, Debug)]
+pub enum RewardCommand {
+    /// Train a reward model's head on the preference pairs of an export selection, and
+    /// print its held-out accuracy beside a random-label control.
+    Train(TrainArgs),
+    /// Score prompt/completion pairs (JSONL: `prompt` as a string or messages, `completion`
+    /// as a string or an assistant message) with a saved head; prints each line with `score`.
+    Score(ScoreArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// The base model: a GGUF file Parley serves.
+    #[arg(long, env = "PARLEY_MODEL", default_value = crate::model_file::DEFAULT_MODEL_PATH)]
+    pub model: PathBuf,
+    /// The rankings to learn from, as an export selects them.
+    #[command(flatten)]
+    pub selection: Selection,
+    /// The split, as the export makes it: by conversation, with this seed.
+    #[arg(long, default_value_t = 7)]
+    pub split_seed: u64,
+    /// Share of conversations held out for the test.
+    #[arg(long, default_value_t = 0.2)]
+    pub test_ratio: f64,
+    /// Layers whose hidden state is a feature set (counted from 1; the last is the final,
+    /// normalized state); a head is trained on each and the best on validation is kept.
+    #[arg(long, value_delimiter = ',', default_value = app::reward::DEFAULT_LAYERS)]
+    pub layers: Vec<usize>,
+    /// Tokens of the conversation kept before a reply (the newest).
+    #[arg(long, default_value_t = 256)]
+    pub max_prompt_tokens: usize,
+    /// Tokens of a reply read (its first).
+    #[arg(long, default_value_t = 128)]
+    pub max_reply_tokens: usize,
+    /// Use at most this many comparisons (the first by id), for a quick look.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Threads for the model [default: all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Folder to write the head (head.safetensors) and its config (reward.json) into.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    /// A folder `parley reward train --out` wrote.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The base model's GGUF file (its SHA-256 must be the one the head was trained on).
+    #[arg(long, env = "PARLEY_MODEL", default_value = crate::model_file::DEFAULT_MODEL_PATH)]
+    pub base: PathBuf,
+    /// JSONL of prompt/completion pairs.
+    pub input: PathBuf,
+}
+
+/// Export lines gathered in memory with the side of the split each went to.
+#[derive(Default)]
+struct Gather {
+    rows: Vec<(Part, Vec<u8>)>,
+}
+
+#[async_trait::async_trait]
+impl Sink for Gather {
+    async fn row(&mut self, part: Part, line: &[u8]) -> std::io::Result<()> {
+        self.rows.push((part, line.to_vec()));
+        Ok(())
+    }
+}
+
+/// The comparisons to learn from: each prompt with its distinct replies, and the pairs
+/// between them (indices into `replies` of their group).
+#[derive(Default)]
+struct Data {
+    groups: Vec<(Vec<ChatMessage>, Vec<String>)>,
+    /// (group, chosen, rejected, test)
+    pairs: Vec<(usize, usize, usize, bool)>,
+}
+
+fn message_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Array(list) => list.first().and_then(|m| m["content"].as_str()).map(str::to_string),
+        Value::Object(map) => map.get("content").and_then(Value::as_str).map(str::to_string),
+        _ => None,
+    }
+}
+
+fn gather(rows: Vec<(Part, Vec<u8>)>, limit: Option<usize>) -> anyhow::Result<Data> {
+    let mut data = Data::default();
+    let mut by_comparison: HashMap<String, usize> = HashMap::new();
+    for (part, line) in rows {
+        let row: Value = serde_json::from_slice(&line).context("an exported pair")?;
+        let comparison = row["comparison_id"].as_str().unwrap_or_default().to_string();
+        let group = match by_comparison.get(&comparison) {
+            Some(&g) => g,
+            None => {
+                if limit.is_some_and(|l| data.groups.len() >= l) {
+                    continue;
+                }
+                let prompt: Vec<ChatMessage> =
+                    serde_json::from_value(row["prompt"].clone()).context("a pair's prompt")?;
+                data.groups.push((prompt, vec![]));
+                by_comparison.insert(comparison, data.groups.len() - 1);
+                data.groups.len() - 1
+            }
+        };
+        let mut index = |value: &Value| -> anyhow::Result<usize> {
+            let text = message_text(value).context("a pair's reply")?;
+            let replies = &mut data.groups[group].1;
+            Ok(replies.iter().position(|r| *r == text).unwrap_or_else(|| {
+                replies.push(text);
+                replies.len() - 1
+            }))
+        };
+        let (chosen, rejected) = (index(&row["chosen"])?, index(&row["rejected"])?);
+        data.pairs.push((group, chosen, rejected, part == Part::Test));
+    }
+    Ok(data)
+}
+
+/// SHA-256 of a file, as hex.
+fn file_sha256(path: &Path) -> anyhow::Result<String> {
+    let mut file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut hash = Sha256::new();
+    std::io::copy(&mut file, &mut hash)?;
+    Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn load_engine(path: &Path, threads: Option<usize>) -> anyhow::Result<(Engine, String)> {
+    let sha256 = file_sha256(path)?;
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let engine = Engine::load_with_threads(path, Some(sha256.clone()), threads)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok((engine, sha256))
+}
+
+fn percent(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+pub async fn run(command: RewardCommand) -> anyhow::Result<()> {
+    match command {
+        RewardCommand::Train(args) => train(args).await,
+        RewardCommand::Score(args) => tokio::task::spawn_blocking(move || score(args)).await?,
+    }
+}
+
+/// How a run tells where it is and learns that it should stop.
+pub struct Watch {
+    /// Share done (0 to 1) and what it is doing; called from the training thread.
+    pub report: Box<dyn Fn(f64, String) + Send + Sync>,
+    pub cancelled: Box<dyn Fn() -> bool + Send + Sync>,
+}
+
+/// What a finished run made: its figures and the head kept.
+pub struct Trained {
+    pub result: RewardResult,
+    pub head: head::Head,
+}
+
+/// Trains on the ranked comparisons `selection` picks (its split set from `options`): reads
+/// the pairs as the TRL preference export writes them, the features of every reply from
+/// `model`, and trains a head on each layer's; keeps the best on validation, and trains
+/// the control on it.
+pub async fn pipeline(
+    store: &SqlStore,
+    selection: ExportOptions,
+    options: &RewardOptions,
+    model: &Path,
+    threads: Option<usize>,
+    watch: Watch,
+) -> anyhow::Result<Trained> {
+    let started = Instant::now();
+    let selection =
+        ExportOptions { split_seed: Some(options.split_seed), test_ratio: options.test_ratio, ..selection };
+    crate::datasets::cli::check_options(&selection)
+        .map_err(|(field, message)| anyhow::anyhow!("{field}: {message}"))?;
+    let mut sink = Gather::default();
+    Exporter::new(store, selection).await?.write(ExportFormat::PreferenceTrl, &mut sink).await?;
+    let data = gather(sink.rows, options.limit)?;
+    let (test_pairs, train_pairs) =
+        (data.pairs.iter().filter(|p| p.3).count(), data.pairs.iter().filter(|p| !p.3).count());
+    if train_pairs == 0 || test_pairs == 0 {
+        bail!(
+            "{train_pairs} pairs in train and {test_pairs} in test: the selection needs ranked comparisons on both sides of the split"
+        );
+    }
+    let (model, options) = (model.to_path_buf(), options.clone());
+    tokio::task::spawn_blocking(move || {
+        let (engine, sha256) = load_engine(&model, threads)?;
+        let features_started = Instant::now();
+        let mut features: Vec<Vec<Vec<f32>>> = vec![vec![]; options.layers.len()];
+        let limits = (options.max_prompt_tokens, options.max_reply_tokens);
+        let total = data.groups.len();
+        for (i, (prompt, replies)) in data.groups.iter().enumerate() {
+            if (watch.cancelled)() {
+                bail!("cancelled");
+            }
+            let states =
+                engine.reply_states(prompt, replies, &options.layers, limits).map_err(anyhow::Error::msg)?;
+            for state in states {
+                for (tap, values) in state.into_iter().enumerate() {
+                    features[tap].push(values);
+                }
+            }
+            (watch.report)(
+                0.95 * (i + 1) as f64 / total as f64,
+                format!(
+                    "features: {} of {total} comparisons, {:.0} s",
+                    i + 1,
+                    features_started.elapsed().as_secs_f64()
+                ),
+            );
+        }
+        let feature_secs = features_started.elapsed().as_secs_f64();
+        // Rows of `features[tap]`: each group's replies, one group after another.
+        let mut first = vec![0usize; total];
+        let mut at = 0;
+        for (g, group) in data.groups.iter().enumerate() {
+            first[g] = at;
+            at += group.1.len();
+        }
+        let pair = |&(g, c, r, _): &(usize, usize, usize, bool)| Pair {
+            chosen: first[g] + c,
+            rejected: first[g] + r,
+            group: g,
+        };
+        let train: Vec<Pair> = data.pairs.iter().filter(|p| !p.3).map(pair).collect();
+        let test: Vec<Pair> = data.pairs.iter().filter(|p| p.3).map(pair).collect();
+        let train_options = TrainOptions { seed: options.split_seed, ..Default::default() };
+        let cancelled = || (watch.cancelled)();
+        let fit =
+            |tap: usize, pairs: &[Pair], label: String| -> anyhow::Result<(HeadFigures, head::Trained)> {
+                (watch.report)(0.95, format!("training: {label}"));
+                let trained = head::train(&features[tap], pairs, &train_options, &cancelled)
+                    .map_err(anyhow::Error::msg)?;
+                let scores: Vec<f32> = features[tap].iter().map(|f| trained.head.score(f)).collect();
+                let held = head::evaluate(&scores, &test, options.split_seed);
+                let figures = HeadFigures {
+                    label,
+                    layer: options.layers[tap],
+                    validation: f64::from(trained.curve[trained.best_step - 1].validation_accuracy),
+                    accuracy: held.accuracy,
+                    low: held.interval.0,
+                    high: held.interval.1,
+                    steps: trained.best_step,
+                };
+                Ok((figures, trained))
+            };
+        let mut heads: Vec<HeadFigures> = vec![];
+        let mut best: Option<(usize, head::Trained)> = None;
+        for (tap, layer) in options.layers.iter().enumerate() {
+            let (figures, trained) = fit(tap, &train, format!("linear, layer {layer}"))?;
+            if best.as_ref().is_none_or(|(b, _)| figures.validation > heads[*b].validation) {
+                best = Some((heads.len(), trained));
+            }
+            heads.push(figures);
+        }
+        let Some((best, kept)) = best else { bail!("no layers asked for") };
+        let tap = best;
+        // The control: the best layer's head trained on labels flipped at random.
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(options.split_seed);
+        let flipped: Vec<Pair> = train
+            .iter()
+            .map(|p| match rand::Rng::gen_bool(&mut rng, 0.5) {
+                true => Pair { chosen: p.rejected, rejected: p.chosen, group: p.group },
+                false => *p,
+            })
+            .collect();
+        let (control, _) = fit(tap, &flipped, format!("random labels, layer {}", options.layers[tap]))?;
+        let scores: Vec<f32> = features[tap].iter().map(|f| kept.head.score(f)).collect();
+        let calibration = head::evaluate(&scores, &test, options.split_seed).calibration;
+        let head_bytes = head_bytes(&kept.head)?;
+        let result = RewardResult {
+            comparisons: total,
+            pairs_train: train.len(),
+            pairs_test: test.len(),
+            best_layer: options.layers[tap],
+            heads,
+            control,
+            calibration,
+            curve: kept.curve.iter().map(|s| (s.step, s.train_loss, s.validation_loss)).collect(),
+            feature_secs,
+            total_secs: started.elapsed().as_secs_f64(),
+            base_model_sha256: sha256,
+            head_sha256: Sha256::digest(&head_bytes).iter().map(|b| format!("{b:02x}")).collect(),
+        };
+        Ok(Trained { result, head: kept.head })
+    })
+    .await?
+}
+
+/// The head as safetensors bytes.
+fn head_bytes(head: &head::Head) -> anyhow::Result<Vec<u8>> {
+    let tensors = head.tensors()?;
+    Ok(safetensors::serialize(tensors.iter().map(|(name, t)| (name.as_str(), t)), None)?)
+}
+
+/// Writes the head (`head.safetensors`) and its config (`reward.json`) into `dir`.
+pub fn save(dir: &Path, trained: &Trained, options: &RewardOptions) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::write(dir.join("head.safetensors"), head_bytes(&trained.head)?)?;
+    let best = trained.result.heads.iter().find(|h| h.layer == trained.result.best_layer);
+    let config = json!({
+        "kind": "bradley-terry linear head on frozen features",
+        "base_model_sha256": trained.result.base_model_sha256,
+        "feature_layer": trained.result.best_layer,
+        "max_prompt_tokens": options.max_prompt_tokens,
+        "max_reply_tokens": options.max_reply_tokens,
+        "head_sha256": trained.result.head_sha256,
+        "accuracy": best.map(|b| b.accuracy),
+        "interval": best.map(|b| [b.low, b.high]),
+        "pairs_train": trained.result.pairs_train,
+        "pairs_test": trained.result.pairs_test,
+        "random_label_accuracy": trained.result.control.accuracy,
+        "split_seed": options.split_seed,
+        "test_ratio": options.test_ratio,
+        "source": options.source,
+    });
+    std::fs::write(dir.join("reward.json"), serde_json::to_string_pretty(&config)? + "\n")?;
+    Ok(())
+}
+
+async fn train(args: TrainArgs) -> anyhow::Result<()> {
+    let store = args.store.open().await?;
+    let mut selection = args.selection.options(&store).await?;
+    let options = RewardOptions {
+        source: selection.source.take(),
+        split_seed: args.split_seed,
+        test_ratio: args.test_ratio,
+        layers: args.layers.clone(),
+        max_prompt_tokens: args.max_prompt_tokens,
+        max_reply_tokens: args.max_reply_tokens,
+        limit: args.limit,
+    };
+    selection.source = options.source.clone();
+    let reported = std::sync::atomic::AtomicU64::new(0);
+    let watch = Watch {
+        // Every tenth of the features, and each head.
+        report: Box::new(move |done, message| {
+            let tenth = (done * 10.0 / 0.95) as u64;
+            if tenth > reported.swap(tenth, std::sync::atomic::Ordering::Relaxed)
+                || message.starts_with("training")
+            {
+                println!("{message}");
+            }
+        }),
+        cancelled: Box::new(|| false),
+    };
+    let trained = pipeline(&store, selection, &options, &args.model, args.threads, watch).await?;
+    let result = &trained.result;
+    println!();
+    println!(
+        "{} comparisons, {} pairs in train and {} in test (split by conversation, seed {}, {} to test)",
+        result.comparisons,
+        result.pairs_train,
+        result.pairs_test,
+        options.split_seed,
+        percent(options.test_ratio)
+    );
+    println!("{:<28} {:>10} {:>10} {:>18} {:>7}", "head", "validation", "test", "95% interval", "steps");
+    for h in result.heads.iter().chain([&result.control]) {
+        println!(
+            "{:<28} {:>10} {:>10} {:>18} {:>7}",
+            h.label,
+            percent(h.validation),
+            percent(h.accuracy),
+            format!("{} to {}", percent(h.low), percent(h.high)),
+            h.steps
+        );
+    }
+    println!();
+    println!("calibration of the kept head (predicted chance the first wins -> observed share, pairs):");
+    for (predicted, observed, n) in &result.calibration {
+        println!("  {:>6} -> {:>6}  ({n})", percent(*predicted), percent(*observed));
+    }
+    let best = result.heads.iter().find(|h| h.layer == result.best_layer).map_or(0.0, |h| h.accuracy);
+    println!();
+    println!("measure                           value     target");
+    println!("held-out pairwise accuracy   {:>10}   >= 65.0%", percent(best));
+    println!("random-label control         {:>10}   near 50%", percent(result.control.accuracy));
+    println!("features (s)                 {:>10.0}", result.feature_secs);
+    println!("training, all (min)          {:>10.1}   < 10", result.total_secs / 60.0);
+    if let Some(out) = &args.out {
+        save(out, &trained, &options)?;
+        println!("wrote {} and reward.json", out.join("head.safetensors").display());
+    }
+    Ok(())
+}
+
+fn score(args: ScoreArgs) -> anyhow::Result<()> {
+    let config: Value = serde_json::from_slice(
+        &std::fs::read(args.model.join("reward.json"))
+            .with_context(|| format!("cannot read {}", args.model.join("reward.json").display()))?,
+    )
+    .context("reward.json")?;
+    let tensors =
+        candle_core::safetensors::load(args.model.join("head.safetensors"), &candle_core::Device::Cpu)?;
+    let head = head::Head::from_tensors(&tensors).map_err(anyhow::Error::msg)?;
+    let (engine, sha256) = load_engine(&args.base, None)?;
+    if config["base_model_sha256"].as_str() != Some(sha256.as_str()) {
+        bail!(
+            "{} has SHA-256 {sha256}; the head was trained on {}",
+            args.base.display(),
+            config["base_model_sha256"]
+        );
+    }
+    let layer = config["feature_layer"].as_u64().context("reward.json: feature_layer")? as usize;
+    let limits = (
+        config["max_prompt_tokens"].as_u64().unwrap_or(256) as usize,
+        config["max_reply_tokens"].as_u64().unwrap_or(128) as usize,
+    );
+    let text = std::fs::read_to_string(&args.input)
+        .with_context(|| format!("cannot read {}", args.input.display()))?;
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let mut row: Value =
+            serde_json::from_str(line).with_context(|| format!("line {}: not JSON", i + 1))?;
+        let prompt: Vec<ChatMessage> = match &row["prompt"] {
+            Value::String(text) => vec![ChatMessage::new("user", text.clone())],
+            value @ Value::Array(_) => serde_json::from_value(value.clone())
+                .with_context(|| format!("line {}: prompt: not a list of messages", i + 1))?,
+            _ => bail!("line {}: prompt: missing (a string or a list of messages)", i + 1),
+        };
+        let completion = message_text(&row["completion"])
+            .with_context(|| format!("line {}: completion: missing", i + 1))?;
+        let states =
+            engine.reply_states(&prompt, &[completion], &[layer], limits).map_err(anyhow::Error::msg)?;
+        row["score"] = json!(head.score(&states[0][0]));
+        println!("{row}");
+    }
+    Ok(())
+}

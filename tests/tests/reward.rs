@@ -1,0 +1,248 @@
+//! `parley reward` on the tiny generated model: a head trained on imported rankings learns
+//! the preference the rankings hold (held out by conversation), beside a random-label
+//! control; its files name the base model and the head by SHA-256; `parley reward score`
+//! loads it back and scores pairs the same way every time; a head is refused on another
+//! base model, and a bad line is named. Runs started over HTTP (as the Admin -> Reward model
+//! page starts them) train in the background on the real model, once per id however often
+//! the start is sent, one at a time, cancelled when asked; only admins reach them.
+
+mod common;
+use common::{Engine, TestApp, TestDb, parley_bin, tiny_model};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// `parley <args>` against the database: (success, stdout, stderr).
+fn parley(db: &TestDb, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(parley_bin())
+        .args(args)
+        .args(["--database-url", &db.url])
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("run parley");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn sha256(path: &Path) -> String {
+    Sha256::digest(std::fs::read(path).unwrap()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A figure from the table `parley reward train` prints, as a share.
+fn figure(text: &str, measure: &str) -> f64 {
+    let line = text.lines().find(|l| l.starts_with(measure)).unwrap_or_else(|| panic!("{measure}: {text}"));
+    let value = line[measure.len()..].split_whitespace().next().unwrap();
+    value.trim_end_matches('%').parse::<f64>().unwrap() / 100.0
+}
+
+fn score(base: &Path, head: &Path, input: &Path) -> (bool, Vec<Value>, String) {
+    let out = Command::new(parley_bin())
+        .args(["reward", "score", "--model"])
+        .arg(head)
+        .arg("--base")
+        .arg(base)
+        .arg(input)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("run parley");
+    let lines =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    (out.status.success(), lines, String::from_utf8_lossy(&out.stderr).to_string())
+}
+
+#[tokio::test]
+async fn a_head_learns_what_the_rankings_hold_and_scores_it_back() {
+    let db = TestDb::new(Engine::Sqlite).await;
+    let mut add = Command::new(parley_bin())
+        .args(["user", "add", "--email", "admin@example.org", "--role", "admin", "--password-stdin"])
+        .args(["--database-url", &db.url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    writeln!(add.stdin.take().unwrap(), "correct horse battery").unwrap();
+    assert!(add.wait().unwrap().success());
+    // Every row prefers the long, polite reply to the curt one.
+    let rows: String = (0..160)
+        .map(|i| {
+            json!({
+                "prompt": format!("Question {i}: could you tell me about topic {}?", i * 7 % 13),
+                "chosen": "Of course. Here is a careful, friendly answer with the details you asked for.",
+                "rejected": "No.",
+            })
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    let file = db.dir.join("prefs.jsonl");
+    std::fs::write(&file, rows).unwrap();
+    let (ok, said, err) = parley(&db, &["import", file.to_str().unwrap(), "--source", "prefs"]);
+    assert!(ok && said.contains("160 comparisons with 160 rankings"), "{said}{err}");
+
+    let model = tiny_model();
+    let out = db.dir.join("head");
+    let (ok, said, err) = parley(
+        &db,
+        &[
+            "reward",
+            "train",
+            "--model",
+            model.to_str().unwrap(),
+            "--source",
+            "prefs",
+            "--layers",
+            "1,2",
+            "--split-seed",
+            "3",
+            "--test-ratio",
+            "0.25",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{said}{err}");
+    assert!(figure(&said, "held-out pairwise accuracy") >= 0.95, "{said}");
+    let control = figure(&said, "random-label control");
+    assert!(control < 0.95, "labels flipped at random teach less: {said}");
+    let config: Value = serde_json::from_slice(&std::fs::read(out.join("reward.json")).unwrap()).unwrap();
+    assert_eq!(config["base_model_sha256"], sha256(&model));
+    assert_eq!(config["head_sha256"], sha256(&out.join("head.safetensors")));
+    assert_eq!(config["pairs_train"].as_u64().unwrap() + config["pairs_test"].as_u64().unwrap(), 160);
+    assert!([1, 2].contains(&config["feature_layer"].as_u64().unwrap()), "{config}");
+
+    // Scored back: the preferred reply above the other for unseen prompts, the same twice.
+    let pairs = db.dir.join("pairs.jsonl");
+    let lines: String = ["What is a good name for a cat?", "Explain rain to a child."]
+        .iter()
+        .flat_map(|prompt| {
+            [
+                json!({"prompt": prompt, "completion": "Of course. Here is a careful, friendly answer with the details you asked for."}),
+                json!({"prompt": [{"role": "user", "content": prompt}], "completion": {"role": "assistant", "content": "No."}}),
+            ]
+        })
+        .map(|v| v.to_string() + "\n")
+        .collect();
+    std::fs::write(&pairs, lines).unwrap();
+    let (ok, scored, err) = score(&model, &out, &pairs);
+    assert!(ok, "{err}");
+    assert_eq!(scored.len(), 4);
+    for pair in scored.chunks(2) {
+        assert!(pair[0]["score"].as_f64().unwrap() > pair[1]["score"].as_f64().unwrap(), "{pair:?}");
+    }
+    assert_eq!(score(&model, &out, &pairs).1, scored, "the same scores every time");
+
+    // Another base model (other weights) is refused; a bad line is named.
+    let other = db.dir.join("other.gguf");
+    let made =
+        Command::new(parley_bin()).args(["model", "tiny", "--variant", "1", "--out"]).arg(&other).status();
+    assert!(made.unwrap().success());
+    let (ok, _, err) = score(&other, &out, &pairs);
+    assert!(!ok && err.contains("the head was trained on"), "{err}");
+    std::fs::write(&pairs, "{\"prompt\": \"Hi\"}\n").unwrap();
+    let (ok, _, err) = score(&model, &out, &pairs);
+    assert!(!ok && err.contains("line 1: completion: missing"), "{err}");
+    // A selection with nothing on one side of the split says so.
+    let (ok, said, err) =
+        parley(&db, &["reward", "train", "--model", model.to_str().unwrap(), "--source", "nothing"]);
+    assert!(!ok && err.contains("0 pairs in train and 0 in test"), "{said}{err}");
+}
+
+/// The real model, fetched by `make model` (the tests run after it).
+const MODEL: &str = "../models/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+async fn run_of(app: &TestApp, admin: &reqwest::Client, id: &str) -> Value {
+    let runs = app.call_ok(admin, "reward/runs", &[]).await;
+    runs.as_array().unwrap().iter().find(|r| r["id"] == id).cloned().unwrap_or_else(|| panic!("{id}: {runs}"))
+}
+
+/// Waits for the run to leave `running` (at most three minutes): its last state.
+async fn finished(app: &TestApp, admin: &reqwest::Client, id: &str) -> Value {
+    for _ in 0..360 {
+        let run = run_of(app, admin, id).await;
+        if run["status"] != "running" {
+            return run;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    panic!("run {id} still running");
+}
+
+async fn runs_train_in_the_background_once_and_stop_when_asked(engine: Engine) {
+    assert!(Path::new(MODEL).exists(), "{MODEL} missing: run `make model`");
+    let app = TestApp::spawn_with(engine, &["--model", MODEL]).await;
+    let admin = app.first_admin("admin@example.org", "correct horse battery").await;
+    let rows: String = (0..120)
+        .map(|i| {
+            json!({"prompt": format!("Tell me about topic {i}."), "chosen": "Gladly: here is a short, kind answer.", "rejected": "No."})
+                .to_string()
+                + "\n"
+        })
+        .collect();
+    let url = app.url(&format!("/api/datasets/import?request_id={}&source=prefs", uuid::Uuid::new_v4()));
+    assert_eq!(admin.post(url).body(rows).send().await.unwrap().status(), 200);
+    let trainer = app.user(&admin, "ada@example.org", "trainer").await;
+    assert_eq!(app.call(&trainer, "reward/runs", &[]).await.status(), 403);
+    let id = uuid::Uuid::new_v4().to_string();
+    let form = [
+        ("request_id", id.as_str()),
+        ("source", "prefs"),
+        ("split_seed", "3"),
+        ("test_ratio", "0.25"),
+        ("layers", "10,30"),
+        ("limit", "40"),
+    ];
+    assert_eq!(app.call(&trainer, "reward/start", &form).await.status(), 403);
+    let bad = [("request_id", id.as_str()), ("split_seed", "3"), ("test_ratio", "0.25"), ("layers", "0,x")];
+    let refused = app.call(&admin, "reward/start", &bad).await;
+    assert_eq!(refused.status(), 422);
+    assert!(refused.text().await.unwrap().contains("layers"));
+    // Twenty tabs send the same start at once: one run.
+    let starts = (0..20).map(|_| app.call(&admin, "reward/start", &form));
+    for reply in futures::future::join_all(starts).await {
+        assert_eq!(reply.status(), 200);
+    }
+    let runs = app.call_ok(&admin, "reward/runs", &[]).await;
+    assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
+    let run = finished(&app, &admin, &id).await;
+    assert_eq!(run["status"], "done", "{run}");
+    let result = &run["result"];
+    assert_eq!(
+        (result["comparisons"].as_u64(), result["heads"].as_array().unwrap().len()),
+        (Some(40), 2),
+        "{result}"
+    );
+    for head in result["heads"].as_array().unwrap().iter().chain([&result["control"]]) {
+        let (low, accuracy, high) = (
+            head["low"].as_f64().unwrap(),
+            head["accuracy"].as_f64().unwrap(),
+            head["high"].as_f64().unwrap(),
+        );
+        assert!(0.0 <= low && low <= accuracy && accuracy <= high && high <= 1.0, "{head}");
+    }
+    let saved = app.db.dir.join("reward").join(&id).join("head.safetensors");
+    assert_eq!(result["head_sha256"], sha256(&saved));
+    assert_eq!(result["base_model_sha256"], sha256(Path::new(MODEL)));
+
+    // A second run (all 120 comparisons); a third while it runs is refused; cancel stops it.
+    let second = uuid::Uuid::new_v4().to_string();
+    let form2 =
+        [("request_id", second.as_str()), ("split_seed", "3"), ("test_ratio", "0.25"), ("layers", "30")];
+    app.call_ok(&admin, "reward/start", &form2).await;
+    let third = uuid::Uuid::new_v4().to_string();
+    let form3 =
+        [("request_id", third.as_str()), ("split_seed", "3"), ("test_ratio", "0.25"), ("layers", "30")];
+    let busy = app.call(&admin, "reward/start", &form3).await;
+    assert_eq!(busy.status(), 409);
+    assert!(busy.text().await.unwrap().contains("a run is under way"));
+    assert_eq!(app.call(&trainer, "reward/cancel", &[("id", second.as_str())]).await.status(), 403);
+    app.call_ok(&admin, "reward/cancel", &[("id", second.as_str())]).await;
+    let run = finished(&app, &admin, &second).await;
+    assert_eq!(run["status"], "cancelled", "{run}");
+    assert!(run["result"].is_null());
+}
+on_both_engines!(runs_train_in_the_background_once_and_stop_when_asked);
