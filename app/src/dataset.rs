@@ -209,11 +209,56 @@ pub struct ExportFile {
     pub sha256: String,
 }
 
-/// What an export wrote, the options it was made with, and the Parley that made it.
+/// What an export wrote, the options it was made with, and the Parley that made it; and
+/// the latest reward model trained on rankings of the same source, if any.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub parley_version: String,
     pub created_at: String,
     pub options: ExportOptions,
     pub files: Vec<ExportFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reward_model: Option<ManifestReward>,
+}
+
+/// A reward model's figures as the manifest carries them: how well the rankings taught it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestReward {
+    pub run_id: Uuid,
+    pub trained_at: String,
+    pub source: Option<String>,
+    pub split_seed: u64,
+    pub test_ratio: f64,
+    /// Held-out pairwise accuracy of the head kept, and its 95% bootstrap interval.
+    pub accuracy: f64,
+    pub interval: [f64; 2],
+    pub random_label_accuracy: f64,
+    pub pairs_train: usize,
+    pub pairs_test: usize,
+    pub feature_layer: usize,
+    pub base_model_sha256: String,
+    pub head_sha256: String,
+}
+
+impl ManifestReward {
+    /// The figures of a finished run (none for a run without a result).
+    pub fn of(run: &crate::reward::RewardRun) -> Option<ManifestReward> {
+        let result = run.result.as_ref()?;
+        let best = result.heads.iter().find(|h| h.layer == result.best_layer)?;
+        Some(ManifestReward {
+            run_id: run.id,
+            trained_at: run.finished_at.clone().unwrap_or_else(|| run.created_at.clone()),
+            source: run.options.source.clone(),
+            split_seed: run.options.split_seed,
+            test_ratio: run.options.test_ratio,
+            accuracy: best.accuracy,
+            interval: [best.low, best.high],
+            random_label_accuracy: result.control.accuracy,
+            pairs_train: result.pairs_train,
+            pairs_test: result.pairs_test,
+            feature_layer: result.best_layer,
+            base_model_sha256: result.base_model_sha256.clone(),
+            head_sha256: result.head_sha256.clone(),
+        })
+    }
 }

@@ -62,14 +62,25 @@ pub fn read_file(source: impl std::io::Read, max_bytes: usize) -> Result<Vec<u8>
     Ok(out)
 }
 
-/// The manifest of an export's files: with the options, this Parley's version and the time.
-pub fn manifest(options: ExportOptions, files: Vec<app::dataset::ExportFile>) -> Manifest {
-    Manifest {
+/// The manifest of an export's files: with the options, this Parley's version and the time,
+/// and the figures of the latest reward model trained on rankings of the export's source.
+pub async fn manifest(
+    store: &SqlStore,
+    options: ExportOptions,
+    files: Vec<app::dataset::ExportFile>,
+) -> Result<Manifest, ExportError> {
+    let runs = store.reward_runs().await?;
+    let reward_model = runs
+        .iter()
+        .filter(|r| r.status == app::reward::RunStatus::Done && r.options.source == options.source)
+        .find_map(app::dataset::ManifestReward::of);
+    Ok(Manifest {
         parley_version: env!("CARGO_PKG_VERSION").to_string(),
         created_at: app::ssr::clock::now_rfc3339(),
         options,
         files,
-    }
+        reward_model,
+    })
 }
 
 /// Writes each format's files of each type asked for into a folder (Parquet only for the
@@ -95,7 +106,7 @@ pub async fn export_to_dir(
             files.extend(sink.finish()?);
         }
     }
-    let manifest = manifest(options, files);
+    let manifest = manifest(store, options, files).await?;
     let text = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
     std::fs::write(dir.join("manifest.json"), text)?;
     Ok(manifest)

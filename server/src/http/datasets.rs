@@ -339,6 +339,9 @@ async fn manifest(store: &SqlStore, options: ExportOptions, file_type: FileType)
             Err(err) => return error(ApiError::new(ErrorKind::Internal, err)),
         }
     }
-    let manifest = crate::datasets::manifest(options, files);
+    let manifest = match crate::datasets::manifest(store, options, files).await {
+        Ok(manifest) => manifest,
+        Err(err) => return error(ApiError::new(ErrorKind::Internal, err.to_string())),
+    };
     ([(CONTENT_DISPOSITION, "attachment; filename=\"manifest.json\"")], axum::Json(manifest)).into_response()
 }
