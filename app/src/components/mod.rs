@@ -10,3 +10,4 @@ pub mod name_options;
 pub mod nav;
 pub mod new_credentials;
 pub mod shortcuts;
+pub mod ticks;

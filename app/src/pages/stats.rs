@@ -5,25 +5,12 @@
 
 use crate::api::stats::{leaderboard, quality_dashboard, trainer_progress};
 use crate::components::chart::{HBars, Lines, StackedBars};
+use crate::components::ticks::ticks;
 use crate::quality::Agreement;
 use crate::stats::{GroupAgreement, SCORE_FORMULA, Series};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use uuid::Uuid;
-
-/// A counter that ticks every minute in the browser (never on the server), so resources
-/// that read it fetch fresh figures.
-fn minute_ticks() -> RwSignal<u32> {
-    let tick = RwSignal::new(0u32);
-    Effect::new(move |_| {
-        if let Ok(handle) =
-            set_interval_with_handle(move || tick.update(|t| *t += 1), std::time::Duration::from_secs(60))
-        {
-            on_cleanup(move || handle.clear());
-        }
-    });
-    tick
-}
 
 fn figure(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_string(), |v| format!("{v:.2}"))
@@ -62,7 +49,7 @@ fn AgreementTable(overall: Agreement, groups: Vec<(&'static str, Vec<GroupAgreem
 
 #[component]
 pub fn StatsPage() -> impl IntoView {
-    let tick = minute_ticks();
+    let tick = ticks(std::time::Duration::from_secs(60));
     let data = Resource::new(move || tick.get(), |_| quality_dashboard());
     view! {
         <section class="card stats">
@@ -148,7 +135,7 @@ pub fn StatsPage() -> impl IntoView {
 pub fn ProgressPage() -> impl IntoView {
     let params = use_params_map();
     let whom = move || params.read().get("id").and_then(|id| Uuid::parse_str(&id).ok());
-    let tick = minute_ticks();
+    let tick = ticks(std::time::Duration::from_secs(60));
     let data = Resource::new(move || (whom(), tick.get()), |(id, _)| trainer_progress(id));
     view! {
         <section class="card stats">

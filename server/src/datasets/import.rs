@@ -93,8 +93,10 @@ impl Dialogue {
     /// The turns from the root to `turn`, `turn` included.
     pub fn path_to(&self, turn: usize) -> Vec<usize> {
         let mut path = vec![turn];
-        while let Some(parent) = self.turns[*path.last().unwrap_or(&turn)].parent {
+        let mut at = turn;
+        while let Some(parent) = self.turns[at].parent {
             path.push(parent);
+            at = parent;
         }
         path.reverse();
         path

@@ -183,6 +183,17 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + tail
 }
 
+/// The row of each item's last token in a forward pass's batch.
+fn last_rows(items: &[Item<'_>]) -> Vec<usize> {
+    items
+        .iter()
+        .scan(0, |end, item| {
+            *end += item.tokens.len();
+            Some(*end - 1)
+        })
+        .collect()
+}
+
 fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
     for ((row, out), _) in x.chunks_exact(weight.len()).zip(out.chunks_exact_mut(weight.len())).zip(0..) {
         let mean = row.iter().map(|v| v * v).sum::<f32>() / weight.len() as f32;
@@ -437,10 +448,8 @@ impl Model {
         let dim = c.dim;
         // Logits only after each item's last token.
         let mut last = Vec::with_capacity(items.len() * dim);
-        let mut end = 0;
-        for item in items.iter() {
-            end += item.tokens.len();
-            last.extend_from_slice(&x[(end - 1) * dim..end * dim]);
+        for end in last_rows(items) {
+            last.extend_from_slice(&x[end * dim..(end + 1) * dim]);
         }
         let mut normed = vec![0f32; last.len()];
         rms_norm(&last, &self.output_norm, c.eps, &mut normed);
@@ -465,13 +474,7 @@ impl Model {
         if layers.contains(&0) || deepest > c.layers {
             return Err(format!("layers are 1 to {}", c.layers));
         }
-        let ends: Vec<usize> = items
-            .iter()
-            .scan(0, |end, item| {
-                *end += item.tokens.len();
-                Some(*end - 1)
-            })
-            .collect();
+        let ends = last_rows(items);
         let mut out = vec![vec![vec![]; layers.len()]; items.len()];
         self.pass(items, deepest, &mut |layer, x| {
             for (tap, _) in layers.iter().enumerate().filter(|(_, l)| **l == layer) {

@@ -151,16 +151,10 @@ fn gather(rows: Vec<(Part, Vec<u8>)>, limit: Option<usize>) -> anyhow::Result<Da
     Ok(data)
 }
 
-/// SHA-256 of a file, as hex.
-fn file_sha256(path: &Path) -> anyhow::Result<String> {
-    let mut file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut hash = Sha256::new();
-    std::io::copy(&mut file, &mut hash)?;
-    Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
-}
-
+/// The model file, checked and hashed as the server checks the files it serves (its
+/// SHA-256 is the base model's version), loaded on `threads` cores.
 fn load_engine(path: &Path, threads: Option<usize>) -> anyhow::Result<(Engine, String)> {
-    let sha256 = file_sha256(path)?;
+    let sha256 = crate::model_file::check_blocking(path)?.sha256.unwrap_or_default();
     let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let engine = Engine::load_with_threads(path, Some(sha256.clone()), threads)
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
@@ -262,35 +256,36 @@ pub async fn pipeline(
         let test: Vec<Pair> = data.pairs.iter().filter(|p| p.3).map(pair).collect();
         let train_options = TrainOptions { seed: options.split_seed, ..Default::default() };
         let cancelled = || (watch.cancelled)();
-        let fit =
-            |tap: usize, pairs: &[Pair], label: String| -> anyhow::Result<(HeadFigures, head::Trained)> {
-                (watch.report)(0.95, format!("training: {label}"));
-                let trained = head::train(&features[tap], pairs, &train_options, &cancelled)
-                    .map_err(anyhow::Error::msg)?;
-                let scores: Vec<f32> = features[tap].iter().map(|f| trained.head.score(f)).collect();
-                let held = head::evaluate(&scores, &test, options.split_seed);
-                let figures = HeadFigures {
-                    label,
-                    layer: options.layers[tap],
-                    validation: f64::from(trained.curve[trained.best_step - 1].validation_accuracy),
-                    accuracy: held.accuracy,
-                    low: held.interval.0,
-                    high: held.interval.1,
-                    steps: trained.best_step,
-                };
-                Ok((figures, trained))
+        let fit = |tap: usize,
+                   pairs: &[Pair],
+                   label: String|
+         -> anyhow::Result<(HeadFigures, head::Trained, head::Evaluation)> {
+            (watch.report)(0.95, format!("training: {label}"));
+            let trained =
+                head::train(&features[tap], pairs, &train_options, &cancelled).map_err(anyhow::Error::msg)?;
+            let scores: Vec<f32> = features[tap].iter().map(|f| trained.head.score(f)).collect();
+            let held = head::evaluate(&scores, &test, options.split_seed);
+            let figures = HeadFigures {
+                label,
+                layer: options.layers[tap],
+                validation: f64::from(trained.curve[trained.best_step - 1].validation_accuracy),
+                accuracy: held.accuracy,
+                low: held.interval.0,
+                high: held.interval.1,
+                steps: trained.best_step,
             };
+            Ok((figures, trained, held))
+        };
         let mut heads: Vec<HeadFigures> = vec![];
-        let mut best: Option<(usize, head::Trained)> = None;
+        let mut best: Option<(usize, head::Trained, head::Evaluation)> = None;
         for (tap, layer) in options.layers.iter().enumerate() {
-            let (figures, trained) = fit(tap, &train, format!("linear, layer {layer}"))?;
-            if best.as_ref().is_none_or(|(b, _)| figures.validation > heads[*b].validation) {
-                best = Some((heads.len(), trained));
+            let (figures, trained, held) = fit(tap, &train, format!("linear, layer {layer}"))?;
+            if best.as_ref().is_none_or(|(b, _, _)| figures.validation > heads[*b].validation) {
+                best = Some((tap, trained, held));
             }
             heads.push(figures);
         }
-        let Some((best, kept)) = best else { bail!("no layers asked for") };
-        let tap = best;
+        let Some((tap, kept, held)) = best else { bail!("no layers asked for") };
         // The control: the best layer's head trained on labels flipped at random.
         let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(options.split_seed);
         let flipped: Vec<Pair> = train
@@ -300,9 +295,7 @@ pub async fn pipeline(
                 false => *p,
             })
             .collect();
-        let (control, _) = fit(tap, &flipped, format!("random labels, layer {}", options.layers[tap]))?;
-        let scores: Vec<f32> = features[tap].iter().map(|f| kept.head.score(f)).collect();
-        let calibration = head::evaluate(&scores, &test, options.split_seed).calibration;
+        let (control, _, _) = fit(tap, &flipped, format!("random labels, layer {}", options.layers[tap]))?;
         let head_bytes = head_bytes(&kept.head)?;
         let result = RewardResult {
             comparisons: total,
@@ -311,7 +304,7 @@ pub async fn pipeline(
             best_layer: options.layers[tap],
             heads,
             control,
-            calibration,
+            calibration: held.calibration,
             curve: kept.curve.iter().map(|s| (s.step, s.train_loss, s.validation_loss)).collect(),
             feature_secs,
             total_secs: started.elapsed().as_secs_f64(),
@@ -356,9 +349,9 @@ pub fn save(dir: &Path, trained: &Trained, options: &RewardOptions) -> anyhow::R
 
 async fn train(args: TrainArgs) -> anyhow::Result<()> {
     let store = args.store.open().await?;
-    let mut selection = args.selection.options(&store).await?;
+    let selection = args.selection.options(&store).await?;
     let options = RewardOptions {
-        source: selection.source.take(),
+        source: selection.source.clone(),
         split_seed: args.split_seed,
         test_ratio: args.test_ratio,
         layers: args.layers.clone(),
@@ -366,7 +359,6 @@ async fn train(args: TrainArgs) -> anyhow::Result<()> {
         max_reply_tokens: args.max_reply_tokens,
         limit: args.limit,
     };
-    selection.source = options.source.clone();
     let reported = std::sync::atomic::AtomicU64::new(0);
     let watch = Watch {
         // Every tenth of the features, and each head.

@@ -186,90 +186,11 @@ impl SqlStore {
                     batch.insert(id).clone()
                 }
             };
-            // The replies ranked, in the order the file gives them (an HH-RLHF row's chosen
-            // first), and what they answer.
-            let mut replies: Vec<usize> = dialogue.rankings.iter().flat_map(|r| r.groups.concat()).collect();
-            replies.sort_unstable();
-            replies.dedup();
-            let Some(parent) = dialogue.turns[replies[0]].parent else { continue };
-            let mut context: Vec<app::model::ChatMessage> =
-                dialogue.system.iter().map(|s| app::model::ChatMessage::new("system", s.clone())).collect();
-            context.extend(dialogue.path_to(parent).into_iter().map(|t| {
-                app::model::ChatMessage::new(dialogue.turns[t].role.as_str(), dialogue.turns[t].text.clone())
-            }));
-            let comparison = Uuid::new_v4().to_string();
-            sqlx::query(
-                "insert into comparisons (id, batch_id, position, conversation_id, message_id, source_owner_id, status, \
-                 created_at, context, queue_key, free_slots) values ($1, $2, $3, $4, $5, $6, 'ready', $7, $8, null, 0)",
-            )
-            .bind(&comparison)
-            .bind(&batch)
-            .bind(comparisons as i64)
-            .bind(id.to_string())
-            .bind(ids[replies[0]].to_string())
-            .bind(new.by.to_string())
-            .bind(&now)
-            .bind(super::to_json(&context)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-            comparisons += 1;
-            let completions: Vec<Uuid> = replies.iter().map(|_| Uuid::new_v4()).collect();
-            for (position, (&turn, completion)) in replies.iter().zip(&completions).enumerate() {
-                sqlx::query(
-                    "insert into completions (id, comparison_id, position, text, message_id, model_version_id, \
-                     sampling, finish_reason, created_at) values ($1, $2, $3, $4, $5, null, null, 'stop', $6)",
-                )
-                .bind(completion.to_string())
-                .bind(&comparison)
-                .bind(position as i64)
-                .bind(&dialogue.turns[turn].text)
-                .bind(ids[turn].to_string())
-                .bind(&now)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-            }
-            let completion_of = |turn: &usize| completions[replies.binary_search(turn).unwrap_or(0)];
-            for (slot, ranked) in dialogue.rankings.iter().enumerate() {
-                let account = match accounts.get(&ranked.by) {
-                    Some(account) => account.clone(),
-                    None => {
-                        let name = match &ranked.by {
-                            Some(by) => format!("{}/{by}", new.source),
-                            None => new.source.clone(),
-                        };
-                        let account = source_account(&mut *tx, &new.source, &name, &now).await?;
-                        accounts.entry(ranked.by.clone()).or_insert(account).clone()
-                    }
-                };
-                let groups: Vec<Vec<Uuid>> =
-                    ranked.groups.iter().map(|g| g.iter().map(completion_of).collect()).collect();
-                sqlx::query(
-                    "insert into comparison_slots (comparison_id, slot, holder_id, lease_expires_at, done_by) \
-                     values ($1, $2, null, null, $3)",
-                )
-                .bind(&comparison)
-                .bind(slot as i64)
-                .bind(&account)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-                sqlx::query(
-                    "insert into rankings (id, comparison_id, slot, ranked_by, revision, ranking, cannot_rank, \
-                     shown_order, labels, rationale, created_at) values ($1, $2, $3, $4, 1, $5, null, $6, '{}', '', $7)",
-                )
-                .bind(Uuid::new_v4().to_string())
-                .bind(&comparison)
-                .bind(slot as i64)
-                .bind(&account)
-                .bind(super::to_json(&app::ranking::Ranking { groups })?)
-                .bind(super::to_json(&completions)?)
-                .bind(&now)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-                rankings += 1;
+            let ranked =
+                RankedConversation { id, turns: &ids, dialogue, position: comparisons, batch: &batch };
+            if let Some(stored) = store_comparison(&mut *tx, new, &now, ranked, &mut accounts).await? {
+                comparisons += 1;
+                rankings += stored;
             }
         }
         for prompt in &parsed.prompts {
@@ -302,9 +223,9 @@ impl SqlStore {
         .bind(duplicates as i64)
         .bind(comparisons as i64)
         .bind(rankings as i64)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(ImportSummary {
             id: new.id,
@@ -337,6 +258,115 @@ impl SqlStore {
                 .map_err(backend)?;
         row.map(|(id, text)| Ok((super::uuid(&id)?, text))).transpose()
     }
+}
+
+/// A ranked conversation just stored, as its comparison needs it: its id, the ids its turns
+/// were stored under, and the comparison's place in the import's batch.
+struct RankedConversation<'a> {
+    id: Uuid,
+    turns: &'a [Uuid],
+    dialogue: &'a crate::datasets::import::Dialogue,
+    position: usize,
+    batch: &'a str,
+}
+
+/// The comparison of a ranked conversation's replies, with each ranking the file gave,
+/// credited to the source's accounts (made the first time, kept in `accounts`): the
+/// rankings stored, or none when the replies answer no turn.
+async fn store_comparison(
+    conn: &mut sqlx::AnyConnection,
+    new: &NewImport,
+    now: &str,
+    ranked: RankedConversation<'_>,
+    accounts: &mut HashMap<Option<String>, String>,
+) -> Result<Option<usize>, StoreError> {
+    let RankedConversation { id: conversation, turns: ids, dialogue, position, batch } = ranked;
+    let mut stored = 0;
+    // The replies ranked, in the order the file gives them (an HH-RLHF row's chosen
+    // first), and what they answer.
+    let mut replies: Vec<usize> = dialogue.rankings.iter().flat_map(|r| r.groups.concat()).collect();
+    replies.sort_unstable();
+    replies.dedup();
+    let Some(parent) = dialogue.turns[replies[0]].parent else { return Ok(None) };
+    let mut context: Vec<app::model::ChatMessage> =
+        dialogue.system.iter().map(|s| app::model::ChatMessage::new("system", s.clone())).collect();
+    context.extend(dialogue.path_to(parent).into_iter().map(|t| {
+        app::model::ChatMessage::new(dialogue.turns[t].role.as_str(), dialogue.turns[t].text.clone())
+    }));
+    let comparison = Uuid::new_v4().to_string();
+    sqlx::query(
+        "insert into comparisons (id, batch_id, position, conversation_id, message_id, source_owner_id, status, \
+         created_at, context, queue_key, free_slots) values ($1, $2, $3, $4, $5, $6, 'ready', $7, $8, null, 0)",
+    )
+    .bind(&comparison)
+    .bind(batch)
+    .bind(position as i64)
+    .bind(conversation.to_string())
+    .bind(ids[replies[0]].to_string())
+    .bind(new.by.to_string())
+    .bind(now)
+    .bind(super::to_json(&context)?)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    let completions: Vec<Uuid> = replies.iter().map(|_| Uuid::new_v4()).collect();
+    for (at, (&turn, completion)) in replies.iter().zip(&completions).enumerate() {
+        sqlx::query(
+            "insert into completions (id, comparison_id, position, text, message_id, model_version_id, \
+             sampling, finish_reason, created_at) values ($1, $2, $3, $4, $5, null, null, 'stop', $6)",
+        )
+        .bind(completion.to_string())
+        .bind(&comparison)
+        .bind(at as i64)
+        .bind(&dialogue.turns[turn].text)
+        .bind(ids[turn].to_string())
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    }
+    let completion_of = |turn: &usize| completions[replies.binary_search(turn).unwrap_or(0)];
+    for (slot, ranked) in dialogue.rankings.iter().enumerate() {
+        let account = match accounts.get(&ranked.by) {
+            Some(account) => account.clone(),
+            None => {
+                let name = match &ranked.by {
+                    Some(by) => format!("{}/{by}", new.source),
+                    None => new.source.clone(),
+                };
+                let account = source_account(&mut *conn, &new.source, &name, now).await?;
+                accounts.entry(ranked.by.clone()).or_insert(account).clone()
+            }
+        };
+        let groups: Vec<Vec<Uuid>> =
+            ranked.groups.iter().map(|g| g.iter().map(completion_of).collect()).collect();
+        sqlx::query(
+            "insert into comparison_slots (comparison_id, slot, holder_id, lease_expires_at, done_by) \
+             values ($1, $2, null, null, $3)",
+        )
+        .bind(&comparison)
+        .bind(slot as i64)
+        .bind(&account)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+        sqlx::query(
+            "insert into rankings (id, comparison_id, slot, ranked_by, revision, ranking, cannot_rank, \
+             shown_order, labels, rationale, created_at) values ($1, $2, $3, $4, 1, $5, null, $6, '{}', '', $7)",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(&comparison)
+        .bind(slot as i64)
+        .bind(&account)
+        .bind(super::to_json(&app::ranking::Ranking { groups })?)
+        .bind(super::to_json(&completions)?)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+        stored += 1;
+    }
+    Ok(Some(stored))
 }
 
 /// The account standing for `name` (an import's source, or "source/trainer"): made the

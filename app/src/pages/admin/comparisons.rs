@@ -2,6 +2,7 @@ use super::AdminTabs;
 use crate::api::rank::{CreateBatch, list_batches};
 use crate::comparison::{BatchSettings, MAX_BATCH, MAX_OVERLAP};
 use crate::components::error_line::ErrorLine;
+use crate::components::ticks::ticks;
 use crate::ranking::{MAX_COMPLETIONS, MIN_COMPLETIONS};
 use leptos::prelude::*;
 use std::time::Duration;
@@ -12,13 +13,7 @@ use std::time::Duration;
 pub fn ComparisonsPage() -> impl IntoView {
     let create = ServerAction::<CreateBatch>::new();
     // The list follows the sampler while this page is open.
-    let tick = RwSignal::new(0u32);
-    Effect::new(move |_| {
-        if let Ok(handle) = set_interval_with_handle(move || tick.update(|t| *t += 1), Duration::from_secs(2))
-        {
-            on_cleanup(move || handle.clear());
-        }
-    });
+    let tick = ticks(Duration::from_secs(2));
     let batches = Resource::new(move || (create.version().get(), tick.get()), |_| list_batches());
     let request_id = RwSignal::new(uuid::Uuid::new_v4().to_string());
     Effect::new(move |_| {

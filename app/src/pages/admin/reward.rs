@@ -1,7 +1,10 @@
 use super::AdminTabs;
 use crate::api::reward::{CancelRewardRun, StartRewardRun, reward_runs};
+use crate::components::chart::Lines;
 use crate::components::error_line::ErrorLine;
+use crate::components::ticks::ticks;
 use crate::reward::{DEFAULT_LAYERS, RewardOptions, RewardResult, RewardRun, RunStatus};
+use crate::stats::Series;
 use leptos::prelude::*;
 use std::time::Duration;
 
@@ -12,13 +15,7 @@ use std::time::Duration;
 pub fn RewardPage() -> impl IntoView {
     let start = ServerAction::<StartRewardRun>::new();
     let cancel = ServerAction::<CancelRewardRun>::new();
-    let tick = RwSignal::new(0u32);
-    Effect::new(move |_| {
-        if let Ok(handle) = set_interval_with_handle(move || tick.update(|t| *t += 1), Duration::from_secs(2))
-        {
-            on_cleanup(move || handle.clear());
-        }
-    });
+    let tick = ticks(Duration::from_secs(2));
     let runs =
         Resource::new(move || (start.version().get(), cancel.version().get(), tick.get()), |_| reward_runs());
     let request_id = RwSignal::new(uuid::Uuid::new_v4().to_string());
@@ -157,40 +154,46 @@ fn RunFigures(run: RewardRun) -> impl IntoView {
             <thead><tr><th>"Head"</th><th>"Validation"</th><th>"Held-out accuracy"</th><th>"95% interval"</th></tr></thead>
             <tbody>{rows}</tbody>
         </table>
-        <div class="row">
-            <figure>
-                <figcaption>"Loss of the kept head (train solid, validation dashed)"</figcaption>
-                {loss_chart(&curve)}
-                <p class="muted" data-testid="loss-figures">{loss_figures(&curve)}</p>
-            </figure>
-            <figure>
-                <figcaption>"Calibration: predicted chance the first reply wins (x) against how often it did (y)"</figcaption>
-                {calibration_chart(&calibration)}
-            </figure>
-        </div>
+        {loss_chart(&curve)}
+        <p class="muted" data-testid="loss-figures">{loss_figures(&curve)}</p>
+        {calibration_chart(&calibration)}
     }
     .into_any()
 }
 
-const W: f64 = 240.0;
-const H: f64 = 160.0;
-
-fn points(values: impl Iterator<Item = (f64, f64)>) -> String {
-    values.map(|(x, y)| format!("{:.1},{:.1}", x * W, H - y * H)).collect::<Vec<_>>().join(" ")
-}
-
+/// The kept head's losses, at most 60 steps of them (evenly apart, the last included).
 fn loss_chart(curve: &[(usize, f32, f32)]) -> impl IntoView {
-    let steps = curve.last().map_or(1, |c| c.0).max(1) as f64;
-    let top = curve.iter().flat_map(|c| [c.1, c.2]).fold(0f32, f32::max).max(1e-6) as f64;
-    let line = |pick: fn(&(usize, f32, f32)) -> f32| {
-        points(curve.iter().map(|c| (c.0 as f64 / steps, f64::from(pick(c)) / top)))
+    let stride = curve.len().div_ceil(60).max(1);
+    let shown: Vec<&(usize, f32, f32)> = curve
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % stride == 0 || *i + 1 == curve.len())
+        .map(|(_, c)| c)
+        .collect();
+    let top = shown.iter().flat_map(|c| [c.1, c.2]).fold(0f32, f32::max).max(1e-6);
+    let series = |name: &str, pick: fn(&(usize, f32, f32)) -> f32| Series {
+        name: name.to_string(),
+        values: shown.iter().map(|c| Some(f64::from(pick(c)))).collect(),
     };
     view! {
-        <svg viewBox=format!("0 0 {W} {H}") width="240" height="160" role="img" aria-label="loss curve" data-testid="loss-chart">
-            <rect x="0" y="0" width=W height=H fill="none" stroke="currentColor" stroke-opacity="0.3" />
-            <polyline points=line(|c| c.1) fill="none" stroke="currentColor" stroke-width="1.5" />
-            <polyline points=line(|c| c.2) fill="none" stroke="currentColor" stroke-width="1.5" stroke-dasharray="4 3" />
-        </svg>
+        <Lines name="loss" title="Loss of the kept head, by training step".to_string()
+            labels=shown.iter().map(|c| c.0.to_string()).collect()
+            series=vec![series("train", |c| c.1), series("validation", |c| c.2)]
+            low=0.0 high=f64::from(top) />
+    }
+}
+
+/// Predicted chance that a reply wins against how often it did, per tenth of the predictions.
+fn calibration_chart(bins: &[(f64, f64, usize)]) -> impl IntoView {
+    let series = |name: &str, pick: fn(&(f64, f64, usize)) -> f64| Series {
+        name: name.to_string(),
+        values: bins.iter().map(|b| Some(pick(b))).collect(),
+    };
+    view! {
+        <Lines name="calibration" title="Calibration: predicted chance the first reply wins, and how often it did".to_string()
+            labels=bins.iter().map(|b| format!("{} ({} pairs)", percent(b.0), b.2)).collect()
+            series=vec![series("predicted", |b| b.0), series("observed", |b| b.1)]
+            low=0.0 high=1.0 />
     }
 }
 
@@ -203,25 +206,5 @@ fn loss_figures(curve: &[(usize, f32, f32)]) -> String {
             first.2, best.2, best.0, last.0
         ),
         _ => String::new(),
-    }
-}
-
-fn calibration_chart(bins: &[(f64, f64, usize)]) -> impl IntoView {
-    let dots = bins
-        .iter()
-        .map(|&(predicted, observed, n)| {
-            view! {
-                <circle cx=format!("{:.1}", predicted * W) cy=format!("{:.1}", H - observed * H) r="3" fill="currentColor">
-                    <title>{format!("predicted {}, observed {}, {n} pairs", percent(predicted), percent(observed))}</title>
-                </circle>
-            }
-        })
-        .collect_view();
-    view! {
-        <svg viewBox=format!("0 0 {W} {H}") width="240" height="160" role="img" aria-label="calibration" data-testid="calibration-chart">
-            <rect x="0" y="0" width=W height=H fill="none" stroke="currentColor" stroke-opacity="0.3" />
-            <line x1="0" y1=H x2=W y2="0" stroke="currentColor" stroke-opacity="0.4" stroke-dasharray="2 2" />
-            {dots}
-        </svg>
     }
 }
