@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use crate::pages::{
     AccountPage, AdminPage, ApiKeysPage, ChatPage, ChatStartPage, ComparisonsPage, DatasetsPage,
     DemonstrationPage, FeedbackPage, FilterPage, GuidelinesPage, HomePage, LeaderboardPage, LoginPage,
-    ModelPage, MyWorkPage, NotFound, ProgressPage, RankPage, ReviewPage, RewardPage, SetupPage, StatsPage,
+    DoubtfulRankingsPage, ModelPage, MyWorkPage, NotFound, ProgressPage, RankPage, ReviewPage, RewardPage, SetupPage, StatsPage,
     WritePage,
 };
 use leptos::prelude::*;
@@ -109,6 +109,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/reward") view=RewardPage />
                     <Route path=path!("/feedback") view=FeedbackPage />
                     <Route path=path!("/review") view=ReviewPage />
+                    <Route path=path!("/review/rankings") view=DoubtfulRankingsPage />
                     <Route path=path!("/datasets") view=DatasetsPage />
                     // Rendered whole before it is sent, so the charts read without JavaScript.
                     <Route path=path!("/stats") view=StatsPage ssr=SsrMode::Async />

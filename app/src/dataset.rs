@@ -236,6 +236,9 @@ pub struct ManifestReward {
     pub pairs_train: usize,
     pub pairs_test: usize,
     pub feature_layer: usize,
+    /// What the head reads at that layer: `last` (the state after the reply's last token)
+    /// or `last+mean` (that and the mean over the reply's tokens).
+    pub feature_reading: String,
     pub base_model_sha256: String,
     pub head_sha256: String,
 }
@@ -244,7 +247,7 @@ impl ManifestReward {
     /// The figures of a finished run (none for a run without a result).
     pub fn of(run: &crate::reward::RewardRun) -> Option<ManifestReward> {
         let result = run.result.as_ref()?;
-        let best = result.heads.iter().find(|h| h.layer == result.best_layer)?;
+        let best = result.kept_head()?;
         Some(ManifestReward {
             run_id: run.id,
             trained_at: run.finished_at.clone().unwrap_or_else(|| run.created_at.clone()),
@@ -257,6 +260,7 @@ impl ManifestReward {
             pairs_train: result.pairs_train,
             pairs_test: result.pairs_test,
             feature_layer: result.best_layer,
+            feature_reading: best.reading.as_str().to_string(),
             base_model_sha256: result.base_model_sha256.clone(),
             head_sha256: result.head_sha256.clone(),
         })

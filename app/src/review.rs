@@ -115,3 +115,57 @@ mod tests {
         assert_eq!(ReviewPolicy::default().check(), Ok(()));
     }
 }
+
+named_enum!(
+    /// A reviewer's verdict on a doubtful ranking.
+    RankingVerdict("ranking verdict") { Stands = "stands", SetAside = "set_aside" }
+);
+
+/// A verdict stored on a doubtful ranking.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JudgedRanking {
+    pub id: Uuid,
+    pub ranking_id: Uuid,
+    pub reviewer_id: Uuid,
+    pub verdict: RankingVerdict,
+    pub note: String,
+    pub created_at: String,
+}
+
+/// One reply of a doubtful ranking as the reviewer sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DoubtReply {
+    pub text: String,
+    /// Its place in the ranking under review (1 = best; tied replies share one).
+    pub place: usize,
+    /// Its places in the other trainers' rankings.
+    pub others: Vec<usize>,
+    /// The reward model's score, when the run read this reply.
+    pub score: Option<f32>,
+}
+
+/// A doubtful ranking with what is needed to judge it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DoubtItem {
+    pub doubt: crate::reward::Doubt,
+    /// The conversation up to the compared reply.
+    pub prompt: Vec<crate::model::ChatMessage>,
+    /// In the order of the ranking under review.
+    pub replies: Vec<DoubtReply>,
+}
+
+/// The doubtful rankings of the latest reward-model run that no reviewer has judged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DoubtQueue {
+    /// The run they come from, none before a run finished.
+    pub run_id: Option<Uuid>,
+    pub run_finished_at: Option<String>,
+    /// Its held-out accuracy (the kept head).
+    pub accuracy: Option<f64>,
+    pub threshold: f64,
+    /// Doubtful rankings in the run, and of those already judged or since re-ranked.
+    pub found: usize,
+    pub settled: usize,
+    /// The first waiting (at most 20), most doubtful first.
+    pub items: Vec<DoubtItem>,
+}

@@ -38,12 +38,39 @@ impl Default for RewardOptions {
     }
 }
 
+crate::conversation::named_enum!(
+    /// What a head reads of a reply at its layer: the hidden state after the reply's last
+    /// (end-of-turn) token, or that and the mean over the reply's tokens side by side.
+    Reading("reading") {
+        Last = "last",
+        LastAndMean = "last+mean",
+    }
+);
+
+impl Default for Reading {
+    /// Runs stored before readings were chosen read the last token.
+    fn default() -> Self {
+        Reading::Last
+    }
+}
+
+impl Reading {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Reading::Last => "last token",
+            Reading::LastAndMean => "last token + mean",
+        }
+    }
+}
+
 /// One head's figures: validation accuracy (to choose by), held-out accuracy and its 95%
 /// bootstrap interval.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HeadFigures {
     pub label: String,
     pub layer: usize,
+    #[serde(default)]
+    pub reading: Reading,
     pub validation: f64,
     pub accuracy: f64,
     pub low: f64,
@@ -63,6 +90,9 @@ pub struct RewardResult {
     pub control: HeadFigures,
     /// The layer of the best head on validation: the one kept.
     pub best_layer: usize,
+    /// Which of `heads` is kept (runs stored before it: the one at `best_layer`).
+    #[serde(default)]
+    pub kept: Option<usize>,
     /// The kept head's calibration: (mean predicted chance the first wins, observed share,
     /// pairs), in bins of a tenth.
     pub calibration: Vec<(f64, f64, usize)>,
@@ -72,6 +102,62 @@ pub struct RewardResult {
     pub total_secs: f64,
     pub base_model_sha256: String,
     pub head_sha256: String,
+    /// The kept head's held-out accuracy on the pairs of each comparison batch, and on the
+    /// pairs of each model version's replies (a pair of two versions counts for both).
+    #[serde(default)]
+    pub by_batch: Vec<GroupFigures>,
+    #[serde(default)]
+    pub by_model: Vec<GroupFigures>,
+    /// Rankings that heads of the kept kind, trained without their comparison, and the
+    /// other trainers' rankings both contradict (see [`DOUBT_THRESHOLD`]), most doubtful
+    /// first.
+    #[serde(default)]
+    pub doubtful: Vec<Doubt>,
+}
+
+impl RewardResult {
+    /// The head kept (the best on validation).
+    pub fn kept_head(&self) -> Option<&HeadFigures> {
+        match self.kept {
+            Some(i) => self.heads.get(i),
+            None => self.heads.iter().find(|h| h.layer == self.best_layer),
+        }
+    }
+}
+
+/// A ranking is doubtful when the reward model gives the ranker's order of its pairs this
+/// chance or less on average, and the other trainers' rankings of the same comparison order
+/// this share of those pairs as the ranker did, or less.
+pub const DOUBT_THRESHOLD: f64 = 0.25;
+
+/// Held-out accuracy on a part of the test pairs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupFigures {
+    pub label: String,
+    pub pairs: usize,
+    pub accuracy: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// A ranking both the reward model and the other trainers disagree with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Doubt {
+    pub ranking_id: Uuid,
+    pub comparison_id: Uuid,
+    /// The ranker as the export names them.
+    pub trainer: String,
+    /// Mean chance the reward model gives the ranker's order of each pair.
+    pub model_agreement: f64,
+    /// Share of the other trainers' ordered pairs (of the ranker's pairs) that go the
+    /// ranker's way.
+    pub others_agreement: f64,
+    /// Other trainers who ranked the comparison.
+    pub others: usize,
+    /// The ranking's pairs, and each reply's score (by its text) from a head that was not
+    /// trained on the comparison.
+    pub pairs: usize,
+    pub scores: Vec<(String, f32)>,
 }
 
 crate::conversation::named_enum!(

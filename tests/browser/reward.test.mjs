@@ -15,10 +15,18 @@ test('train a reward model on imported rankings and read its figures', async () 
   const base = running.parley.base;
   await createFirstAdmin(page, base, 'admin@example.org', 'correct horse battery');
   const rows = Array.from({ length: 80 }, (_, i) =>
-    JSON.stringify({ prompt: `Tell me about topic ${i}.`, chosen: 'Gladly: here is a short, kind answer.', rejected: 'No.' }),
+    JSON.stringify({ prompt: `Tell me about topic ${2 * i}.`, chosen: 'Gladly: here is a short, kind answer.', rejected: 'No.' }),
   ).join('\n');
   const imported = await page.request.post(`${base}/api/datasets/import?request_id=${crypto.randomUUID()}&source=prefs`, { data: rows });
   assert.equal(imported.status(), 200);
+  // Twenty more comparisons, ranked by three trainers: the third always the other way.
+  const shared = Array.from({ length: 20 }, (_, i) =>
+    [['amy', [0, 1]], ['bob', [0, 1]], ['cid', [1, 0]]].map(([trainer, ranking]) =>
+      JSON.stringify({ prompt: `Tell me about topic ${2 * i + 1}.`, completions: ['Gladly: here is a short, kind answer.', 'No.'], ranking, trainer }),
+    ),
+  ).flat().join('\n');
+  const kwise = await page.request.post(`${base}/api/datasets/import?request_id=${crypto.randomUUID()}&source=prefs`, { data: shared });
+  assert.equal(kwise.status(), 200);
 
   await page.goto(base + '/admin/reward');
   await hydrated(page);
@@ -29,11 +37,40 @@ test('train a reward model on imported rankings and read its figures', async () 
   await run.and(page.locator('[data-status=done]')).waitFor({ timeout: 60_000 });
   assert.match(await run.getByTestId('run-accuracy').textContent(), /^\d+\.\d% \(\d+\.\d% to \d+\.\d%\), control \d+\.\d%$/);
   const heads = page.getByTestId('reward-head');
-  assert.equal(await heads.count(), 3, 'two layers and the control');
-  assert.match(await heads.nth(2).textContent(), /random labels/);
-  assert.match(await page.getByTestId('reward-summary').textContent(), /80 comparisons; \d+ pairs to train on, \d+ held out/);
+  assert.equal(await heads.count(), 5, 'two readings at each of two layers, and the control');
+  assert.match(await heads.nth(1).textContent(), /layer 1, last token \+ mean/);
+  assert.match(await heads.nth(4).textContent(), /random labels/);
+  assert.match(await page.getByTestId('reward-summary').textContent(), /100 comparisons; \d+ pairs to train on, \d+ held out/);
   assert.ok(await page.locator('[data-chart=loss] polyline').count() === 2);
   assert.ok((await page.locator('[data-chart=calibration] circle').count()) > 0);
   await screenshots(page, 'reward');
+
+  // The Quality page reads the same run: accuracy per batch and model version, calibration.
+  await page.goto(base + '/stats');
+  await hydrated(page);
+  const quality = page.getByTestId('reward-quality');
+  await quality.waitFor();
+  assert.match(await quality.textContent(), /orders \d+\.\d% of \d+ held-out pairs/);
+  const parts = page.getByTestId('reward-part');
+  assert.equal(await parts.count(), 3, 'two batches and one kind of text');
+  assert.match(await parts.last().textContent(), /^Model imported text/);
+  assert.ok((await page.locator('[data-chart=calibration] circle').count()) > 0);
+  await screenshots(page, 'quality-reward');
+
+  // Review -> Doubtful rankings: the third trainer's rankings; one is set aside.
+  await page.goto(base + '/review/rankings');
+  await hydrated(page);
+  const doubts = page.getByTestId('doubt');
+  await doubts.first().waitFor();
+  const waiting = await doubts.count();
+  assert.ok(waiting > 0);
+  assert.match(await doubts.first().getByTestId('doubt-line').textContent(), /Ranked by import:prefs\/cid .* the 2 other trainers ordered 0% of its pairs the same way/);
+  assert.match(await doubts.first().getByTestId('doubt-reply').first().textContent(), /Place 1 · others: 2, 2 · model score -?\d+\.\d\d\s*No\./);
+  assert.match(await page.getByTestId('doubt-summary').textContent(), /0 settled/);
+  await screenshots(page, 'doubtful');
+  await doubts.first().getByLabel('Note (optional)').fill('Ranks the curt reply first every time.');
+  await doubts.first().getByRole('button', { name: 'Set it aside' }).click();
+  await page.getByTestId('doubt-summary').filter({ hasText: '1 settled' }).waitFor();
+  assert.equal(await doubts.count(), waiting - 1, "at most 20 are doubtful, all shown");
   assert.deepEqual(errors, []);
 });

@@ -219,6 +219,12 @@ fn table() -> Vec<Case> {
         function("review/policy", REVIEWERS, |_, _| form(&[])),
         function("review/next", REVIEWERS, |_, _| form(&[])),
         function("stats/dashboard", REVIEWERS, |_, _| form(&[])),
+        function("stats/reward", REVIEWERS, |_, _| form(&[])),
+        function("review/doubtful", REVIEWERS, |_, _| form(&[])),
+        // Reviewers get past the role check and are told no run found the ranking doubtful.
+        function("review/judge_ranking", [401, 403, 403, 404, 404, 401], |_, _| {
+            Call::Form(vec![("request_id", id()), ("ranking_id", id()), ("verdict", "set_aside".into())])
+        }),
         // Only the reviewer holding the item gives its verdict.
         function("review/submit", [401, 403, 403, 200, 409, 401], |f, _| {
             Call::Json(json!({

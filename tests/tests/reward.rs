@@ -214,7 +214,7 @@ async fn runs_train_in_the_background_once_and_stop_when_asked(engine: Engine) {
     let result = &run["result"];
     assert_eq!(
         (result["comparisons"].as_u64(), result["heads"].as_array().unwrap().len()),
-        (Some(40), 2),
+        (Some(40), 4),
         "{result}"
     );
     for head in result["heads"].as_array().unwrap().iter().chain([&result["control"]]) {
@@ -237,8 +237,8 @@ async fn runs_train_in_the_background_once_and_stop_when_asked(engine: Engine) {
         (Some(id.as_str()), result["head_sha256"].clone()),
         "{manifest}"
     );
-    let kept =
-        result["heads"].as_array().unwrap().iter().find(|h| h["layer"] == result["best_layer"]).unwrap();
+    let kept = &result["heads"][result["kept"].as_u64().unwrap() as usize];
+    assert_eq!((&reward["feature_layer"], &reward["feature_reading"]), (&kept["layer"], &kept["reading"]));
     assert_eq!((&reward["accuracy"], &reward["interval"][0]), (&kept["accuracy"], &kept["low"]));
     assert_eq!(reward["pairs_test"], result["pairs_test"]);
     let other: Value = admin
@@ -269,3 +269,148 @@ async fn runs_train_in_the_background_once_and_stop_when_asked(engine: Engine) {
     assert!(run["result"].is_null());
 }
 on_both_engines!(runs_train_in_the_background_once_and_stop_when_asked);
+
+/// Preference rows that all prefer the long, polite reply; then comparisons of the same
+/// kind (their prompts numbered among the others') ranked by three trainers, two of whom
+/// agree and a third who always ranks the other way (K-wise rows, one per trainer).
+fn polite_rows(single: usize, shared: usize) -> String {
+    let polite = "Of course. Here is a careful, friendly answer with the details you asked for.";
+    let mut rows: Vec<Value> = (0..single)
+        .map(|i| json!({"prompt": format!("Question {}: could you tell me about topic {}?", 2 * i, i * 7 % 13), "chosen": polite, "rejected": "No."}))
+        .collect();
+    for i in 0..shared {
+        for (trainer, ranking) in [("amy", [0, 1]), ("bob", [0, 1]), ("cid", [1, 0])] {
+            rows.push(json!({
+                "prompt": format!("Question {}: could you tell me about topic {}?", 2 * i + 1, i % 13),
+                "completions": [polite, "No."],
+                "ranking": ranking,
+                "trainer": trainer,
+            }));
+        }
+    }
+    rows.iter().map(|r| r.to_string() + "\n").collect()
+}
+
+async fn doubtful_rankings_wait_for_review_and_set_aside_ones_leave_the_exports(engine: Engine) {
+    let model = tiny_model();
+    let app = TestApp::spawn_with(engine, &["--model", model.to_str().unwrap()]).await;
+    let admin = app.first_admin("admin@example.org", "correct horse battery").await;
+    // Two imports of one source: the K-wise file's rows are not pairs of HH form.
+    let (single, shared): (String, String) = {
+        let all = polite_rows(160, 20);
+        let lines: Vec<&str> = all.lines().collect();
+        (lines[..160].join("\n"), lines[160..].join("\n"))
+    };
+    for body in [single, shared] {
+        let url = app.url(&format!("/api/datasets/import?request_id={}&source=prefs", uuid::Uuid::new_v4()));
+        let reply = admin.post(url).body(body).send().await.unwrap();
+        assert_eq!(reply.status(), 200, "{}", reply.text().await.unwrap());
+    }
+    let reviewer = app.user(&admin, "rita@example.org", "reviewer").await;
+    let trainer = app.user(&admin, "ada@example.org", "trainer").await;
+    let queue = app.call_ok(&reviewer, "review/doubtful", &[]).await;
+    assert!(queue["run_id"].is_null() && queue["items"].as_array().unwrap().is_empty(), "{queue}");
+
+    let id = uuid::Uuid::new_v4().to_string();
+    let form =
+        [("request_id", id.as_str()), ("source", "prefs"), ("split_seed", "3"), ("test_ratio", "0.25"), ("layers", "1,2")];
+    app.call_ok(&admin, "reward/start", &form).await;
+    let run = finished(&app, &admin, &id).await;
+    assert_eq!(run["status"], "done", "{run}");
+    let result = &run["result"];
+    // Figures per batch (one a file) and per model version (imported text: none).
+    let batches = result["by_batch"].as_array().unwrap();
+    assert_eq!(batches.len(), 2, "{result}");
+    let tested: u64 = batches.iter().map(|b| b["pairs"].as_u64().unwrap()).sum();
+    assert_eq!(tested, result["pairs_test"].as_u64().unwrap());
+    assert_eq!(result["by_model"][0]["label"], "imported text", "{result}");
+    // The third trainer's rankings, and only theirs, are doubtful: those the heads are sure
+    // enough of (the tiny model's features may leave them unsure of a few prompts).
+    let doubtful = result["doubtful"].as_array().unwrap();
+    assert!((1..=20).contains(&doubtful.len()), "{} doubtful: {result}", doubtful.len());
+    assert!(doubtful.iter().all(|d| d["trainer"] == "import:prefs/cid" && d["others"] == 2), "{doubtful:?}");
+    // The Quality page reads the same run.
+    let figures = app.call_ok(&reviewer, "stats/reward", &[]).await;
+    assert_eq!(figures["id"], id.as_str());
+    assert_eq!(app.call(&trainer, "stats/reward", &[]).await.status(), 403);
+
+    // The queue: most doubtful first, each with the prompt and the replies in the ranker's
+    // order beside the others' places and the model's scores.
+    assert_eq!(app.call(&trainer, "review/doubtful", &[]).await.status(), 403);
+    let queue = app.call_ok(&reviewer, "review/doubtful", &[]).await;
+    let items = queue["items"].as_array().unwrap();
+    assert_eq!((queue["found"].as_u64(), queue["settled"].as_u64()), (Some(doubtful.len() as u64), Some(0)));
+    assert_eq!(items.len(), doubtful.len().min(20));
+    let first = &items[0];
+    assert_eq!(first["replies"][0]["text"], "No.");
+    assert_eq!(first["replies"][0]["place"], 1);
+    assert_eq!(first["replies"][0]["others"], json!([2, 2]));
+    assert!(first["replies"][0]["score"].as_f64().unwrap() < first["replies"][1]["score"].as_f64().unwrap());
+    let asked = first["prompt"][0]["content"].as_str().unwrap();
+    let number: usize = asked["Question ".len()..].split(':').next().unwrap().parse().unwrap();
+    assert!(number % 2 == 1 && number < 40, "one of the shared comparisons: {first}");
+    let ranking = first["doubt"]["ranking_id"].as_str().unwrap().to_string();
+
+    let kwise = || async {
+        let url = app.url("/api/datasets/export?format=kwise&source=prefs");
+        let text = admin.get(url).send().await.unwrap().text().await.unwrap();
+        text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect::<Vec<_>>()
+    };
+    let before = kwise().await;
+    assert!(before.iter().any(|r| r["ranking_id"] == ranking.as_str()));
+
+    // Refused: a trainer; an unknown verdict; a note too long; a ranking no run found
+    // doubtful. Nothing is stored by any of them.
+    let verdict = uuid::Uuid::new_v4().to_string();
+    let judge = |verdict_id: &str, what: &str, note: &str| {
+        vec![
+            ("request_id", verdict_id.to_string()),
+            ("ranking_id", ranking.clone()),
+            ("verdict", what.to_string()),
+            ("note", note.to_string()),
+        ]
+    };
+    let call = |client: &reqwest::Client, form: Vec<(&'static str, String)>| {
+        let request = client.post(app.url("/api/review/judge_ranking")).form(&form);
+        async move { request.send().await.unwrap() }
+    };
+    assert_eq!(call(&trainer, judge(&verdict, "set_aside", "")).await.status(), 403);
+    let bad = call(&reviewer, judge(&verdict, "maybe", "")).await;
+    assert_eq!(bad.status(), 422);
+    assert!(bad.text().await.unwrap().contains("verdict"));
+    let long = call(&reviewer, judge(&verdict, "set_aside", &"x".repeat(2001))).await;
+    assert_eq!(long.status(), 413);
+    let mut unknown = judge(&verdict, "set_aside", "");
+    unknown[1].1 = uuid::Uuid::new_v4().to_string();
+    assert_eq!(call(&reviewer, unknown).await.status(), 404);
+    assert_eq!(app.call_ok(&reviewer, "review/doubtful", &[]).await["settled"], 0);
+
+    // Twenty clicks of one verdict: stored once; a second reviewer is answered with it.
+    let clicks = (0..20).map(|_| call(&reviewer, judge(&verdict, "set_aside", "ranks the curt reply first every time")));
+    for reply in futures::future::join_all(clicks).await {
+        assert_eq!(reply.status(), 200);
+        let stored: Value = reply.json().await.unwrap();
+        assert_eq!((stored["id"].as_str(), stored["verdict"].as_str()), (Some(verdict.as_str()), Some("set_aside")));
+    }
+    let other = app.user(&admin, "otto@example.org", "reviewer").await;
+    let late: Value = call(&other, judge(&uuid::Uuid::new_v4().to_string(), "stands", "")).await.json().await.unwrap();
+    assert_eq!((late["id"].as_str(), late["verdict"].as_str()), (Some(verdict.as_str()), Some("set_aside")));
+    let queue = app.call_ok(&reviewer, "review/doubtful", &[]).await;
+    assert_eq!(queue["settled"], 1);
+    assert!(queue["items"].as_array().unwrap().iter().all(|i| i["doubt"]["ranking_id"] != ranking.as_str()));
+
+    // Set aside, it leaves the exports (the others' rankings of that comparison stay).
+    let after = kwise().await;
+    assert_eq!(after.len(), before.len() - 1);
+    assert!(after.iter().all(|r| r["ranking_id"] != ranking.as_str()));
+    // A ranking that stands stays.
+    let kept = queue["items"][0]["doubt"]["ranking_id"].as_str().unwrap().to_string();
+    let mut stands = judge(&uuid::Uuid::new_v4().to_string(), "stands", "");
+    stands[1].1 = kept.clone();
+    assert_eq!(call(&reviewer, stands).await.status(), 200);
+    let last = kwise().await;
+    assert_eq!(last.len(), after.len());
+    assert!(last.iter().any(|r| r["ranking_id"] == kept.as_str()));
+    assert_eq!(app.call_ok(&reviewer, "review/doubtful", &[]).await["settled"], 2);
+}
+on_both_engines!(doubtful_rankings_wait_for_review_and_set_aside_ones_leave_the_exports);

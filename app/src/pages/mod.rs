@@ -3,6 +3,7 @@ mod admin;
 mod area;
 mod chat;
 mod datasets;
+mod doubtful;
 mod feedback;
 mod home;
 mod login;
@@ -21,6 +22,7 @@ pub use admin::{
 pub use area::AreaPage;
 pub use chat::{ChatPage, ChatStartPage};
 pub use datasets::DatasetsPage;
+pub use doubtful::DoubtfulRankingsPage;
 pub use feedback::FeedbackPage;
 pub use home::HomePage;
 pub use login::LoginPage;

@@ -12,6 +12,18 @@ use leptos::prelude::*;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
+/// Demonstrations and doubtful rankings, the two queues of Review.
+#[component]
+pub fn ReviewTabs() -> impl IntoView {
+    use leptos_router::components::A;
+    view! {
+        <nav class="tabs" aria-label="Review">
+            <A href="/review" exact=true>"Demonstrations"</A>
+            <A href="/review/rankings">"Doubtful rankings"</A>
+        </nav>
+    }
+}
+
 #[component]
 pub fn ReviewPage() -> impl IntoView {
     let submit = ServerAction::<SubmitReview>::new();
@@ -27,6 +39,7 @@ pub fn ReviewPage() -> impl IntoView {
     view! {
         <div class="workspace">
             <section class="card review">
+                <ReviewTabs />
                 <h1>"Review"</h1>
                 <Transition fallback=|| view! { <p>"Loading…"</p> }>
                     {move || Suspend::new(async move {

@@ -116,6 +116,7 @@ pub fn StatsPage() -> impl IntoView {
                                     <tbody>{model_rows}</tbody>
                                 </table>
                                 <HBars name="models" title="Strength (with interval)".to_string() items=strengths whiskers />
+                                <RewardSection />
                                 <h2>"Feedback and the content filter"</h2>
                                 <p data-testid="thumbs">{format!("Thumbs up {} · thumbs down {}", d.thumbs_up, d.thumbs_down)}</p>
                                 <HBars name="feedback-categories" title="Feedback categories ticked".to_string() items=categories />
@@ -128,6 +129,61 @@ pub fn StatsPage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+    }
+}
+
+/// Whether the rankings can teach a reward model: the latest finished run's held-out
+/// accuracy overall, per batch and per model version, and its calibration.
+#[component]
+fn RewardSection() -> impl IntoView {
+    use crate::pages::admin::reward::{calibration_chart, percent};
+    let run = Resource::new(|| (), |_| crate::api::stats::reward_figures());
+    let rows = |parts: &[crate::reward::GroupFigures], kind: &str| {
+        parts
+            .iter()
+            .map(|g| {
+                view! {
+                    <tr data-testid="reward-part">
+                        <td>{format!("{kind} {}", g.label.trim_start_matches("batch "))}</td>
+                        <td>{g.pairs}</td>
+                        <td>{percent(g.accuracy)}</td>
+                        <td>{format!("{} to {}", percent(g.low), percent(g.high))}</td>
+                    </tr>
+                }
+            })
+            .collect_view()
+    };
+    view! {
+        <h2>"Reward model"</h2>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match run.await {
+                    Ok(Some(run)) => {
+                        let Some(r) = run.result else { return ().into_any() };
+                        let kept = r.kept_head().cloned().unwrap_or(r.control.clone());
+                        view! {
+                            <p data-testid="reward-quality">{format!(
+                                "The latest reward model ({}, trained on {} pairs, layer {}) orders {} of {} held-out pairs as the rankings do (95% interval {} to {}); trained on labels flipped at random: {}.",
+                                crate::pages::admin::short_time(&run.created_at), r.pairs_train, r.best_layer,
+                                percent(kept.accuracy), r.pairs_test, percent(kept.low), percent(kept.high), percent(r.control.accuracy)
+                            )}</p>
+                            <p class="muted">"Held-out pairs by the batch of their comparison and by the model version of their replies (a pair of two versions counts for both). Doubtful rankings: "<a href="/review/rankings">"Review"</a>"."</p>
+                            <table data-testid="reward-parts">
+                                <thead><tr><th>"Pairs of"</th><th>"Pairs"</th><th>"Held-out accuracy"</th><th>"95% interval"</th></tr></thead>
+                                <tbody>{rows(&r.by_batch, "Batch")}{rows(&r.by_model, "Model")}</tbody>
+                            </table>
+                            {calibration_chart(&r.calibration)}
+                        }
+                        .into_any()
+                    }
+                    Ok(None) => view! {
+                        <p class="muted" data-testid="reward-quality">"No reward model trained yet (Admin -> Reward model)."</p>
+                    }
+                    .into_any(),
+                    Err(err) => view! { <p class="error" role="alert">{err.message}</p> }.into_any(),
+                }
+            })}
+        </Transition>
     }
 }
 

@@ -535,6 +535,22 @@ pub trait Store: Send + Sync {
     async fn save_review(&self, review: NewReview) -> Result<crate::review::Review, StoreError>;
     /// The latest verdict on each of the owner's conversations, newest first.
     async fn my_reviews(&self, owner: Uuid) -> Result<Vec<crate::review::MyReview>, StoreError>;
+    /// The latest finished reward-model run.
+    async fn latest_reward_run(&self) -> Result<Option<crate::reward::RewardRun>, StoreError>;
+    /// The rankings a reviewer has judged.
+    async fn judged_rankings(&self) -> Result<Vec<Uuid>, StoreError>;
+    /// Stores a verdict on a ranking found doubtful by run `run_id`, unless one is stored (a
+    /// ranking gets one verdict, the first); a verdict that sets it aside marks the ranking
+    /// in the same transaction. Answers the verdict stored.
+    async fn judge_ranking(
+        &self,
+        verdict: crate::review::JudgedRanking,
+        run_id: Uuid,
+    ) -> Result<crate::review::JudgedRanking, StoreError>;
+    /// Each trainer's latest ranking of a comparison where it ranks and is not set aside:
+    /// (ranking, trainer, groups best first).
+    async fn current_rankings(&self, comparison_id: Uuid)
+    -> Result<Vec<(Uuid, Uuid, Vec<Vec<Uuid>>)>, StoreError>;
     /// The next ranked comparisons after `after` (by id, at most `limit` of them): each
     /// trainer's latest ranking of them where it ranks (not "cannot rank"), and the model
     /// version of each of their completions. Figures read every ranking a page at a time.

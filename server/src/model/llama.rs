@@ -464,10 +464,11 @@ impl Model {
         Ok(logits.chunks_exact(c.vocab).map(<[f32]>::to_vec).collect())
     }
 
-    /// The hidden state after each item's last token at the end of each layer in `layers`
-    /// (counted from 1; the last is the model's final state, after its output norm):
-    /// `[item][tap]`, `dim` values each. Only the layers up to the deepest asked for run, so
-    /// a sequence run this way is continued only by `hidden` with no deeper layers.
+    /// Two readings of the hidden state of each item at the end of each layer in `layers`
+    /// (counted from 1; the last is the model's final state, after its output norm): the
+    /// state after its last token, then the mean over its tokens: `[item][tap]`, `2 * dim`
+    /// values each. Only the layers up to the deepest asked for run, so a sequence run this
+    /// way is continued only by `hidden` with no deeper layers.
     pub fn hidden(&self, items: &mut [Item<'_>], layers: &[usize]) -> Result<Vec<Vec<Vec<f32>>>, String> {
         let c = &self.config;
         let deepest = layers.iter().copied().max().unwrap_or(0);
@@ -475,17 +476,28 @@ impl Model {
             return Err(format!("layers are 1 to {}", c.layers));
         }
         let ends = last_rows(items);
+        let lengths: Vec<usize> = items.iter().map(|item| item.tokens.len()).collect();
         let mut out = vec![vec![vec![]; layers.len()]; items.len()];
         self.pass(items, deepest, &mut |layer, x| {
             for (tap, _) in layers.iter().enumerate().filter(|(_, l)| **l == layer) {
-                for (i, &end) in ends.iter().enumerate() {
-                    let row = &x[end * c.dim..(end + 1) * c.dim];
-                    let mut state = vec![0f32; c.dim];
-                    if layer == c.layers {
-                        rms_norm(row, &self.output_norm, c.eps, &mut state);
+                for (i, (&end, &length)) in ends.iter().zip(&lengths).enumerate() {
+                    let rows = &x[(end + 1 - length) * c.dim..(end + 1) * c.dim];
+                    let mut normed = vec![];
+                    let rows = if layer == c.layers {
+                        normed.resize(rows.len(), 0f32);
+                        rms_norm(rows, &self.output_norm, c.eps, &mut normed);
+                        &normed[..]
                     } else {
-                        state.copy_from_slice(row);
+                        rows
+                    };
+                    let mut state = rows[(length - 1) * c.dim..].to_vec();
+                    let mut mean = vec![0f32; c.dim];
+                    for row in rows.chunks_exact(c.dim) {
+                        for (m, v) in mean.iter_mut().zip(row) {
+                            *m += v;
+                        }
                     }
+                    state.extend(mean.iter().map(|m| m / length as f32));
                     out[i][tap] = state;
                 }
             }

@@ -343,7 +343,7 @@ fn reply_states_are_each_replys_own_and_the_layers_asked_for() {
     let replies = vec!["Ganymede.".to_string(), "I do not know, sorry.".to_string()];
     let limits = (256, 64);
     let together = engine.reply_states(&messages, &replies, &[1, layers], limits).unwrap();
-    assert_eq!((together.len(), together[0].len(), together[0][0].len()), (2, 2, model.config.dim));
+    assert_eq!((together.len(), together[0].len(), together[0][0].len()), (2, 2, 2 * model.config.dim));
     // A reply's states do not depend on the other replies of its batch.
     for (i, reply) in replies.iter().enumerate() {
         let alone =

@@ -6,6 +6,7 @@
 //! pairwise accuracy with a bootstrap interval, a random-label control and calibration.
 //! `parley reward score` scores prompt/completion pairs with a saved head.
 
+pub mod doubt;
 pub mod head;
 pub mod job;
 
@@ -18,7 +19,7 @@ use crate::store::SqlStore;
 use anyhow::{Context, bail};
 use app::dataset::{ExportFormat, ExportOptions, Part};
 use app::model::ChatMessage;
-use app::reward::{HeadFigures, RewardOptions, RewardResult};
+use app::reward::{DOUBT_THRESHOLD, GroupFigures, HeadFigures, Reading, RewardOptions, RewardResult};
 use clap::{Args, Subcommand};
 use head::{Pair, TrainOptions};
 use serde_json::{Value, json};
@@ -100,13 +101,25 @@ impl Sink for Gather {
     }
 }
 
+/// One exported pair: indices into `replies` of its group, and where it came from.
+struct PairRow {
+    group: usize,
+    chosen: usize,
+    rejected: usize,
+    test: bool,
+    comparison: String,
+    ranking: String,
+    trainer: String,
+    /// The model versions that wrote the two replies (none for imported text).
+    models: [Option<String>; 2],
+}
+
 /// The comparisons to learn from: each prompt with its distinct replies, and the pairs
-/// between them (indices into `replies` of their group).
+/// between them.
 #[derive(Default)]
 struct Data {
     groups: Vec<(Vec<ChatMessage>, Vec<String>)>,
-    /// (group, chosen, rejected, test)
-    pairs: Vec<(usize, usize, usize, bool)>,
+    pairs: Vec<PairRow>,
 }
 
 fn message_text(value: &Value) -> Option<String> {
@@ -133,7 +146,7 @@ fn gather(rows: Vec<(Part, Vec<u8>)>, limit: Option<usize>) -> anyhow::Result<Da
                 let prompt: Vec<ChatMessage> =
                     serde_json::from_value(row["prompt"].clone()).context("a pair's prompt")?;
                 data.groups.push((prompt, vec![]));
-                by_comparison.insert(comparison, data.groups.len() - 1);
+                by_comparison.insert(comparison.clone(), data.groups.len() - 1);
                 data.groups.len() - 1
             }
         };
@@ -146,7 +159,18 @@ fn gather(rows: Vec<(Part, Vec<u8>)>, limit: Option<usize>) -> anyhow::Result<Da
             }))
         };
         let (chosen, rejected) = (index(&row["chosen"])?, index(&row["rejected"])?);
-        data.pairs.push((group, chosen, rejected, part == Part::Test));
+        let text = |field: &str| row[field].as_str().unwrap_or_default().to_string();
+        let model = |field: &str| row[field].as_str().map(str::to_string);
+        data.pairs.push(PairRow {
+            group,
+            chosen,
+            rejected,
+            test: part == Part::Test,
+            comparison,
+            ranking: text("ranking_id"),
+            trainer: text("trainer"),
+            models: [model("chosen_model"), model("rejected_model")],
+        });
     }
     Ok(data)
 }
@@ -205,8 +229,9 @@ pub async fn pipeline(
     let mut sink = Gather::default();
     Exporter::new(store, selection).await?.write(ExportFormat::PreferenceTrl, &mut sink).await?;
     let data = gather(sink.rows, options.limit)?;
+    let batches = store.batches_of_comparisons().await?;
     let (test_pairs, train_pairs) =
-        (data.pairs.iter().filter(|p| p.3).count(), data.pairs.iter().filter(|p| !p.3).count());
+        (data.pairs.iter().filter(|p| p.test).count(), data.pairs.iter().filter(|p| !p.test).count());
     if train_pairs == 0 || test_pairs == 0 {
         bail!(
             "{train_pairs} pairs in train and {test_pairs} in test: the selection needs ranked comparisons on both sides of the split"
@@ -247,27 +272,37 @@ pub async fn pipeline(
             first[g] = at;
             at += group.1.len();
         }
-        let pair = |&(g, c, r, _): &(usize, usize, usize, bool)| Pair {
-            chosen: first[g] + c,
-            rejected: first[g] + r,
-            group: g,
-        };
-        let train: Vec<Pair> = data.pairs.iter().filter(|p| !p.3).map(pair).collect();
-        let test: Vec<Pair> = data.pairs.iter().filter(|p| p.3).map(pair).collect();
+        let pair =
+            |p: &PairRow| Pair { chosen: first[p.group] + p.chosen, rejected: first[p.group] + p.rejected, group: p.group };
+        let train: Vec<Pair> = data.pairs.iter().filter(|p| !p.test).map(pair).collect();
+        let test_rows: Vec<&PairRow> = data.pairs.iter().filter(|p| p.test).collect();
+        let test: Vec<Pair> = test_rows.iter().map(|p| pair(*p)).collect();
         let train_options = TrainOptions { seed: options.split_seed, ..Default::default() };
         let cancelled = || (watch.cancelled)();
-        let fit = |tap: usize,
+        // A head reads the state after a reply's last token (the first half of a row), or
+        // that and the mean over its tokens (the whole row).
+        let reading_of = |tap: usize, reading: Reading| -> std::borrow::Cow<'_, [Vec<f32>]> {
+            match reading {
+                Reading::LastAndMean => std::borrow::Cow::Borrowed(&features[tap][..]),
+                Reading::Last => {
+                    std::borrow::Cow::Owned(features[tap].iter().map(|f| f[..f.len() / 2].to_vec()).collect())
+                }
+            }
+        };
+        let fit = |x: &[Vec<f32>],
+                   layer: usize,
+                   reading: Reading,
                    pairs: &[Pair],
                    label: String|
          -> anyhow::Result<(HeadFigures, head::Trained, head::Evaluation)> {
             (watch.report)(0.95, format!("training: {label}"));
-            let trained =
-                head::train(&features[tap], pairs, &train_options, &cancelled).map_err(anyhow::Error::msg)?;
-            let scores: Vec<f32> = features[tap].iter().map(|f| trained.head.score(f)).collect();
+            let trained = head::train(x, pairs, &train_options, &cancelled).map_err(anyhow::Error::msg)?;
+            let scores: Vec<f32> = x.iter().map(|f| trained.head.score(f)).collect();
             let held = head::evaluate(&scores, &test, options.split_seed);
             let figures = HeadFigures {
                 label,
-                layer: options.layers[tap],
+                layer,
+                reading,
                 validation: f64::from(trained.curve[trained.best_step - 1].validation_accuracy),
                 accuracy: held.accuracy,
                 low: held.interval.0,
@@ -277,15 +312,21 @@ pub async fn pipeline(
             Ok((figures, trained, held))
         };
         let mut heads: Vec<HeadFigures> = vec![];
-        let mut best: Option<(usize, head::Trained, head::Evaluation)> = None;
-        for (tap, layer) in options.layers.iter().enumerate() {
-            let (figures, trained, held) = fit(tap, &train, format!("linear, layer {layer}"))?;
-            if best.as_ref().is_none_or(|(b, _, _)| figures.validation > heads[*b].validation) {
-                best = Some((tap, trained, held));
+        // (index into heads, tap, the head, its evaluation)
+        let mut best: Option<(usize, usize, head::Trained, head::Evaluation)> = None;
+        for (tap, &layer) in options.layers.iter().enumerate() {
+            for reading in Reading::ALL {
+                let label = format!("linear, layer {layer}, {}", reading.describe());
+                let (figures, trained, held) = fit(&reading_of(tap, reading), layer, reading, &train, label)?;
+                if best.as_ref().is_none_or(|(b, ..)| figures.validation > heads[*b].validation) {
+                    best = Some((heads.len(), tap, trained, held));
+                }
+                heads.push(figures);
             }
-            heads.push(figures);
         }
-        let Some((tap, kept, held)) = best else { bail!("no layers asked for") };
+        let Some((kept_index, tap, kept, held)) = best else { bail!("no layers asked for") };
+        let reading = heads[kept_index].reading;
+        let x = reading_of(tap, reading);
         // The control: the best layer's head trained on labels flipped at random.
         let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(options.split_seed);
         let flipped: Vec<Pair> = train
@@ -295,13 +336,72 @@ pub async fn pipeline(
                 false => *p,
             })
             .collect();
-        let (control, _, _) = fit(tap, &flipped, format!("random labels, layer {}", options.layers[tap]))?;
+        let label = format!("random labels, layer {}, {}", options.layers[tap], reading.describe());
+        let (control, _, _) = fit(&x, options.layers[tap], reading, &flipped, label)?;
+        // The kept head on parts of the test pairs, and on every ranking for doubts.
+        let scores: Vec<f32> = x.iter().map(|f| kept.head.score(f)).collect();
+        let parts = |label_of: &dyn Fn(&PairRow) -> Vec<String>| -> Vec<GroupFigures> {
+            let mut by: std::collections::BTreeMap<String, Vec<Pair>> = Default::default();
+            for (row, p) in test_rows.iter().zip(&test) {
+                for label in label_of(*row) {
+                    by.entry(label).or_default().push(*p);
+                }
+            }
+            by.into_iter()
+                .map(|(label, pairs)| {
+                    let held = head::evaluate(&scores, &pairs, options.split_seed);
+                    GroupFigures { label, pairs: pairs.len(), accuracy: held.accuracy, low: held.interval.0, high: held.interval.1 }
+                })
+                .collect()
+        };
+        let by_batch = parts(&|row| {
+            vec![batches.get(&row.comparison).map_or_else(|| "no batch".to_string(), |b| format!("batch {}", &b[..8.min(b.len())]))]
+        });
+        let by_model = parts(&|row| {
+            let mut names: Vec<String> =
+                row.models.iter().map(|m| m.clone().unwrap_or_else(|| "imported text".to_string())).collect();
+            names.dedup();
+            names
+        });
+        let texts: Vec<String> = data.groups.iter().flat_map(|g| g.1.iter().cloned()).collect();
+        let ranked: Vec<doubt::RankedPair> = data
+            .pairs
+            .iter()
+            .map(|p| doubt::RankedPair {
+                ranking: &p.ranking,
+                comparison: &p.comparison,
+                trainer: &p.trainer,
+                chosen: first[p.group] + p.chosen,
+                rejected: first[p.group] + p.rejected,
+            })
+            .collect();
+        // Doubts are read from scores of heads that never saw the ranking's comparison (a
+        // head trained on a ranking learns its noise too): two heads of the kept kind, each
+        // trained on the pairs of half the comparisons, score the other half.
+        (watch.report)(0.97, "training: two heads on halves of the comparisons, for doubtful rankings".into());
+        let fold = |g: usize| ((g as u64 ^ options.split_seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 63) as usize;
+        let all: Vec<Pair> = data.pairs.iter().map(pair).collect();
+        let mut unseen = vec![0f32; x.len()];
+        for f in 0..2 {
+            let fit_pairs: Vec<Pair> = all.iter().filter(|p| fold(p.group) != f).copied().collect();
+            if fit_pairs.is_empty() {
+                continue;
+            }
+            let half = head::train(&x, &fit_pairs, &train_options, &cancelled).map_err(anyhow::Error::msg)?;
+            for (g, group) in data.groups.iter().enumerate().filter(|(g, _)| fold(*g) == f) {
+                for row in first[g]..first[g] + group.1.len() {
+                    unseen[row] = half.head.score(&x[row]);
+                }
+            }
+        }
+        let doubtful = doubt::doubts(&ranked, &unseen, &texts);
         let head_bytes = head_bytes(&kept.head)?;
         let result = RewardResult {
             comparisons: total,
             pairs_train: train.len(),
             pairs_test: test.len(),
             best_layer: options.layers[tap],
+            kept: Some(kept_index),
             heads,
             control,
             calibration: held.calibration,
@@ -310,6 +410,9 @@ pub async fn pipeline(
             total_secs: started.elapsed().as_secs_f64(),
             base_model_sha256: sha256,
             head_sha256: Sha256::digest(&head_bytes).iter().map(|b| format!("{b:02x}")).collect(),
+            by_batch,
+            by_model,
+            doubtful,
         };
         Ok(Trained { result, head: kept.head })
     })
@@ -326,11 +429,12 @@ fn head_bytes(head: &head::Head) -> anyhow::Result<Vec<u8>> {
 pub fn save(dir: &Path, trained: &Trained, options: &RewardOptions) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     std::fs::write(dir.join("head.safetensors"), head_bytes(&trained.head)?)?;
-    let best = trained.result.heads.iter().find(|h| h.layer == trained.result.best_layer);
+    let best = trained.result.kept_head();
     let config = json!({
         "kind": "bradley-terry linear head on frozen features",
         "base_model_sha256": trained.result.base_model_sha256,
         "feature_layer": trained.result.best_layer,
+        "feature_reading": best.map(|b| b.reading.as_str()),
         "max_prompt_tokens": options.max_prompt_tokens,
         "max_reply_tokens": options.max_reply_tokens,
         "head_sha256": trained.result.head_sha256,
@@ -399,7 +503,27 @@ async fn train(args: TrainArgs) -> anyhow::Result<()> {
     for (predicted, observed, n) in &result.calibration {
         println!("  {:>6} -> {:>6}  ({n})", percent(*predicted), percent(*observed));
     }
-    let best = result.heads.iter().find(|h| h.layer == result.best_layer).map_or(0.0, |h| h.accuracy);
+    for (title, parts) in [("batch", &result.by_batch), ("model version", &result.by_model)] {
+        println!();
+        println!("held out, by {title}:");
+        for g in parts {
+            println!(
+                "  {:<26} {:>10} {:>18} {:>7} pairs",
+                g.label,
+                percent(g.accuracy),
+                format!("{} to {}", percent(g.low), percent(g.high)),
+                g.pairs
+            );
+        }
+    }
+    println!();
+    println!(
+        "doubtful rankings: {} (the reward model gives the ranker's order {} or less, and the other trainers order {} or less of its pairs the same way)",
+        result.doubtful.len(),
+        percent(DOUBT_THRESHOLD),
+        percent(DOUBT_THRESHOLD)
+    );
+    let best = result.kept_head().map_or(0.0, |h| h.accuracy);
     println!();
     println!("measure                           value     target");
     println!("held-out pairwise accuracy   {:>10}   >= 65.0%", percent(best));
@@ -431,6 +555,12 @@ fn score(args: ScoreArgs) -> anyhow::Result<()> {
         );
     }
     let layer = config["feature_layer"].as_u64().context("reward.json: feature_layer")? as usize;
+    let reading: Reading = config["feature_reading"]
+        .as_str()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e: String| anyhow::anyhow!("reward.json: feature_reading: {e}"))?
+        .unwrap_or_default();
     let limits = (
         config["max_prompt_tokens"].as_u64().unwrap_or(256) as usize,
         config["max_reply_tokens"].as_u64().unwrap_or(128) as usize,
@@ -450,7 +580,15 @@ fn score(args: ScoreArgs) -> anyhow::Result<()> {
             .with_context(|| format!("line {}: completion: missing", i + 1))?;
         let states =
             engine.reply_states(&prompt, &[completion], &[layer], limits).map_err(anyhow::Error::msg)?;
-        row["score"] = json!(head.score(&states[0][0]));
+        let state = &states[0][0];
+        let x = match reading {
+            Reading::Last => &state[..state.len() / 2],
+            Reading::LastAndMean => &state[..],
+        };
+        if x.len() != head.weights.len() {
+            bail!("the head reads {} values and the base model gives {}", head.weights.len(), x.len());
+        }
+        row["score"] = json!(head.score(x));
         println!("{row}");
     }
     Ok(())

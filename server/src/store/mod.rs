@@ -13,6 +13,7 @@ mod guidelines;
 mod login_failures;
 mod model_versions;
 mod port;
+mod ranking_verdicts;
 mod reviews;
 pub mod reward;
 mod sessions;

@@ -338,6 +338,25 @@ impl Store for SqlStore {
     async fn my_reviews(&self, owner: Uuid) -> Result<Vec<app::review::MyReview>, StoreError> {
         self.latest_reviews_of(owner).await
     }
+    async fn latest_reward_run(&self) -> Result<Option<app::reward::RewardRun>, StoreError> {
+        self.latest_done_reward_run().await
+    }
+    async fn judged_rankings(&self) -> Result<Vec<Uuid>, StoreError> {
+        SqlStore::judged_rankings(self).await
+    }
+    async fn judge_ranking(
+        &self,
+        verdict: app::review::JudgedRanking,
+        run_id: Uuid,
+    ) -> Result<app::review::JudgedRanking, StoreError> {
+        SqlStore::judge_ranking(self, verdict, run_id).await
+    }
+    async fn current_rankings(
+        &self,
+        comparison_id: Uuid,
+    ) -> Result<Vec<(Uuid, Uuid, Vec<Vec<Uuid>>)>, StoreError> {
+        SqlStore::current_rankings(self, comparison_id).await
+    }
     async fn ranked_page(
         &self,
         after: Option<Uuid>,

@@ -118,24 +118,42 @@ impl SqlStore {
         run.map(|r| (r, true)).ok_or_else(|| StartRefused::Store(StoreError::NotFound("reward run".into())))
     }
 
-    /// Progress and heartbeat of a running run; answers whether a cancel was asked for.
+    /// Progress and heartbeat of a running run, in one statement; answers whether it should
+    /// stop: a cancel was asked for, or it is no longer running (another instance found its
+    /// heartbeat stale).
     pub async fn reward_progress(&self, id: Uuid, progress: f64, message: &str) -> Result<bool, StoreError> {
-        sqlx::query(
-            "update reward_runs set progress = $2, message = $3, heartbeat_at = $4 where id = $1 and status = 'running'",
+        let cancel: Option<(i64,)> = sqlx::query_as(
+            "update reward_runs set progress = $2, message = $3, heartbeat_at = $4 where id = $1 and status = 'running' \
+             returning cancel_requested",
         )
         .bind(id.to_string())
         .bind(progress)
         .bind(message)
         .bind(now_rfc3339())
-        .execute(self.pool())
+        .fetch_optional(self.pool())
         .await
         .map_err(backend)?;
-        let (cancel,): (i64,) = sqlx::query_as("select cancel_requested from reward_runs where id = $1")
-            .bind(id.to_string())
-            .fetch_one(self.pool())
-            .await
-            .map_err(backend)?;
-        Ok(cancel != 0)
+        Ok(cancel.is_none_or(|(c,)| c != 0))
+    }
+
+    /// The latest finished run.
+    pub async fn latest_done_reward_run(&self) -> Result<Option<RewardRun>, StoreError> {
+        let row: Option<RunRow> =
+            sqlx::query_as(select_runs!("where status = 'done' order by finished_at desc, id limit 1"))
+                .fetch_optional(self.pool())
+                .await
+                .map_err(backend)?;
+        row.map(RunRow::into_run).transpose()
+    }
+
+    /// The batch of every ready comparison, by comparison (ids as text).
+    pub async fn batches_of_comparisons(&self) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("select id, batch_id from comparisons where status = 'ready'")
+                .fetch_all(self.pool())
+                .await
+                .map_err(backend)?;
+        Ok(rows.into_iter().collect())
     }
 
     pub async fn finish_reward_run(

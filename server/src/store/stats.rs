@@ -29,7 +29,7 @@ impl SqlStore {
         let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
             "select r.comparison_id, c.batch_id, r.ranked_by, r.ranking, r.created_at from rankings r \
              join comparisons c on c.id = r.comparison_id \
-             where r.comparison_id > $1 and r.comparison_id <= $2 and r.ranking is not null \
+             where r.comparison_id > $1 and r.comparison_id <= $2 and r.ranking is not null and r.set_aside_at is null \
              and r.revision = (select max(l.revision) from rankings l \
              where l.comparison_id = r.comparison_id and l.ranked_by = r.ranked_by) \
              order by r.comparison_id, r.created_at",

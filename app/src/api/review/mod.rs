@@ -2,6 +2,9 @@
 //! reject with a reason, or edit and accept (their edit is a revision of their own); authors
 //! see the verdicts on their work. Admins set which share of submissions is reviewed.
 
+mod doubtful;
+pub use doubtful::*;
+
 use crate::error::ApiError;
 use crate::review::{MyReview, Review, ReviewItem, ReviewPolicy, TurnEdit};
 use leptos::prelude::*;

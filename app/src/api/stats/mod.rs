@@ -23,6 +23,14 @@ pub async fn quality_dashboard() -> Result<Dashboard, ApiError> {
 }
 
 /// A trainer's own figures; `user_id` picks another trainer (reviewers and admins only).
+/// The latest finished reward-model run, for the Quality page: its held-out accuracy
+/// overall, per batch and per model version, and its calibration. None before one finished.
+#[server(endpoint = "stats/reward")]
+pub async fn reward_figures() -> Result<Option<crate::reward::RewardRun>, ApiError> {
+    crate::ssr::require(crate::domain::Role::Reviewer).await?;
+    Ok(crate::ssr::state()?.store.latest_reward_run().await?)
+}
+
 #[server(endpoint = "stats/progress")]
 pub async fn trainer_progress(#[server(default)] user_id: Option<Uuid>) -> Result<Progress, ApiError> {
     use crate::domain::Role;

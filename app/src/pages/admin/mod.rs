@@ -6,7 +6,7 @@ mod comparisons;
 mod filter;
 mod guidelines;
 mod model;
-mod reward;
+pub(crate) mod reward;
 
 pub use accounts::AdminPage;
 pub use api_keys::ApiKeysPage;

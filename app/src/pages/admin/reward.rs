@@ -79,7 +79,7 @@ pub fn RewardPage() -> impl IntoView {
     }
 }
 
-fn percent(x: f64) -> String {
+pub(crate) fn percent(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
 }
 
@@ -97,7 +97,7 @@ fn run_row(run: RewardRun, cancel: ServerAction<CancelRewardRun>) -> impl IntoVi
         other => view! { <span>{other.as_str()}</span> }.into_any(),
     };
     let accuracy = run.result.as_ref().map(|r| {
-        let best = r.heads.iter().find(|h| h.layer == r.best_layer).unwrap_or(&r.control);
+        let best = r.kept_head().unwrap_or(&r.control);
         format!(
             "{} ({} to {}), control {}",
             percent(best.accuracy),
@@ -127,12 +127,14 @@ fn run_row(run: RewardRun, cancel: ServerAction<CancelRewardRun>) -> impl IntoVi
 #[component]
 fn RunFigures(run: RewardRun) -> impl IntoView {
     let Some(result) = run.result else { return ().into_any() };
-    let RewardResult { heads, control, best_layer, calibration, curve, .. } = result.clone();
+    let kept_index = result.kept.or_else(|| result.heads.iter().position(|h| h.layer == result.best_layer));
+    let RewardResult { heads, control, calibration, curve, .. } = result.clone();
     let rows = heads
         .iter()
         .chain(std::iter::once(&control))
-        .map(|h| {
-            let kept = h.layer == best_layer && h.label != control.label;
+        .enumerate()
+        .map(|(i, h)| {
+            let kept = Some(i) == kept_index;
             view! {
                 <tr data-testid="reward-head">
                     <td>{h.label.clone()} {kept.then_some(" (kept)")}</td>
@@ -184,14 +186,16 @@ fn loss_chart(curve: &[(usize, f32, f32)]) -> impl IntoView {
 }
 
 /// Predicted chance that a reply wins against how often it did, per tenth of the predictions.
-fn calibration_chart(bins: &[(f64, f64, usize)]) -> impl IntoView {
+pub(crate) fn calibration_chart(bins: &[(f64, f64, usize)]) -> impl IntoView {
     let series = |name: &str, pick: fn(&(f64, f64, usize)) -> f64| Series {
         name: name.to_string(),
         values: bins.iter().map(|b| Some(pick(b))).collect(),
     };
+    let counts = bins.iter().map(|b| format!("{:.0}%: {}", 100.0 * b.0, b.2)).collect::<Vec<_>>().join(" · ");
     view! {
+        <p class="muted" data-testid="calibration-pairs">{format!("Pairs (each in both orders) per bin of predicted chance: {counts}")}</p>
         <Lines name="calibration" title="Calibration: predicted chance the first reply wins, and how often it did".to_string()
-            labels=bins.iter().map(|b| format!("{} ({} pairs)", percent(b.0), b.2)).collect()
+            labels=bins.iter().map(|b| format!("{:.0}%", 100.0 * b.0)).collect()
             series=vec![series("predicted", |b| b.0), series("observed", |b| b.1)]
             low=0.0 high=1.0 />
     }

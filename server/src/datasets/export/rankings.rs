@@ -34,7 +34,7 @@ const RANKED_ROWS: &str = "select r.id as ranking_id, r.ranked_by, r.ranking, c.
      c.id as comparison_id, k.id as completion_id, k.text, k.model_version_id, k.sampling \
      from rankings r join comparisons c on c.id = r.comparison_id join completions k on k.comparison_id = c.id \
      join conversations v on v.id = c.conversation_id \
-     where r.ranking is not null \
+     where r.ranking is not null and r.set_aside_at is null \
      and r.revision = (select max(o.revision) from rankings o where o.comparison_id = r.comparison_id and o.ranked_by = r.ranked_by) \
      and ($1 = '' or r.created_at >= $1) and ($2 = '' or r.created_at <= $2) and ($3 = '' or r.ranked_by = $3) \
      and ($4 = '' or exists (select 1 from completions m where m.comparison_id = c.id and m.model_version_id = $4)) \

@@ -74,7 +74,7 @@ const TREE_COMPLETIONS: &str = "select c.id as comparison_id, c.message_id, k.id
      where c.conversation_id = $1 and c.status = 'ready' order by c.created_at, c.id, k.position";
 
 const TREE_RANKINGS: &str = "select r.comparison_id, r.ranking from rankings r join comparisons c on c.id = r.comparison_id \
-     where c.conversation_id = $1 and r.ranking is not null \
+     where c.conversation_id = $1 and r.ranking is not null and r.set_aside_at is null \
      and r.revision = (select max(o.revision) from rankings o where o.comparison_id = r.comparison_id and o.ranked_by = r.ranked_by)";
 
 impl Exporter<'_> {
