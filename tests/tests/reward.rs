@@ -147,6 +147,14 @@ async fn a_head_learns_what_the_rankings_hold_and_scores_it_back() {
     std::fs::write(&pairs, "{\"prompt\": \"Hi\"}\n").unwrap();
     let (ok, _, err) = score(&model, &out, &pairs);
     assert!(!ok && err.contains("line 1: completion: missing"), "{err}");
+    // Several splits, the features read once: each split's kept head, and the mean.
+    let (ok, said, err) = parley(
+        &db,
+        &["reward", "train", "--model", model.to_str().unwrap(), "--source", "prefs", "--layers", "1", "--splits", "3"],
+    );
+    assert!(ok, "{said}{err}");
+    assert!(said.contains("3 splits:") && said.contains("kept head, mean of 3 splits"), "{said}");
+    assert_eq!(said.matches("features: ").count(), 10, "features read once, reported by tenths: {said}");
     // A selection with nothing on one side of the split says so.
     let (ok, said, err) =
         parley(&db, &["reward", "train", "--model", model.to_str().unwrap(), "--source", "nothing"]);

@@ -60,7 +60,7 @@ impl Trainer {
                 },
             };
             let selection = ExportOptions { source: options.source.clone(), ..Default::default() };
-            let outcome = pipeline(&this.store, selection, &options, &this.model, None, watch).await;
+            let outcome = pipeline(&this.store, selection, &options, &this.model, None, watch, None).await;
             beat.abort();
             let finished = match outcome {
                 Ok(trained) => {
