@@ -4,9 +4,9 @@ use crate::domain::User;
 use crate::error::ApiError;
 use crate::pages::{
     AccountPage, AdminPage, ApiKeysPage, ChatPage, ChatStartPage, ComparisonsPage, DatasetsPage,
-    DemonstrationPage, FeedbackPage, FilterPage, GuidelinesPage, HomePage, LeaderboardPage, LoginPage,
-    DoubtfulRankingsPage, ModelPage, MyWorkPage, NotFound, ProgressPage, RankPage, ReviewPage, RewardPage, SetupPage, StatsPage,
-    WritePage,
+    DemonstrationPage, DoubtfulRankingsPage, FeedbackPage, FilterPage, GuidelinesPage, HomePage,
+    LeaderboardPage, LoginPage, ModelPage, MyWorkPage, NotFound, ProgressPage, RankPage, ReviewPage,
+    RewardPage, SetupPage, StatsPage, WritePage,
 };
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};

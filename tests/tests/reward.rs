@@ -150,7 +150,18 @@ async fn a_head_learns_what_the_rankings_hold_and_scores_it_back() {
     // Several splits, the features read once: each split's kept head, and the mean.
     let (ok, said, err) = parley(
         &db,
-        &["reward", "train", "--model", model.to_str().unwrap(), "--source", "prefs", "--layers", "1", "--splits", "3"],
+        &[
+            "reward",
+            "train",
+            "--model",
+            model.to_str().unwrap(),
+            "--source",
+            "prefs",
+            "--layers",
+            "1",
+            "--splits",
+            "3",
+        ],
     );
     assert!(ok, "{said}{err}");
     assert!(said.contains("3 splits:") && said.contains("kept head, mean of 3 splits"), "{said}");
@@ -320,8 +331,13 @@ async fn doubtful_rankings_wait_for_review_and_set_aside_ones_leave_the_exports(
     assert!(queue["run_id"].is_null() && queue["items"].as_array().unwrap().is_empty(), "{queue}");
 
     let id = uuid::Uuid::new_v4().to_string();
-    let form =
-        [("request_id", id.as_str()), ("source", "prefs"), ("split_seed", "3"), ("test_ratio", "0.25"), ("layers", "1,2")];
+    let form = [
+        ("request_id", id.as_str()),
+        ("source", "prefs"),
+        ("split_seed", "3"),
+        ("test_ratio", "0.25"),
+        ("layers", "1,2"),
+    ];
     app.call_ok(&admin, "reward/start", &form).await;
     let run = finished(&app, &admin, &id).await;
     assert_eq!(run["status"], "done", "{run}");
@@ -394,14 +410,19 @@ async fn doubtful_rankings_wait_for_review_and_set_aside_ones_leave_the_exports(
     assert_eq!(app.call_ok(&reviewer, "review/doubtful", &[]).await["settled"], 0);
 
     // Twenty clicks of one verdict: stored once; a second reviewer is answered with it.
-    let clicks = (0..20).map(|_| call(&reviewer, judge(&verdict, "set_aside", "ranks the curt reply first every time")));
+    let clicks = (0..20)
+        .map(|_| call(&reviewer, judge(&verdict, "set_aside", "ranks the curt reply first every time")));
     for reply in futures::future::join_all(clicks).await {
         assert_eq!(reply.status(), 200);
         let stored: Value = reply.json().await.unwrap();
-        assert_eq!((stored["id"].as_str(), stored["verdict"].as_str()), (Some(verdict.as_str()), Some("set_aside")));
+        assert_eq!(
+            (stored["id"].as_str(), stored["verdict"].as_str()),
+            (Some(verdict.as_str()), Some("set_aside"))
+        );
     }
     let other = app.user(&admin, "otto@example.org", "reviewer").await;
-    let late: Value = call(&other, judge(&uuid::Uuid::new_v4().to_string(), "stands", "")).await.json().await.unwrap();
+    let late: Value =
+        call(&other, judge(&uuid::Uuid::new_v4().to_string(), "stands", "")).await.json().await.unwrap();
     assert_eq!((late["id"].as_str(), late["verdict"].as_str()), (Some(verdict.as_str()), Some("set_aside")));
     let queue = app.call_ok(&reviewer, "review/doubtful", &[]).await;
     assert_eq!(queue["settled"], 1);

@@ -549,8 +549,10 @@ pub trait Store: Send + Sync {
     ) -> Result<crate::review::JudgedRanking, StoreError>;
     /// Each trainer's latest ranking of a comparison where it ranks and is not set aside:
     /// (ranking, trainer, groups best first).
-    async fn current_rankings(&self, comparison_id: Uuid)
-    -> Result<Vec<(Uuid, Uuid, Vec<Vec<Uuid>>)>, StoreError>;
+    async fn current_rankings(
+        &self,
+        comparison_id: Uuid,
+    ) -> Result<Vec<(Uuid, Uuid, Vec<Vec<Uuid>>)>, StoreError>;
     /// The next ranked comparisons after `after` (by id, at most `limit` of them): each
     /// trainer's latest ranking of them where it ranks (not "cannot rank"), and the model
     /// version of each of their completions. Figures read every ranking a page at a time.

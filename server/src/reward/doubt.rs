@@ -51,7 +51,8 @@ pub fn doubts(pairs: &[RankedPair], scores: &[f32], texts: &[String]) -> Vec<Dou
         if model_agreement > DOUBT_THRESHOLD || others_agreement > DOUBT_THRESHOLD {
             continue;
         }
-        let (Ok(ranking_id), Ok(comparison_id)) = (Uuid::parse_str(ranking), Uuid::parse_str(first.comparison))
+        let (Ok(ranking_id), Ok(comparison_id)) =
+            (Uuid::parse_str(ranking), Uuid::parse_str(first.comparison))
         else {
             continue;
         };

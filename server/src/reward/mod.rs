@@ -271,7 +271,9 @@ pub async fn pipeline(
         let total = data.groups.len();
         let replies: usize = data.groups.iter().map(|g| g.1.len()).sum();
         let reusable = read_before.filter(|f| {
-            f.layers == options.layers && f.limits == limits && f.rows.first().is_some_and(|r| r.len() == replies)
+            f.layers == options.layers
+                && f.limits == limits
+                && f.rows.first().is_some_and(|r| r.len() == replies)
         });
         let read = match reusable {
             Some(read) => read,
@@ -311,8 +313,11 @@ pub async fn pipeline(
             first[g] = at;
             at += group.1.len();
         }
-        let pair =
-            |p: &PairRow| Pair { chosen: first[p.group] + p.chosen, rejected: first[p.group] + p.rejected, group: p.group };
+        let pair = |p: &PairRow| Pair {
+            chosen: first[p.group] + p.chosen,
+            rejected: first[p.group] + p.rejected,
+            group: p.group,
+        };
         let train: Vec<Pair> = data.pairs.iter().filter(|p| !p.test).map(pair).collect();
         let test_rows: Vec<&PairRow> = data.pairs.iter().filter(|p| p.test).collect();
         let test: Vec<Pair> = test_rows.iter().map(|p| pair(*p)).collect();
@@ -392,12 +397,22 @@ pub async fn pipeline(
             by.into_iter()
                 .map(|(label, pairs)| {
                     let held = head::evaluate(&scores, &pairs, options.split_seed);
-                    GroupFigures { label, pairs: pairs.len(), accuracy: held.accuracy, low: held.interval.0, high: held.interval.1 }
+                    GroupFigures {
+                        label,
+                        pairs: pairs.len(),
+                        accuracy: held.accuracy,
+                        low: held.interval.0,
+                        high: held.interval.1,
+                    }
                 })
                 .collect()
         };
         let by_batch = parts(&|row| {
-            vec![batches.get(&row.comparison).map_or_else(|| "no batch".to_string(), |b| format!("batch {}", &b[..8.min(b.len())]))]
+            vec![
+                batches
+                    .get(&row.comparison)
+                    .map_or_else(|| "no batch".to_string(), |b| format!("batch {}", &b[..8.min(b.len())])),
+            ]
         });
         let by_model = parts(&|row| {
             let mut names: Vec<String> =
@@ -420,8 +435,12 @@ pub async fn pipeline(
         // Doubts are read from scores of heads that never saw the ranking's comparison (a
         // head trained on a ranking learns its noise too): two heads of the kept kind, each
         // trained on the pairs of half the comparisons, score the other half.
-        (watch.report)(0.97, "training: two heads on halves of the comparisons, for doubtful rankings".into());
-        let fold = |g: usize| ((g as u64 ^ options.split_seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 63) as usize;
+        (watch.report)(
+            0.97,
+            "training: two heads on halves of the comparisons, for doubtful rankings".into(),
+        );
+        let fold =
+            |g: usize| ((g as u64 ^ options.split_seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 63) as usize;
         let all: Vec<Pair> = data.pairs.iter().map(pair).collect();
         let mut unseen = vec![0f32; x.len()];
         for f in 0..2 {
@@ -518,7 +537,8 @@ async fn train(args: TrainArgs) -> anyhow::Result<()> {
         }),
         cancelled: Box::new(|| false),
     };
-    let trained = pipeline(&store, selection.clone(), &options, &args.model, args.threads, watch, None).await?;
+    let trained =
+        pipeline(&store, selection.clone(), &options, &args.model, args.threads, watch, None).await?;
     let mut others: Vec<(u64, RewardResult)> = vec![];
     for i in 1..args.splits {
         let seed = options.split_seed + i;
@@ -526,7 +546,8 @@ async fn train(args: TrainArgs) -> anyhow::Result<()> {
         let quiet = Watch { report: Box::new(|_, _| {}), cancelled: Box::new(|| false) };
         let again = RewardOptions { split_seed: seed, ..options.clone() };
         let features = Some(trained.features.clone());
-        let other = pipeline(&store, selection.clone(), &again, &args.model, args.threads, quiet, features).await?;
+        let other =
+            pipeline(&store, selection.clone(), &again, &args.model, args.threads, quiet, features).await?;
         others.push((seed, other.result));
     }
     let result = &trained.result;
@@ -597,7 +618,8 @@ async fn train(args: TrainArgs) -> anyhow::Result<()> {
         }
         println!("each head, mean held-out accuracy over the splits:");
         for (i, h) in result.heads.iter().enumerate() {
-            let of: Vec<f64> = splits.iter().filter_map(|(_, r)| r.heads.get(i).map(|h| h.accuracy)).collect();
+            let of: Vec<f64> =
+                splits.iter().filter_map(|(_, r)| r.heads.get(i).map(|h| h.accuracy)).collect();
             let (m, d) = mean_sd(&of);
             println!("  {:<44} {:>10} (sd {:.1} points)", h.label, percent(m), 100.0 * d);
         }

@@ -147,7 +147,9 @@ impl SqlStore {
     }
 
     /// The batch of every ready comparison, by comparison (ids as text).
-    pub async fn batches_of_comparisons(&self) -> Result<std::collections::HashMap<String, String>, StoreError> {
+    pub async fn batches_of_comparisons(
+        &self,
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
         let rows: Vec<(String, String)> =
             sqlx::query_as("select id, batch_id from comparisons where status = 'ready'")
                 .fetch_all(self.pool())

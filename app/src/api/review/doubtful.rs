@@ -74,7 +74,8 @@ pub async fn doubtful_rankings() -> Result<DoubtQueue, ApiError> {
             continue;
         };
         let own = places(&groups);
-        let theirs: Vec<_> = rankings.iter().filter(|r| r.0 != doubt.ranking_id).map(|r| places(&r.2)).collect();
+        let theirs: Vec<_> =
+            rankings.iter().filter(|r| r.0 != doubt.ranking_id).map(|r| places(&r.2)).collect();
         let mut replies: Vec<DoubtReply> = comparison
             .completions
             .iter()
