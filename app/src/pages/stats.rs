@@ -163,7 +163,7 @@ fn RewardSection() -> impl IntoView {
                         let kept = r.kept_head().cloned().unwrap_or(r.control.clone());
                         view! {
                             <p data-testid="reward-quality">{format!(
-                                "The latest reward model ({}, trained on {} pairs, layer {}) orders {} of {} held-out pairs as the rankings do (95% interval {} to {}); trained on labels flipped at random: {}.",
+                                "The latest reward model ({}, trained on {} pairs, layer {}) orders {} of {} held-out pairs as the rankings do (95% interval {} to {}); trained with half its labels flipped at random: {}.",
                                 crate::pages::admin::short_time(&run.created_at), r.pairs_train, r.best_layer,
                                 percent(kept.accuracy), r.pairs_test, percent(kept.low), percent(kept.high), percent(r.control.accuracy)
                             )}</p>

@@ -31,11 +31,12 @@ pub fn RewardPage() -> impl IntoView {
             <h2>"Train a reward model"</h2>
             <p class="muted">
                 "Trains a Bradley–Terry reward model on the preference pairs of the ranked comparisons (the pairs "
-                "an export writes), split by conversation as the export splits them. Each reply's features are the "
-                "hidden state after its last token in the model Parley serves, at each layer asked for; a linear "
-                "head is trained on each layer and the best on validation is kept. A control trained on labels "
-                "flipped at random shows what chance looks like: held-out accuracy well above it means the "
-                "rankings hold something a model can learn."
+                "an export writes), split by conversation as the export splits them. Each reply is read by the "
+                "model Parley serves, at each layer asked for: the hidden state after its last token, and the mean "
+                "over its tokens. Two linear heads are trained on each layer (the last token; both readings) and "
+                "the best on validation is kept. A control trained with half its labels flipped at random shows "
+                "what chance looks like: held-out accuracy well above it means the rankings hold something a "
+                "model can learn."
             </p>
             <ActionForm action=start>
                 <input type="hidden" name="request_id" prop:value=move || request_id.get() />
