@@ -238,7 +238,7 @@ pub struct ManifestReward {
     pub feature_layer: usize,
     /// What the head reads at that layer: `last` (the state after the reply's last token)
     /// or `last+mean` (that and the mean over the reply's tokens).
-    pub feature_reading: String,
+    pub feature_reading: crate::reward::Reading,
     pub base_model_sha256: String,
     pub head_sha256: String,
 }
@@ -260,7 +260,7 @@ impl ManifestReward {
             pairs_train: result.pairs_train,
             pairs_test: result.pairs_test,
             feature_layer: result.best_layer,
-            feature_reading: best.reading.as_str().to_string(),
+            feature_reading: best.reading,
             base_model_sha256: result.base_model_sha256.clone(),
             head_sha256: result.head_sha256.clone(),
         })

@@ -136,9 +136,10 @@ pub struct JudgedRanking {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DoubtReply {
     pub text: String,
-    /// Its place in the ranking under review (1 = best; tied replies share one).
+    /// Its place in the ranking under review (1 = best; tied replies share one, and the
+    /// next group is one place down, as `quality::places` counts from 0).
     pub place: usize,
-    /// Its places in the other trainers' rankings.
+    /// Its places in the other trainers' rankings, counted alike.
     pub others: Vec<usize>,
     /// The reward model's score, when the run read this reply.
     pub score: Option<f32>,

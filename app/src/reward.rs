@@ -116,12 +116,13 @@ pub struct RewardResult {
 }
 
 impl RewardResult {
-    /// The head kept (the best on validation).
+    /// Which of `heads` is kept (the best on validation).
+    pub fn kept_index(&self) -> Option<usize> {
+        self.kept.or_else(|| self.heads.iter().position(|h| h.layer == self.best_layer))
+    }
+
     pub fn kept_head(&self) -> Option<&HeadFigures> {
-        match self.kept {
-            Some(i) => self.heads.get(i),
-            None => self.heads.iter().find(|h| h.layer == self.best_layer),
-        }
+        self.heads.get(self.kept_index()?)
     }
 }
 
@@ -133,6 +134,7 @@ pub const DOUBT_THRESHOLD: f64 = 0.25;
 /// Held-out accuracy on a part of the test pairs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupFigures {
+    /// The batch's id (its first 8 characters), or the model version's name.
     pub label: String,
     pub pairs: usize,
     pub accuracy: f64,

@@ -144,7 +144,7 @@ fn RewardSection() -> impl IntoView {
             .map(|g| {
                 view! {
                     <tr data-testid="reward-part">
-                        <td>{format!("{kind} {}", g.label.trim_start_matches("batch "))}</td>
+                        <td>{format!("{kind} {}", g.label)}</td>
                         <td>{g.pairs}</td>
                         <td>{percent(g.accuracy)}</td>
                         <td>{format!("{} to {}", percent(g.low), percent(g.high))}</td>

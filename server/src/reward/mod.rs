@@ -411,7 +411,7 @@ pub async fn pipeline(
             vec![
                 batches
                     .get(&row.comparison)
-                    .map_or_else(|| "no batch".to_string(), |b| format!("batch {}", &b[..8.min(b.len())])),
+                    .map_or_else(|| "none".to_string(), |b| b.get(..8).unwrap_or(b).to_string()),
             ]
         });
         let by_model = parts(&|row| {
@@ -424,12 +424,15 @@ pub async fn pipeline(
         let ranked: Vec<doubt::RankedPair> = data
             .pairs
             .iter()
-            .map(|p| doubt::RankedPair {
-                ranking: &p.ranking,
-                comparison: &p.comparison,
-                trainer: &p.trainer,
-                chosen: first[p.group] + p.chosen,
-                rejected: first[p.group] + p.rejected,
+            .map(|p| {
+                let Pair { chosen, rejected, .. } = pair(p);
+                doubt::RankedPair {
+                    ranking: &p.ranking,
+                    comparison: &p.comparison,
+                    trainer: &p.trainer,
+                    chosen,
+                    rejected,
+                }
             })
             .collect();
         // Doubts are read from scores of heads that never saw the ranking's comparison (a

@@ -15,20 +15,6 @@ const SHOWN: usize = 20;
 /// Longest note on a verdict, in characters.
 pub const MAX_NOTE_CHARS: usize = 2000;
 
-/// Places (1 = best, tied replies share one) of each completion in `groups`.
-#[cfg(feature = "ssr")]
-fn places(groups: &[Vec<Uuid>]) -> std::collections::HashMap<Uuid, usize> {
-    let mut out = std::collections::HashMap::new();
-    let mut place = 1;
-    for group in groups {
-        for id in group {
-            out.insert(*id, place);
-        }
-        place += group.len();
-    }
-    out
-}
-
 /// The doubtful rankings waiting for a verdict, most doubtful first; reviewers are not given
 /// their own.
 #[server(endpoint = "review/doubtful")]
@@ -73,6 +59,7 @@ pub async fn doubtful_rankings() -> Result<DoubtQueue, ApiError> {
             queue.settled += 1;
             continue;
         };
+        use crate::quality::places;
         let own = places(&groups);
         let theirs: Vec<_> =
             rankings.iter().filter(|r| r.0 != doubt.ranking_id).map(|r| places(&r.2)).collect();
@@ -82,8 +69,8 @@ pub async fn doubtful_rankings() -> Result<DoubtQueue, ApiError> {
             .filter_map(|c| {
                 Some(DoubtReply {
                     text: c.text.clone(),
-                    place: *own.get(&c.id)?,
-                    others: theirs.iter().filter_map(|t| t.get(&c.id).copied()).collect(),
+                    place: own.get(&c.id)? + 1,
+                    others: theirs.iter().filter_map(|t| t.get(&c.id).map(|p| p + 1)).collect(),
                     score: doubt.scores.iter().find(|(text, _)| *text == c.text).map(|(_, s)| *s),
                 })
             })

@@ -136,7 +136,7 @@ mod compute {
             if rankings.len() > 1 {
                 self.overall.add(rankings);
                 self.by_day.entry(day).or_default().add(rankings);
-                self.by_batch.entry(format!("batch {}", &batch.to_string()[..8])).or_default().add(rankings);
+                self.by_batch.entry(batch.to_string()[..8].to_string()).or_default().add(rankings);
                 // The version that wrote most of the comparison's completions.
                 let mut counts: HashMap<usize, usize> = HashMap::new();
                 for v in model_of.values() {

@@ -128,7 +128,7 @@ fn run_row(run: RewardRun, cancel: ServerAction<CancelRewardRun>) -> impl IntoVi
 #[component]
 fn RunFigures(run: RewardRun) -> impl IntoView {
     let Some(result) = run.result else { return ().into_any() };
-    let kept_index = result.kept.or_else(|| result.heads.iter().position(|h| h.layer == result.best_layer));
+    let kept_index = result.kept_index();
     let RewardResult { heads, control, calibration, curve, .. } = result.clone();
     let rows = heads
         .iter()
