@@ -70,16 +70,57 @@ pub struct BatchProgress {
     /// The source of the import whose preference rows made the batch (already ranked).
     #[serde(default)]
     pub imported: Option<String>,
+    /// Drawn by a reward model's uncertainty: the run whose head scored the pool, and how
+    /// many of the pool join the rank queue.
+    #[serde(default)]
+    pub uncertainty: Option<UncertaintyDraw>,
     pub comparisons: i64,
     /// Comparisons whose completions are still being sampled.
     pub pending: i64,
+    /// Sampled and scored, waiting for the rest of the pool (uncertainty draws only).
+    #[serde(default)]
+    pub scored: i64,
     pub ready: i64,
+    /// Sampled, and left out of the rank queue: the reward model was surer of them than of
+    /// the ones kept (uncertainty draws only).
+    #[serde(default)]
+    pub passed: i64,
     pub failed: i64,
     /// The first failure's reason, if any failed.
     pub error: Option<String>,
-    /// Rankings done and asked for (comparisons × overlap).
+    /// Rankings done and asked for (comparisons that can be ranked, failed ones not, × overlap).
     pub rankings_done: i64,
     pub rankings_wanted: i64,
+}
+
+/// A batch drawn by a reward model's uncertainty: it samples the completions of a pool of
+/// comparisons drawn at random, `POOL_FACTOR` times the batch's size, and the `keep` whose
+/// order the model is least sure of join the rank queue.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct UncertaintyDraw {
+    pub reward_run_id: Uuid,
+    pub keep: i64,
+}
+
+/// How many times a batch's size an uncertainty draw samples.
+pub const POOL_FACTOR: i64 = 3;
+
+/// How unsure a reward model is of the order of completions it scored `scores`: the mean
+/// over their pairs of 1 - |2p - 1|, `p` the Bradley–Terry preference it predicts
+/// (sigmoid of the score difference): 1 when it tells no pair apart, towards 0 as it is sure
+/// of every pair. None for fewer than two scores.
+pub fn uncertainty(scores: &[f32]) -> Option<f64> {
+    let mut sum = 0.0;
+    let mut pairs = 0usize;
+    for (i, a) in scores.iter().enumerate() {
+        for b in &scores[i + 1..] {
+            // 1 - |2p - 1| with p = sigmoid(d) is 2 sigmoid(-|d|): the same either way round.
+            let apart = (f64::from(*a) - f64::from(*b)).abs();
+            sum += 2.0 / (1.0 + apart.exp());
+            pairs += 1;
+        }
+    }
+    (pairs > 0).then(|| sum / pairs as f64)
 }
 
 /// One of a comparison's K completions, with what reproduces it.
@@ -241,5 +282,19 @@ mod tests {
         let differing =
             (2..40).filter(|t| shown_order(Uuid::from_u128(*t), comparison, &ids) != first).count();
         assert!(differing >= 30, "only {differing} of 38 trainers saw another order");
+    }
+
+    #[test]
+    fn uncertainty_is_one_for_ties_and_falls_as_the_scores_part() {
+        assert_eq!(uncertainty(&[0.3]), None, "one completion has no pair");
+        assert_eq!(uncertainty(&[1.5, 1.5, 1.5]), Some(1.0));
+        // One pair 2 apart: p = sigmoid(2) = 0.8808, 1 - |2p - 1| = 0.2384.
+        let two = uncertainty(&[2.0, 0.0]).unwrap();
+        assert!((two - 0.238_405_844).abs() < 1e-6, "{two}");
+        assert_eq!(uncertainty(&[0.0, 2.0]), Some(two), "the order does not matter");
+        // Three: pairs 0-1 tied (1), 0-2 and 1-2 2 apart (0.2384 each).
+        let three = uncertainty(&[0.0, 0.0, 2.0]).unwrap();
+        assert!((three - (1.0 + 2.0 * two) / 3.0).abs() < 1e-12, "{three}");
+        assert!(uncertainty(&[0.0, 9.0]).unwrap() < 0.001, "far apart, nearly sure");
     }
 }

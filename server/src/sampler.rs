@@ -8,6 +8,7 @@ use app::model::{MAX_ALTERNATIVES, finish_text};
 use app::ssr::clock::{now_rfc3339, rfc3339_in};
 use app::ssr::content_filter::FilterState;
 use app::ssr::model::{GenerationRequest, ModelError, ModelSet, collect};
+use app::ssr::reward::RewardTrainer;
 use app::ssr::{PendingComparison, Store};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,14 +21,23 @@ const CLAIM_SECS: i64 = 600;
 const POLL: Duration = Duration::from_secs(10);
 
 /// Starts the sampler on this server, if it runs a model. `wake` makes it look at once.
-pub fn spawn(store: Arc<dyn Store>, models: Arc<ModelSet>, filter: Arc<FilterState>, wake: Arc<Notify>) {
+/// `reward` scores the completions of batches drawn by a reward model's uncertainty.
+pub fn spawn(
+    store: Arc<dyn Store>,
+    models: Arc<ModelSet>,
+    filter: Arc<FilterState>,
+    reward: Option<Arc<dyn RewardTrainer>>,
+    wake: Arc<Notify>,
+) {
     if models.served.is_empty() {
         return;
     }
     tokio::spawn(async move {
         loop {
             match store.claim_pending_comparison(&now_rfc3339(), &rfc3339_in(CLAIM_SECS)).await {
-                Ok(Some(pending)) => sample(store.as_ref(), &models, &filter, pending).await,
+                Ok(Some(pending)) => {
+                    sample(store.as_ref(), &models, &filter, reward.as_deref(), pending).await
+                }
                 Ok(None) => {
                     tokio::select! {
                         _ = wake.notified() => {}
@@ -48,12 +58,36 @@ pub fn comparison_seed(batch_seed: u64, position: i64) -> u64 {
     batch_seed.wrapping_add(position as u64 * MAX_ALTERNATIVES as u64)
 }
 
-async fn sample(store: &dyn Store, models: &ModelSet, filter: &FilterState, pending: PendingComparison) {
+async fn sample(
+    store: &dyn Store,
+    models: &ModelSet,
+    filter: &FilterState,
+    reward: Option<&dyn RewardTrainer>,
+    pending: PendingComparison,
+) {
     let id = pending.id;
     loop {
-        match completions(store, models, filter, &pending).await {
-            Ok((context, completions)) => {
-                if let Err(err) = store.save_completions(id, &context, completions).await {
+        let sampled = match completions(store, models, filter, &pending).await {
+            Ok((context, completions)) => match (pending.reward_run_id, reward) {
+                (None, _) => Ok((context, completions, None)),
+                (Some(run), Some(reward)) => {
+                    let texts = completions.iter().map(|c| c.text.clone()).collect();
+                    match reward.uncertainty(run, context.clone(), texts).await {
+                        Ok(uncertainty) => Ok((context, completions, Some(uncertainty))),
+                        Err(err) => {
+                            Err(Failure::Failed(format!("the reward model could not score it: {err}")))
+                        }
+                    }
+                }
+                (Some(_), None) => Err(Failure::Failed(
+                    "the batch is drawn by a reward model's uncertainty, and this server trains none".into(),
+                )),
+            },
+            Err(failure) => Err(failure),
+        };
+        match sampled {
+            Ok((context, completions, uncertainty)) => {
+                if let Err(err) = store.save_completions(id, &context, completions, uncertainty).await {
                     tracing::warn!(%err, comparison = %id, "cannot store the completions");
                 }
                 return;

@@ -1,7 +1,8 @@
 // The reward model in a real browser against the release build: an admin with imported
 // preference rows starts a run on Admin -> Reward model, watches it finish, and reads the
 // heads' held-out accuracy beside the random-label control, the loss curve and the
-// calibration chart; a trainer cannot open the page.
+// calibration chart; a trainer cannot open the page. Then a comparison batch drawn by the
+// model's uncertainty queues the 2 of 6 prompts it is least sure of.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createFirstAdmin, hydrated, parleyAndBrowser, screenshots, tinyModel } from './harness.mjs';
@@ -72,5 +73,22 @@ test('train a reward model on imported rankings and read its figures', async () 
   await doubts.first().getByRole('button', { name: 'Set it aside' }).click();
   await page.getByTestId('doubt-summary').filter({ hasText: '1 settled' }).waitFor();
   assert.equal(await doubts.count(), waiting - 1, "at most 20 are doubtful, all shown");
+
+  // Admin -> Comparisons: a batch of imported prompts drawn by the model's uncertainty.
+  const prompts = Array.from({ length: 6 }, (_, i) => JSON.stringify(`Could you tell me about topic ${i}?`)).join('\n');
+  const promptsImported = await page.request.post(`${base}/api/datasets/import?format=prompts&request_id=${crypto.randomUUID()}`, { data: prompts });
+  assert.equal(promptsImported.status(), 200);
+  await page.goto(base + '/admin/comparisons');
+  await hydrated(page);
+  await page.getByLabel('Replies to draw').fill('2');
+  await page.getByLabel('Max tokens').fill('6');
+  await page.getByLabel('Draw imported prompts instead of chat replies').check();
+  await page.getByLabel(/Draw by the reward model's uncertainty/).check();
+  await page.getByRole('button', { name: 'Create batch' }).click();
+  const selection = page.getByTestId('selection').first();
+  await selection.filter({ hasText: /2 ranked, 4 passed over/ }).waitFor({ timeout: 60_000 });
+  assert.match(await selection.textContent(), /^by uncertainty \(reward model [0-9a-f]{8}\): 2 ranked, 4 passed over$/);
+  assert.equal(await page.getByTestId('sampled').first().textContent(), '6 of 6');
+  await screenshots(page, 'comparisons-uncertainty');
   assert.deepEqual(errors, []);
 });

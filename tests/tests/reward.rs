@@ -329,6 +329,27 @@ async fn doubtful_rankings_wait_for_review_and_set_aside_ones_leave_the_exports(
     let trainer = app.user(&admin, "ada@example.org", "trainer").await;
     let queue = app.call_ok(&reviewer, "review/doubtful", &[]).await;
     assert!(queue["run_id"].is_null() && queue["items"].as_array().unwrap().is_empty(), "{queue}");
+    // Prompts to draw a batch from, by the reward model's uncertainty: refused with none.
+    let prompts: String = (0..6).map(|i| format!("\"Could you tell me about topic {i}?\"\n")).collect();
+    let url = app.url(&format!("/api/datasets/import?format=prompts&request_id={}", uuid::Uuid::new_v4()));
+    assert_eq!(admin.post(url).body(prompts).send().await.unwrap().status(), 200);
+    let unsure_batch = uuid::Uuid::new_v4().to_string();
+    let draw = [
+        ("request_id", unsure_batch.as_str()),
+        ("size", "2"),
+        ("k", "3"),
+        ("overlap", "1"),
+        ("from_prompts", "true"),
+        ("by_uncertainty", "true"),
+        ("temperature", "1.0"),
+        ("max_tokens", "6"),
+        ("seed", "11"),
+    ];
+    let refused = app.call(&admin, "rank/create_batch", &draw).await;
+    assert_eq!(refused.status(), 422);
+    let refused: Value = refused.json().await.unwrap();
+    assert_eq!(refused["field"], "by_uncertainty", "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("no reward model is trained yet"), "{refused}");
 
     let id = uuid::Uuid::new_v4().to_string();
     let form = [
@@ -441,5 +462,33 @@ async fn doubtful_rankings_wait_for_review_and_set_aside_ones_leave_the_exports(
     assert_eq!(last.len(), after.len());
     assert!(last.iter().any(|r| r["ranking_id"] == kept.as_str()));
     assert_eq!(app.call_ok(&reviewer, "review/doubtful", &[]).await["settled"], 2);
+
+    // Drawn by uncertainty: twenty clicks make one batch of a pool of 3 x 2 prompts, whose
+    // completions the run's head scores; the 2 it is least sure of are queued.
+    let clicks = (0..20).map(|_| app.call(&admin, "rank/create_batch", &draw));
+    for reply in futures::future::join_all(clicks).await {
+        let status = reply.status();
+        assert_eq!(status, 200, "{}", reply.text().await.unwrap());
+    }
+    let batch = common::sampled(&app, &admin).await;
+    assert_eq!(batch["id"], unsure_batch.as_str(), "{batch}");
+    assert_eq!(batch["uncertainty"]["reward_run_id"], id.as_str(), "{batch}");
+    assert_eq!(batch["uncertainty"]["keep"], 2, "{batch}");
+    let counts = ["comparisons", "scored", "ready", "passed", "failed"].map(|f| batch[f].as_i64().unwrap());
+    assert_eq!(counts, [6, 0, 2, 4, 0], "{batch}");
+    assert_eq!(batch["rankings_wanted"], 2, "{batch}");
+    let batches = app.call_ok(&admin, "rank/batches", &[]).await;
+    assert_eq!(batches.as_array().unwrap().iter().filter(|b| b["id"] == unsure_batch.as_str()).count(), 1);
+    // Only the two kept are offered to a trainer (who skips each, to be offered the next).
+    let mut offered = std::collections::BTreeSet::new();
+    loop {
+        let task = app.call_ok(&trainer, "rank/task", &[]).await;
+        let Some(comparison) = task["comparison_id"].as_str() else { break };
+        assert!(offered.insert(comparison.to_string()), "offered twice: {task}");
+        let asked = task["context"][0]["text"].as_str().unwrap_or_default();
+        assert!(asked.starts_with("Could you tell me about topic"), "{task}");
+        app.call_ok(&trainer, "rank/skip", &[("comparison_id", comparison)]).await;
+    }
+    assert_eq!(offered.len(), 2, "{offered:?}");
 }
 on_both_engines!(doubtful_rankings_wait_for_review_and_set_aside_ones_leave_the_exports);

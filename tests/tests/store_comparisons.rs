@@ -51,7 +51,7 @@ async fn batch(store: &SqlStore, owner: Uuid, count: usize, overlap: i64, allow_
                 finish_reason: "stop".into(),
             })
             .collect();
-        store.save_completions(pending.id, &[], completions).await.unwrap();
+        store.save_completions(pending.id, &[], completions, None).await.unwrap();
     }
     assert_eq!(store.claim_pending_comparison(NOW, LATER).await.unwrap(), None, "all sampled");
     ids
@@ -198,6 +198,16 @@ async fn batch_pending(
     overlap: i64,
     allow_own: bool,
 ) -> (Vec<Uuid>, Uuid) {
+    batch_drawn(store, owner, (count, overlap, allow_own), None).await
+}
+
+/// `batch_pending`, drawn by a reward model's uncertainty when `uncertainty` says so.
+async fn batch_drawn(
+    store: &SqlStore,
+    owner: Uuid,
+    (count, overlap, allow_own): (usize, i64, bool),
+    uncertainty: Option<app::comparison::UncertaintyDraw>,
+) -> (Vec<Uuid>, Uuid) {
     let info =
         ModelInfo { name: "m".into(), source: "m.gguf".into(), sha256: Some("cd".repeat(32)), ready: true };
     let model = store.register_model(&info).await.unwrap();
@@ -256,6 +266,7 @@ async fn batch_pending(
         allow_own,
         from_prompts: false,
         sampling: SamplingParams::default(),
+        uncertainty,
         comparisons,
     };
     store.create_comparison_batch(new).await.unwrap();
@@ -395,3 +406,87 @@ async fn plan_of(store: &SqlStore, statement: &str, user: Uuid, third: i64) -> V
             .unwrap();
     plan.into_iter().map(|(_, _, _, detail)| detail).collect()
 }
+
+/// A batch drawn by a reward model's uncertainty waits until its whole pool is sampled: then
+/// the `keep` comparisons the model is least sure of join the rank queue and the others are
+/// passed over (kept, with no slots), once, even when the last of the pool are saved (or
+/// fail) at the same moment on several connections.
+async fn an_uncertainty_pool_queues_the_least_sure_once_sampled(engine: Engine) {
+    let (store, _db) = setup(engine).await;
+    let owner = user(&store, 0).await;
+    let trainer = user(&store, 1).await;
+    let run = Uuid::new_v4();
+    assert!(store.start_reward_run(run, owner, &app::reward::RewardOptions::default()).await.is_ok());
+    let draw = app::comparison::UncertaintyDraw { reward_run_id: run, keep: 2 };
+    let (pool, model) = batch_drawn(&store, owner, (6, 2, false), Some(draw)).await;
+    let batches = store.comparison_batches().await.unwrap();
+    assert_eq!(batches[0].uncertainty, Some(draw), "the draw is recorded with the batch");
+    // The sampler claims them in the order drawn; the last fails.
+    let mut claimed = vec![];
+    while let Some(pending) = store.claim_pending_comparison(NOW, LATER).await.unwrap() {
+        assert_eq!(pending.reward_run_id, Some(run));
+        claimed.push(pending.id);
+    }
+    assert_eq!(claimed, pool);
+    let unsure = [0.1, 0.9, 0.5, 0.85, 0.2];
+    let completions = |n: u64| -> Vec<Completion> {
+        (0..3)
+            .map(|i| Completion {
+                id: Uuid::new_v4(),
+                text: format!("completion {n}.{i}"),
+                message_id: None,
+                model_version_id: Some(model),
+                sampling: Some(SamplingParams { seed: n * 10 + i, ..SamplingParams::default() }),
+                finish_reason: "stop".into(),
+            })
+            .collect()
+    };
+    // The first three one after another: nothing joins the queue while the pool is sampled.
+    for i in 0..3 {
+        store.save_completions(pool[i], &[], completions(i as u64), Some(unsure[i])).await.unwrap();
+    }
+    let batches = store.comparison_batches().await.unwrap();
+    assert_eq!((batches[0].scored, batches[0].ready, batches[0].pending), (3, 0, 3));
+    assert_eq!(store.lease_comparison(trainer, NOW, LATER).await.unwrap(), None, "nothing queued yet");
+    // The last three at once: two saved, one failed.
+    let store = Arc::new(store);
+    let mut last = tokio::task::JoinSet::new();
+    for i in 3..6 {
+        let (store, id, made) = (store.clone(), pool[i], completions(i as u64));
+        last.spawn(async move {
+            match unsure.get(i) {
+                Some(&u) => store.save_completions(id, &[], made, Some(u)).await,
+                None => store.fail_comparison(id, "the model failed").await,
+            }
+        });
+    }
+    while let Some(done) = last.join_next().await {
+        done.unwrap().unwrap();
+    }
+    let b = store.comparison_batches().await.unwrap().remove(0);
+    assert_eq!((b.pending, b.scored, b.ready, b.passed, b.failed), (0, 0, 2, 3, 1));
+    assert_eq!(b.rankings_wanted, 4, "the kept two, two rankings each (none for the failed one)");
+    let status = |id| {
+        let store = store.clone();
+        async move { store.comparison(id).await.unwrap().unwrap().status }
+    };
+    assert_eq!(status(pool[1]).await, "ready", "0.9, the least sure");
+    assert_eq!(status(pool[3]).await, "ready", "0.85");
+    for i in [0, 2, 4] {
+        assert_eq!(status(pool[i]).await, "passed");
+        assert_eq!(store.comparison(pool[i]).await.unwrap().unwrap().completions.len(), 3, "kept");
+    }
+    free_counts_hold(&store).await;
+    let mut leased = HashSet::new();
+    for t in 2..6 {
+        let t = user(&store, t).await;
+        while let Some(lease) = store.lease_comparison(t, NOW, LATER).await.unwrap() {
+            leased.insert(lease.comparison_id);
+            store.submit_ranking(ranking_of(&store, lease.comparison_id, t).await, NOW).await.unwrap();
+        }
+    }
+    assert_eq!(leased, HashSet::from([pool[1], pool[3]]), "only the kept ones are ranked");
+    let b = store.comparison_batches().await.unwrap().remove(0);
+    assert_eq!((b.rankings_done, b.rankings_wanted), (4, 4));
+}
+on_both_engines!(an_uncertainty_pool_queues_the_least_sure_once_sampled);

@@ -15,4 +15,15 @@ pub trait RewardTrainer: Send + Sync {
     async fn runs(&self) -> Result<Vec<RewardRun>, ApiError>;
     /// Asks a running run to stop; it stops at its next step. A finished run stays as it is.
     async fn cancel(&self, id: Uuid) -> Result<RewardRun, ApiError>;
+    /// Why the head of finished run `run` cannot score replies on this server, if it cannot
+    /// (its files are missing, or it read another base model than the one here).
+    async fn unable_to_score(&self, run: Uuid) -> Option<String>;
+    /// How unsure run `run`'s head is of the order of `replies` to `context`
+    /// (`comparison::uncertainty` of its scores).
+    async fn uncertainty(
+        &self,
+        run: Uuid,
+        context: Vec<crate::model::ChatMessage>,
+        replies: Vec<String>,
+    ) -> Result<f64, String>;
 }

@@ -165,6 +165,8 @@ pub struct NewComparisonBatch {
     pub from_prompts: bool,
     /// Parameters of the sampled completions; their seeds derive from `seed`.
     pub sampling: crate::model::SamplingParams,
+    /// Drawn by a reward model's uncertainty: `comparisons` is the pool.
+    pub uncertainty: Option<crate::comparison::UncertaintyDraw>,
     pub comparisons: Vec<NewComparison>,
 }
 
@@ -193,6 +195,8 @@ pub struct PendingComparison {
     pub k: i64,
     pub include_original: bool,
     pub sampling: crate::model::SamplingParams,
+    /// The reward-model run that scores its completions (uncertainty draws only).
+    pub reward_run_id: Option<Uuid>,
 }
 
 /// A comparison with its completions (in sampling order, the original first when it is one).
@@ -375,7 +379,7 @@ pub trait Store: Send + Sync {
         offset: i64,
     ) -> Result<(Vec<crate::conversation::ConversationSummary>, i64), StoreError>;
     /// Stores a batch with its comparisons (pending) and `overlap` open slots each, in one
-    /// transaction.
+    /// transaction; a batch whose id is stored already stays as it is (a retried create).
     async fn create_comparison_batch(&self, batch: NewComparisonBatch) -> Result<(), StoreError>;
     /// Model-written replies in chats that no comparison has drawn yet, as (conversation,
     /// message, conversation owner), in a fixed order so that a seeded draw repeats.
@@ -392,12 +396,15 @@ pub trait Store: Send + Sync {
         until: &str,
     ) -> Result<Option<PendingComparison>, StoreError>;
     /// Stores the completions of a pending comparison and the context they continue, and
-    /// makes it ready to rank, in one transaction.
+    /// makes it ready to rank, in one transaction. With `uncertainty` (a batch drawn by it)
+    /// the comparison waits, scored, until its pool is sampled; the last of the pool to be
+    /// sampled (or to fail) queues the least sure and passes over the others.
     async fn save_completions(
         &self,
         comparison_id: Uuid,
         context: &[crate::model::ChatMessage],
         completions: Vec<crate::comparison::Completion>,
+        uncertainty: Option<f64>,
     ) -> Result<(), StoreError>;
     /// Marks a pending comparison failed, with the reason.
     async fn fail_comparison(&self, comparison_id: Uuid, error: &str) -> Result<(), StoreError>;

@@ -157,7 +157,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     });
     let filter = Arc::new(app::ssr::content_filter::FilterState::new(moderation));
     let assets = assets::Assets::read(&args.site_root, PKG_DIR)?;
-    crate::sampler::spawn(store.clone(), models.clone(), filter.clone(), comparison_work.clone());
+    crate::sampler::spawn(
+        store.clone(),
+        models.clone(),
+        filter.clone(),
+        reward.clone(),
+        comparison_work.clone(),
+    );
     let state = AppState {
         store,
         models,

@@ -2,7 +2,8 @@
 //! instance that took the start, its progress and heartbeat written every second (and a
 //! cancel asked of any instance read back then), the head saved under the data folder.
 
-use super::{Watch, pipeline, save};
+use super::{SavedHead, Watch, load_engine, pipeline, save};
+use crate::model::engine::Engine;
 use crate::store::SqlStore;
 use crate::store::reward::StartRefused;
 use app::dataset::ExportOptions;
@@ -22,11 +23,65 @@ pub struct Trainer {
     model: PathBuf,
     /// Where each run's head goes: `<dir>/<run id>/`.
     dir: PathBuf,
+    /// The base model and the last head that scored replies (for uncertainty draws), loaded
+    /// at the first use.
+    scorer: Arc<std::sync::Mutex<Scorer>>,
+}
+
+#[derive(Default)]
+struct Scorer {
+    engine: Option<(Engine, String)>,
+    head: Option<(Uuid, SavedHead)>,
+}
+
+impl Scorer {
+    /// Run `run`'s head and the base model it reads, loaded unless they are.
+    fn ready(
+        &mut self,
+        model: &std::path::Path,
+        dir: &std::path::Path,
+        run: Uuid,
+    ) -> anyhow::Result<(&Engine, &SavedHead)> {
+        if self.head.as_ref().is_none_or(|(id, _)| *id != run) {
+            self.head = Some((run, SavedHead::load(&dir.join(run.to_string()))?));
+        }
+        if self.engine.is_none() {
+            self.engine = Some(load_engine(model, None)?);
+        }
+        let (Some((engine, sha256)), Some((_, head))) = (&self.engine, &self.head) else {
+            unreachable!("both loaded above")
+        };
+        if head.base_model_sha256 != *sha256 {
+            anyhow::bail!(
+                "the reward model read a base model with SHA-256 {}, and this server has {} ({sha256})",
+                head.base_model_sha256,
+                model.display()
+            );
+        }
+        Ok((engine, head))
+    }
 }
 
 impl Trainer {
     pub fn new(store: SqlStore, model: PathBuf, dir: PathBuf) -> Trainer {
-        Trainer { store, model, dir }
+        Trainer { store, model, dir, scorer: Default::default() }
+    }
+
+    /// Runs `work` with run `run`'s head and its base model, on a blocking thread.
+    async fn with_scorer<T: Send + 'static>(
+        &self,
+        run: Uuid,
+        work: impl FnOnce(&Engine, &SavedHead) -> anyhow::Result<T> + Send + 'static,
+    ) -> Result<T, String> {
+        let (scorer, model, dir) = (self.scorer.clone(), self.model.clone(), self.dir.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut scorer = scorer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let (engine, head) = scorer.ready(&model, &dir, run)?;
+            work(engine, head)
+        })
+        .await
+        .map_err(|err| format!("the reward model stopped: {err}"))?
+        .map_err(|err| format!("{err:#}"))
     }
 
     fn spawn(&self, id: Uuid, options: RewardOptions) {
@@ -116,5 +171,21 @@ impl RewardTrainer for Trainer {
             .cancel_reward_run(id)
             .await?
             .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "reward run not found"))
+    }
+
+    async fn unable_to_score(&self, run: Uuid) -> Option<String> {
+        self.with_scorer(run, |_, _| Ok(())).await.err()
+    }
+
+    async fn uncertainty(
+        &self,
+        run: Uuid,
+        context: Vec<app::model::ChatMessage>,
+        replies: Vec<String>,
+    ) -> Result<f64, String> {
+        let scores =
+            self.with_scorer(run, move |engine, head| head.scores(engine, &context, &replies)).await?;
+        app::comparison::uncertainty(&scores)
+            .ok_or_else(|| "fewer than two completions to tell apart".to_string())
     }
 }

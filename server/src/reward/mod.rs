@@ -648,34 +648,87 @@ async fn train(args: TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A head saved by `save`, with what it reads: the base model's SHA-256, the layer, the
+/// reading and the token limits of its features.
+pub struct SavedHead {
+    pub head: head::Head,
+    pub base_model_sha256: String,
+    layer: usize,
+    reading: Reading,
+    limits: (usize, usize),
+}
+
+impl SavedHead {
+    /// Reads `head.safetensors` and `reward.json` from `dir`.
+    pub fn load(dir: &Path) -> anyhow::Result<SavedHead> {
+        let config: Value = serde_json::from_slice(
+            &std::fs::read(dir.join("reward.json"))
+                .with_context(|| format!("cannot read {}", dir.join("reward.json").display()))?,
+        )
+        .context("reward.json")?;
+        let tensors = candle_core::safetensors::load(dir.join("head.safetensors"), &candle_core::Device::Cpu)
+            .with_context(|| format!("cannot read {}", dir.join("head.safetensors").display()))?;
+        let head = head::Head::from_tensors(&tensors).map_err(anyhow::Error::msg)?;
+        let layer = config["feature_layer"].as_u64().context("reward.json: feature_layer")? as usize;
+        let reading: Reading = config["feature_reading"]
+            .as_str()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e: String| anyhow::anyhow!("reward.json: feature_reading: {e}"))?
+            .unwrap_or_default();
+        Ok(SavedHead {
+            head,
+            base_model_sha256: config["base_model_sha256"].as_str().unwrap_or_default().to_string(),
+            layer,
+            reading,
+            limits: (
+                config["max_prompt_tokens"].as_u64().unwrap_or(256) as usize,
+                config["max_reply_tokens"].as_u64().unwrap_or(128) as usize,
+            ),
+        })
+    }
+
+    /// The head's score of each of `replies` to `prompt`, read through `engine` (the base
+    /// model: the caller checks its SHA-256).
+    pub fn scores(
+        &self,
+        engine: &Engine,
+        prompt: &[ChatMessage],
+        replies: &[String],
+    ) -> anyhow::Result<Vec<f32>> {
+        let states =
+            engine.reply_states(prompt, replies, &[self.layer], self.limits).map_err(anyhow::Error::msg)?;
+        states
+            .iter()
+            .map(|taps| {
+                let state = &taps[0];
+                let x = match self.reading {
+                    Reading::Last => &state[..state.len() / 2],
+                    Reading::LastAndMean => &state[..],
+                };
+                if x.len() != self.head.weights.len() {
+                    bail!(
+                        "the head reads {} values and the base model gives {}",
+                        self.head.weights.len(),
+                        x.len()
+                    );
+                }
+                Ok(self.head.score(x))
+            })
+            .collect()
+    }
+}
+
 fn score(args: ScoreArgs) -> anyhow::Result<()> {
-    let config: Value = serde_json::from_slice(
-        &std::fs::read(args.model.join("reward.json"))
-            .with_context(|| format!("cannot read {}", args.model.join("reward.json").display()))?,
-    )
-    .context("reward.json")?;
-    let tensors =
-        candle_core::safetensors::load(args.model.join("head.safetensors"), &candle_core::Device::Cpu)?;
-    let head = head::Head::from_tensors(&tensors).map_err(anyhow::Error::msg)?;
+    let saved = SavedHead::load(&args.model)?;
     let (engine, sha256) = load_engine(&args.base, None)?;
-    if config["base_model_sha256"].as_str() != Some(sha256.as_str()) {
+    if saved.base_model_sha256 != sha256 {
         bail!(
             "{} has SHA-256 {sha256}; the head was trained on {}",
             args.base.display(),
-            config["base_model_sha256"]
+            saved.base_model_sha256
         );
     }
-    let layer = config["feature_layer"].as_u64().context("reward.json: feature_layer")? as usize;
-    let reading: Reading = config["feature_reading"]
-        .as_str()
-        .map(str::parse)
-        .transpose()
-        .map_err(|e: String| anyhow::anyhow!("reward.json: feature_reading: {e}"))?
-        .unwrap_or_default();
-    let limits = (
-        config["max_prompt_tokens"].as_u64().unwrap_or(256) as usize,
-        config["max_reply_tokens"].as_u64().unwrap_or(128) as usize,
-    );
     let text = std::fs::read_to_string(&args.input)
         .with_context(|| format!("cannot read {}", args.input.display()))?;
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
@@ -689,17 +742,8 @@ fn score(args: ScoreArgs) -> anyhow::Result<()> {
         };
         let completion = message_text(&row["completion"])
             .with_context(|| format!("line {}: completion: missing", i + 1))?;
-        let states =
-            engine.reply_states(&prompt, &[completion], &[layer], limits).map_err(anyhow::Error::msg)?;
-        let state = &states[0][0];
-        let x = match reading {
-            Reading::Last => &state[..state.len() / 2],
-            Reading::LastAndMean => &state[..],
-        };
-        if x.len() != head.weights.len() {
-            bail!("the head reads {} values and the base model gives {}", head.weights.len(), x.len());
-        }
-        row["score"] = json!(head.score(x));
+        let scores = saved.scores(&engine, &prompt, &[completion])?;
+        row["score"] = json!(scores[0]);
         println!("{row}");
     }
     Ok(())

@@ -106,9 +106,13 @@ struct BatchRow {
     allow_own: i64,
     draw: String,
     imported: Option<String>,
+    reward_run_id: Option<String>,
+    keep: Option<i64>,
     comparisons: i64,
     pending: i64,
+    scored: i64,
     ready: i64,
+    passed: i64,
     failed: i64,
     error: Option<String>,
     rankings_done: i64,
@@ -234,10 +238,12 @@ impl SqlStore {
     pub(super) async fn insert_comparison_batch(&self, batch: NewComparisonBatch) -> Result<(), StoreError> {
         let now = now_rfc3339();
         let mut tx = self.write_tx().await?;
-        sqlx::query(
+        // A retried or double-clicked create (the same id) finds the batch made: nothing more.
+        let made = sqlx::query(
             "insert into comparison_batches \
-             (id, created_by, seed, k, overlap, include_original, allow_own, sampling, created_at, draw) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             (id, created_by, seed, k, overlap, include_original, allow_own, sampling, created_at, draw, \
+             selection, reward_run_id, keep) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             on conflict (id) do nothing",
         )
         .bind(batch.id.to_string())
         .bind(batch.created_by.to_string())
@@ -249,9 +255,15 @@ impl SqlStore {
         .bind(to_json(&batch.sampling)?)
         .bind(&now)
         .bind(if batch.from_prompts { "prompts" } else { "chat" })
+        .bind(if batch.uncertainty.is_some() { "uncertainty" } else { "random" })
+        .bind(batch.uncertainty.map(|u| u.reward_run_id.to_string()))
+        .bind(batch.uncertainty.map(|u| u.keep))
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        if made.rows_affected() == 0 {
+            return Ok(());
+        }
         for comparison in &batch.comparisons {
             if let Some(prompt) = comparison.prompt_id {
                 self.prompt_chat(&mut tx, comparison, prompt, batch.created_by, &now).await?;
@@ -373,13 +385,16 @@ impl SqlStore {
              (select i.source from imports i where i.id = b.import_id) as imported, \
              (select count(*) from comparisons c where c.batch_id = b.id) as comparisons, \
              (select count(*) from comparisons c where c.batch_id = b.id and c.status = 'pending') as pending, \
+             b.reward_run_id, b.keep, \
+             (select count(*) from comparisons c where c.batch_id = b.id and c.status = 'scored') as scored, \
              (select count(*) from comparisons c where c.batch_id = b.id and c.status = 'ready') as ready, \
+             (select count(*) from comparisons c where c.batch_id = b.id and c.status = 'passed') as passed, \
              (select count(*) from comparisons c where c.batch_id = b.id and c.status = 'failed') as failed, \
              (select min(c.error) from comparisons c where c.batch_id = b.id and c.status = 'failed') as error, \
              (select count(*) from comparison_slots s join comparisons c on c.id = s.comparison_id \
                  where c.batch_id = b.id and s.done_by is not null) as rankings_done, \
              (select count(*) from comparison_slots s join comparisons c on c.id = s.comparison_id \
-                 where c.batch_id = b.id) as rankings_wanted \
+                 where c.batch_id = b.id and c.status <> 'failed') as rankings_wanted \
              from comparison_batches b order by b.created_at desc, b.id",
         )
         .fetch_all(self.pool())
@@ -397,8 +412,16 @@ impl SqlStore {
                     allow_own: row.allow_own != 0,
                     from_prompts: row.draw == "prompts",
                     imported: row.imported,
+                    uncertainty: match (row.reward_run_id, row.keep) {
+                        (Some(run), Some(keep)) => {
+                            Some(app::comparison::UncertaintyDraw { reward_run_id: uuid(&run)?, keep })
+                        }
+                        _ => None,
+                    },
                     comparisons: row.comparisons,
                     pending: row.pending,
+                    scored: row.scored,
+                    passed: row.passed,
                     ready: row.ready,
                     failed: row.failed,
                     error: row.error,
@@ -421,9 +444,10 @@ impl SqlStore {
         let claimed: Option<(String, i64, String, String, String)> =
             sqlx::query_as(sql).bind(now).bind(until).fetch_optional(self.pool()).await.map_err(backend)?;
         let Some((id, position, conversation_id, message_id, batch_id)) = claimed else { return Ok(None) };
-        let (seed, k, include_original, sampling): (String, i64, i64, String) = sqlx::query_as(
-            "select seed, k, include_original, sampling from comparison_batches where id = $1",
-        )
+        let (seed, k, include_original, sampling, reward_run_id): (String, i64, i64, String, Option<String>) =
+            sqlx::query_as(
+                "select seed, k, include_original, sampling, reward_run_id from comparison_batches where id = $1",
+            )
         .bind(&batch_id)
         .fetch_one(self.pool())
         .await
@@ -437,6 +461,7 @@ impl SqlStore {
             k,
             include_original: include_original != 0,
             sampling: json(Some(&sampling), &batch_id)?.ok_or_else(|| corrupt("sampling of", &batch_id))?,
+            reward_run_id: reward_run_id.as_deref().map(uuid).transpose()?,
         }))
     }
 
@@ -445,18 +470,29 @@ impl SqlStore {
         comparison_id: Uuid,
         context: &[app::model::ChatMessage],
         completions: Vec<Completion>,
+        uncertainty: Option<f64>,
     ) -> Result<(), StoreError> {
         let now = now_rfc3339();
         let mut tx = self.write_tx().await?;
-        // Ready first: a second server whose claim ran out finds nothing pending and stops.
-        // It joins the rank queue at its end.
-        let done = sqlx::query(
-            "update comparisons set status = 'ready', claimed_until = null, error = null, context = $2, \
-             queue_key = (select coalesce(max(queue_key), 0) + 1 from comparisons) \
-             where id = $1 and status = 'pending'",
-        )
-        .bind(comparison_id.to_string())
-        .bind(to_json(&context)?)
+        let batch = self.lock_batch_of(&mut tx, comparison_id).await?;
+        // Ready (or scored) first: a second server whose claim ran out finds nothing pending
+        // and stops. A ready one joins the rank queue at its end.
+        let done = match uncertainty {
+            None => sqlx::query(
+                "update comparisons set status = 'ready', claimed_until = null, error = null, context = $2, \
+                 queue_key = (select coalesce(max(queue_key), 0) + 1 from comparisons) \
+                 where id = $1 and status = 'pending'",
+            )
+            .bind(comparison_id.to_string())
+            .bind(to_json(&context)?),
+            Some(uncertainty) => sqlx::query(
+                "update comparisons set status = 'scored', claimed_until = null, error = null, context = $2, \
+                 uncertainty = $3 where id = $1 and status = 'pending'",
+            )
+            .bind(comparison_id.to_string())
+            .bind(to_json(&context)?)
+            .bind(uncertainty),
+        }
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
@@ -480,20 +516,104 @@ impl SqlStore {
             .await
             .map_err(backend)?;
         }
+        if uncertainty.is_some() {
+            self.settle_pool(&mut tx, &batch).await?;
+        }
         tx.commit().await.map_err(backend)
     }
 
     pub(super) async fn mark_failed(&self, comparison_id: Uuid, error: &str) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let batch = self.lock_batch_of(&mut tx, comparison_id).await?;
         let done = sqlx::query(
             "update comparisons set status = 'failed', claimed_until = null, error = $2 \
              where id = $1 and status = 'pending'",
         )
         .bind(comparison_id.to_string())
         .bind(error)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        changed(done, "pending comparison")
+        changed(done, "pending comparison")?;
+        self.settle_pool(&mut tx, &batch).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    /// The batch of a comparison, locked on PostgreSQL until the transaction ends, so that
+    /// the last two of a pool sampled at once (on two servers) settle it once: the second
+    /// waits, then sees the first's work. (SQLite's writer is one at a time already.)
+    async fn lock_batch_of(
+        &self,
+        tx: &mut super::WriteTx,
+        comparison_id: Uuid,
+    ) -> Result<String, StoreError> {
+        let sql = match self.engine() {
+            Engine::Postgres => {
+                "select b.id from comparison_batches b where b.id = \
+                 (select c.batch_id from comparisons c where c.id = $1) for update"
+            }
+            Engine::Sqlite => {
+                "select b.id from comparison_batches b where b.id = \
+                 (select c.batch_id from comparisons c where c.id = $1)"
+            }
+        };
+        let batch: Option<(String,)> = sqlx::query_as(sql)
+            .bind(comparison_id.to_string())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(backend)?;
+        batch.map(|(id,)| id).ok_or_else(|| StoreError::NotFound("pending comparison"))
+    }
+
+    /// Once nothing of an uncertainty draw's pool is pending, its `keep` scored comparisons
+    /// the reward model is least sure of (ties by place in the draw) join the rank queue,
+    /// one after another, and the others are passed over: their slots go, their completions
+    /// stay. Nothing for a random batch or a pool still being sampled.
+    async fn settle_pool(&self, tx: &mut super::WriteTx, batch: &str) -> Result<(), StoreError> {
+        let (keep, pending): (Option<i64>, i64) = sqlx::query_as(
+            "select b.keep, (select count(*) from comparisons c where c.batch_id = b.id and c.status = 'pending') \
+             from comparison_batches b where b.id = $1",
+        )
+        .bind(batch)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(backend)?;
+        let Some(keep) = keep else { return Ok(()) };
+        if pending > 0 {
+            return Ok(());
+        }
+        let scored: Vec<(String,)> = sqlx::query_as(
+            "select id from comparisons where batch_id = $1 and status = 'scored' \
+             order by uncertainty desc, position",
+        )
+        .bind(batch)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(backend)?;
+        for (i, (id,)) in scored.iter().enumerate() {
+            if (i as i64) < keep {
+                sqlx::query(
+                    "update comparisons set status = 'ready', \
+                     queue_key = (select coalesce(max(queue_key), 0) + 1 from comparisons) where id = $1",
+                )
+                .bind(id)
+                .execute(&mut **tx)
+                .await
+                .map_err(backend)?;
+            } else {
+                sqlx::query("update comparisons set status = 'passed', free_slots = 0 where id = $1")
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(backend)?;
+                sqlx::query("delete from comparison_slots where comparison_id = $1")
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(backend)?;
+            }
+        }
+        Ok(())
     }
 
     /// A comparison with its completions. Once ready, a comparison never changes (its

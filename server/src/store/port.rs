@@ -219,8 +219,9 @@ impl Store for SqlStore {
         comparison_id: Uuid,
         context: &[app::model::ChatMessage],
         completions: Vec<app::comparison::Completion>,
+        uncertainty: Option<f64>,
     ) -> Result<(), StoreError> {
-        self.insert_completions(comparison_id, context, completions).await
+        self.insert_completions(comparison_id, context, completions, uncertainty).await
     }
     async fn fail_comparison(&self, comparison_id: Uuid, error: &str) -> Result<(), StoreError> {
         self.mark_failed(comparison_id, error).await

@@ -10,8 +10,11 @@ use uuid::Uuid;
 /// (with `seed`, or a fresh one that is recorded), each to be ranked among `k` completions of
 /// its context by `overlap` different trainers. With `from_prompts`, imported prompts that
 /// have no reply yet are drawn instead, and all `k` completions of each are sampled. The completions are sampled in the
-/// background; the batch's progress shows them arrive. `request_id` is the batch's id, so a
-/// double-clicked create makes one batch.
+/// background; the batch's progress shows them arrive. With `by_uncertainty`, a pool of
+/// `POOL_FACTOR` times `size` is drawn and sampled, the latest reward model scores each
+/// one's completions, and the `size` it is least sure of join the rank queue (the others are
+/// kept, passed over). `request_id` is the batch's id, so a double-clicked create makes one
+/// batch.
 #[server(endpoint = "rank/create_batch")]
 pub async fn create_batch(
     request_id: Uuid,
@@ -21,11 +24,12 @@ pub async fn create_batch(
     #[server(default)] include_original: bool,
     #[server(default)] allow_own: bool,
     #[server(default)] from_prompts: bool,
+    #[server(default)] by_uncertainty: bool,
     temperature: f64,
     max_tokens: usize,
     #[server(default)] seed: String,
 ) -> Result<BatchProgress, ApiError> {
-    use crate::comparison::{MAX_BATCH, MAX_OVERLAP};
+    use crate::comparison::{MAX_BATCH, MAX_OVERLAP, POOL_FACTOR, UncertaintyDraw};
     use crate::domain::Role;
     use crate::error::ErrorKind;
     use crate::ranking::{MAX_COMPLETIONS, MIN_COMPLETIONS};
@@ -56,6 +60,26 @@ pub async fn create_batch(
     };
     let sampling = super::super::conversations::sampling(Some(temperature), Some(max_tokens))?;
     let sampling = crate::model::SamplingParams { seed, ..sampling };
+    let uncertainty = if by_uncertainty {
+        let field = "by_uncertainty";
+        let trainer = state.reward.as_ref().ok_or_else(|| {
+            invalid(
+                field,
+                "this server trains no reward model (it serves a remote engine), so none can score".into(),
+            )
+        })?;
+        let run = state.store.latest_reward_run().await?.ok_or_else(|| {
+            invalid(field, "no reward model is trained yet: train one on Admin → Reward model first".into())
+        })?;
+        if let Some(reason) = trainer.unable_to_score(run.id).await {
+            return Err(invalid(field, format!("the latest reward model cannot score here: {reason}")));
+        }
+        Some(UncertaintyDraw { reward_run_id: run.id, keep: size })
+    } else {
+        None
+    };
+    // An uncertainty draw samples a pool, of which `size` join the queue.
+    let draw = if uncertainty.is_some() { size * POOL_FACTOR } else { size } as usize;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let comparisons: Vec<NewComparison> = if from_prompts {
         let candidates = state.store.prompt_candidates().await?;
@@ -66,7 +90,7 @@ pub async fn create_batch(
             ));
         }
         candidates
-            .choose_multiple(&mut rng, size as usize)
+            .choose_multiple(&mut rng, draw)
             .enumerate()
             .map(|(position, prompt)| NewComparison {
                 id: Uuid::new_v4(),
@@ -86,7 +110,7 @@ pub async fn create_batch(
             ));
         }
         candidates
-            .choose_multiple(&mut rng, size as usize)
+            .choose_multiple(&mut rng, draw)
             .enumerate()
             .map(|(position, (conversation_id, message_id, owner))| NewComparison {
                 id: Uuid::new_v4(),
@@ -109,6 +133,7 @@ pub async fn create_batch(
         allow_own,
         from_prompts,
         sampling,
+        uncertainty,
         comparisons,
     };
     state.store.create_comparison_batch(batch).await?;

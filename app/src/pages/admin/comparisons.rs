@@ -1,6 +1,6 @@
 use super::AdminTabs;
 use crate::api::rank::{CreateBatch, list_batches};
-use crate::comparison::{BatchSettings, MAX_BATCH, MAX_OVERLAP};
+use crate::comparison::{BatchSettings, MAX_BATCH, MAX_OVERLAP, POOL_FACTOR};
 use crate::components::error_line::ErrorLine;
 use crate::components::ticks::ticks;
 use crate::ranking::{MAX_COMPLETIONS, MIN_COMPLETIONS};
@@ -32,6 +32,11 @@ pub fn ComparisonsPage() -> impl IntoView {
                 "for as many rankings as the overlap asks, from different trainers. Or draws imported "
                 "prompts that no comparison has used yet, and samples all K replies to each."
             </p>
+            <p class="muted">
+                "Drawn by uncertainty, a batch samples "{POOL_FACTOR}" times as many at random, the latest "
+                "reward model (Admin → Reward model) scores each one's completions, and only those whose "
+                "order it is least sure of are ranked; the others are kept but passed over."
+            </p>
             <ActionForm action=create>
                 <input type="hidden" name="request_id" prop:value=move || request_id.get() />
                 <div class="row">
@@ -47,6 +52,10 @@ pub fn ComparisonsPage() -> impl IntoView {
                 <label class="inline">
                     <input type="checkbox" name="from_prompts" value="true" checked=defaults.from_prompts />
                     "Draw imported prompts instead of chat replies (all K sampled)"
+                </label>
+                <label class="inline">
+                    <input type="checkbox" name="by_uncertainty" value="true" />
+                    {format!("Draw by the reward model's uncertainty (samples {POOL_FACTOR}x the replies, ranks those it is least sure of)")}
                 </label>
                 <label class="inline">
                     <input type="checkbox" name="include_original" value="true" checked=defaults.include_original />
@@ -70,7 +79,21 @@ pub fn ComparisonsPage() -> impl IntoView {
                             let rows = list
                                 .into_iter()
                                 .map(|b| {
-                                    let sampled = format!("{} of {}", b.ready + b.failed, b.comparisons);
+                                    let done = b.ready + b.failed + b.scored + b.passed;
+                                    let sampled = format!("{done} of {}", b.comparisons);
+                                    // An import's rankings were drawn elsewhere.
+                                    let selection = match b.uncertainty {
+                                        None if b.imported.is_some() => String::new(),
+                                        None => "at random".to_string(),
+                                        Some(u) if b.pending + b.scored > 0 => format!(
+                                            "by uncertainty (reward model {}): the {} least sure of {} will be ranked",
+                                            &u.reward_run_id.to_string()[..8], u.keep, b.comparisons
+                                        ),
+                                        Some(u) => format!(
+                                            "by uncertainty (reward model {}): {} ranked, {} passed over",
+                                            &u.reward_run_id.to_string()[..8], b.ready, b.passed
+                                        ),
+                                    };
                                     let failed = (b.failed > 0).then(|| {
                                         view! { <span class="error">{format!(" · {} failed: {}", b.failed, b.error.clone().unwrap_or_default())}</span> }
                                     });
@@ -81,12 +104,16 @@ pub fn ComparisonsPage() -> impl IntoView {
                                                 (Some(source), _) => format!("ranked in the import of {source}"),
                                                 (None, true) => "imported prompts".to_string(),
                                                 (None, false) => "chat replies".to_string(),
-                                            }}</td>
+                                            }}
+                                                {(!selection.is_empty()).then(|| view! {
+                                                    <br /> <span class="muted" data-testid="selection">{selection}</span>
+                                                })}
+                                            </td>
                                             <td>{b.k}</td>
                                             <td>{b.overlap}</td>
                                             <td><code>{if b.imported.is_some() { "–".to_string() } else { b.seed.clone() }}</code></td>
                                             <td>
-                                                <progress max=b.comparisons value=b.ready + b.failed></progress>
+                                                <progress max=b.comparisons value=done></progress>
                                                 " " <span data-testid="sampled">{sampled}</span> {failed}
                                             </td>
                                             <td>
