@@ -14,4 +14,4 @@ mkdir -p "$dir"
 export RUST_LOG=error
 echo "a long enough passphrase" | "$bin" user add --email bench@example.org --role admin --password-stdin --database-url "$db" > /dev/null
 "$bin" import "$data" --source hh-rlhf --database-url "$db"
-"$bin" reward train --source hh-rlhf --split-seed 7 --splits 5 --test-ratio 0.2 --out "$dir/head" --database-url "$db" "$@"
+"$bin" reward train --source hh-rlhf --split-seed 7 --splits 5 --test-ratio 0.2 --out "$dir/head" --fine-tune-cost --database-url "$db" "$@"

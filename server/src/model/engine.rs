@@ -163,8 +163,27 @@ impl Engine {
         messages: &[app::model::ChatMessage],
         replies: &[String],
         layers: &[usize],
-        (max_prompt, max_reply): (usize, usize),
+        limits: (usize, usize),
     ) -> Result<Vec<Vec<Vec<f32>>>, String> {
+        let (prompt, tokens) = self.reply_tokens(messages, replies, limits)?;
+        let mut prefix = self.model.sequence(prompt.len());
+        if !prompt.is_empty() {
+            self.model.hidden(&mut [Item { sequence: &mut prefix, tokens: &prompt }], layers)?;
+        }
+        let prefix = prefix.into_prefix();
+        let mut sequences: Vec<Sequence> = tokens.iter().map(|t| self.model.fork(&prefix, t.len())).collect();
+        let mut items: Vec<Item<'_>> =
+            sequences.iter_mut().zip(&tokens).map(|(sequence, tokens)| Item { sequence, tokens }).collect();
+        self.model.hidden(&mut items, layers)
+    }
+
+    /// The tokens `reply_states` reads: the prompt's, and each reply's.
+    pub fn reply_tokens(
+        &self,
+        messages: &[app::model::ChatMessage],
+        replies: &[String],
+        (max_prompt, max_reply): (usize, usize),
+    ) -> Result<(Vec<u32>, Vec<Vec<u32>>), String> {
         let mut prompt = self.encode(&self.template.render(messages)?)?;
         if prompt.len() > max_prompt {
             prompt.drain(..prompt.len() - max_prompt);
@@ -179,15 +198,7 @@ impl Engine {
                 Ok(tokens)
             })
             .collect::<Result<_, String>>()?;
-        let mut prefix = self.model.sequence(prompt.len());
-        if !prompt.is_empty() {
-            self.model.hidden(&mut [Item { sequence: &mut prefix, tokens: &prompt }], layers)?;
-        }
-        let prefix = prefix.into_prefix();
-        let mut sequences: Vec<Sequence> = tokens.iter().map(|t| self.model.fork(&prefix, t.len())).collect();
-        let mut items: Vec<Item<'_>> =
-            sequences.iter_mut().zip(&tokens).map(|(sequence, tokens)| Item { sequence, tokens }).collect();
-        self.model.hidden(&mut items, layers)
+        Ok((prompt, tokens))
     }
 
     /// Feeds `prompt` through a new sequence (the prefix its alternatives share): the

@@ -7,6 +7,7 @@
 //! `parley reward score` scores prompt/completion pairs with a saved head.
 
 pub mod doubt;
+pub mod finetune;
 pub mod head;
 pub mod job;
 
@@ -78,6 +79,10 @@ pub struct TrainArgs {
     /// Folder to write the head (head.safetensors) and its config (reward.json) into.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also time training steps of the model's top layer (f32, with gradients) and print
+    /// what one pass over the training replies would take, beside the head's time.
+    #[arg(long)]
+    pub fine_tune_cost: bool,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -233,6 +238,8 @@ pub struct Features {
     limits: (usize, usize),
     rows: Vec<Vec<Vec<f32>>>,
     secs: f64,
+    /// Tokens of every reply's sequence (its prompt's and its own), summed.
+    tokens: usize,
 }
 
 /// Trains on the ranked comparisons `selection` picks (its split set from `options`): reads
@@ -280,6 +287,7 @@ pub async fn pipeline(
             None => {
                 let features_started = Instant::now();
                 let mut rows: Vec<Vec<Vec<f32>>> = vec![vec![]; options.layers.len()];
+                let mut tokens = 0;
                 for (i, (prompt, replies)) in data.groups.iter().enumerate() {
                     if (watch.cancelled)() {
                         bail!("cancelled");
@@ -287,6 +295,9 @@ pub async fn pipeline(
                     let states = engine
                         .reply_states(prompt, replies, &options.layers, limits)
                         .map_err(anyhow::Error::msg)?;
+                    let (asked, answers) =
+                        engine.reply_tokens(prompt, replies, limits).map_err(anyhow::Error::msg)?;
+                    tokens += answers.iter().map(|a| asked.len() + a.len()).sum::<usize>();
                     for state in states {
                         for (tap, values) in state.into_iter().enumerate() {
                             rows[tap].push(values);
@@ -302,7 +313,7 @@ pub async fn pipeline(
                     );
                 }
                 let secs = features_started.elapsed().as_secs_f64();
-                Arc::new(Features { layers: options.layers.clone(), limits, rows, secs })
+                Arc::new(Features { layers: options.layers.clone(), limits, rows, secs, tokens })
             }
         };
         let (features, feature_secs) = (&read.rows, read.secs);
@@ -641,10 +652,43 @@ async fn train(args: TrainArgs) -> anyhow::Result<()> {
     println!("random-label control         {:>10}   near 50%", percent(result.control.accuracy));
     println!("features (s)                 {:>10.0}", result.feature_secs);
     println!("training, all (min)          {:>10.1}   < 10", result.total_secs / 60.0);
+    if args.fine_tune_cost {
+        fine_tune_cost(&args, &trained)?;
+    }
     if let Some(out) = &args.out {
         save(out, &trained, &options)?;
         println!("wrote {} and reward.json", out.join("head.safetensors").display());
     }
+    Ok(())
+}
+
+/// Times training steps of the top layer (`finetune`) and prints what one pass over the
+/// training replies' tokens would take.
+fn fine_tune_cost(args: &TrainArgs, trained: &Trained) -> anyhow::Result<()> {
+    let (engine, _) = load_engine(&args.model, args.threads)?;
+    let config = engine.model().config.clone();
+    drop(engine);
+    let (replies, tokens) = (8, 192);
+    let cost = finetune::time_steps(&config, (replies, tokens), 3, 1e-5)?;
+    let r = &trained.result;
+    let share = r.pairs_train as f64 / (r.pairs_train + r.pairs_test).max(1) as f64;
+    let train_tokens = trained.features.tokens as f64 * share;
+    let pass = cost.secs_per_token() * train_tokens;
+    println!();
+    println!(
+        "fine-tuning the top layer (f32 with gradients, AdamW; {replies} replies x {tokens} tokens a step): {:.2} s a step, {:.1} ms a token",
+        cost.step_secs,
+        1000.0 * cost.secs_per_token()
+    );
+    println!(
+        "  one pass over the training replies (about {:.0} tokens, each with its prompt): {:.1} min, \
+         beside {:.1} min for the frozen-feature heads in all; the states below the layer come from the \
+         features pass ({:.0} s), read once",
+        train_tokens,
+        pass / 60.0,
+        r.total_secs / 60.0,
+        r.feature_secs
+    );
     Ok(())
 }
 

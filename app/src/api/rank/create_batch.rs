@@ -38,7 +38,10 @@ pub async fn create_batch(
     use rand::seq::SliceRandom;
     let user = require(Role::Admin).await?;
     let state = state()?;
-    if let Some(made) = state.store.comparison_batches().await?.into_iter().find(|b| b.id == request_id) {
+    let made = || async {
+        Ok::<_, ApiError>(state.store.comparison_batches().await?.into_iter().find(|b| b.id == request_id))
+    };
+    if let Some(made) = made().await? {
         return Ok(made);
     }
     let invalid = |field: &str, message: String| ApiError::field(ErrorKind::Invalid, field, message);
@@ -84,6 +87,10 @@ pub async fn create_batch(
     let comparisons: Vec<NewComparison> = if from_prompts {
         let candidates = state.store.prompt_candidates().await?;
         if candidates.is_empty() {
+            // A second click of this create may find the first one's draw took them all.
+            if let Some(made) = made().await? {
+                return Ok(made);
+            }
             return Err(invalid(
                 "from_prompts",
                 "no imported prompts are left to draw from: import prompts on the Datasets page first".into(),
@@ -104,6 +111,9 @@ pub async fn create_batch(
     } else {
         let candidates = state.store.comparison_candidates().await?;
         if candidates.is_empty() {
+            if let Some(made) = made().await? {
+                return Ok(made);
+            }
             return Err(invalid(
                 "size",
                 "no model-written chat replies are left to draw from: chat with the model first".into(),
