@@ -55,6 +55,15 @@ impl Default for Reading {
 }
 
 impl Reading {
+    /// What this reading takes of a state `Model::hidden` gives (the state after the last
+    /// token, then the mean over the tokens): the first half, or all of it.
+    pub fn of(self, state: &[f32]) -> &[f32] {
+        match self {
+            Reading::Last => &state[..state.len() / 2],
+            Reading::LastAndMean => state,
+        }
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             Reading::Last => "last token",

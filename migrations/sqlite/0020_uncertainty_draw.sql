@@ -1,8 +1,7 @@
 -- A batch may be drawn by a reward model's uncertainty instead of at random: it samples the
 -- completions of a larger random draw (the pool), the reward model scores them, and only the
--- comparisons it is least sure of join the rank queue ('random' stays the default).
-alter table comparison_batches add column selection text not null default 'random';
--- The reward-model run that scored the pool (null for a random batch).
+-- comparisons it is least sure of join the rank queue (random stays the default).
+-- The reward-model run that scored the pool (null: the batch was drawn at random).
 alter table comparison_batches add column reward_run_id text references reward_runs (id);
 -- How many of the pool join the rank queue (null: all of them).
 alter table comparison_batches add column keep integer;

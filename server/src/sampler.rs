@@ -67,25 +67,7 @@ async fn sample(
 ) {
     let id = pending.id;
     loop {
-        let sampled = match completions(store, models, filter, &pending).await {
-            Ok((context, completions)) => match (pending.reward_run_id, reward) {
-                (None, _) => Ok((context, completions, None)),
-                (Some(run), Some(reward)) => {
-                    let texts = completions.iter().map(|c| c.text.clone()).collect();
-                    match reward.uncertainty(run, context.clone(), texts).await {
-                        Ok(uncertainty) => Ok((context, completions, Some(uncertainty))),
-                        Err(err) => {
-                            Err(Failure::Failed(format!("the reward model could not score it: {err}")))
-                        }
-                    }
-                }
-                (Some(_), None) => Err(Failure::Failed(
-                    "the batch is drawn by a reward model's uncertainty, and this server trains none".into(),
-                )),
-            },
-            Err(failure) => Err(failure),
-        };
-        match sampled {
+        match completions(store, models, filter, reward, &pending).await {
             Ok((context, completions, uncertainty)) => {
                 if let Err(err) = store.save_completions(id, &context, completions, uncertainty).await {
                     tracing::warn!(%err, comparison = %id, "cannot store the completions");
@@ -110,12 +92,15 @@ enum Failure {
     Failed(String),
 }
 
+/// The context, the completions, and (for a batch drawn by uncertainty) how unsure the
+/// reward model is of their order.
 async fn completions(
     store: &dyn Store,
     models: &ModelSet,
     filter: &FilterState,
+    reward: Option<&dyn RewardTrainer>,
     pending: &PendingComparison,
-) -> Result<(Vec<app::model::ChatMessage>, Vec<Completion>), Failure> {
+) -> Result<(Vec<app::model::ChatMessage>, Vec<Completion>, Option<f64>), Failure> {
     let failed = |err: app::ssr::StoreError| Failure::Failed(err.to_string());
     let served = models.active(store).await.map_err(failed)?.ok_or(Failure::Busy(POLL.as_secs()))?;
     let conversation = store
@@ -186,7 +171,18 @@ async fn completions(
             finish_reason: finish_text(finish).into(),
         });
     }
-    Ok((context, completions))
+    let Some(run) = pending.reward_run_id else { return Ok((context, completions, None)) };
+    let reward = reward.ok_or_else(|| {
+        Failure::Failed(
+            "the batch is drawn by a reward model's uncertainty, and this server trains none".into(),
+        )
+    })?;
+    let texts = completions.iter().map(|c| c.text.clone()).collect();
+    let uncertainty = reward
+        .uncertainty(run, context.clone(), texts)
+        .await
+        .map_err(|err| Failure::Failed(format!("the reward model could not score it: {err}")))?;
+    Ok((context, completions, Some(uncertainty)))
 }
 
 #[cfg(test)]

@@ -166,14 +166,24 @@ impl Engine {
         limits: (usize, usize),
     ) -> Result<Vec<Vec<Vec<f32>>>, String> {
         let (prompt, tokens) = self.reply_tokens(messages, replies, limits)?;
+        self.token_states(&prompt, &tokens, layers)
+    }
+
+    /// `reply_states` of tokens `reply_tokens` gave.
+    pub fn token_states(
+        &self,
+        prompt: &[u32],
+        tokens: &[Vec<u32>],
+        layers: &[usize],
+    ) -> Result<Vec<Vec<Vec<f32>>>, String> {
         let mut prefix = self.model.sequence(prompt.len());
         if !prompt.is_empty() {
-            self.model.hidden(&mut [Item { sequence: &mut prefix, tokens: &prompt }], layers)?;
+            self.model.hidden(&mut [Item { sequence: &mut prefix, tokens: prompt }], layers)?;
         }
         let prefix = prefix.into_prefix();
         let mut sequences: Vec<Sequence> = tokens.iter().map(|t| self.model.fork(&prefix, t.len())).collect();
         let mut items: Vec<Item<'_>> =
-            sequences.iter_mut().zip(&tokens).map(|(sequence, tokens)| Item { sequence, tokens }).collect();
+            sequences.iter_mut().zip(tokens).map(|(sequence, tokens)| Item { sequence, tokens }).collect();
         self.model.hidden(&mut items, layers)
     }
 

@@ -292,12 +292,11 @@ pub async fn pipeline(
                     if (watch.cancelled)() {
                         bail!("cancelled");
                     }
-                    let states = engine
-                        .reply_states(prompt, replies, &options.layers, limits)
-                        .map_err(anyhow::Error::msg)?;
                     let (asked, answers) =
                         engine.reply_tokens(prompt, replies, limits).map_err(anyhow::Error::msg)?;
                     tokens += answers.iter().map(|a| asked.len() + a.len()).sum::<usize>();
+                    let states =
+                        engine.token_states(&asked, &answers, &options.layers).map_err(anyhow::Error::msg)?;
                     for state in states {
                         for (tap, values) in state.into_iter().enumerate() {
                             rows[tap].push(values);
@@ -334,13 +333,11 @@ pub async fn pipeline(
         let test: Vec<Pair> = test_rows.iter().map(|p| pair(*p)).collect();
         let train_options = TrainOptions { seed: options.split_seed, ..Default::default() };
         let cancelled = || (watch.cancelled)();
-        // A head reads the state after a reply's last token (the first half of a row), or
-        // that and the mean over its tokens (the whole row).
         let reading_of = |tap: usize, reading: Reading| -> std::borrow::Cow<'_, [Vec<f32>]> {
             match reading {
                 Reading::LastAndMean => std::borrow::Cow::Borrowed(&features[tap][..]),
                 Reading::Last => {
-                    std::borrow::Cow::Owned(features[tap].iter().map(|f| f[..f.len() / 2].to_vec()).collect())
+                    std::borrow::Cow::Owned(features[tap].iter().map(|f| reading.of(f).to_vec()).collect())
                 }
             }
         };
@@ -745,11 +742,7 @@ impl SavedHead {
         states
             .iter()
             .map(|taps| {
-                let state = &taps[0];
-                let x = match self.reading {
-                    Reading::Last => &state[..state.len() / 2],
-                    Reading::LastAndMean => &state[..],
-                };
+                let x = self.reading.of(&taps[0]);
                 if x.len() != self.head.weights.len() {
                     bail!(
                         "the head reads {} values and the base model gives {}",

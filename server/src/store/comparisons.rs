@@ -242,7 +242,7 @@ impl SqlStore {
         let made = sqlx::query(
             "insert into comparison_batches \
              (id, created_by, seed, k, overlap, include_original, allow_own, sampling, created_at, draw, \
-             selection, reward_run_id, keep) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             reward_run_id, keep) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              on conflict (id) do nothing",
         )
         .bind(batch.id.to_string())
@@ -255,7 +255,6 @@ impl SqlStore {
         .bind(to_json(&batch.sampling)?)
         .bind(&now)
         .bind(if batch.from_prompts { "prompts" } else { "chat" })
-        .bind(if batch.uncertainty.is_some() { "uncertainty" } else { "random" })
         .bind(batch.uncertainty.map(|u| u.reward_run_id.to_string()))
         .bind(batch.uncertainty.map(|u| u.keep))
         .execute(&mut *tx)
@@ -474,7 +473,11 @@ impl SqlStore {
     ) -> Result<(), StoreError> {
         let now = now_rfc3339();
         let mut tx = self.write_tx().await?;
-        let batch = self.lock_batch_of(&mut tx, comparison_id).await?;
+        // Only a pool's last comparison settles its batch: the lock is for that.
+        let batch = match uncertainty {
+            Some(_) => Some(self.lock_batch_of(&mut tx, comparison_id).await?),
+            None => None,
+        };
         // Ready (or scored) first: a second server whose claim ran out finds nothing pending
         // and stops. A ready one joins the rank queue at its end.
         let done = match uncertainty {
@@ -516,7 +519,7 @@ impl SqlStore {
             .await
             .map_err(backend)?;
         }
-        if uncertainty.is_some() {
+        if let Some(batch) = batch {
             self.settle_pool(&mut tx, &batch).await?;
         }
         tx.commit().await.map_err(backend)
@@ -582,36 +585,32 @@ impl SqlStore {
         if pending > 0 {
             return Ok(());
         }
-        let scored: Vec<(String,)> = sqlx::query_as(
+        let kept: Vec<(String,)> = sqlx::query_as(
             "select id from comparisons where batch_id = $1 and status = 'scored' \
-             order by uncertainty desc, position",
+             order by uncertainty desc, position limit $2",
         )
         .bind(batch)
+        .bind(keep)
         .fetch_all(&mut **tx)
         .await
         .map_err(backend)?;
-        for (i, (id,)) in scored.iter().enumerate() {
-            if (i as i64) < keep {
-                sqlx::query(
-                    "update comparisons set status = 'ready', \
-                     queue_key = (select coalesce(max(queue_key), 0) + 1 from comparisons) where id = $1",
-                )
-                .bind(id)
-                .execute(&mut **tx)
-                .await
-                .map_err(backend)?;
-            } else {
-                sqlx::query("update comparisons set status = 'passed', free_slots = 0 where id = $1")
-                    .bind(id)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(backend)?;
-                sqlx::query("delete from comparison_slots where comparison_id = $1")
-                    .bind(id)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(backend)?;
-            }
+        // One at a time: each takes the next place in the queue.
+        for (id,) in &kept {
+            sqlx::query(
+                "update comparisons set status = 'ready', \
+                 queue_key = (select coalesce(max(queue_key), 0) + 1 from comparisons) where id = $1",
+            )
+            .bind(id)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+        }
+        for sql in [
+            "delete from comparison_slots where comparison_id in \
+             (select id from comparisons where batch_id = $1 and status = 'scored')",
+            "update comparisons set status = 'passed', free_slots = 0 where batch_id = $1 and status = 'scored'",
+        ] {
+            sqlx::query(sql).bind(batch).execute(&mut **tx).await.map_err(backend)?;
         }
         Ok(())
     }

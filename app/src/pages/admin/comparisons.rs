@@ -85,14 +85,14 @@ pub fn ComparisonsPage() -> impl IntoView {
                                     let selection = match b.uncertainty {
                                         None if b.imported.is_some() => String::new(),
                                         None => "at random".to_string(),
-                                        Some(u) if b.pending + b.scored > 0 => format!(
-                                            "by uncertainty (reward model {}): the {} least sure of {} will be ranked",
-                                            &u.reward_run_id.to_string()[..8], u.keep, b.comparisons
-                                        ),
-                                        Some(u) => format!(
-                                            "by uncertainty (reward model {}): {} ranked, {} passed over",
-                                            &u.reward_run_id.to_string()[..8], b.ready, b.passed
-                                        ),
+                                        Some(u) => {
+                                            let run = &u.reward_run_id.to_string()[..8];
+                                            if b.pending + b.scored > 0 {
+                                                format!("by uncertainty (reward model {run}): the {} least sure of {} will be ranked", u.keep, b.comparisons)
+                                            } else {
+                                                format!("by uncertainty (reward model {run}): {} ranked, {} passed over", b.ready, b.passed)
+                                            }
+                                        }
                                     };
                                     let failed = (b.failed > 0).then(|| {
                                         view! { <span class="error">{format!(" · {} failed: {}", b.failed, b.error.clone().unwrap_or_default())}</span> }
