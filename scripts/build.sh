@@ -25,16 +25,19 @@ build_server() {
 }
 
 build_site() {
-    log "browser bundle (wasm-release)"
+    log "browser bundle (wasm-release, split by route)"
     # A target folder of its own (as cargo-leptos has): cargo locks its folder while it
-    # builds, and this build runs beside the server's.
-    CARGO_TARGET_DIR=$front cargo build --lib --package app --target wasm32-unknown-unknown \
+    # builds, and this build runs beside the server's. The relocations let the splitter
+    # cut the wasm at the app's lazy routes (`cargo leptos build --split` passes the same).
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C link-args=--emit-relocs" \
+        CARGO_TARGET_DIR=$front cargo build --lib --package app --target wasm32-unknown-unknown \
         --profile wasm-release --no-default-features --features hydrate
     local wasm=$front/wasm32-unknown-unknown/wasm-release/app.wasm
     # wasm-opt takes over a minute: skipped when the wasm, the style sheet and the scripts
     # are those the current bundle was made from.
     local source
-    source=$(cat "$wasm" style/main.css scripts/build.sh scripts/compress.mjs | sha256sum | cut -c1-64)
+    source=$(cat "$wasm" style/main.css scripts/build.sh scripts/compress.mjs tools/wasm-split/src/*.rs \
+        | sha256sum | cut -c1-64)
     if [ "$(cat "$site/pkg/.source" 2>/dev/null)" = "$source" ] && [ -f "$site/pkg/assets.json" ]; then
         log "browser bundle unchanged"
         return
@@ -42,23 +45,32 @@ build_site() {
     local tmp
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' RETURN
-    wasm-bindgen "$wasm" --target web --no-typescript --out-dir "$tmp" --out-name parley
-    log "wasm-opt -Oz"
-    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-        --enable-mutable-globals --enable-reference-types --enable-multivalue \
-        "$tmp/parley_bg.wasm" -o "$tmp/parley.wasm"
-    cp style/main.css "$tmp/parley.css"
+    # The main module (what every page needs), one module per lazy route and chunks that
+    # several routes share, the loader that fetches them, and the manifest of which files
+    # each route needs (the server preloads them with the page).
+    local out=$tmp/bundle
+    parley-wasm-split "$wasm" "$out" parley
+    wasm-bindgen "$out/parley_split.wasm" --target web --no-typescript --keep-lld-exports --no-demangle \
+        --out-dir "$out" --out-name parley
+    rm "$out/parley_split.wasm"
+    mv "$out/parley_bg.wasm" "$out/parley.wasm"
+    log "wasm-opt -Oz ($(ls "$out"/*.wasm | wc -l) modules)"
+    # Two at a time; their warnings about the splitter's name sections shown only if one
+    # fails.
+    # shellcheck disable=SC2016
+    ls "$out"/*.wasm | xargs -P 2 -I '{}' sh -c 'wasm-opt -Oz --enable-bulk-memory \
+        --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+        --enable-reference-types --enable-multivalue "$1" -o "$1.opt" 2> "$1.log" \
+        || { cat "$1.log" >&2; exit 1; }; mv "$1.opt" "$1"; rm "$1.log"' _ '{}'
     # Content-hashed names: the server sends them with `Cache-Control: immutable`, so a
-    # browser fetches each bundle once, and a new build is new names. The script and the
-    # wasm share one hash (the page asks for both under one name); assets.json tells the
-    # server which names are current.
+    # browser fetches each once, and a new build is new names. The bundle's files refer to
+    # each other by relative names, so the hash names their folder (pkg/<hash>/parley.js);
+    # the style sheet's is in its own name. assets.json tells the server which are current.
     local bundle style
-    bundle=parley.$(cat "$tmp/parley.js" "$tmp/parley.wasm" | sha256sum | cut -c1-16)
-    style=parley.$(sha256sum < "$tmp/parley.css" | cut -c1-16).css
-    mv "$tmp/parley.js" "$tmp/$bundle.js"
-    mv "$tmp/parley.wasm" "$tmp/$bundle.wasm"
-    mv "$tmp/parley.css" "$tmp/$style"
-    node scripts/compress.mjs "$tmp/$bundle.js" "$tmp/$bundle.wasm" "$tmp/$style"
+    bundle=$( (cd "$out" && ls | LC_ALL=C sort | xargs cat) | sha256sum | cut -c1-16)
+    style=parley.$(sha256sum < style/main.css | cut -c1-16).css
+    cp style/main.css "$tmp/$style"
+    node scripts/compress.mjs "$tmp/$style" "$out"/*.js "$out"/*.wasm 2>/dev/null
     printf '{"bundle": "%s", "style": "%s"}\n' "$bundle" "$style" > "$tmp/assets.json"
     # The new files first, assets.json last (a server reads it at start); the previous
     # build's files go, but for the one generation before, which pages already open still
@@ -66,22 +78,27 @@ build_site() {
     mkdir -p "$site/pkg"
     local previous
     previous=$(cat "$site/pkg/assets.json" 2>/dev/null || true)
-    for file in "$tmp"/parley.*; do
-        mv -f "$file" "$site/pkg/"
-    done
+    rm -rf "${site:?}/pkg/$bundle"
+    mv "$out" "$site/pkg/$bundle"
+    mv -f "$tmp/$style"* "$site/pkg/"
     mv -f "$tmp/assets.json" "$site/pkg/assets.json"
     echo "$source" > "$site/pkg/.source"
-    for file in "$site"/pkg/parley.*; do
+    local current
+    current=$(cat "$site/pkg/assets.json")
+    for file in "$site"/pkg/*; do
         local name=${file##*/}
+        [ "$name" = assets.json ] && continue
         local stem=${name%%.br}
         stem=${stem%%.gz}
-        stem=${stem%.*}
-        case "$(cat "$site/pkg/assets.json") $previous" in
-            *"\"$stem\""* | *"\"$stem.css\""*) ;;
-            *) rm -f "$file" ;;
+        case "$current $previous" in
+            *"\"$name\""* | *"\"$stem\""*) ;;
+            *) rm -rf "$file" ;;
         esac
     done
-    log "$site/pkg: $(cd "$site/pkg" && ls -l "$bundle".* "$style"* | awk '{printf "%s %s B; ", $9, $5}')"
+    log "$site/pkg/$bundle: $(cd "$site/pkg/$bundle" && ls ./*.wasm | wc -l) wasm modules;" \
+        "every page's part: parley.wasm $(stat -c %s "$site/pkg/$bundle/parley.wasm") B," \
+        "$(stat -c %s "$site/pkg/$bundle/parley.wasm.br") B as brotli; all modules as brotli:" \
+        "$(cat "$site/pkg/$bundle"/*.wasm.br | wc -c) B"
 }
 
 case $what in

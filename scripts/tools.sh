@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the build tools a fresh machine lacks, each only when missing or at the wrong
-# version: the wasm target, wasm-bindgen-cli (the version in Cargo.lock) and wasm-opt (npm
-# package binaryen; Debian's binaryen 108 makes a wasm that never hydrates). scripts/build.sh
-# drives them itself: cargo-leptos is not needed (nor installed).
+# version: the wasm target, wasm-bindgen-cli (the version in Cargo.lock), wasm-opt (npm
+# package binaryen; Debian's binaryen 108 makes a wasm that never hydrates) and the wasm
+# splitter in tools/wasm-split. scripts/build.sh drives them itself: cargo-leptos is not
+# needed (nor installed).
 # Prints the PATH additions to stdout; everything else goes to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,4 +30,12 @@ if [ "$(cat "$tools/binaryen.version" 2>/dev/null)" != "$binaryen_version" ]; th
     echo "$binaryen_version" > "$tools/binaryen.version"
 fi
 
-echo "$tools/binaryen/node_modules/.bin:$HOME/.cargo/bin"
+# Rebuilt when its source changes (about a minute).
+split_source=$(cat tools/wasm-split/Cargo.toml tools/wasm-split/Cargo.lock tools/wasm-split/src/*.rs | sha256sum | cut -c1-64)
+if [ "$(cat "$tools/wasm-split/.source" 2>/dev/null)" != "$split_source" ] || [ ! -x "$tools/wasm-split/bin/parley-wasm-split" ]; then
+    log "installing parley-wasm-split (tools/wasm-split)"
+    cargo install --quiet --locked --force --path tools/wasm-split --root "$tools/wasm-split" >&2
+    echo "$split_source" > "$tools/wasm-split/.source"
+fi
+
+echo "$tools/binaryen/node_modules/.bin:$tools/wasm-split/bin:$HOME/.cargo/bin"

@@ -12,7 +12,7 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::SsrMode;
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{StaticSegment, path};
+use leptos_router::{Lazy, StaticSegment, path};
 
 /// Parley's icon: two speech bubbles in the accent colour, as an SVG data URI.
 pub const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E\
@@ -53,6 +53,158 @@ fn style_href() -> String {
     "/pkg/parley.css".to_string()
 }
 
+/// Pages load in groups: in the browser each group's code is a wasm module of its own,
+/// which the bundle fetches when one of its pages first opens (a page the server renders
+/// names the modules it needs, for the browser to preload), so a first visit moves the part
+/// every page needs and its own group's part only. Groups rather than single pages: code
+/// that several groups share becomes modules of its own, one per set of groups that shares
+/// it, which for 24 single pages made 616 small files. `scripts/build.sh` splits the bundle.
+#[derive(Clone, Copy)]
+enum Page {
+    Home,
+    Login,
+    Setup,
+    Account,
+    Write,
+    Demonstration,
+    ChatStart,
+    Chat,
+    MyWork,
+    Rank,
+    Review,
+    DoubtfulRankings,
+    Feedback,
+    Stats,
+    Progress,
+    Leaderboard,
+    Admin,
+    Model,
+    ApiKeys,
+    Guidelines,
+    Comparisons,
+    Filter,
+    Reward,
+    Datasets,
+}
+
+/// Signing in and one's account.
+#[leptos::lazy]
+fn entry_pages(page: Page) -> AnyView {
+    match page {
+        Page::Login => view! { <LoginPage /> }.into_any(),
+        Page::Setup => view! { <SetupPage /> }.into_any(),
+        Page::Account => view! { <AccountPage /> }.into_any(),
+        _ => view! { <HomePage /> }.into_any(),
+    }
+}
+
+/// Writing demonstrations and chatting with the model.
+#[leptos::lazy]
+fn write_pages(page: Page) -> AnyView {
+    match page {
+        Page::Demonstration => view! { <DemonstrationPage /> }.into_any(),
+        Page::ChatStart => view! { <ChatStartPage /> }.into_any(),
+        Page::Chat => view! { <ChatPage /> }.into_any(),
+        _ => view! { <WritePage /> }.into_any(),
+    }
+}
+
+/// Ranking comparisons and one's own work.
+#[leptos::lazy]
+fn rank_pages(page: Page) -> AnyView {
+    match page {
+        Page::MyWork => view! { <MyWorkPage /> }.into_any(),
+        _ => view! { <RankPage /> }.into_any(),
+    }
+}
+
+/// Reviewers' queues and feedback.
+#[leptos::lazy]
+fn review_pages(page: Page) -> AnyView {
+    match page {
+        Page::DoubtfulRankings => view! { <DoubtfulRankingsPage /> }.into_any(),
+        Page::Feedback => view! { <FeedbackPage /> }.into_any(),
+        _ => view! { <ReviewPage /> }.into_any(),
+    }
+}
+
+/// The figures: quality, progress, leaderboard.
+#[leptos::lazy]
+fn figure_pages(page: Page) -> AnyView {
+    match page {
+        Page::Progress => view! { <ProgressPage /> }.into_any(),
+        Page::Leaderboard => view! { <LeaderboardPage /> }.into_any(),
+        _ => view! { <StatsPage /> }.into_any(),
+    }
+}
+
+/// The admin's pages.
+#[leptos::lazy]
+fn admin_pages(page: Page) -> AnyView {
+    match page {
+        Page::Model => view! { <ModelPage /> }.into_any(),
+        Page::ApiKeys => view! { <ApiKeysPage /> }.into_any(),
+        Page::Guidelines => view! { <GuidelinesPage /> }.into_any(),
+        Page::Comparisons => view! { <ComparisonsPage /> }.into_any(),
+        Page::Filter => view! { <FilterPage /> }.into_any(),
+        Page::Reward => view! { <RewardPage /> }.into_any(),
+        Page::Datasets => view! { <DatasetsPage /> }.into_any(),
+        _ => view! { <AdminPage /> }.into_any(),
+    }
+}
+
+/// A route per page, whose view is its group's lazy function. `preload` loads the group's
+/// modules: the router awaits it before it hydrates a page the server rendered, so that
+/// the view is there at once (else hydration finds the server's HTML where it expects the
+/// placeholder of a view still loading).
+macro_rules! lazy_pages {
+    ($($route:ident => $group:ident($page:ident) $preload:ident,)*) => {$(
+        pub struct $route;
+
+        impl leptos_router::LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            async fn view(_this: Self) -> AnyView {
+                $group(Page::$page).await
+            }
+
+            async fn preload() {
+                #[cfg(target_arch = "wasm32")]
+                $preload().await;
+            }
+        }
+    )*};
+}
+
+lazy_pages! {
+    HomeRoute => entry_pages(Home) __preload_entry_pages,
+    LoginRoute => entry_pages(Login) __preload_entry_pages,
+    SetupRoute => entry_pages(Setup) __preload_entry_pages,
+    AccountRoute => entry_pages(Account) __preload_entry_pages,
+    WriteRoute => write_pages(Write) __preload_write_pages,
+    DemonstrationRoute => write_pages(Demonstration) __preload_write_pages,
+    ChatStartRoute => write_pages(ChatStart) __preload_write_pages,
+    ChatRoute => write_pages(Chat) __preload_write_pages,
+    MyWorkRoute => rank_pages(MyWork) __preload_rank_pages,
+    RankRoute => rank_pages(Rank) __preload_rank_pages,
+    ReviewRoute => review_pages(Review) __preload_review_pages,
+    DoubtfulRankingsRoute => review_pages(DoubtfulRankings) __preload_review_pages,
+    FeedbackRoute => review_pages(Feedback) __preload_review_pages,
+    StatsRoute => figure_pages(Stats) __preload_figure_pages,
+    ProgressRoute => figure_pages(Progress) __preload_figure_pages,
+    LeaderboardRoute => figure_pages(Leaderboard) __preload_figure_pages,
+    AdminRoute => admin_pages(Admin) __preload_admin_pages,
+    ModelRoute => admin_pages(Model) __preload_admin_pages,
+    ApiKeysRoute => admin_pages(ApiKeys) __preload_admin_pages,
+    GuidelinesRoute => admin_pages(Guidelines) __preload_admin_pages,
+    ComparisonsRoute => admin_pages(Comparisons) __preload_admin_pages,
+    FilterRoute => admin_pages(Filter) __preload_admin_pages,
+    RewardRoute => admin_pages(Reward) __preload_admin_pages,
+    DatasetsRoute => admin_pages(Datasets) __preload_admin_pages,
+}
+
 /// Who is signed in, and the actions that change it. The user resource refetches whenever
 /// one of the actions completes, so the navigation follows sign-in and sign-out.
 #[derive(Clone, Copy)]
@@ -89,33 +241,33 @@ pub fn App() -> impl IntoView {
             <Nav />
             <main>
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=HomePage />
-                    <Route path=path!("/login") view=LoginPage />
-                    <Route path=path!("/setup") view=SetupPage />
-                    <Route path=path!("/account") view=AccountPage />
-                    <Route path=path!("/admin") view=AdminPage />
-                    <Route path=path!("/admin/model") view=ModelPage />
-                    <Route path=path!("/admin/keys") view=ApiKeysPage />
-                    <Route path=path!("/write") view=WritePage />
-                    <Route path=path!("/write/:id") view=DemonstrationPage />
-                    <Route path=path!("/admin/guidelines") view=GuidelinesPage />
-                    <Route path=path!("/chat") view=ChatStartPage />
-                    <Route path=path!("/chat/:id") view=ChatPage />
-                    <Route path=path!("/mine") view=MyWorkPage />
-                    <Route path=path!("/rank") view=RankPage />
-                    <Route path=path!("/rank/:id") view=RankPage />
-                    <Route path=path!("/admin/comparisons") view=ComparisonsPage />
-                    <Route path=path!("/admin/filter") view=FilterPage />
-                    <Route path=path!("/admin/reward") view=RewardPage />
-                    <Route path=path!("/feedback") view=FeedbackPage />
-                    <Route path=path!("/review") view=ReviewPage />
-                    <Route path=path!("/review/rankings") view=DoubtfulRankingsPage />
-                    <Route path=path!("/datasets") view=DatasetsPage />
+                    <Route path=StaticSegment("") view={Lazy::<HomeRoute>::new()} />
+                    <Route path=path!("/login") view={Lazy::<LoginRoute>::new()} />
+                    <Route path=path!("/setup") view={Lazy::<SetupRoute>::new()} />
+                    <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} />
+                    <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} />
+                    <Route path=path!("/admin/model") view={Lazy::<ModelRoute>::new()} />
+                    <Route path=path!("/admin/keys") view={Lazy::<ApiKeysRoute>::new()} />
+                    <Route path=path!("/write") view={Lazy::<WriteRoute>::new()} />
+                    <Route path=path!("/write/:id") view={Lazy::<DemonstrationRoute>::new()} />
+                    <Route path=path!("/admin/guidelines") view={Lazy::<GuidelinesRoute>::new()} />
+                    <Route path=path!("/chat") view={Lazy::<ChatStartRoute>::new()} />
+                    <Route path=path!("/chat/:id") view={Lazy::<ChatRoute>::new()} />
+                    <Route path=path!("/mine") view={Lazy::<MyWorkRoute>::new()} />
+                    <Route path=path!("/rank") view={Lazy::<RankRoute>::new()} />
+                    <Route path=path!("/rank/:id") view={Lazy::<RankRoute>::new()} />
+                    <Route path=path!("/admin/comparisons") view={Lazy::<ComparisonsRoute>::new()} />
+                    <Route path=path!("/admin/filter") view={Lazy::<FilterRoute>::new()} />
+                    <Route path=path!("/admin/reward") view={Lazy::<RewardRoute>::new()} />
+                    <Route path=path!("/feedback") view={Lazy::<FeedbackRoute>::new()} />
+                    <Route path=path!("/review") view={Lazy::<ReviewRoute>::new()} />
+                    <Route path=path!("/review/rankings") view={Lazy::<DoubtfulRankingsRoute>::new()} />
+                    <Route path=path!("/datasets") view={Lazy::<DatasetsRoute>::new()} />
                     // Rendered whole before it is sent, so the charts read without JavaScript.
-                    <Route path=path!("/stats") view=StatsPage ssr=SsrMode::Async />
-                    <Route path=path!("/progress") view=ProgressPage ssr=SsrMode::Async />
-                    <Route path=path!("/progress/:id") view=ProgressPage ssr=SsrMode::Async />
-                    <Route path=path!("/leaderboard") view=LeaderboardPage ssr=SsrMode::Async />
+                    <Route path=path!("/stats") view={Lazy::<StatsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/progress") view={Lazy::<ProgressRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/progress/:id") view={Lazy::<ProgressRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/leaderboard") view={Lazy::<LeaderboardRoute>::new()} ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -32,5 +32,6 @@ pub mod ssr;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // Waits for the modules of the page's lazy route before it takes the page over.
+    leptos::mount::hydrate_lazy(app::App);
 }

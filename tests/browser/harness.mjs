@@ -46,6 +46,14 @@ export async function startBrowser() {
     acceptDownloads: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
+  // Every page keeps its uncaught errors: `hydrated` fails on any (a hydration mismatch
+  // panics the app, and the page stays dead though it looks right).
+  const watch = (page) => {
+    page.parleyErrors = [];
+    page.on('pageerror', (err) => page.parleyErrors.push(err.message));
+  };
+  context.pages().forEach(watch);
+  context.on('page', watch);
   return {
     context,
     async stop() {
@@ -58,6 +66,7 @@ export async function startBrowser() {
 /// Clicks are lost before hydration: wait until the app marks the page interactive.
 export async function hydrated(page) {
   await page.waitForSelector('body[data-hydrated="true"]', { timeout: 20000 });
+  assert.deepEqual(page.parleyErrors ?? [], [], `errors on ${page.url()}`);
 }
 
 /// Writes the tiny generated model (random weights, real tokenizer) and returns its path.

@@ -73,12 +73,9 @@ pub fn router(state: AppState, options: LeptosOptions, sql: Arc<SqlStore>, impor
         })
         // The browser bundle: precompressed, cached for good under hashed names.
         .nest_service(
-            &format!("/{}", options.site_pkg_dir),
+            &format!("/{PKG_DIR}"),
             axum::Router::new()
-                .fallback_service(assets::pkg_service(
-                    std::path::Path::new(options.site_root.as_ref()),
-                    &options.site_pkg_dir,
-                ))
+                .fallback_service(assets::pkg_service(std::path::Path::new(options.site_root.as_ref()), PKG_DIR))
                 .layer(axum::middleware::from_fn(assets::pkg_cache)),
         )
         // The not-found page renders the app too (navigation, who is signed in).
@@ -180,9 +177,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     app::api::stats::warm(&state);
     let options = LeptosOptions::builder()
-        .output_name(assets.bundle)
+        .output_name("parley")
         .site_root(args.site_root.display().to_string())
-        .site_pkg_dir(PKG_DIR)
+        .site_pkg_dir(assets.pkg_dir(PKG_DIR))
         .site_addr(args.addr)
         // PROD: no live-reload socket script in the pages.
         .env(leptos::config::Env::PROD)
