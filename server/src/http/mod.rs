@@ -75,7 +75,10 @@ pub fn router(state: AppState, options: LeptosOptions, sql: Arc<SqlStore>, impor
         .nest_service(
             &format!("/{PKG_DIR}"),
             axum::Router::new()
-                .fallback_service(assets::pkg_service(std::path::Path::new(options.site_root.as_ref()), PKG_DIR))
+                .fallback_service(assets::pkg_service(
+                    std::path::Path::new(options.site_root.as_ref()),
+                    PKG_DIR,
+                ))
                 .layer(axum::middleware::from_fn(assets::pkg_cache)),
         )
         // The not-found page renders the app too (navigation, who is signed in).
