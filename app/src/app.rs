@@ -59,150 +59,95 @@ fn style_href() -> String {
 /// every page needs and its own group's part only. Groups rather than single pages: code
 /// that several groups share becomes modules of its own, one per set of groups that shares
 /// it, which for 24 single pages made 616 small files. `scripts/build.sh` splits the bundle.
-#[derive(Clone, Copy)]
-enum Page {
-    Home,
-    Login,
-    Setup,
-    Account,
-    Write,
-    Demonstration,
-    ChatStart,
-    Chat,
-    MyWork,
-    Rank,
-    Review,
-    DoubtfulRankings,
-    Feedback,
-    Stats,
-    Progress,
-    Leaderboard,
-    Admin,
-    Model,
-    ApiKeys,
-    Guidelines,
-    Comparisons,
-    Filter,
-    Reward,
-    Datasets,
-}
-
-/// Signing in and one's account.
-#[leptos::lazy]
-fn entry_pages(page: Page) -> AnyView {
-    match page {
-        Page::Login => view! { <LoginPage /> }.into_any(),
-        Page::Setup => view! { <SetupPage /> }.into_any(),
-        Page::Account => view! { <AccountPage /> }.into_any(),
-        _ => view! { <HomePage /> }.into_any(),
-    }
-}
-
-/// Writing demonstrations and chatting with the model.
-#[leptos::lazy]
-fn write_pages(page: Page) -> AnyView {
-    match page {
-        Page::Demonstration => view! { <DemonstrationPage /> }.into_any(),
-        Page::ChatStart => view! { <ChatStartPage /> }.into_any(),
-        Page::Chat => view! { <ChatPage /> }.into_any(),
-        _ => view! { <WritePage /> }.into_any(),
-    }
-}
-
-/// Ranking comparisons and one's own work.
-#[leptos::lazy]
-fn rank_pages(page: Page) -> AnyView {
-    match page {
-        Page::MyWork => view! { <MyWorkPage /> }.into_any(),
-        _ => view! { <RankPage /> }.into_any(),
-    }
-}
-
-/// Reviewers' queues and feedback.
-#[leptos::lazy]
-fn review_pages(page: Page) -> AnyView {
-    match page {
-        Page::DoubtfulRankings => view! { <DoubtfulRankingsPage /> }.into_any(),
-        Page::Feedback => view! { <FeedbackPage /> }.into_any(),
-        _ => view! { <ReviewPage /> }.into_any(),
-    }
-}
-
-/// The figures: quality, progress, leaderboard.
-#[leptos::lazy]
-fn figure_pages(page: Page) -> AnyView {
-    match page {
-        Page::Progress => view! { <ProgressPage /> }.into_any(),
-        Page::Leaderboard => view! { <LeaderboardPage /> }.into_any(),
-        _ => view! { <StatsPage /> }.into_any(),
-    }
-}
-
-/// The admin's pages.
-#[leptos::lazy]
-fn admin_pages(page: Page) -> AnyView {
-    match page {
-        Page::Model => view! { <ModelPage /> }.into_any(),
-        Page::ApiKeys => view! { <ApiKeysPage /> }.into_any(),
-        Page::Guidelines => view! { <GuidelinesPage /> }.into_any(),
-        Page::Comparisons => view! { <ComparisonsPage /> }.into_any(),
-        Page::Filter => view! { <FilterPage /> }.into_any(),
-        Page::Reward => view! { <RewardPage /> }.into_any(),
-        Page::Datasets => view! { <DatasetsPage /> }.into_any(),
-        _ => view! { <AdminPage /> }.into_any(),
-    }
-}
-
-/// A route per page, whose view is its group's lazy function. `preload` loads the group's
-/// modules: the router awaits it before it hydrates a page the server rendered, so that
-/// the view is there at once (else hydration finds the server's HTML where it expects the
-/// placeholder of a view still loading).
-macro_rules! lazy_pages {
-    ($($route:ident => $group:ident($page:ident) $preload:ident,)*) => {$(
-        pub struct $route;
-
-        impl leptos_router::LazyRoute for $route {
-            fn data() -> Self {
-                $route
-            }
-
-            async fn view(_this: Self) -> AnyView {
-                $group(Page::$page).await
-            }
-
-            async fn preload() {
-                #[cfg(target_arch = "wasm32")]
-                $preload().await;
-            }
+///
+/// One table says it all: each group's lazy function (with the preload function `#[lazy]`
+/// makes beside it in the browser build) and its pages, each a route type, a variant of
+/// `Page` that tells the group's function which page to render, and the page's component.
+/// A route's `preload` loads its group's modules: the router awaits it before it hydrates a
+/// page the server rendered, so that the view is there at once (else hydration finds the
+/// server's HTML where it expects the placeholder of a view still loading).
+macro_rules! page_groups {
+    ($($group:ident $preload:ident { $($route:ident: $page:ident => $component:ident,)* })*) => {
+        #[derive(Clone, Copy)]
+        enum Page {
+            $($($page,)*)*
         }
-    )*};
+
+        $(
+            #[leptos::lazy]
+            fn $group(page: Page) -> AnyView {
+                match page {
+                    $(Page::$page => view! { <$component /> }.into_any(),)*
+                    #[allow(unreachable_patterns)]
+                    _ => unreachable!("a page routed to another group's function"),
+                }
+            }
+
+            $(
+                pub struct $route;
+
+                impl leptos_router::LazyRoute for $route {
+                    fn data() -> Self {
+                        $route
+                    }
+
+                    async fn view(_this: Self) -> AnyView {
+                        $group(Page::$page).await
+                    }
+
+                    async fn preload() {
+                        #[cfg(target_arch = "wasm32")]
+                        $preload().await;
+                    }
+                }
+            )*
+        )*
+    };
 }
 
-lazy_pages! {
-    HomeRoute => entry_pages(Home) __preload_entry_pages,
-    LoginRoute => entry_pages(Login) __preload_entry_pages,
-    SetupRoute => entry_pages(Setup) __preload_entry_pages,
-    AccountRoute => entry_pages(Account) __preload_entry_pages,
-    WriteRoute => write_pages(Write) __preload_write_pages,
-    DemonstrationRoute => write_pages(Demonstration) __preload_write_pages,
-    ChatStartRoute => write_pages(ChatStart) __preload_write_pages,
-    ChatRoute => write_pages(Chat) __preload_write_pages,
-    MyWorkRoute => rank_pages(MyWork) __preload_rank_pages,
-    RankRoute => rank_pages(Rank) __preload_rank_pages,
-    ReviewRoute => review_pages(Review) __preload_review_pages,
-    DoubtfulRankingsRoute => review_pages(DoubtfulRankings) __preload_review_pages,
-    FeedbackRoute => review_pages(Feedback) __preload_review_pages,
-    StatsRoute => figure_pages(Stats) __preload_figure_pages,
-    ProgressRoute => figure_pages(Progress) __preload_figure_pages,
-    LeaderboardRoute => figure_pages(Leaderboard) __preload_figure_pages,
-    AdminRoute => admin_pages(Admin) __preload_admin_pages,
-    ModelRoute => admin_pages(Model) __preload_admin_pages,
-    ApiKeysRoute => admin_pages(ApiKeys) __preload_admin_pages,
-    GuidelinesRoute => admin_pages(Guidelines) __preload_admin_pages,
-    ComparisonsRoute => admin_pages(Comparisons) __preload_admin_pages,
-    FilterRoute => admin_pages(Filter) __preload_admin_pages,
-    RewardRoute => admin_pages(Reward) __preload_admin_pages,
-    DatasetsRoute => admin_pages(Datasets) __preload_admin_pages,
+page_groups! {
+    // Signing in and one's account.
+    entry_pages __preload_entry_pages {
+        HomeRoute: Home => HomePage,
+        LoginRoute: Login => LoginPage,
+        SetupRoute: Setup => SetupPage,
+        AccountRoute: Account => AccountPage,
+    }
+    // Writing demonstrations and chatting with the model.
+    write_pages __preload_write_pages {
+        WriteRoute: Write => WritePage,
+        DemonstrationRoute: Demonstration => DemonstrationPage,
+        ChatStartRoute: ChatStart => ChatStartPage,
+        ChatRoute: Chat => ChatPage,
+    }
+    // Ranking comparisons and one's own work.
+    rank_pages __preload_rank_pages {
+        MyWorkRoute: MyWork => MyWorkPage,
+        RankRoute: Rank => RankPage,
+    }
+    // Reviewers' queues and feedback.
+    review_pages __preload_review_pages {
+        ReviewRoute: Review => ReviewPage,
+        DoubtfulRankingsRoute: DoubtfulRankings => DoubtfulRankingsPage,
+        FeedbackRoute: Feedback => FeedbackPage,
+    }
+    // The figures: quality, progress, leaderboard.
+    figure_pages __preload_figure_pages {
+        StatsRoute: Stats => StatsPage,
+        ProgressRoute: Progress => ProgressPage,
+        LeaderboardRoute: Leaderboard => LeaderboardPage,
+    }
+    // The admin's pages.
+    admin_pages __preload_admin_pages {
+        AdminRoute: Admin => AdminPage,
+        ModelRoute: Model => ModelPage,
+        ApiKeysRoute: ApiKeys => ApiKeysPage,
+        GuidelinesRoute: Guidelines => GuidelinesPage,
+        ComparisonsRoute: Comparisons => ComparisonsPage,
+        FilterRoute: Filter => FilterPage,
+        RewardRoute: Reward => RewardPage,
+        DatasetsRoute: Datasets => DatasetsPage,
+    }
 }
 
 /// Who is signed in, and the actions that change it. The user resource refetches whenever

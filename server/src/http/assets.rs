@@ -26,9 +26,7 @@ impl Assets {
     pub fn pkg_dir(&self, pkg_dir: &str) -> String {
         if self.bundle.is_empty() { pkg_dir.to_string() } else { format!("{pkg_dir}/{}", self.bundle) }
     }
-}
 
-impl Assets {
     /// The names in `site_root/pkg/assets.json`; where there is none (a `cargo leptos
     /// build`), the plain names that build writes.
     pub fn read(site_root: &Path, pkg_dir: &str) -> anyhow::Result<Assets> {
