@@ -8,7 +8,6 @@ export LEPTOS_OUTPUT_NAME := parley
 # The binary `make run` serves, copied out of cargo's way: `cargo test` rebuilds
 # release/parley with the test build's settings, and the tests must run this one.
 BIN := $(CARGO_TARGET_DIR)/dist/parley
-WITH_TOOLS = PATH="$$(scripts/tools.sh):$$PATH"
 
 .PHONY: run test build model test-deps test-rust test-python test-browser test-durability fuzz bench-export bench-load bench-model bench-pages bench-reward
 
@@ -20,7 +19,7 @@ run: build model
 test: test-deps build model test-rust test-python test-browser
 
 build:
-	$(WITH_TOOLS) scripts/build.sh
+	scripts/build.sh
 	install -D $(CARGO_TARGET_DIR)/release/parley $(BIN)
 
 model:

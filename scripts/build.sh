@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds what `cargo leptos build --release` builds, without cargo-leptos (installing it
 # costs about 35 CPU-minutes on a fresh machine): the release server, and the browser
-# bundle in target/site/pkg (the app's `hydrate` build for wasm32, wasm-bindgen, wasm-opt,
-# the style sheet). The names and settings are those of [workspace.metadata.leptos] in
-# Cargo.toml, so `cargo leptos build --release` still works for those who have it.
+# bundle in target/site/pkg (the app's `hydrate` build for wasm32, split and bound by
+# parley-wasm-bundle, wasm-opt, the style sheet). The bundle's tools (scripts/tools.sh)
+# install beside the server's build, not before it. The names and settings are those of
+# [workspace.metadata.leptos] in Cargo.toml, so `cargo leptos build --release` still works
+# for those who have it.
 #
 #   scripts/build.sh            both
 #   scripts/build.sh server     the server only
@@ -25,6 +27,7 @@ build_server() {
 }
 
 build_site() {
+    PATH="$(scripts/tools.sh):$PATH"
     log "browser bundle (wasm-release, split by route)"
     # A target folder of its own (as cargo-leptos has): cargo locks its folder while it
     # builds, and this build runs beside the server's. The relocations let the splitter
@@ -36,7 +39,7 @@ build_site() {
     # wasm-opt takes over a minute: skipped when the wasm, the style sheet and the scripts
     # are those the current bundle was made from.
     local source
-    source=$(cat "$wasm" style/main.css scripts/build.sh scripts/compress.mjs tools/wasm-split/src/*.rs \
+    source=$(cat "$wasm" style/main.css scripts/build.sh scripts/compress.mjs tools/wasm-bundle/src/*.rs \
         | sha256sum | cut -c1-64)
     if [ "$(cat "$site/pkg/.source" 2>/dev/null)" = "$source" ] && [ -f "$site/pkg/assets.json" ]; then
         log "browser bundle unchanged"
@@ -45,15 +48,11 @@ build_site() {
     local tmp
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' RETURN
-    # The main module (what every page needs), one module per lazy route and chunks that
-    # several routes share, the loader that fetches them, and the manifest of which files
-    # each route needs (the server preloads them with the page).
+    # The main module (what every page needs) and its JS bindings, one module per lazy
+    # route and chunks that several routes share, the loader that fetches them, and the
+    # manifest of which files each route needs (the server preloads them with the page).
     local out=$tmp/bundle
-    parley-wasm-split "$wasm" "$out" parley
-    wasm-bindgen "$out/parley_split.wasm" --target web --no-typescript --keep-lld-exports --no-demangle \
-        --out-dir "$out" --out-name parley
-    rm "$out/parley_split.wasm"
-    mv "$out/parley_bg.wasm" "$out/parley.wasm"
+    parley-wasm-bundle "$wasm" "$out" parley
     log "wasm-opt -O1 ($(ls "$out"/*.wasm | wc -l) modules)"
     # Two at a time; their warnings about the splitter's name sections shown only if one
     # fails. -O1, not -Oz: on the split modules (already built at opt-level z) it measured

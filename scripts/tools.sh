@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the build tools a fresh machine lacks, each only when missing or at the wrong
-# version: the wasm target, wasm-bindgen-cli (the version in Cargo.lock), wasm-opt (npm
-# package binaryen; Debian's binaryen 108 makes a wasm that never hydrates) and the wasm
-# splitter in tools/wasm-split. scripts/build.sh drives them itself: cargo-leptos is not
-# needed (nor installed).
+# version: the wasm target, wasm-opt (npm package binaryen; Debian's binaryen 108 makes a
+# wasm that never hydrates) and parley-wasm-bundle (tools/wasm-bundle: the wasm splitter
+# and wasm-bindgen's library, at the version of the wasm-bindgen crate in Cargo.lock).
+# scripts/build.sh drives them itself: neither cargo-leptos nor wasm-bindgen-cli is needed
+# (nor installed).
 # Prints the PATH additions to stdout; everything else goes to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,12 +18,6 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     rustup target add wasm32-unknown-unknown >&2
 fi
 
-bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' Cargo.lock)
-if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ]; then
-    log "installing wasm-bindgen-cli $bindgen_version"
-    cargo +nightly install wasm-bindgen-cli --version "=$bindgen_version" >&2
-fi
-
 binaryen_version=132.0.0
 if [ "$(cat "$tools/binaryen.version" 2>/dev/null)" != "$binaryen_version" ]; then
     log "installing wasm-opt (npm binaryen $binaryen_version)"
@@ -30,12 +25,23 @@ if [ "$(cat "$tools/binaryen.version" 2>/dev/null)" != "$binaryen_version" ]; th
     echo "$binaryen_version" > "$tools/binaryen.version"
 fi
 
-# Rebuilt when its source changes (about a minute).
-split_source=$(cat tools/wasm-split/Cargo.toml tools/wasm-split/Cargo.lock tools/wasm-split/src/*.rs | sha256sum | cut -c1-64)
-if [ "$(cat "$tools/wasm-split/.source" 2>/dev/null)" != "$split_source" ] || [ ! -x "$tools/wasm-split/bin/parley-wasm-split" ]; then
-    log "installing parley-wasm-split (tools/wasm-split)"
-    cargo install --quiet --locked --force --path tools/wasm-split --root "$tools/wasm-split" >&2
-    echo "$split_source" > "$tools/wasm-split/.source"
+# The JS bindings must come from the wasm-bindgen version the app was built with.
+locked() { awk -v name="$2" '$0 == "name = \"" name "\"" { getline; gsub(/"/, "", $3); print $3 }' "$1"; }
+app_bindgen=$(locked Cargo.lock wasm-bindgen)
+tool_bindgen=$(locked tools/wasm-bundle/Cargo.lock wasm-bindgen-cli-support)
+if [ "$app_bindgen" != "$tool_bindgen" ]; then
+    log "Cargo.lock has wasm-bindgen $app_bindgen but tools/wasm-bundle/Cargo.lock has" \
+        "wasm-bindgen-cli-support $tool_bindgen: set tools/wasm-bundle/Cargo.toml's version to" \
+        "=$app_bindgen and run cargo update there"
+    exit 1
 fi
 
-echo "$tools/binaryen/node_modules/.bin:$tools/wasm-split/bin:$HOME/.cargo/bin"
+# Rebuilt when its source changes (about a minute).
+bundle_source=$(cat tools/wasm-bundle/Cargo.toml tools/wasm-bundle/Cargo.lock tools/wasm-bundle/src/*.rs | sha256sum | cut -c1-64)
+if [ "$(cat "$tools/wasm-bundle/.source" 2>/dev/null)" != "$bundle_source" ] || [ ! -x "$tools/wasm-bundle/bin/parley-wasm-bundle" ]; then
+    log "installing parley-wasm-bundle (tools/wasm-bundle)"
+    cargo install --quiet --locked --force --path tools/wasm-bundle --root "$tools/wasm-bundle" >&2
+    echo "$bundle_source" > "$tools/wasm-bundle/.source"
+fi
+
+echo "$tools/binaryen/node_modules/.bin:$tools/wasm-bundle/bin"

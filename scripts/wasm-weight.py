@@ -4,9 +4,9 @@ by the crate its name starts in (from the wasm's name section, as twiggy reads i
 
     scripts/wasm-weight.py FILE.wasm [TOP]
 
-Give it a module before wasm-opt, which drops the names: the splitter's output keeps them
-(scripts/build.sh's main module is `parley_split.wasm`; run parley-wasm-split on
-$CARGO_TARGET_DIR/front/wasm32-unknown-unknown/wasm-release/app.wasm into a folder).
+Give it a module before wasm-opt, which drops the names: parley-wasm-bundle's output keeps
+them (run it on $CARGO_TARGET_DIR/front/wasm32-unknown-unknown/wasm-release/app.wasm into a
+folder, as scripts/build.sh does).
 """
 import collections
 import re
