@@ -36,11 +36,15 @@ if [ "$app_bindgen" != "$tool_bindgen" ]; then
     exit 1
 fi
 
-# Rebuilt when its source changes (about a minute).
+# Rebuilt when its source changes (about a minute). `cargo build`, not `cargo install`: an
+# install waits for the package cache's lock, which the server's build holds to its end,
+# and this runs beside that build.
 bundle_source=$(cat tools/wasm-bundle/Cargo.toml tools/wasm-bundle/Cargo.lock tools/wasm-bundle/src/*.rs | sha256sum | cut -c1-64)
 if [ "$(cat "$tools/wasm-bundle/.source" 2>/dev/null)" != "$bundle_source" ] || [ ! -x "$tools/wasm-bundle/bin/parley-wasm-bundle" ]; then
-    log "installing parley-wasm-bundle (tools/wasm-bundle)"
-    cargo install --quiet --locked --force --path tools/wasm-bundle --root "$tools/wasm-bundle" >&2
+    log "building parley-wasm-bundle (tools/wasm-bundle)"
+    cargo build --quiet --locked --release --manifest-path tools/wasm-bundle/Cargo.toml \
+        --target-dir "$tools/wasm-bundle/target" >&2
+    install -D "$tools/wasm-bundle/target/release/parley-wasm-bundle" "$tools/wasm-bundle/bin/parley-wasm-bundle"
     echo "$bundle_source" > "$tools/wasm-bundle/.source"
 fi
 
