@@ -6,7 +6,6 @@ pub mod content_filter;
 pub mod figures;
 pub mod model;
 pub mod moderation;
-pub mod pages;
 mod passwords;
 pub mod reward;
 mod session;

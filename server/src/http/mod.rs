@@ -16,11 +16,14 @@ use crate::model::{LocalModel, RemoteModel};
 use crate::model_file;
 use crate::store::SqlStore;
 use anyhow::Context;
+use app::app::{App, shell};
 use app::ssr::model::{LanguageModel, ModelSet, ServedModel};
 use app::ssr::{AppState, Store};
 use axum::Router;
 use axum::routing::{MethodRouter, get, post};
 use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -53,14 +56,21 @@ pub fn route_list() -> Vec<String> {
 }
 
 pub fn router(state: AppState, options: LeptosOptions, sql: Arc<SqlStore>, import_limit: usize) -> Router {
-    let router = plain_routes()
+    let routes = generate_route_list(App);
+    let context = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
+    plain_routes()
         .into_iter()
         .fold(Router::new(), |router, (_, path, handler)| router.route(path, handler))
         .layer(axum::Extension(sql))
         .layer(axum::Extension(datasets::ImportLimit(import_limit)))
-        .with_state(state.clone());
-    // The pages and the not-found page: rendered by code the app crate builds (app::ssr::pages).
-    app::ssr::pages::with_pages(router, &options, state.clone())
+        .with_state(state.clone())
+        .leptos_routes_with_context(&options, routes, context.clone(), {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
         // The browser bundle: precompressed, cached for good under hashed names.
         .nest_service(
             &format!("/{PKG_DIR}"),
@@ -71,6 +81,8 @@ pub fn router(state: AppState, options: LeptosOptions, sql: Arc<SqlStore>, impor
                 ))
                 .layer(axum::middleware::from_fn(assets::pkg_cache)),
         )
+        // The not-found page renders the app too (navigation, who is signed in).
+        .fallback(leptos_axum::file_and_error_handler_with_context(context, shell))
         .layer(axum::middleware::from_fn(assets::page_cache))
         .layer(axum::middleware::from_fn(error_status::server_fn_error_status))
         .layer(axum::middleware::from_fn_with_state(state, guard::page_guard))
