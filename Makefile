@@ -9,7 +9,7 @@ export LEPTOS_OUTPUT_NAME := parley
 # release/parley with the test build's settings, and the tests must run this one.
 BIN := $(CARGO_TARGET_DIR)/dist/parley
 
-.PHONY: run test build model test-deps test-rust test-python test-browser test-durability fuzz bench-export bench-load bench-model bench-pages bench-reward
+.PHONY: run test build model test-deps test-rust test-python test-browser test-durability fuzz bench-export bench-load bench-model bench-pages bench-reward bench-setup
 
 ## Build the release server and browser bundle, fetch the model, serve on 127.0.0.1:3000.
 run: build model
@@ -52,6 +52,10 @@ test-browser:
 ## The model's speed beside llama.cpp's (built once from llama-cpp-python 0.3.36's source).
 bench-model: build model
 	scripts/bench-model.sh $(BIN) 2
+
+## Set-up time: clone to serving from an empty home (own caches), with where the build went.
+bench-setup:
+	scripts/bench-setup.sh
 
 ## Time to interactive of the Rank and Write pages in Chromium, beside the bundle served
 ## uncompressed and uncached; RUNS loads each.
