@@ -76,8 +76,11 @@ fn bind(out_dir: &Path, name: &str) -> Result<(), String> {
         .omit_default_module_path(false)
         .split_linked_modules(false);
     bindgen.generate(out_dir).map_err(|err| format!("bindgen: {err:#}"))?;
-    let remove = |path: &Path| std::fs::remove_file(path).map_err(|err| format!("cannot remove {}: {err}", path.display()));
+    let remove = |path: &Path| {
+        std::fs::remove_file(path).map_err(|err| format!("cannot remove {}: {err}", path.display()))
+    };
     remove(&main)?;
     let (from, to) = (out_dir.join(format!("{name}_bg.wasm")), out_dir.join(format!("{name}.wasm")));
-    std::fs::rename(&from, &to).map_err(|err| format!("cannot rename {} to {}: {err}", from.display(), to.display()))
+    std::fs::rename(&from, &to)
+        .map_err(|err| format!("cannot rename {} to {}: {err}", from.display(), to.display()))
 }
