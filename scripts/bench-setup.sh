@@ -17,6 +17,7 @@ git clone -q "$PWD" "$fresh/parley"
 cd "$fresh/parley"
 # Only to read where the time goes: the server's build writes its --timings report.
 sed -i 's#--no-default-features$#--no-default-features --timings#' scripts/build.sh
+grep -q -- '--timings' scripts/build.sh || { echo "bench-setup: cannot add --timings to scripts/build.sh" >&2; exit 1; }
 env -u CARGO_TARGET_DIR -u LEPTOS_OUTPUT_NAME HOME="$fresh" RUSTUP_HOME="$rustup_home" \
     CARGO_HOME="$fresh/.cargo" PATH="$cargo_bin:$PATH" make run > "$log" 2>&1 &
 make_pid=$!

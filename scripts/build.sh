@@ -36,11 +36,12 @@ build_site() {
         CARGO_TARGET_DIR=$front cargo build --lib --package app --target wasm32-unknown-unknown \
         --profile wasm-release --no-default-features --features hydrate
     local wasm=$front/wasm32-unknown-unknown/wasm-release/app.wasm
-    # wasm-opt takes over a minute: skipped when the wasm, the style sheet and the scripts
-    # are those the current bundle was made from.
+    # wasm-opt takes over a minute: skipped when the wasm, the style sheet, the scripts and
+    # the tools (parley-wasm-bundle itself; the binaryen version in tools.sh) are those the
+    # current bundle was made from.
     local source
-    source=$(cat "$wasm" style/main.css scripts/build.sh scripts/compress.mjs tools/wasm-bundle/src/*.rs \
-        | sha256sum | cut -c1-64)
+    source=$(cat "$wasm" style/main.css scripts/build.sh scripts/compress.mjs scripts/tools.sh \
+        "$(command -v parley-wasm-bundle)" | sha256sum | cut -c1-64)
     if [ "$(cat "$site/pkg/.source" 2>/dev/null)" = "$source" ] && [ -f "$site/pkg/assets.json" ]; then
         log "browser bundle unchanged"
         return
@@ -71,7 +72,9 @@ build_site() {
     bundle=$( (cd "$out" && ls | LC_ALL=C sort | xargs cat) | sha256sum | cut -c1-16)
     style=parley.$(sha256sum < style/main.css | cut -c1-16).css
     cp style/main.css "$tmp/$style"
-    node scripts/compress.mjs "$tmp/$style" "$out"/*.js "$out"/*.wasm 2>/dev/null
+    # Its line per file shown only if it fails.
+    node scripts/compress.mjs "$tmp/$style" "$out"/*.js "$out"/*.wasm 2> "$tmp/compress.log" \
+        || { cat "$tmp/compress.log" >&2; exit 1; }
     printf '{"bundle": "%s", "style": "%s"}\n' "$bundle" "$style" > "$tmp/assets.json"
     # The new files first, assets.json last (a server reads it at start); the previous
     # build's files go, but for the one generation before, which pages already open still

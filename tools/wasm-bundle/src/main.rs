@@ -19,10 +19,7 @@ fn main() -> ExitCode {
         eprintln!("usage: parley-wasm-bundle INPUT.wasm OUT_DIR NAME");
         return ExitCode::from(2);
     };
-    match split(Path::new(input), Path::new(out_dir), name).and_then(|count| {
-        bind(Path::new(out_dir), name)?;
-        Ok(count)
-    }) {
+    match run(Path::new(input), Path::new(out_dir), name) {
         Ok(count) => {
             eprintln!("wasm-bundle: {count} split modules");
             ExitCode::SUCCESS
@@ -32,6 +29,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Splits, then binds the main module: the number of split modules.
+fn run(input: &Path, out_dir: &Path, name: &str) -> Result<usize, String> {
+    let count = split(input, out_dir, name)?;
+    bind(out_dir, name)?;
+    Ok(count)
 }
 
 /// The split's main module, which `bind` reads and removes.
