@@ -54,7 +54,10 @@ fn split(input: &Path, out_dir: &Path, name: &str) -> Result<usize, String> {
     options.main_module = &main_module;
     options.link_name = "./__wasm_split.______________________.js";
     let split = wasm_split_cli_support::transform(options).map_err(|err| format!("split: {err:#}"))?;
-    let manifest = serde_json::to_string_pretty(&split.prefetch_map).map_err(|err| err.to_string())?;
+    // In key order: the splitter's map is a HashMap, whose order changes from run to run,
+    // and the bundle's folder is named by a hash of its files.
+    let sorted: std::collections::BTreeMap<_, _> = split.prefetch_map.iter().collect();
+    let manifest = serde_json::to_string_pretty(&sorted).map_err(|err| err.to_string())?;
     let path = out_dir.join("__wasm_split_manifest.json");
     std::fs::write(&path, manifest).map_err(|err| format!("cannot write {}: {err}", path.display()))?;
     Ok(split.split_modules.len())
