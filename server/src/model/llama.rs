@@ -123,8 +123,13 @@ impl Matrix {
 
     /// `out[t * rows + r]` = row `r` times input `t`, for the rows of part `index` of
     /// `parts` (a chunk of a `Pool::run`).
+    /// The rows that part `index` of `parts` of a product covers.
+    fn part(&self, index: usize, parts: usize) -> (usize, usize) {
+        part(self.rows, index, parts, 16)
+    }
+
     fn times_part(&self, input: &Input, out: Disjoint, index: usize, parts: usize) {
-        let (start, end) = part(self.rows, index, parts, 16);
+        let (start, end) = self.part(index, parts);
         let n = input.rows;
         match &self.data {
             Data::Blocks(format, bytes) => quant::rows_times(
@@ -604,13 +609,26 @@ impl Model {
             {
                 let input = Input::new(&h, dim);
                 let (go, uo) = (Disjoint::new(&mut gate), Disjoint::new(&mut up));
+                let hidden = c.hidden;
                 self.pool.run(chunks, &|chunk| {
                     layer.gate.times_part(&input, go, chunk, chunks);
                     layer.up.times_part(&input, uo, chunk, chunks);
+                    // SiLU(gate) x up on the rows this chunk just made (the products cut
+                    // the rows the same way), while they are in cache and on both threads.
+                    let (start, end) = layer.gate.part(chunk, chunks);
+                    for t in 0..n {
+                        // Safety: rows start..end of each input are this chunk's alone.
+                        let (g, u) = unsafe {
+                            (
+                                go.slice(t * hidden + start, t * hidden + end),
+                                uo.slice(t * hidden + start, t * hidden + end),
+                            )
+                        };
+                        for (g, u) in g.iter_mut().zip(u.iter()) {
+                            *g = *g / (1.0 + (-*g).exp()) * u;
+                        }
+                    }
                 });
-            }
-            for (g, u) in gate.iter_mut().zip(&up) {
-                *g = *g / (1.0 + (-*g).exp()) * u;
             }
             {
                 let input = Input::new(&gate, c.hidden);
