@@ -2,7 +2,7 @@
 # Set-up time as a new machine sees it: clones this checkout's HEAD into an empty home (its
 # own cargo registry, target folder, npm and tool caches; the Rust toolchain is the
 # machine's) and times `make run` until Parley listens. Prints where the server's build
-# went (`cargo build --timings`, the largest groups of crates). About 17 minutes on 2 cores.
+# went (`cargo build --timings`, the largest groups of crates). About 17 to 25 minutes on 2 cores.
 #
 #   scripts/bench-setup.sh        (make bench-setup)
 set -euo pipefail
@@ -38,7 +38,7 @@ units = json.loads(re.search(r"const UNIT_DATA = (\[.*?\]);", open(sys.argv[1]).
 groups = {}
 for unit in units:
     name = unit["name"]
-    for prefix, group in [("arrow", "arrow+parquet"), ("parquet", "arrow+parquet"), ("candle", "candle"),
+    for prefix, group in [("parquet", "parquet"), ("candle", "candle"),
                           ("gemm", "candle"), ("sqlx", "sqlx+sqlite"), ("libsqlite", "sqlx+sqlite"),
                           ("tokenizers", "tokenizers"), ("onig", "tokenizers")]:
         if name.startswith(prefix):
