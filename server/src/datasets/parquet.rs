@@ -371,29 +371,26 @@ enum Step {
 /// The columns being gathered, and the path to the value being read.
 struct Shredder<'c> {
     columns: &'c mut [Column],
-    path: Vec<Step>,
+    path: &'c mut Vec<Step>,
 }
 
 impl Shredder<'_> {
     /// "`path`: `what`", as errors name a value (`groups[0][1]: expected an integer`).
     fn error<E: serde::de::Error>(&self, what: impl std::fmt::Display) -> E {
         let mut path = String::new();
-        for step in &self.path {
-            match step {
-                Step::Field(name) => {
-                    if !path.is_empty() {
-                        path.push('.');
-                    }
-                    path.push_str(name);
+        for step in self.path.iter() {
+            let name = match step {
+                Step::Index(i) => {
+                    path.push_str(&format!("[{i}]"));
+                    continue;
                 }
-                Step::Unknown(name) => {
-                    if !path.is_empty() {
-                        path.push('.');
-                    }
-                    path.push_str(name);
-                }
-                Step::Index(i) => path.push_str(&format!("[{i}]")),
+                Step::Field(name) => name,
+                Step::Unknown(name) => name.as_str(),
+            };
+            if !path.is_empty() {
+                path.push('.');
             }
+            path.push_str(name);
         }
         E::custom(format!("{path}: {what}"))
     }
@@ -673,11 +670,10 @@ impl ParquetEncoder {
         self.marks.clear();
         self.marks.extend(self.columns.iter().map(Column::mark));
         self.path.clear();
-        let mut shredder = Shredder { columns: &mut self.columns, path: std::mem::take(&mut self.path) };
+        let mut shredder = Shredder { columns: &mut self.columns, path: &mut self.path };
         let mut reader = serde_json::Deserializer::from_slice(line);
         let read = serde::Deserializer::deserialize_map(&mut reader, Row(self.fields, &mut shredder))
             .and_then(|()| reader.end());
-        self.path = shredder.path;
         if let Err(err) = read {
             for (column, mark) in self.columns.iter_mut().zip(&self.marks) {
                 column.truncate(*mark);

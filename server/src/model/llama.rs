@@ -121,13 +121,13 @@ impl Matrix {
         }
     }
 
-    /// `out[t * rows + r]` = row `r` times input `t`, for the rows of part `index` of
-    /// `parts` (a chunk of a `Pool::run`).
     /// The rows that part `index` of `parts` of a product covers.
     fn part(&self, index: usize, parts: usize) -> (usize, usize) {
         part(self.rows, index, parts, 16)
     }
 
+    /// `out[t * rows + r]` = row `r` times input `t`, for the rows of part `index` of
+    /// `parts` (a chunk of a `Pool::run`).
     fn times_part(&self, input: &Input, out: Disjoint, index: usize, parts: usize) {
         let (start, end) = self.part(index, parts);
         let n = input.rows;
