@@ -177,7 +177,7 @@ fn measure(engine: &Engine, args: &BenchArgs) -> anyhow::Result<()> {
 }
 
 /// One matrix times one vector, in the model's shapes (576 wide, 1,536 in the MLP), for each
-/// block format: candle's `QMatMul` and `model::quant::matvec` on the same bytes, the median
+/// block format: candle's `QMatMul` and `model::quant::Packed::matvec` on the same blocks, the median
 /// of `runs` rounds of 200 products each, and how far apart their results are.
 fn kernels(threads: usize, runs: usize) -> anyhow::Result<()> {
     use crate::model::quant::{self, Format, Q8Activations};
@@ -199,7 +199,7 @@ fn kernels(threads: usize, runs: usize) -> anyhow::Result<()> {
             let device = Device::Cpu;
             let weights = Tensor::randn(0f32, 0.05, (rows, columns), &device)?;
             let qtensor = QTensor::quantize(&weights, dtype)?;
-            let bytes = qtensor.data()?.into_owned();
+            let packed = quant::Packed::new(format, rows, columns, &qtensor.data()?);
             let decoded = qtensor.dequantize(&device)?;
             let candle = QMatMul::from_qtensor(qtensor)?;
             let x = Tensor::randn(0f32, 1.0, (1, columns), &device)?;
@@ -223,7 +223,7 @@ fn kernels(threads: usize, runs: usize) -> anyhow::Result<()> {
             })?;
             // The activations are quantized inside each product, as candle does too.
             let parley_time = time(&mut || {
-                quant::matvec(format, &bytes, &Q8Activations::quantize(&values), &mut ours, &pool);
+                packed.matvec(&Q8Activations::quantize(&values), &mut ours, &pool);
                 Ok(())
             })?;
             // Both against the decoded weights times the f32 activations: the largest error as

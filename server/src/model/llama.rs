@@ -1,6 +1,6 @@
 //! Parley's own forward pass of a llama-architecture GGUF model, for sampling on a few CPU
 //! cores. The file is read with candle's GGUF reader; the products run on the quantized
-//! bytes as they are stored (`quant`), on one thread pool (`pool`), without a tensor
+//! blocks, repacked at load in groups of 8 rows (`quant`), on one thread pool (`pool`), without a tensor
 //! allocated per operation. What candle's generic model does differently, and why this is
 //! faster here: its KV cache is concatenated anew at every token, grouped-query attention
 //! copies keys and values for each head, Q4_1 products have no vector kernel, and
@@ -15,7 +15,7 @@
 //!   the weights are read once for all of them (prefill is such a batch of one sequence).
 
 use super::pool::{Disjoint, Pool, part};
-use super::quant::{self, BLOCK, Format, Q8Activations};
+use super::quant::{self, BLOCK, Format, Packed, Q8Activations};
 use candle_core::Device;
 use candle_core::quantized::GgmlDType;
 use candle_core::quantized::gguf_file::Content;
@@ -50,8 +50,8 @@ pub struct Matrix {
 }
 
 enum Data {
-    /// Q4_1 or Q8_0 blocks, multiplied as they are.
-    Blocks(Format, Vec<u8>),
+    /// Q4_1 or Q8_0 blocks, repacked in groups of rows for the products.
+    Packed(Packed),
     /// Any other type, decoded once at load.
     F32(Vec<f32>),
 }
@@ -71,11 +71,11 @@ impl Matrix {
         };
         let data = match format {
             Some(format) if cols.is_multiple_of(BLOCK) => {
-                let bytes = tensor.data().map_err(|err| format!("{name}: {err}"))?.into_owned();
+                let bytes = tensor.data().map_err(|err| format!("{name}: {err}"))?;
                 if bytes.len() != rows * cols / BLOCK * format.block_bytes() {
                     return Err(format!("{name}: {} bytes for {rows} x {cols} {format:?}", bytes.len()));
                 }
-                Data::Blocks(format, bytes)
+                Data::Packed(Packed::new(format, rows, cols, &bytes))
             }
             _ => Data::F32(
                 tensor
@@ -114,10 +114,7 @@ impl Matrix {
     fn decode_row(&self, row: usize, out: &mut [f32]) {
         match &self.data {
             Data::F32(values) => out.copy_from_slice(&values[row * self.cols..(row + 1) * self.cols]),
-            Data::Blocks(format, bytes) => {
-                let row_bytes = self.cols / BLOCK * format.block_bytes();
-                quant::decode(*format, &bytes[row * row_bytes..(row + 1) * row_bytes], out);
-            }
+            Data::Packed(packed) => packed.decode_row(row, out),
         }
     }
 
@@ -132,16 +129,9 @@ impl Matrix {
         let (start, end) = self.part(index, parts);
         let n = input.rows;
         match &self.data {
-            Data::Blocks(format, bytes) => quant::rows_times(
-                quant::Kernel::detect(),
-                *format,
-                bytes,
-                self.cols,
-                (start, end),
-                &input.quantized,
-                out,
-                self.rows,
-            ),
+            Data::Packed(packed) => {
+                packed.times(quant::Kernel::detect(), (start, end), &input.quantized, out, self.rows)
+            }
             Data::F32(values) => {
                 for r in start..end {
                     let row = &values[r * self.cols..(r + 1) * self.cols];

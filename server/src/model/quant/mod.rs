@@ -1,10 +1,22 @@
-//! Quantized dot products for the GGUF block formats the default model uses, laid out and
-//! rounded as ggml does: a weight row in Q4_1 or Q8_0 blocks of 32, times activations
-//! quantized to 8 bits per block of 32 (Q8_1 for Q4_1 rows, Q8_0 for Q8_0 rows).
+//! Quantized products for the GGUF block formats the default model uses: weight rows in
+//! Q4_1 or Q8_0 blocks of 32, times activations quantized to 8 bits per block of 32 as
+//! ggml quantizes them (Q8_1 for Q4_1 rows, Q8_0 for Q8_0 rows).
+//!
+//! The weights are repacked at load (`Packed`): rows in groups of 8, each block's 8 scales
+//! side by side and the rows' bytes interleaved 4 at a time, so that one 256-bit register
+//! holds 8 rows' values and one VNNI instruction gives 8 rows' sums of 4 products. The
+//! scaling, the conversions and Q4_1's minimum term are then vector operations over 8
+//! rows, not scalar set-up per row, and that is what a batch of inputs pays per input
+//! (ggml's repacked loops do the same).
+//!
+//! The sums stay ggml's to the bit (its AVX2 `vec_dot_q4_1_q8_1` and `vec_dot_q8_0_q8_0`,
+//! which llama.cpp runs on this model on x86): ggml sums 4 products per 32-bit lane, scales
+//! and accumulates each of its 8 lanes in f32 across blocks, and adds the lanes at the end
+//! in a fixed tree. A group's 4-product sums for ggml's lane `k` are one register here (a
+//! row per lane), so the same f32 operations happen in the same order, row by row.
 //!
 //! Each product has a portable loop and vector ones (`Kernel`), chosen at run time; the
-//! tests hold them to a plain reference on random blocks and to each other, to the bit. Candle 0.11 has only the portable loop
-//! for Q4_1, which is why the model's matrix-vector products spend most of their time there.
+//! tests hold them to a plain f64 reference on random blocks and to each other, to the bit.
 
 use super::pool::{Disjoint, Pool, part};
 use half::f16;
@@ -16,6 +28,8 @@ pub const BLOCK: usize = 32;
 pub const Q4_1_BYTES: usize = 20;
 /// Bytes of one Q8_0 block: scale `d` (f16), then 32 signed bytes.
 pub const Q8_0_BYTES: usize = 34;
+/// Rows a `Packed` matrix interleaves.
+pub const GROUP: usize = 8;
 
 fn half_at(bytes: &[u8], at: usize) -> f32 {
     f16::from_le_bytes([bytes[at], bytes[at + 1]]).to_f32()
@@ -83,17 +97,18 @@ fn quantize_block_vector(values: &[f32], qs: &mut [i8]) -> (f32, i32) {
 
 /// The loops this machine runs: the portable ones, or AVX2/FMA, where the 8-bit products
 /// are summed by VNNI's `vpdpbusd` when the CPU has it (AVX-VNNI, or AVX-512 VNNI on
-/// 256-bit registers). Every kind gives the same sums to the bit: `vpdpbusd` adds the same
-/// four products per lane that `vpmaddubsw` + `vpmaddwd` do (none of them reaches the i16
-/// saturation of `vpmaddubsw` with these formats), and the rest of the loop is shared.
+/// 256-bit registers, or on 512-bit ones holding two groups of 8 rows). Every kind gives
+/// the same sums to the bit: each 4-product integer sum is exact whichever instructions add
+/// it (none reaches the i16 saturation of `vpmaddubsw` with these formats), and the f32
+/// operations after it are the same ones in the same order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kernel {
     Portable,
     Avx2,
     AvxVnni,
     Avx512Vnni,
-    /// AVX-512 VNNI, with two inputs of a batch in each 512-bit register.
-    Avx512Pairs,
+    /// AVX-512 VNNI, with two groups of 8 rows (16 rows) in each 512-bit register.
+    Avx512Wide,
 }
 
 impl Kernel {
@@ -121,7 +136,10 @@ impl Kernel {
         let mut kinds = vec![Kernel::Portable];
         #[cfg(target_arch = "x86_64")]
         {
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            if is_x86_feature_detected!("avx2")
+                && is_x86_feature_detected!("fma")
+                && is_x86_feature_detected!("f16c")
+            {
                 kinds.push(Kernel::Avx2);
                 if is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl") {
                     kinds.push(Kernel::Avx512Vnni);
@@ -129,8 +147,12 @@ impl Kernel {
                 if is_x86_feature_detected!("avxvnni") {
                     kinds.push(Kernel::AvxVnni);
                 }
-                if avx512() {
-                    kinds.push(Kernel::Avx512Pairs);
+                if is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512bw")
+                    && is_x86_feature_detected!("avx512vl")
+                    && is_x86_feature_detected!("avx512vnni")
+                {
+                    kinds.push(Kernel::Avx512Wide);
                 }
             }
         }
@@ -143,209 +165,321 @@ impl Kernel {
             Kernel::Avx2 => "AVX2/FMA",
             Kernel::AvxVnni => "AVX2/FMA + AVX-VNNI",
             Kernel::Avx512Vnni => "AVX2/FMA + AVX-512 VNNI",
-            Kernel::Avx512Pairs => "AVX-512 VNNI, two inputs a register",
+            Kernel::Avx512Wide => "AVX-512 VNNI, 16 rows a register",
         }
     }
 }
 
-/// Whether the vector loops ask for the rows two tiles ahead before they need them
-/// (`PARLEY_PREFETCH=0` turns it off, to measure it).
-fn prefetch() -> bool {
-    static PREFETCH: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *PREFETCH.get_or_init(|| std::env::var("PARLEY_PREFETCH").map_or(true, |v| v != "0"))
+/// A weight matrix's block format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Q4_1,
+    Q8_0,
 }
 
-/// Whether this CPU has what `avx512_pairs` needs.
-#[cfg(target_arch = "x86_64")]
-fn avx512() -> bool {
-    is_x86_feature_detected!("avx512f")
-        && is_x86_feature_detected!("avx512bw")
-        && is_x86_feature_detected!("avx512vl")
-        && is_x86_feature_detected!("avx512vnni")
+impl Format {
+    /// Bytes of one block as a GGUF file stores it.
+    pub fn block_bytes(self) -> usize {
+        match self {
+            Format::Q4_1 => Q4_1_BYTES,
+            Format::Q8_0 => Q8_0_BYTES,
+        }
+    }
+
+    /// Bytes of one block of a group of `GROUP` rows in a `Packed` matrix: the same bytes
+    /// as the rows' blocks, rearranged.
+    pub fn group_bytes(self) -> usize {
+        GROUP * self.block_bytes()
+    }
 }
 
-/// One Q4_1 row (`blocks` blocks) times the activations: `dots` with one input.
-pub fn dot_q4_1(row: &[u8], x: &Q8Activations) -> f32 {
-    let mut out = [0f32];
-    dots(Format::Q4_1, row, std::slice::from_ref(x), &mut out);
-    out[0]
+/// Where the parts of a packed group's block are: the 8 scales `d` (f16) at 0, for Q4_1 the
+/// 8 minimums `m` (f16) at 16, then the values in 32-byte chunks from `VALUES`, chunk `c`
+/// holding bytes `4c..4c + 4` of each row (row `i` at `4i`): Q4_1's 4 chunks hold nibbles
+/// as the file does (value `j` low in byte `j`, `j + 16` high), Q8_0's 8 chunks the signed
+/// values.
+pub mod layout {
+    pub const MINS: usize = 16;
+    pub const Q4_1_VALUES: usize = 32;
+    pub const Q8_0_VALUES: usize = 16;
 }
 
-/// One Q8_0 row times the activations (their `s` unused): `dots` with one input.
-pub fn dot_q8_0(row: &[u8], x: &Q8Activations) -> f32 {
-    let mut out = [0f32];
-    dots(Format::Q8_0, row, std::slice::from_ref(x), &mut out);
-    out[0]
-}
-
-/// One row times each of `xs` (`out[t]` for `xs[t]`): a result does not depend on the
-/// other inputs, to the bit (so a sequence's logits do not depend on its batch).
-pub fn dots(format: Format, row: &[u8], xs: &[Q8Activations], out: &mut [f32]) {
-    dots_with(Kernel::detect(), format, row, xs, out);
-}
-
-/// `dots` with the loops of `kernel` (which this machine must run: see `Kernel::available`).
-pub fn dots_with(kernel: Kernel, format: Format, row: &[u8], xs: &[Q8Activations], out: &mut [f32]) {
-    assert_eq!(xs.len(), out.len(), "one output per input");
-    let cols = row.len() / format.block_bytes() * BLOCK;
-    let shared = Disjoint::new(out);
-    rows_times(kernel, format, row, cols, (0, 1), xs, shared, 1);
-}
-
-/// `out[t * stride + r]` = row `r` of `weights` (rows of `cols` values in blocks, one after
-/// another, as a GGUF tensor stores them) times `xs[t]`, for the rows `start..end` of
-/// `rows`. The weights are read once for up to four inputs, and one input is multiplied by
-/// four rows at once; each result takes the same operations in the same order whatever its
-/// neighbours are, so it does not depend on the batch or the rows around it, to the bit.
-/// Called by each thread of a `Pool::run` with rows of its own.
-#[allow(clippy::too_many_arguments)]
-pub fn rows_times(
-    kernel: Kernel,
+/// A Q4_1 or Q8_0 matrix (`rows` rows of `cols` values) repacked for the products: rows in
+/// groups of `GROUP` (the last one padded with zero rows), each group's blocks one after
+/// another (see `layout`).
+pub struct Packed {
     format: Format,
-    weights: &[u8],
+    rows: usize,
     cols: usize,
-    (start, end): (usize, usize),
-    xs: &[Q8Activations],
-    out: Disjoint,
-    stride: usize,
-) {
-    let blocks = cols / BLOCK;
-    let row_bytes = blocks * format.block_bytes();
-    assert!(cols.is_multiple_of(BLOCK), "{cols} values are not whole blocks of {BLOCK}");
-    assert!(end * row_bytes <= weights.len(), "rows {start}..{end} are not all in the weights");
-    for x in xs {
-        assert_eq!(x.blocks(), blocks, "row and activations differ in length");
-    }
-    if start >= end || xs.is_empty() {
-        return;
-    }
-    assert!(end <= stride || xs.len() == 1, "outputs of different inputs overlap");
-    assert!((xs.len() - 1) * stride + end <= out.len(), "no room for the outputs");
-    #[cfg(target_arch = "x86_64")]
-    if kernel != Kernel::Portable {
-        assert!(Kernel::available().contains(&kernel), "{kernel:?} does not run here");
-        let pairs = kernel == Kernel::Avx512Pairs;
-        let mut t = 0;
-        while t < xs.len() {
-            let n = match (xs.len() - t).min(4) {
-                // Pairs of inputs take two or four at a time.
-                3 if pairs => 2,
-                n => n,
-            };
-            let mut r = start;
-            while r < end {
-                // Four rows for one input, two for more (the sums stay in registers).
-                let tile = if n == 1 { 4 } else { 2 };
-                let take = if end - r >= tile { tile } else { 1 };
-                macro_rules! run {
-                    ($module:ident, $rows:literal, $inputs:literal) => {{
-                        let mut sums = [[0f32; $inputs]; $rows];
-                        // Safety: the features were detected; rows r..r + $rows and inputs
-                        // t..t + $inputs exist (checked above).
-                        unsafe {
-                            match format {
-                                Format::Q4_1 => $module::tile_q4_1::<$rows, $inputs>(
-                                    weights.as_ptr().add(r * row_bytes),
-                                    row_bytes,
-                                    blocks,
-                                    &xs[t..t + $inputs],
-                                    &mut sums,
-                                ),
-                                Format::Q8_0 => $module::tile_q8_0::<$rows, $inputs>(
-                                    weights.as_ptr().add(r * row_bytes),
-                                    row_bytes,
-                                    blocks,
-                                    &xs[t..t + $inputs],
-                                    &mut sums,
-                                ),
-                            }
+    bytes: Vec<u8>,
+}
+
+impl Packed {
+    /// Repacks `data`: `rows` rows of `cols` values (a multiple of 32) in `format`'s
+    /// blocks, one row after another, as a GGUF tensor stores them.
+    pub fn new(format: Format, rows: usize, cols: usize, data: &[u8]) -> Packed {
+        assert!(cols.is_multiple_of(BLOCK), "{cols} values are not whole blocks of {BLOCK}");
+        let blocks = cols / BLOCK;
+        let block_bytes = format.block_bytes();
+        assert_eq!(data.len(), rows * blocks * block_bytes, "not {rows} rows of {cols} {format:?} values");
+        let group_bytes = format.group_bytes();
+        // Padding rows: zeros, scales of 0.
+        let mut bytes = vec![0u8; rows.div_ceil(GROUP) * blocks * group_bytes];
+        for (r, row) in data.chunks_exact(blocks * block_bytes).enumerate() {
+            let (group, lane) = (r / GROUP, r % GROUP);
+            for (b, block) in row.chunks_exact(block_bytes).enumerate() {
+                let to = &mut bytes[(group * blocks + b) * group_bytes..][..group_bytes];
+                to[2 * lane..2 * lane + 2].copy_from_slice(&block[..2]);
+                match format {
+                    Format::Q4_1 => {
+                        to[layout::MINS + 2 * lane..][..2].copy_from_slice(&block[2..4]);
+                        for (c, four) in block[4..].chunks_exact(4).enumerate() {
+                            to[layout::Q4_1_VALUES + 32 * c + 4 * lane..][..4].copy_from_slice(four);
                         }
-                        for (i, row) in sums.iter().enumerate() {
-                            for (j, value) in row.iter().enumerate() {
-                                // Safety: row r + i of input t + j is this caller's alone.
-                                unsafe { out.set((t + j) * stride + r + i, *value) };
-                            }
+                    }
+                    Format::Q8_0 => {
+                        for (c, four) in block[2..].chunks_exact(4).enumerate() {
+                            to[layout::Q8_0_VALUES + 32 * c + 4 * lane..][..4].copy_from_slice(four);
                         }
-                    }};
-                    (pairs $module:ident) => {
-                        match (take, n) {
-                            (2, 2) => run!($module, 2, 2),
-                            (2, 4) => run!($module, 2, 4),
-                            (1, 2) => run!($module, 1, 2),
-                            (1, 4) => run!($module, 1, 4),
-                            _ => unreachable!("pairs take two or four inputs"),
-                        }
-                    };
-                    ($module:ident) => {
-                        match (take, n) {
-                            (4, _) => run!($module, 4, 1),
-                            (2, 2) => run!($module, 2, 2),
-                            (2, 3) => run!($module, 2, 3),
-                            (2, _) => run!($module, 2, 4),
-                            (_, 1) => run!($module, 1, 1),
-                            (_, 2) => run!($module, 1, 2),
-                            (_, 3) => run!($module, 1, 3),
-                            _ => run!($module, 1, 4),
-                        }
-                    };
+                    }
                 }
-                match kernel {
-                    Kernel::AvxVnni => run!(avx_vnni),
-                    Kernel::Avx512Pairs if n >= 2 => run!(pairs avx512_pairs),
-                    Kernel::Avx512Vnni | Kernel::Avx512Pairs => run!(avx512_vnni),
-                    _ => run!(avx2),
-                }
-                r += take;
             }
-            t += n;
         }
-        return;
+        Packed { format, rows, cols, bytes }
     }
-    let _ = kernel;
-    for (t, x) in xs.iter().enumerate() {
-        for r in start..end {
-            let row = &weights[r * row_bytes..(r + 1) * row_bytes];
-            let value = match format {
-                Format::Q4_1 => portable::dot_q4_1(row, x),
-                Format::Q8_0 => portable::dot_q8_0(row, x),
-            };
-            // Safety: row r of input t is this caller's alone.
-            unsafe { out.set(t * stride + r, value) };
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    fn blocks(&self) -> usize {
+        self.cols / BLOCK
+    }
+
+    /// Group `group`'s bytes: its blocks one after another.
+    fn group(&self, group: usize) -> &[u8] {
+        let len = self.blocks() * self.format.group_bytes();
+        &self.bytes[group * len..(group + 1) * len]
+    }
+
+    /// Row `row` decoded to f32 values (`out` holds `cols`), as the file's blocks decode.
+    pub fn decode_row(&self, row: usize, out: &mut [f32]) {
+        assert!(row < self.rows && out.len() == self.cols, "row {row} of {} x {}", self.rows, self.cols);
+        let lane = row % GROUP;
+        for (block, out) in
+            self.group(row / GROUP).chunks_exact(self.format.group_bytes()).zip(out.chunks_exact_mut(BLOCK))
+        {
+            let d = half_at(block, 2 * lane);
+            for (j, out) in out.iter_mut().enumerate() {
+                *out = match self.format {
+                    Format::Q4_1 => {
+                        let byte = block[layout::Q4_1_VALUES + 32 * (j % 16 / 4) + 4 * lane + j % 4];
+                        let q = if j < 16 { byte & 0x0F } else { byte >> 4 };
+                        f32::from(q) * d + half_at(block, layout::MINS + 2 * lane)
+                    }
+                    Format::Q8_0 => {
+                        let byte = block[layout::Q8_0_VALUES + 32 * (j / 4) + 4 * lane + j % 4];
+                        f32::from(byte as i8) * d
+                    }
+                };
+            }
         }
+    }
+
+    /// `out[t * stride + r]` = row `r` times `xs[t]`, for the rows `start..end` (`start` a
+    /// multiple of `GROUP`; `end` one too, or the last row). Each group's blocks are
+    /// unpacked once for two inputs; each result takes the same operations in the
+    /// same order whatever the other inputs and rows are, so it does not depend on the
+    /// batch or on how the rows are split, to the bit. Called by each thread of a
+    /// `Pool::run` with rows of its own.
+    pub fn times(
+        &self,
+        kernel: Kernel,
+        (start, end): (usize, usize),
+        xs: &[Q8Activations],
+        out: Disjoint,
+        stride: usize,
+    ) {
+        let blocks = self.blocks();
+        for x in xs {
+            assert_eq!(x.blocks(), blocks, "row and activations differ in length");
+        }
+        if start >= end || xs.is_empty() {
+            return;
+        }
+        assert!(start.is_multiple_of(GROUP), "rows from {start}: not the start of a group of {GROUP}");
+        assert!(
+            end <= self.rows && (end.is_multiple_of(GROUP) || end == self.rows),
+            "rows to {end} of {}",
+            self.rows
+        );
+        assert!(end <= stride || xs.len() == 1, "outputs of different inputs overlap");
+        assert!((xs.len() - 1) * stride + end <= out.len(), "no room for the outputs");
+        assert!(Kernel::available().contains(&kernel), "{kernel:?} does not run here");
+        let store = |group: usize, t: usize, sums: &[f32]| {
+            for (lane, value) in sums.iter().enumerate() {
+                let r = group * GROUP + lane;
+                if r < end {
+                    // Safety: row r of input t is this caller's alone.
+                    unsafe { out.set(t * stride + r, *value) };
+                }
+            }
+        };
+        let (first, last) = (start / GROUP, end.div_ceil(GROUP));
+        if kernel == Kernel::Portable {
+            for group in first..last {
+                for (t, x) in xs.iter().enumerate() {
+                    let sums = portable::group(self.format, self.group(group), x);
+                    store(group, t, &sums);
+                }
+            }
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            let mut group = first;
+            while group < last {
+                // Two groups at once in 512-bit registers, where the kernel has them.
+                let wide = kernel == Kernel::Avx512Wide && last - group >= 2;
+                let mut t = 0;
+                while t < xs.len() {
+                    // Two inputs at a time: each holds ggml's 8 lanes for its rows (16 of the
+                    // 32 vector registers with AVX-512's wide loops); four measured slower,
+                    // their sums spilled to memory.
+                    let n = (xs.len() - t).min(2);
+                    macro_rules! run {
+                        ($module:ident, $groups:literal, $n:literal) => {{
+                            let mut sums = [[0f32; $groups * GROUP]; $n];
+                            let at = |g: usize| self.group(group + g).as_ptr();
+                            // Safety: the kernel's features were detected (checked above);
+                            // the groups hold `blocks` blocks, as does every input.
+                            unsafe {
+                                match self.format {
+                                    Format::Q4_1 => $module::q4_1::<$n>(
+                                        [at(0), at($groups - 1)],
+                                        blocks,
+                                        &xs[t..t + $n],
+                                        &mut sums,
+                                    ),
+                                    Format::Q8_0 => $module::q8_0::<$n>(
+                                        [at(0), at($groups - 1)],
+                                        blocks,
+                                        &xs[t..t + $n],
+                                        &mut sums,
+                                    ),
+                                }
+                            }
+                            for (j, sums) in sums.iter().enumerate() {
+                                for g in 0..$groups {
+                                    store(group + g, t + j, &sums[g * GROUP..(g + 1) * GROUP]);
+                                }
+                            }
+                        }};
+                        ($module:ident, $groups:literal) => {
+                            match n {
+                                1 => run!($module, $groups, 1),
+                                _ => run!($module, $groups, 2),
+                            }
+                        };
+                    }
+                    match kernel {
+                        _ if wide => run!(avx512_wide, 2),
+                        Kernel::AvxVnni => run!(avx_vnni, 1),
+                        Kernel::Avx512Vnni | Kernel::Avx512Wide => run!(avx512_vnni, 1),
+                        _ => run!(avx2, 1),
+                    }
+                    t += n;
+                }
+                group += if wide { 2 } else { 1 };
+            }
+        }
+    }
+
+    /// `out[r]` = row `r` times `x`, the rows split over the threads of `pool`.
+    pub fn matvec(&self, x: &Q8Activations, out: &mut [f32], pool: &Pool) {
+        assert_eq!(out.len(), self.rows, "one output per row");
+        let rows = self.rows;
+        let shared = Disjoint::new(out);
+        let kernel = Kernel::detect();
+        let chunks = 4 * pool.threads();
+        pool.run(chunks, &|chunk| {
+            let part = part(rows, chunk, chunks, 2 * GROUP);
+            self.times(kernel, part, std::slice::from_ref(x), shared, rows);
+        });
     }
 }
 
+/// Each of `rows` (rows of the file's blocks, one after another) times `x`, with the
+/// loops of `kernel` (one that this machine runs: see `Kernel::available`).
+pub fn products(kernel: Kernel, format: Format, rows: &[u8], x: &[Q8Activations]) -> Vec<Vec<f32>> {
+    let cols = x.first().map_or(0, |x| x.blocks() * BLOCK);
+    let count = rows.len() / (cols / BLOCK * format.block_bytes()).max(1);
+    let packed = Packed::new(format, count, cols, rows);
+    let mut out = vec![f32::NAN; x.len() * count];
+    packed.times(kernel, (0, count), x, Disjoint::new(&mut out), count);
+    out.chunks(count.max(1)).map(<[f32]>::to_vec).collect()
+}
+
+/// The portable loop: what every vector loop computes, one row and one input at a time.
 pub mod portable {
     use super::*;
 
-    pub fn dot_q4_1(row: &[u8], x: &Q8Activations) -> f32 {
-        let mut sum = 0f32;
-        for (b, block) in row.chunks_exact(Q4_1_BYTES).enumerate() {
-            let (d, m, qs) = (half_at(block, 0), half_at(block, 2), &block[4..]);
-            let y = &x.qs[b * BLOCK..(b + 1) * BLOCK];
-            let mut sumi = 0i32;
-            for j in 0..BLOCK / 2 {
-                sumi +=
-                    i32::from(qs[j] & 0x0F) * i32::from(y[j]) + i32::from(qs[j] >> 4) * i32::from(y[j + 16]);
-            }
-            sum += sumi as f32 * d * x.d[b] + m * x.s[b];
-        }
-        sum
+    /// ggml's `hsum_float_8`: its 8 lanes added in its order.
+    pub fn ggml_sum(lanes: [f32; 8]) -> f32 {
+        let [a0, a1, a2, a3, a4, a5, a6, a7] = lanes;
+        ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7))
     }
 
-    pub fn dot_q8_0(row: &[u8], x: &Q8Activations) -> f32 {
-        let mut sum = 0f32;
-        for (b, block) in row.chunks_exact(Q8_0_BYTES).enumerate() {
-            let d = half_at(block, 0);
-            let y = &x.qs[b * BLOCK..(b + 1) * BLOCK];
-            let sumi: i32 = block[2..].iter().zip(y).map(|(&q, &y)| i32::from(q as i8) * i32::from(y)).sum();
-            sum += sumi as f32 * d * x.d[b];
+    /// A group's rows times `x`, as ggml's AVX2 loops compute each row: for each block and
+    /// each of its lanes `k`, the exact sum of 4 products (Q4_1: values `4k..4k + 4` for `k`
+    /// < 4, `16 + 4(k - 4)..` after; Q8_0: values `4k..4k + 4`), then `acc[k] = fma(d *
+    /// x.d, sum, acc[k])`, and for Q4_1 `mins += m * x.s`; the result is the lanes added by
+    /// `ggml_sum`, plus `mins`.
+    pub fn group(format: Format, group: &[u8], x: &Q8Activations) -> [f32; GROUP] {
+        let mut out = [0f32; GROUP];
+        for (row, out) in out.iter_mut().enumerate() {
+            let (mut acc, mut mins) = ([0f32; 8], 0f32);
+            for (b, block) in group.chunks_exact(format.group_bytes()).enumerate() {
+                let y = &x.qs[b * BLOCK..(b + 1) * BLOCK];
+                let scale = half_at(block, 2 * row) * x.d[b];
+                for (k, acc) in acc.iter_mut().enumerate() {
+                    let sum: i32 = (0..4)
+                        .map(|i| match format {
+                            Format::Q4_1 => {
+                                let byte = block[layout::Q4_1_VALUES + 32 * (k % 4) + 4 * row + i];
+                                let value = if k < 4 { byte & 0x0F } else { byte >> 4 };
+                                i32::from(value) * i32::from(y[4 * k + i])
+                            }
+                            Format::Q8_0 => {
+                                let byte = block[layout::Q8_0_VALUES + 32 * k + 4 * row + i];
+                                i32::from(byte as i8) * i32::from(y[4 * k + i])
+                            }
+                        })
+                        .sum();
+                    *acc = scale.mul_add(sum as f32, *acc);
+                }
+                if format == Format::Q4_1 {
+                    mins += half_at(block, layout::MINS + 2 * row) * x.s[b];
+                }
+            }
+            *out = match format {
+                Format::Q4_1 => ggml_sum(acc) + mins,
+                Format::Q8_0 => ggml_sum(acc),
+            };
         }
-        sum
+        out
     }
 }
 
-/// Decodes a row of blocks to f32 values (`out` holds 32 per block).
+/// Decodes a row of the file's blocks to f32 values (`out` holds 32 per block).
 pub fn decode(format: Format, row: &[u8], out: &mut [f32]) {
     match format {
         Format::Q4_1 => {
@@ -368,41 +502,10 @@ pub fn decode(format: Format, row: &[u8], out: &mut [f32]) {
     }
 }
 
-/// A weight matrix's block format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Q4_1,
-    Q8_0,
-}
-
-impl Format {
-    pub fn block_bytes(self) -> usize {
-        match self {
-            Format::Q4_1 => Q4_1_BYTES,
-            Format::Q8_0 => Q8_0_BYTES,
-        }
-    }
-}
-
-/// `out[r]` = row `r` of `weights` (rows of `x.blocks()` blocks, one after another, as a
-/// GGUF tensor stores them) times `x`, the rows split over the threads of `pool`.
-pub fn matvec(format: Format, weights: &[u8], x: &Q8Activations, out: &mut [f32], pool: &Pool) {
-    let row_bytes = x.blocks() * format.block_bytes();
-    assert_eq!(weights.len(), out.len() * row_bytes, "the weights are not {} rows of this length", out.len());
-    let rows = out.len();
-    let shared = Disjoint::new(out);
-    let kernel = Kernel::detect();
-    let chunks = 4 * pool.threads();
-    pool.run(chunks, &|chunk| {
-        let part = part(rows, chunk, chunks, 16);
-        rows_times(kernel, format, weights, x.blocks() * BLOCK, part, std::slice::from_ref(x), shared, rows);
-    });
-}
-
 #[cfg(target_arch = "x86_64")]
 mod x86;
 #[cfg(target_arch = "x86_64")]
-use x86::{avx_vnni, avx2, avx512_pairs, avx512_vnni};
+use x86::{avx_vnni, avx2, avx512_vnni, avx512_wide};
 
 #[cfg(test)]
 mod tests;

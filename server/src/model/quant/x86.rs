@@ -1,6 +1,6 @@
-//! The vector loops for x86-64: AVX2/FMA, with the 8-bit products summed by VNNI where
-//! the CPU has it. The same loop is written out once per way of summing, so that each is
-//! compiled with its own target features.
+//! The vector loops for x86-64 over `Packed` groups: AVX2/FMA, with the 8-bit products
+//! summed by VNNI where the CPU has it. The same loop is written out once per way of
+//! summing, so that each is compiled with its own target features.
 
 use super::*;
 use std::arch::x86_64::*;
@@ -38,19 +38,24 @@ pub unsafe fn quantize_block(values: &[f32], qs: &mut [i8]) -> (f32, i32) {
     (d, sum)
 }
 
-/// The f16 at `at`, as f32.
-#[inline(always)]
-unsafe fn half(at: *const u8) -> f32 {
-    f16::from_bits(unsafe { u16::from_le_bytes([*at, *at.add(1)]) }).to_f32()
+/// Bytes the loops ask for ahead of the block they read (`PARLEY_PREFETCH`; 0 turns it
+/// off, to measure it).
+fn ahead() -> usize {
+    static AHEAD: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *AHEAD.get_or_init(|| std::env::var("PARLEY_PREFETCH").ok().and_then(|v| v.parse().ok()).unwrap_or(1024))
 }
 
-/// The sum of the eight lanes, added as ggml's `hsum_float_8` adds them.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-fn sum_f32(v: __m256) -> f32 {
-    let pairs = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    let twos = _mm_add_ps(pairs, _mm_movehl_ps(pairs, pairs));
-    _mm_cvtss_f32(_mm_add_ss(twos, _mm_movehdup_ps(twos)))
+/// Asks for the cache lines of `len` bytes at `at + ahead` (none when `ahead` is 0).
+#[inline(always)]
+fn prefetch(at: *const u8, len: usize, ahead: usize) {
+    if ahead > 0 {
+        let mut offset = 0;
+        while offset < len {
+            // Safety: a prefetch reads nothing; the address need not be valid.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(ahead + offset) as *const i8) };
+            offset += 64;
+        }
+    }
 }
 
 /// Where the activations of a tile's `N` inputs are.
@@ -69,273 +74,296 @@ impl<const N: usize> Inputs<N> {
         }
     }
 
-    /// Input `t`'s block `b`: its 32 values, its scale and its sum term.
-    /// Safety: needs AVX2; the input holds block `b`.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    unsafe fn block(&self, t: usize, b: usize) -> (__m256i, f32, f32) {
-        unsafe {
-            (
-                _mm256_loadu_si256(self.qs[t].add(b * BLOCK) as *const __m256i),
-                *self.ds[t].add(b),
-                *self.ss[t].add(b),
-            )
-        }
+    /// The 4 bytes `4k..4k + 4` of input `t`'s block `b` as one 32-bit value (to broadcast).
+    /// Safety: the input holds block `b`; `k` < 8.
+    #[inline(always)]
+    unsafe fn four(&self, t: usize, b: usize, k: usize) -> i32 {
+        unsafe { std::ptr::read_unaligned(self.qs[t].add(b * BLOCK + 4 * k) as *const i32) }
+    }
+
+    /// Input `t`'s block `b`: its scale and its sum term.
+    /// Safety: the input holds block `b`.
+    #[inline(always)]
+    unsafe fn scales(&self, t: usize, b: usize) -> (f32, f32) {
+        unsafe { (*self.ds[t].add(b), *self.ss[t].add(b)) }
     }
 }
 
-/// The Q4_1 block at `block` (asking for the bytes `ahead` on, when given): its scale, its
-/// minimum, and its 32 values as bytes in ggml's order (low nibbles, then high ones).
-/// Safety: needs AVX2; a whole block at `block`.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn q4_1_block(block: *const u8, ahead: Option<usize>) -> (f32, f32, __m256i) {
-    unsafe {
-        if let Some(ahead) = ahead {
-            _mm_prefetch::<_MM_HINT_T0>(block.wrapping_add(ahead) as *const i8);
-        }
-        let nibbles = _mm_loadu_si128(block.add(4) as *const __m128i);
-        let values = _mm256_set_m128i(_mm_srli_epi16(nibbles, 4), nibbles);
-        (half(block), half(block.add(2)), _mm256_and_si256(values, _mm256_set1_epi8(0x0F)))
-    }
-}
-
-/// The Q8_0 block at `block`, as `q4_1_block`: its scale and its 32 signed values.
-/// Safety: as `q4_1_block`.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn q8_0_block(block: *const u8, ahead: Option<usize>) -> (f32, __m256i) {
-    unsafe {
-        if let Some(ahead) = ahead {
-            _mm_prefetch::<_MM_HINT_T0>(block.wrapping_add(ahead) as *const i8);
-        }
-        (half(block), _mm256_loadu_si256(block.add(2) as *const __m256i))
-    }
-}
-
-/// The vector loops, once for each way of summing 8-bit products (`$features` enabled,
-/// `$mul_sum` giving, per 32-bit lane, the sum of four unsigned x signed byte products).
-macro_rules! vector_loops {
-    ($module:ident, $features:literal, |$x:ident, $y:ident| $mul_sum:expr) => {
+/// The 256-bit loops over one group of 8 rows, once for each way of summing 8-bit
+/// products (`$features` enabled; `$dot` gives, per 32-bit lane, the sum of the four
+/// products of unsigned `$x` and signed `$y` bytes).
+macro_rules! group_loops {
+    ($module:ident, $features:literal, |$x:ident, $y:ident| $dot:expr) => {
         pub mod $module {
             use super::*;
 
             #[target_feature(enable = $features)]
             #[inline]
-            fn mul_sum($x: __m256i, $y: __m256i) -> __m256i {
-                $mul_sum
+            fn dot($x: __m256i, $y: __m256i) -> __m256i {
+                $dot
             }
 
-            /// `R` Q4_1 rows (`row_bytes` apart from `row`) times `N` activation rows:
-            /// each block's weights are decoded once for all `N` inputs, each input's block
-            /// loaded once for all `R` rows, and the `R x N` sums stay in registers.
-            /// Safety: needs `$features`; `R` rows of `blocks` blocks from `row`; every
-            /// `xs[t]` holds `blocks` blocks; `xs` has `N` entries.
+            /// ggml's `hsum_float_8` of each row: `acc[k]` holds ggml's lane `k`, a row a lane.
             #[target_feature(enable = $features)]
-            pub unsafe fn tile_q4_1<const R: usize, const N: usize>(
-                row: *const u8,
-                row_bytes: usize,
+            #[inline]
+            fn ggml_sum(acc: &[__m256; 8]) -> __m256 {
+                let even = _mm256_add_ps(_mm256_add_ps(acc[0], acc[4]), _mm256_add_ps(acc[2], acc[6]));
+                let odd = _mm256_add_ps(_mm256_add_ps(acc[1], acc[5]), _mm256_add_ps(acc[3], acc[7]));
+                _mm256_add_ps(even, odd)
+            }
+
+            /// The group at `groups[0]` (8 Q4_1 rows of `blocks` blocks) times `N` inputs:
+            /// each block's values are unpacked once for all `N`, and `out[t][i]` is row
+            /// `i` times input `t`, as `portable::group` computes it.
+            /// Safety: needs `$features`; a group of `blocks` blocks at `groups[0]`; `xs`
+            /// has `N` entries of `blocks` blocks each.
+            #[target_feature(enable = $features)]
+            pub unsafe fn q4_1<const N: usize>(
+                groups: [*const u8; 2],
                 blocks: usize,
                 xs: &[Q8Activations],
-                out: &mut [[f32; N]; R],
+                out: &mut [[f32; GROUP]; N],
             ) {
-                let ahead = prefetch().then_some(2 * R * row_bytes);
+                let ahead = ahead();
                 let inputs = Inputs::<N>::new(xs);
-                let mut acc = [[_mm256_setzero_ps(); N]; R];
-                let mut mins = [[0f32; N]; R];
+                let mut acc = [[_mm256_setzero_ps(); 8]; N];
+                let mut mins = [_mm256_setzero_ps(); N];
+                let nibble = _mm256_set1_epi8(0x0F);
                 for b in 0..blocks {
-                    let mut values = [_mm256_setzero_si256(); R];
-                    let mut d = [0f32; R];
-                    let mut m = [0f32; R];
-                    for i in 0..R {
-                        (d[i], m[i], values[i]) =
-                            unsafe { q4_1_block(row.add(i * row_bytes + b * Q4_1_BYTES), ahead) };
-                    }
+                    let at = unsafe { groups[0].add(b * Format::Q4_1.group_bytes()) };
+                    prefetch(at, Format::Q4_1.group_bytes(), ahead);
+                    let (d, m, raw) = unsafe {
+                        (
+                            _mm256_cvtph_ps(_mm_loadu_si128(at as *const __m128i)),
+                            _mm256_cvtph_ps(_mm_loadu_si128(at.add(layout::MINS) as *const __m128i)),
+                            std::array::from_fn::<_, 4, _>(|c| {
+                                _mm256_loadu_si256(at.add(layout::Q4_1_VALUES + 32 * c) as *const __m256i)
+                            }),
+                        )
+                    };
+                    // ggml's lanes 0 to 3 are the low nibbles, 4 to 7 the high ones.
+                    let values: [__m256i; 8] = std::array::from_fn(|k| match k {
+                        0..4 => _mm256_and_si256(raw[k], nibble),
+                        _ => _mm256_and_si256(_mm256_srli_epi16(raw[k - 4], 4), nibble),
+                    });
                     for t in 0..N {
-                        let (y, dy, sy) = unsafe { inputs.block(t, b) };
-                        for i in 0..R {
-                            let sums = mul_sum(values[i], y);
-                            acc[i][t] = _mm256_fmadd_ps(
-                                _mm256_set1_ps(d[i] * dy),
-                                _mm256_cvtepi32_ps(sums),
-                                acc[i][t],
-                            );
-                            mins[i][t] += m[i] * sy;
+                        let (dy, sy) = unsafe { inputs.scales(t, b) };
+                        let scale = _mm256_mul_ps(d, _mm256_set1_ps(dy));
+                        for k in 0..8 {
+                            // Safety: input t holds block b.
+                            let y = _mm256_set1_epi32(unsafe { inputs.four(t, b, k) });
+                            let sums = _mm256_cvtepi32_ps(dot(values[k], y));
+                            acc[t][k] = _mm256_fmadd_ps(scale, sums, acc[t][k]);
                         }
+                        mins[t] = _mm256_add_ps(_mm256_mul_ps(m, _mm256_set1_ps(sy)), mins[t]);
                     }
                 }
-                for i in 0..R {
-                    for t in 0..N {
-                        out[i][t] = sum_f32(acc[i][t]) + mins[i][t];
-                    }
+                for t in 0..N {
+                    let sums = _mm256_add_ps(ggml_sum(&acc[t]), mins[t]);
+                    unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), sums) };
                 }
             }
 
-            /// `R` Q8_0 rows times `N` activation rows, as `tile_q4_1`.
-            /// Safety: as `tile_q4_1`.
+            /// The group at `groups[0]` (8 Q8_0 rows) times `N` inputs, as `q4_1`.
+            /// Safety: as `q4_1`.
             #[target_feature(enable = $features)]
-            pub unsafe fn tile_q8_0<const R: usize, const N: usize>(
-                row: *const u8,
-                row_bytes: usize,
+            pub unsafe fn q8_0<const N: usize>(
+                groups: [*const u8; 2],
                 blocks: usize,
                 xs: &[Q8Activations],
-                out: &mut [[f32; N]; R],
+                out: &mut [[f32; GROUP]; N],
             ) {
-                let ahead = prefetch().then_some(2 * R * row_bytes);
+                let ahead = ahead();
                 let inputs = Inputs::<N>::new(xs);
-                let mut acc = [[_mm256_setzero_ps(); N]; R];
+                let mut acc = [[_mm256_setzero_ps(); 8]; N];
                 for b in 0..blocks {
-                    let mut w = [_mm256_setzero_si256(); R];
-                    let mut d = [0f32; R];
-                    for i in 0..R {
-                        (d[i], w[i]) = unsafe { q8_0_block(row.add(i * row_bytes + b * Q8_0_BYTES), ahead) };
-                    }
+                    let at = unsafe { groups[0].add(b * Format::Q8_0.group_bytes()) };
+                    prefetch(at, Format::Q8_0.group_bytes(), ahead);
+                    let (d, values) = unsafe {
+                        (
+                            _mm256_cvtph_ps(_mm_loadu_si128(at as *const __m128i)),
+                            std::array::from_fn::<_, 8, _>(|k| {
+                                _mm256_loadu_si256(at.add(layout::Q8_0_VALUES + 32 * k) as *const __m256i)
+                            }),
+                        )
+                    };
+                    let magnitudes = values.map(|v| _mm256_sign_epi8(v, v));
                     for t in 0..N {
-                        let (y, dy, _) = unsafe { inputs.block(t, b) };
-                        for i in 0..R {
+                        let (dy, _) = unsafe { inputs.scales(t, b) };
+                        let scale = _mm256_mul_ps(d, _mm256_set1_ps(dy));
+                        for k in 0..8 {
                             // |w| times y with w's sign: unsigned x signed, as the products need.
-                            let sums = mul_sum(_mm256_sign_epi8(w[i], w[i]), _mm256_sign_epi8(y, w[i]));
-                            acc[i][t] = _mm256_fmadd_ps(
-                                _mm256_set1_ps(d[i] * dy),
-                                _mm256_cvtepi32_ps(sums),
-                                acc[i][t],
-                            );
+                            // Safety: input t holds block b.
+                            let y = _mm256_set1_epi32(unsafe { inputs.four(t, b, k) });
+                            let sums = _mm256_cvtepi32_ps(dot(magnitudes[k], _mm256_sign_epi8(y, values[k])));
+                            acc[t][k] = _mm256_fmadd_ps(scale, sums, acc[t][k]);
                         }
                     }
                 }
-                for i in 0..R {
-                    for t in 0..N {
-                        out[i][t] = sum_f32(acc[i][t]);
-                    }
+                for t in 0..N {
+                    unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), ggml_sum(&acc[t])) };
                 }
             }
         }
     };
 }
 
-vector_loops!(avx2, "avx2,fma", |x, y| _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1)));
-vector_loops!(avx_vnni, "avx2,fma,avxvnni", |x, y| _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), x, y));
-vector_loops!(avx512_vnni, "avx2,fma,avx512f,avx512vl,avx512vnni", |x, y| _mm256_dpbusd_epi32(
+group_loops!(avx2, "avx2,fma,f16c", |x, y| _mm256_madd_epi16(
+    _mm256_maddubs_epi16(x, y),
+    _mm256_set1_epi16(1)
+));
+group_loops!(avx_vnni, "avx2,fma,f16c,avxvnni", |x, y| _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), x, y));
+group_loops!(avx512_vnni, "avx2,fma,f16c,avx512f,avx512vl,avx512vnni", |x, y| _mm256_dpbusd_epi32(
     _mm256_setzero_si256(),
     x,
     y
 ));
 
-/// Two inputs in one 512-bit register, for batches on CPUs with AVX-512 VNNI: each half
-/// does, lane for lane, what the 256-bit loops do for its input (the same products, the
-/// same f32 roundings in the same order), so every sum equals theirs to the bit, with half
-/// the instructions per input. `N` is 2 or 4 inputs; one input goes to the 256-bit loops.
-pub mod avx512_pairs {
+/// Two groups (16 rows) in each 512-bit register, for CPUs with AVX-512 VNNI: each half
+/// does, lane for lane, what the 256-bit loops do for its group, so every sum equals theirs
+/// to the bit, with half the instructions per input.
+pub mod avx512_wide {
     use super::*;
 
-    /// The 256-bit loops' horizontal sum of each half.
-    #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
-    fn halves(v: __m512) -> [f32; 2] {
-        let high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
-        [sum_f32(_mm512_castps512_ps256(v)), sum_f32(high)]
-    }
-
     /// Two 256-bit values side by side.
-    #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
     fn join(low: __m256i, high: __m256i) -> __m512i {
         _mm512_inserti64x4::<1>(_mm512_castsi256_si512(low), high)
     }
 
-    /// `[a; 8]` then `[b; 8]`.
-    #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
-    fn pair(a: f32, b: f32) -> __m512 {
-        _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(a), _mm512_set1_ps(b))
-    }
-
-    /// As the 256-bit `tile_q4_1`, for `N` = 2 or 4 inputs.
-    /// Safety: needs AVX-512 F, BW, VL and VNNI; otherwise as the 256-bit `tile_q4_1`.
-    #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
-    pub unsafe fn tile_q4_1<const R: usize, const N: usize>(
-        row: *const u8,
-        row_bytes: usize,
-        blocks: usize,
-        xs: &[Q8Activations],
-        out: &mut [[f32; N]; R],
-    ) {
-        let ahead = prefetch().then_some(2 * R * row_bytes);
-        let inputs = Inputs::<N>::new(xs);
-        let mut acc = [[_mm512_setzero_ps(); 2]; R];
-        let mut mins = [[0f32; N]; R];
-        for b in 0..blocks {
-            let mut values = [_mm512_setzero_si512(); R];
-            let mut d = [0f32; R];
-            let mut m = [0f32; R];
-            for i in 0..R {
-                let v;
-                (d[i], m[i], v) = unsafe { q4_1_block(row.add(i * row_bytes + b * Q4_1_BYTES), ahead) };
-                values[i] = join(v, v);
-            }
-            for p in 0..N / 2 {
-                let (t, u) = (2 * p, 2 * p + 1);
-                let ((yt, dt, st), (yu, du, su)) = unsafe { (inputs.block(t, b), inputs.block(u, b)) };
-                let (y, dy, sy) = (join(yt, yu), pair(dt, du), [st, su]);
-                for i in 0..R {
-                    let sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), values[i], y);
-                    let scale = _mm512_mul_ps(_mm512_set1_ps(d[i]), dy);
-                    acc[i][p] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sums), acc[i][p]);
-                    mins[i][t] += m[i] * sy[0];
-                    mins[i][u] += m[i] * sy[1];
-                }
-            }
-        }
-        for i in 0..R {
-            for p in 0..N / 2 {
-                let [a, b] = halves(acc[i][p]);
-                out[i][2 * p] = a + mins[i][2 * p];
-                out[i][2 * p + 1] = b + mins[i][2 * p + 1];
-            }
+    /// The 16 f16 values of two groups (8 at `low`, 8 at `high`) as f32.
+    /// Safety: needs the features; 16 bytes at each.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    unsafe fn halves(low: *const u8, high: *const u8) -> __m512 {
+        unsafe {
+            _mm512_cvtph_ps(_mm256_set_m128i(
+                _mm_loadu_si128(high as *const __m128i),
+                _mm_loadu_si128(low as *const __m128i),
+            ))
         }
     }
 
-    /// As the 256-bit `tile_q8_0`, for `N` = 2 or 4 inputs.
-    /// Safety: as `tile_q4_1`.
-    #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
-    pub unsafe fn tile_q8_0<const R: usize, const N: usize>(
-        row: *const u8,
-        row_bytes: usize,
+    /// 32 bytes at each of two places, side by side.
+    /// Safety: needs the features; 32 bytes at each.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    unsafe fn chunk(low: *const u8, high: *const u8) -> __m512i {
+        unsafe { join(_mm256_loadu_si256(low as *const __m256i), _mm256_loadu_si256(high as *const __m256i)) }
+    }
+
+    /// The 256-bit loops' `ggml_sum`, for both groups.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    fn ggml_sum(acc: &[__m512; 8]) -> __m512 {
+        let even = _mm512_add_ps(_mm512_add_ps(acc[0], acc[4]), _mm512_add_ps(acc[2], acc[6]));
+        let odd = _mm512_add_ps(_mm512_add_ps(acc[1], acc[5]), _mm512_add_ps(acc[3], acc[7]));
+        _mm512_add_ps(even, odd)
+    }
+
+    /// The groups at `groups[0]` and `groups[1]` (8 Q4_1 rows each) times `N` inputs:
+    /// `out[t][i]` is row `i` of the first group times input `t`, `out[t][8 + i]` row `i`
+    /// of the second.
+    /// Safety: needs AVX-512 F, BW, VL and VNNI and F16C; otherwise as the 256-bit `q4_1`,
+    /// for both groups.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    pub unsafe fn q4_1<const N: usize>(
+        groups: [*const u8; 2],
         blocks: usize,
         xs: &[Q8Activations],
-        out: &mut [[f32; N]; R],
+        out: &mut [[f32; 2 * GROUP]; N],
     ) {
-        let ahead = prefetch().then_some(2 * R * row_bytes);
+        let ahead = ahead();
         let inputs = Inputs::<N>::new(xs);
-        let mut acc = [[_mm512_setzero_ps(); 2]; R];
+        let mut acc = [[_mm512_setzero_ps(); 8]; N];
+        let mut mins = [_mm512_setzero_ps(); N];
+        let nibble = _mm512_set1_epi8(0x0F);
         for b in 0..blocks {
-            let mut magnitudes = [_mm512_setzero_si512(); R];
-            let mut negative = [0u64; R];
-            let mut d = [0f32; R];
-            for i in 0..R {
-                let w;
-                (d[i], w) = unsafe { q8_0_block(row.add(i * row_bytes + b * Q8_0_BYTES), ahead) };
-                let w = join(w, w);
-                // |w| (-128 stays 0x80, read as 128), and y negated where w < 0: the
-                // products of `vpsignb` in the 256-bit loops (where w = 0, |w| = 0).
-                magnitudes[i] = _mm512_abs_epi8(w);
-                negative[i] = _mm512_movepi8_mask(w);
+            let offset = b * Format::Q4_1.group_bytes();
+            let (a, z) = unsafe { (groups[0].add(offset), groups[1].add(offset)) };
+            prefetch(a, Format::Q4_1.group_bytes(), ahead);
+            prefetch(z, Format::Q4_1.group_bytes(), ahead);
+            let (d, m, raw) = unsafe {
+                (
+                    halves(a, z),
+                    halves(a.add(layout::MINS), z.add(layout::MINS)),
+                    std::array::from_fn::<_, 4, _>(|c| {
+                        let at = layout::Q4_1_VALUES + 32 * c;
+                        chunk(a.add(at), z.add(at))
+                    }),
+                )
+            };
+            let values: [__m512i; 8] = std::array::from_fn(|k| match k {
+                0..4 => _mm512_and_si512(raw[k], nibble),
+                _ => _mm512_and_si512(_mm512_srli_epi16(raw[k - 4], 4), nibble),
+            });
+            for t in 0..N {
+                let (dy, sy) = unsafe { inputs.scales(t, b) };
+                let scale = _mm512_mul_ps(d, _mm512_set1_ps(dy));
+                for k in 0..8 {
+                    // Safety: input t holds block b.
+                    let y = _mm512_set1_epi32(unsafe { inputs.four(t, b, k) });
+                    let sums = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), values[k], y));
+                    acc[t][k] = _mm512_fmadd_ps(scale, sums, acc[t][k]);
+                }
+                mins[t] = _mm512_add_ps(_mm512_mul_ps(m, _mm512_set1_ps(sy)), mins[t]);
             }
-            for p in 0..N / 2 {
-                let ((yt, dt, _), (yu, du, _)) =
-                    unsafe { (inputs.block(2 * p, b), inputs.block(2 * p + 1, b)) };
-                let (y, dy) = (join(yt, yu), pair(dt, du));
-                for i in 0..R {
-                    let signed = _mm512_mask_sub_epi8(y, negative[i], _mm512_setzero_si512(), y);
-                    let sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), magnitudes[i], signed);
-                    let scale = _mm512_mul_ps(_mm512_set1_ps(d[i]), dy);
-                    acc[i][p] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sums), acc[i][p]);
+        }
+        for t in 0..N {
+            let sums = _mm512_add_ps(ggml_sum(&acc[t]), mins[t]);
+            unsafe { _mm512_storeu_ps(out[t].as_mut_ptr(), sums) };
+        }
+    }
+
+    /// Two groups of 8 Q8_0 rows times `N` inputs, as `q4_1`.
+    /// Safety: as `q4_1`.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    pub unsafe fn q8_0<const N: usize>(
+        groups: [*const u8; 2],
+        blocks: usize,
+        xs: &[Q8Activations],
+        out: &mut [[f32; 2 * GROUP]; N],
+    ) {
+        let ahead = ahead();
+        let inputs = Inputs::<N>::new(xs);
+        let mut acc = [[_mm512_setzero_ps(); 8]; N];
+        for b in 0..blocks {
+            let offset = b * Format::Q8_0.group_bytes();
+            let (a, z) = unsafe { (groups[0].add(offset), groups[1].add(offset)) };
+            prefetch(a, Format::Q8_0.group_bytes(), ahead);
+            prefetch(z, Format::Q8_0.group_bytes(), ahead);
+            let (d, values) = unsafe {
+                (
+                    halves(a, z),
+                    std::array::from_fn::<_, 8, _>(|k| {
+                        let at = layout::Q8_0_VALUES + 32 * k;
+                        chunk(a.add(at), z.add(at))
+                    }),
+                )
+            };
+            // |w| (-128 stays 0x80, read as 128), and where w < 0 the activations negated:
+            // the products of `vpsignb` in the 256-bit loops (where w = 0, |w| = 0).
+            let magnitudes = values.map(|v| _mm512_abs_epi8(v));
+            let negative = values.map(|v| _mm512_movepi8_mask(v));
+            for t in 0..N {
+                let (dy, _) = unsafe { inputs.scales(t, b) };
+                let scale = _mm512_mul_ps(d, _mm512_set1_ps(dy));
+                for k in 0..8 {
+                    // Safety: input t holds block b.
+                    let y = _mm512_set1_epi32(unsafe { inputs.four(t, b, k) });
+                    let signed = _mm512_mask_sub_epi8(y, negative[k], _mm512_setzero_si512(), y);
+                    let sums = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(
+                        _mm512_setzero_si512(),
+                        magnitudes[k],
+                        signed,
+                    ));
+                    acc[t][k] = _mm512_fmadd_ps(scale, sums, acc[t][k]);
                 }
             }
         }
-        for i in 0..R {
-            for p in 0..N / 2 {
-                let [a, b] = halves(acc[i][p]);
-                out[i][2 * p] = a;
-                out[i][2 * p + 1] = b;
-            }
+        for t in 0..N {
+            unsafe { _mm512_storeu_ps(out[t].as_mut_ptr(), ggml_sum(&acc[t])) };
         }
     }
 }
