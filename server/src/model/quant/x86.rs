@@ -346,7 +346,7 @@ pub mod avx512_wide {
             // the products of `vpsignb` in the 256-bit loops (where w = 0, |w| = 0).
             let magnitudes = values.map(|v| _mm512_abs_epi8(v));
             let negative = values.map(|v| _mm512_movepi8_mask(v));
-            for t in 0..N {
+            for (t, acc) in acc.iter_mut().enumerate() {
                 let (dy, _) = unsafe { inputs.scales(t, b) };
                 let scale = _mm512_mul_ps(d, _mm512_set1_ps(dy));
                 for k in 0..8 {
@@ -358,12 +358,12 @@ pub mod avx512_wide {
                         magnitudes[k],
                         signed,
                     ));
-                    acc[t][k] = _mm512_fmadd_ps(scale, sums, acc[t][k]);
+                    acc[k] = _mm512_fmadd_ps(scale, sums, acc[k]);
                 }
             }
         }
-        for t in 0..N {
-            unsafe { _mm512_storeu_ps(out[t].as_mut_ptr(), ggml_sum(&acc[t])) };
+        for (out, acc) in out.iter_mut().zip(&acc) {
+            unsafe { _mm512_storeu_ps(out.as_mut_ptr(), ggml_sum(acc)) };
         }
     }
 }
