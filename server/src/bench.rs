@@ -177,8 +177,8 @@ fn measure(engine: &Engine, args: &BenchArgs) -> anyhow::Result<()> {
 }
 
 /// One matrix times one vector, in the model's shapes (576 wide, 1,536 in the MLP), for each
-/// block format: candle's `QMatMul` and `model::quant::Packed::matvec` on the same blocks, the median
-/// of `runs` rounds of 200 products each, and how far apart their results are.
+/// block format: candle's `QMatMul` and `model::quant::Packed::matvec` on the same blocks,
+/// the median of `runs` rounds of 200 products each, and how far apart their results are.
 fn kernels(threads: usize, runs: usize) -> anyhow::Result<()> {
     use crate::model::quant::{self, Format, Q8Activations};
     use candle_core::quantized::{GgmlDType, QMatMul, QTensor};

@@ -1,10 +1,10 @@
 //! Parley's own forward pass of a llama-architecture GGUF model, for sampling on a few CPU
 //! cores. The file is read with candle's GGUF reader; the products run on the quantized
-//! blocks, repacked at load in groups of 8 rows (`quant`), on one thread pool (`pool`), without a tensor
-//! allocated per operation. What candle's generic model does differently, and why this is
-//! faster here: its KV cache is concatenated anew at every token, grouped-query attention
-//! copies keys and values for each head, Q4_1 products have no vector kernel, and
-//! alternatives are decoded one after another. Here:
+//! blocks, repacked at load in groups of 8 rows (`quant`), on one thread pool (`pool`),
+//! without a tensor allocated per operation. What candle's generic model does differently,
+//! and why this is faster here: its KV cache is concatenated anew at every token,
+//! grouped-query attention copies keys and values for each head, Q4_1 products have no
+//! vector kernel, and alternatives are decoded one after another. Here:
 //!
 //! - each sequence's KV cache is allocated once for the tokens it will hold and written in
 //!   place; K alternatives share the prompt's cache (an `Arc`) and each holds only its own
@@ -118,9 +118,10 @@ impl Matrix {
         }
     }
 
-    /// The rows that part `index` of `parts` of a product covers.
+    /// The rows that part `index` of `parts` of a product covers: whole pairs of the
+    /// packed groups (what `Packed::times` starts at, and what its widest loops take).
     fn part(&self, index: usize, parts: usize) -> (usize, usize) {
-        part(self.rows, index, parts, 16)
+        part(self.rows, index, parts, 2 * quant::GROUP)
     }
 
     /// `out[t * rows + r]` = row `r` times input `t`, for the rows of part `index` of

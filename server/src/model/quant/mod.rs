@@ -204,6 +204,18 @@ pub mod layout {
     pub const Q8_0_VALUES: usize = 16;
 }
 
+/// Value `j` (0 to 31) of row `row` of a group's block, as an integer: Q4_1's nibble
+/// (unscaled, without the minimum) or Q8_0's signed byte.
+fn value(format: Format, block: &[u8], row: usize, j: usize) -> i32 {
+    match format {
+        Format::Q4_1 => {
+            let byte = block[layout::Q4_1_VALUES + 32 * (j % 16 / 4) + 4 * row + j % 4];
+            i32::from(if j < 16 { byte & 0x0F } else { byte >> 4 })
+        }
+        Format::Q8_0 => i32::from(block[layout::Q8_0_VALUES + 32 * (j / 4) + 4 * row + j % 4] as i8),
+    }
+}
+
 /// A Q4_1 or Q8_0 matrix (`rows` rows of `cols` values) repacked for the products: rows in
 /// groups of `GROUP` (the last one padded with zero rows), each group's blocks one after
 /// another (see `layout`).
@@ -248,18 +260,6 @@ impl Packed {
         Packed { format, rows, cols, bytes }
     }
 
-    pub fn format(&self) -> Format {
-        self.format
-    }
-
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    pub fn cols(&self) -> usize {
-        self.cols
-    }
-
     fn blocks(&self) -> usize {
         self.cols / BLOCK
     }
@@ -279,16 +279,10 @@ impl Packed {
         {
             let d = half_at(block, 2 * lane);
             for (j, out) in out.iter_mut().enumerate() {
+                let q = value(self.format, block, lane, j) as f32;
                 *out = match self.format {
-                    Format::Q4_1 => {
-                        let byte = block[layout::Q4_1_VALUES + 32 * (j % 16 / 4) + 4 * lane + j % 4];
-                        let q = if j < 16 { byte & 0x0F } else { byte >> 4 };
-                        f32::from(q) * d + half_at(block, layout::MINS + 2 * lane)
-                    }
-                    Format::Q8_0 => {
-                        let byte = block[layout::Q8_0_VALUES + 32 * (j / 4) + 4 * lane + j % 4];
-                        f32::from(byte as i8) * d
-                    }
+                    Format::Q4_1 => q * d + half_at(block, layout::MINS + 2 * lane),
+                    Format::Q8_0 => q * d,
                 };
             }
         }
@@ -417,17 +411,6 @@ impl Packed {
     }
 }
 
-/// Each of `rows` (rows of the file's blocks, one after another) times `x`, with the
-/// loops of `kernel` (one that this machine runs: see `Kernel::available`).
-pub fn products(kernel: Kernel, format: Format, rows: &[u8], x: &[Q8Activations]) -> Vec<Vec<f32>> {
-    let cols = x.first().map_or(0, |x| x.blocks() * BLOCK);
-    let count = rows.len() / (cols / BLOCK * format.block_bytes()).max(1);
-    let packed = Packed::new(format, count, cols, rows);
-    let mut out = vec![f32::NAN; x.len() * count];
-    packed.times(kernel, (0, count), x, Disjoint::new(&mut out), count);
-    out.chunks(count.max(1)).map(<[f32]>::to_vec).collect()
-}
-
 /// The portable loop: what every vector loop computes, one row and one input at a time.
 pub mod portable {
     use super::*;
@@ -451,19 +434,8 @@ pub mod portable {
                 let y = &x.qs[b * BLOCK..(b + 1) * BLOCK];
                 let scale = half_at(block, 2 * row) * x.d[b];
                 for (k, acc) in acc.iter_mut().enumerate() {
-                    let sum: i32 = (0..4)
-                        .map(|i| match format {
-                            Format::Q4_1 => {
-                                let byte = block[layout::Q4_1_VALUES + 32 * (k % 4) + 4 * row + i];
-                                let value = if k < 4 { byte & 0x0F } else { byte >> 4 };
-                                i32::from(value) * i32::from(y[4 * k + i])
-                            }
-                            Format::Q8_0 => {
-                                let byte = block[layout::Q8_0_VALUES + 32 * k + 4 * row + i];
-                                i32::from(byte as i8) * i32::from(y[4 * k + i])
-                            }
-                        })
-                        .sum();
+                    let sum: i32 =
+                        (4 * k..4 * k + 4).map(|j| value(format, block, row, j) * i32::from(y[j])).sum();
                     *acc = scale.mul_add(sum as f32, *acc);
                 }
                 if format == Format::Q4_1 {
@@ -476,29 +448,6 @@ pub mod portable {
             };
         }
         out
-    }
-}
-
-/// Decodes a row of the file's blocks to f32 values (`out` holds 32 per block).
-pub fn decode(format: Format, row: &[u8], out: &mut [f32]) {
-    match format {
-        Format::Q4_1 => {
-            for (block, out) in row.chunks_exact(Q4_1_BYTES).zip(out.chunks_exact_mut(BLOCK)) {
-                let (d, m, qs) = (half_at(block, 0), half_at(block, 2), &block[4..]);
-                for (j, q) in qs.iter().enumerate() {
-                    out[j] = f32::from(q & 0x0F) * d + m;
-                    out[j + 16] = f32::from(q >> 4) * d + m;
-                }
-            }
-        }
-        Format::Q8_0 => {
-            for (block, out) in row.chunks_exact(Q8_0_BYTES).zip(out.chunks_exact_mut(BLOCK)) {
-                let d = half_at(block, 0);
-                for (o, &q) in out.iter_mut().zip(&block[2..]) {
-                    *o = f32::from(q as i8) * d;
-                }
-            }
-        }
     }
 }
 

@@ -4,6 +4,40 @@
 use super::*;
 use crate::model::pool::{Disjoint, Pool};
 
+/// Decodes a row of the file's blocks to f32 values (`out` holds 32 per block).
+fn decode(format: Format, row: &[u8], out: &mut [f32]) {
+    match format {
+        Format::Q4_1 => {
+            for (block, out) in row.chunks_exact(Q4_1_BYTES).zip(out.chunks_exact_mut(BLOCK)) {
+                let (d, m, qs) = (half_at(block, 0), half_at(block, 2), &block[4..]);
+                for (j, q) in qs.iter().enumerate() {
+                    out[j] = f32::from(q & 0x0F) * d + m;
+                    out[j + 16] = f32::from(q >> 4) * d + m;
+                }
+            }
+        }
+        Format::Q8_0 => {
+            for (block, out) in row.chunks_exact(Q8_0_BYTES).zip(out.chunks_exact_mut(BLOCK)) {
+                let d = half_at(block, 0);
+                for (o, &q) in out.iter_mut().zip(&block[2..]) {
+                    *o = f32::from(q as i8) * d;
+                }
+            }
+        }
+    }
+}
+
+/// Each of `rows` (rows of the file's blocks, one after another) times `x`, with the
+/// loops of `kernel` (one that this machine runs: see `Kernel::available`).
+fn products(kernel: Kernel, format: Format, rows: &[u8], x: &[Q8Activations]) -> Vec<Vec<f32>> {
+    let cols = x.first().map_or(0, |x| x.blocks() * BLOCK);
+    let count = rows.len() / (cols / BLOCK * format.block_bytes()).max(1);
+    let packed = Packed::new(format, count, cols, rows);
+    let mut out = vec![f32::NAN; x.len() * count];
+    packed.times(kernel, (0, count), x, Disjoint::new(&mut out), count);
+    out.chunks(count.max(1)).map(<[f32]>::to_vec).collect()
+}
+
 fn decoded(format: Format, row: &[u8]) -> Vec<f32> {
     let mut out = vec![0f32; row.len() / format.block_bytes() * BLOCK];
     decode(format, row, &mut out);
