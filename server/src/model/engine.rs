@@ -6,6 +6,7 @@
 use super::LoadError;
 use super::chat_template::{CHATML, ChatTemplate};
 use super::llama::{Item, Model, Sequence};
+use super::pool::Pool;
 use super::text_stream::{Step, TextStream};
 use super::tokenizer;
 use app::model::{FinishReason, ModelInfo, SamplingParams};
@@ -14,6 +15,7 @@ use candle_core::quantized::gguf_file::Content;
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokenizers::Tokenizer;
 
@@ -224,7 +226,11 @@ impl Engine {
         let Some(mut running) = self.begin(request, Box::new(sink))? else {
             return Ok(());
         };
-        while self.sample(&mut running)? {
+        loop {
+            self.draw(std::slice::from_mut(&mut running));
+            if !self.sample(&mut running)? {
+                break;
+            }
             self.step(&mut [&mut running])?;
         }
         Ok(())
@@ -254,10 +260,29 @@ impl Engine {
                 ),
                 logits: logits.clone(),
                 next: None,
+                drawn: None,
                 text: TextStream::new(&self.tokenizer, &params.stop),
             })
             .collect();
         Ok(Some(Running { alternatives, max_tokens: params.max_tokens, stops: request.stops.clone(), sink }))
+    }
+
+    /// Draws the next token of every alternative of `requests` that goes on, the draws
+    /// shared out among the model's threads; `sample` then takes them. Each is what it would
+    /// be alone: the alternative's own seeded sampler on its own logits.
+    pub fn draw(&self, requests: &mut [Running<'_, '_>]) {
+        let mut going: Vec<&mut Alternative> = requests
+            .iter_mut()
+            .flat_map(|running| running.alternatives.iter_mut())
+            .filter(|alt| alt.sequence.is_some() && alt.drawn.is_none())
+            .collect();
+        let draws = draw_all(
+            self.model.pool(),
+            going.iter_mut().map(|alt| (&mut alt.sampler, &alt.logits[..])).collect(),
+        );
+        for (alt, drawn) in going.into_iter().zip(draws) {
+            alt.drawn = Some(drawn);
+        }
     }
 
     /// Samples the next token of each of the request's alternatives (one each in turn, so
@@ -350,6 +375,9 @@ struct Alternative<'a> {
     logits: Vec<f32>,
     /// The token sampled and not yet fed to the model.
     next: Option<u32>,
+    /// The next token, drawn beside the other alternatives' (`Engine::draw`) and not yet
+    /// taken by `sample`.
+    drawn: Option<Result<u32, String>>,
     text: TextStream<'a>,
 }
 
@@ -360,9 +388,10 @@ impl Alternative<'_> {
         engine: &Engine,
         max_tokens: usize,
     ) -> Result<(String, Option<FinishReason>), String> {
-        let fail = |err: candle_core::Error| err.to_string();
-        let logits = Tensor::from_slice(&self.logits, self.logits.len(), &Device::Cpu).map_err(fail)?;
-        let token = self.sampler.sample(&logits).map_err(fail)?;
+        let token = match self.drawn.take() {
+            Some(drawn) => drawn?,
+            None => draw(&mut self.sampler, &self.logits)?,
+        };
         if engine.stop_token_ids.contains(&token) {
             return Ok((self.text.finish(), Some(FinishReason::Stop)));
         }
@@ -394,7 +423,6 @@ impl Engine {
     /// Generates exactly `new_tokens` for each of `n` alternatives (no stop token ends them
     /// early) and times it. Sampling is seeded, so runs do the same work.
     pub fn time_generation(&self, prompt: &[u32], n: usize, new_tokens: usize) -> Result<Timing, String> {
-        let fail = |err: candle_core::Error| err.to_string();
         let start = Instant::now();
         let (base, logits) = self.prefill(prompt)?;
         let prefill = start.elapsed();
@@ -408,12 +436,12 @@ impl Engine {
             .collect();
         let mut first_token = None;
         for step in 0..new_tokens {
-            let mut tokens = Vec::with_capacity(n);
-            for (_, sampler, logits) in forks.iter_mut() {
-                let logits = Tensor::from_slice(logits, logits.len(), &Device::Cpu).map_err(fail)?;
-                tokens.push([sampler.sample(&logits).map_err(fail)?]);
-                first_token.get_or_insert_with(|| start.elapsed());
-            }
+            let draws = draw_all(
+                self.model.pool(),
+                forks.iter_mut().map(|(_, sampler, logits)| (sampler, &logits[..])).collect(),
+            );
+            let tokens = draws.into_iter().map(|token| token.map(|t| [t])).collect::<Result<Vec<_>, _>>()?;
+            first_token.get_or_insert_with(|| start.elapsed());
             if step + 1 < new_tokens {
                 let mut items: Vec<Item> = forks
                     .iter_mut()
@@ -428,4 +456,30 @@ impl Engine {
         }
         Ok(Timing { prefill, first_token: first_token.unwrap_or(prefill), total: start.elapsed() })
     }
+}
+
+/// One token from `sampler` on `logits`.
+fn draw(sampler: &mut LogitsProcessor, logits: &[f32]) -> Result<u32, String> {
+    let fail = |err: candle_core::Error| err.to_string();
+    let logits = Tensor::from_slice(logits, logits.len(), &Device::Cpu).map_err(fail)?;
+    sampler.sample(&logits).map_err(fail)
+}
+
+/// A token from each sampler on its logits, the samplers shared out among `pool`'s threads
+/// (while one thread sampled them all, the others waited for the next forward pass).
+fn draw_all(pool: &Pool, draws: Vec<(&mut LogitsProcessor, &[f32])>) -> Vec<Result<u32, String>> {
+    let slots: Vec<Mutex<(&mut LogitsProcessor, &[f32], Option<Result<u32, String>>)>> =
+        draws.into_iter().map(|(sampler, logits)| Mutex::new((sampler, logits, None))).collect();
+    pool.run(slots.len(), &|i| {
+        let mut slot = slots[i].lock().unwrap_or_else(PoisonError::into_inner);
+        let (sampler, logits, drawn) = &mut *slot;
+        *drawn = Some(draw(sampler, logits));
+    });
+    slots
+        .into_iter()
+        .map(|slot| {
+            let (_, _, drawn) = slot.into_inner().unwrap_or_else(PoisonError::into_inner);
+            drawn.unwrap_or_else(|| Err("a token was not drawn".into()))
+        })
+        .collect()
 }

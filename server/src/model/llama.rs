@@ -179,6 +179,44 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + tail
 }
 
+/// The largest of `values`, eight lanes at a time (the largest is the same in any order).
+#[inline]
+fn max(values: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; 8];
+    let chunks = values.chunks_exact(8);
+    let tail = chunks.remainder().iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    for chunk in chunks {
+        for i in 0..8 {
+            lanes[i] = lanes[i].max(chunk[i]);
+        }
+    }
+    lanes.iter().fold(tail, |m, &v| m.max(v))
+}
+
+/// `out` = the sum over positions p, in order, of `weights[p]` x value p's `at..at + D`:
+/// a head's attention output, its `D` sums held in registers across the positions.
+#[inline]
+fn weighted_sum<'v, const D: usize>(
+    weights: &[f32],
+    parts: impl Iterator<Item = &'v [f32]>,
+    kv_dim: usize,
+    at: usize,
+    out: &mut [f32],
+) {
+    let mut sums = [0f32; D];
+    let mut weights = weights.iter();
+    // The cache's parts (a shared prefix, the sequence's own), positions `kv_dim` apart.
+    for values in parts {
+        for (value, weight) in values.chunks_exact(kv_dim).zip(&mut weights) {
+            let value: &[f32; D] = value[at..at + D].try_into().expect("a head's values");
+            for (sum, v) in sums.iter_mut().zip(value) {
+                *sum += weight * v;
+            }
+        }
+    }
+    out.copy_from_slice(&sums);
+}
+
 /// The row of each item's last token in a forward pass's batch.
 fn last_rows(items: &[Item<'_>]) -> Vec<usize> {
     items
@@ -425,6 +463,11 @@ impl Model {
         })
     }
 
+    /// The threads the forward pass runs on, for work beside it (drawing tokens).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
     /// An empty sequence with room reserved for `capacity` tokens.
     pub fn sequence(&self, capacity: usize) -> Sequence {
         Sequence { prefix: None, own: Cache::new(&self.config, capacity) }
@@ -574,19 +617,25 @@ impl Model {
             {
                 let sequences: Vec<&Sequence> = items.iter().map(|item| &*item.sequence).collect();
                 let out = Disjoint::new(&mut attended);
-                let tasks = n * c.heads;
+                // A task is one row's query heads that share a key-value head, which read its
+                // keys and values once between them; or one head alone, when a row's groups
+                // would leave a thread idle (one token of one sequence).
+                let group = c.heads / c.kv_heads;
+                let per_task = if n * c.kv_heads >= 2 * self.pool.threads() { group } else { 1 };
+                let row_tasks = c.heads / per_task;
+                let tasks = n * row_tasks;
                 let (q, rows) = (&q, &rows);
                 let parts = chunks.min(tasks);
                 self.pool.run(parts, &|chunk| {
                     let (start, end) = part(tasks, chunk, parts, 1);
                     let mut scores = Vec::new();
                     for task in start..end {
-                        let (r, head) = (task / c.heads, task % c.heads);
+                        let (r, first) = (task / row_tasks, task % row_tasks * per_task);
                         let (i, position) = rows[r];
-                        let query = &q[r * dim + head * hd..r * dim + (head + 1) * hd];
-                        // Safety: each (row, head) is one task's alone.
-                        let out = unsafe { out.slice(r * dim + head * hd, r * dim + (head + 1) * hd) };
-                        self.attend(sequences[i], l, head, position, query, &mut scores, out);
+                        let (from, to) = (r * dim + first * hd, r * dim + (first + per_task) * hd);
+                        // Safety: each (row, heads) is one task's alone.
+                        let out = unsafe { out.slice(from, to) };
+                        self.attend(sequences[i], l, first, position, &q[from..to], &mut scores, out);
                     }
                 });
             }
@@ -651,44 +700,67 @@ impl Model {
         }
     }
 
-    /// One head of one row: softmax(q . k / sqrt(d)) over positions 0..=`position`, times v.
+    /// Heads `first..` of one row (as many as `queries` holds, `head_dim` values each, all of
+    /// one key-value head): softmax(q . k / sqrt(d)) over positions 0..=`position`, times v.
+    /// The heads read each key and value once between them.
     #[allow(clippy::too_many_arguments)]
     fn attend(
         &self,
         sequence: &Sequence,
         layer: usize,
-        head: usize,
+        first: usize,
         position: usize,
-        query: &[f32],
+        queries: &[f32],
         scores: &mut Vec<f32>,
         out: &mut [f32],
     ) {
         let (hd, kv_dim) = (self.config.head_dim, self.config.kv_dim());
-        let at = head / (self.config.heads / self.config.kv_heads) * hd;
+        let at = first / (self.config.heads / self.config.kv_heads) * hd;
         let scale = 1.0 / (hd as f32).sqrt();
+        let len = position + 1;
         // The positions the prefix holds, then the sequence's own.
-        let shared = sequence.prefix.as_ref().map_or(0, |p| p.len).min(position + 1);
+        let shared = sequence.prefix.as_ref().map_or(0, |p| p.len).min(len);
         let parts = [
             sequence.prefix.as_ref().map(|p| p.layer(layer, shared)),
-            Some(sequence.own.layer(layer, position + 1 - shared)),
+            Some(sequence.own.layer(layer, len - shared)),
         ];
+        // Head h's score for position p at h * len + p.
         scores.clear();
+        scores.resize(queries.len() / hd * len, 0.0);
+        let mut p = 0;
         for (keys, _) in parts.iter().flatten() {
-            scores.extend(keys.chunks_exact(kv_dim).map(|key| dot(query, &key[at..at + hd]) * scale));
+            for key in keys.chunks_exact(kv_dim) {
+                let key = &key[at..at + hd];
+                for (h, query) in queries.chunks_exact(hd).enumerate() {
+                    scores[h * len + p] = dot(query, key) * scale;
+                }
+                p += 1;
+            }
         }
-        let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-        let mut sum = 0f32;
-        for s in scores.iter_mut() {
-            *s = (*s - max).exp();
-            sum += *s;
+        for scores in scores.chunks_exact_mut(len) {
+            let max = max(scores);
+            let mut sum = 0f32;
+            for s in scores.iter_mut() {
+                *s = (*s - max).exp();
+                sum += *s;
+            }
+            scores.iter_mut().for_each(|s| *s /= sum);
         }
-        out.fill(0.0);
-        let mut weights = scores.iter();
-        for (_, values) in parts.iter().flatten() {
-            for (value, s) in values.chunks_exact(kv_dim).zip(&mut weights) {
-                let weight = s / sum;
-                for (o, v) in out.iter_mut().zip(&value[at..at + hd]) {
-                    *o += weight * v;
+        let values = || parts.iter().flatten().map(|(_, values)| *values);
+        for (weights, out) in scores.chunks_exact(len).zip(out.chunks_exact_mut(hd)) {
+            match hd {
+                64 => weighted_sum::<64>(weights, values(), kv_dim, at, out),
+                128 => weighted_sum::<128>(weights, values(), kv_dim, at, out),
+                _ => {
+                    out.fill(0.0);
+                    let mut weights = weights.iter();
+                    for values in values() {
+                        for (value, weight) in values.chunks_exact(kv_dim).zip(&mut weights) {
+                            for (o, v) in out.iter_mut().zip(&value[at..at + hd]) {
+                                *o += weight * v;
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -241,9 +241,12 @@ fn own_forward_pass_agrees_with_candles_llama() {
     use candle_core::{Device, Tensor};
     use candle_transformers::models::quantized_llama::ModelWeights;
     let dir = tempfile::tempdir().unwrap();
-    for dtype in [GgmlDType::F32, GgmlDType::Q4_1, GgmlDType::Q8_0] {
-        let path = dir.path().join(format!("tiny-{dtype:?}.gguf"));
-        super::tiny::write_as(&path, 3, dtype).unwrap();
+    // The last: 2 key-value heads for the 4 query heads (candle copies them per head).
+    for (dtype, kv_heads) in
+        [(GgmlDType::F32, 4), (GgmlDType::Q4_1, 4), (GgmlDType::Q8_0, 4), (GgmlDType::F32, 2)]
+    {
+        let path = dir.path().join(format!("tiny-{dtype:?}-{kv_heads}.gguf"));
+        super::tiny::write_grouped(&path, 3, dtype, kv_heads).unwrap();
         let engine = Engine::load(&path, None).unwrap();
         let mut file = std::fs::File::open(&path).unwrap();
         let content = Content::read(&mut file).unwrap();
@@ -275,6 +278,28 @@ fn own_forward_pass_agrees_with_candles_llama() {
         }
         assert_eq!(sequence.len(), tokens.len() - 1);
     }
+}
+
+/// The query heads that share a key-value head read it together when a pass has rows
+/// enough to keep both threads busy (a prompt, a batch), and one head a task when not (one
+/// token of one sequence): the same logits to the bit either way.
+#[test]
+fn grouped_heads_give_the_same_logits_together_or_one_at_a_time() {
+    use super::llama::Item;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny-grouped.gguf");
+    super::tiny::write_grouped(&path, 5, candle_core::quantized::GgmlDType::Q8_0, 2).unwrap();
+    let engine = Engine::load_with_threads(&path, None, 2).unwrap();
+    let model = engine.model();
+    let tokens = engine.encode("Three query heads share each key-value head").unwrap();
+    let mut whole = model.sequence(tokens.len());
+    let together = model.forward(&mut [Item { sequence: &mut whole, tokens: &tokens }]).unwrap();
+    let mut stepped = model.sequence(tokens.len());
+    let mut alone = vec![];
+    for token in &tokens {
+        alone = model.forward(&mut [Item { sequence: &mut stepped, tokens: &[*token] }]).unwrap();
+    }
+    assert_eq!(together, alone);
 }
 
 /// A sequence's logits do not depend on what else is in its batch, to the bit: this is why

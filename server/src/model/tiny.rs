@@ -56,6 +56,17 @@ pub fn write(path: &Path, variant: u64) -> candle_core::Result<()> {
 
 /// The tiny model with its matrices stored as `dtype` (F32, Q4_1, Q8_0, ...).
 pub fn write_as(path: &Path, variant: u64, dtype: GgmlDType) -> candle_core::Result<()> {
+    write_grouped(path, variant, dtype, HEADS)
+}
+
+/// As `write_as`, with `kv_heads` key-value heads (a divisor of the 4 query heads) shared
+/// by the query heads, as SmolLM2's 3 are by its 9.
+pub fn write_grouped(
+    path: &Path,
+    variant: u64,
+    dtype: GgmlDType,
+    kv_heads: usize,
+) -> candle_core::Result<()> {
     let weights =
         |seed: u64, rows, cols| weights(seed.wrapping_add(variant.wrapping_mul(7919)), rows, cols, dtype);
     let mut tokens = byte_tokens();
@@ -79,7 +90,7 @@ pub fn write_as(path: &Path, variant: u64, dtype: GgmlDType) -> candle_core::Res
         ("llama.feed_forward_length", Value::U32(HIDDEN as u32)),
         ("llama.block_count", Value::U32(LAYERS as u32)),
         ("llama.attention.head_count", Value::U32(HEADS as u32)),
-        ("llama.attention.head_count_kv", Value::U32(HEADS as u32)),
+        ("llama.attention.head_count_kv", Value::U32(kv_heads as u32)),
         ("llama.rope.dimension_count", Value::U32((DIM / HEADS) as u32)),
         ("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5)),
         ("tokenizer.ggml.model", Value::String("gpt2".into())),
@@ -100,8 +111,8 @@ pub fn write_as(path: &Path, variant: u64, dtype: GgmlDType) -> candle_core::Res
         let seed = 100 * (layer as u64 + 1);
         let shapes = [
             ("attn_q", DIM, DIM),
-            ("attn_k", DIM, DIM),
-            ("attn_v", DIM, DIM),
+            ("attn_k", kv_heads * DIM / HEADS, DIM),
+            ("attn_v", kv_heads * DIM / HEADS, DIM),
             ("attn_output", DIM, DIM),
             ("ffn_gate", HIDDEN, DIM),
             ("ffn_up", HIDDEN, DIM),

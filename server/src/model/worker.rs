@@ -83,6 +83,7 @@ fn serve(engine: &Engine, jobs: &Receiver<Job>) {
                 }
             }
         }
+        engine.draw(&mut running);
         running = running
             .into_iter()
             .filter_map(|mut r| match engine.sample(&mut r) {
