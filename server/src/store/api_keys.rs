@@ -4,13 +4,13 @@ use app::ssr::StoreError;
 use app::ssr::clock::now_rfc3339;
 use uuid::Uuid;
 
-#[derive(sqlx::FromRow)]
 struct ApiKeyRow {
     id: String,
     name: String,
     created_at: String,
     revoked_at: Option<String>,
 }
+crate::store::from_columns!(ApiKeyRow { id, name, created_at, revoked_at });
 
 impl TryFrom<ApiKeyRow> for ApiKey {
     type Error = StoreError;

@@ -95,7 +95,6 @@ macro_rules! claim {
     };
 }
 
-#[derive(sqlx::FromRow)]
 struct BatchRow {
     id: String,
     created_at: String,
@@ -118,8 +117,29 @@ struct BatchRow {
     rankings_done: i64,
     rankings_wanted: i64,
 }
+crate::store::from_columns!(BatchRow {
+    id,
+    created_at,
+    seed,
+    k,
+    overlap,
+    include_original,
+    allow_own,
+    draw,
+    imported,
+    reward_run_id,
+    keep,
+    comparisons,
+    pending,
+    scored,
+    ready,
+    passed,
+    failed,
+    error,
+    rankings_done,
+    rankings_wanted
+});
 
-#[derive(sqlx::FromRow)]
 struct CompletionRow {
     id: String,
     text: String,
@@ -128,8 +148,15 @@ struct CompletionRow {
     sampling: Option<String>,
     finish_reason: String,
 }
+crate::store::from_columns!(CompletionRow {
+    id,
+    text,
+    message_id,
+    model_version_id,
+    sampling,
+    finish_reason
+});
 
-#[derive(sqlx::FromRow)]
 struct RankingRow {
     id: String,
     comparison_id: String,
@@ -142,6 +169,18 @@ struct RankingRow {
     rationale: String,
     created_at: String,
 }
+crate::store::from_columns!(RankingRow {
+    id,
+    comparison_id,
+    ranked_by,
+    revision,
+    ranking,
+    cannot_rank,
+    shown_order,
+    labels,
+    rationale,
+    created_at
+});
 
 /// The columns a `RankingRow` reads, in a literal so that statements stay literal.
 macro_rules! ranking_columns {

@@ -6,7 +6,6 @@ use app::ssr::clock::now_rfc3339;
 use app::ssr::{ConversationRevision, NewConversation, NewMessage, NewSuggestions, StoreError};
 use uuid::Uuid;
 
-#[derive(sqlx::FromRow)]
 struct ConversationRow {
     id: String,
     kind: String,
@@ -19,8 +18,19 @@ struct ConversationRow {
     updated_at: String,
     composer: Option<String>,
 }
+crate::store::from_columns!(ConversationRow {
+    id,
+    kind,
+    owner_id,
+    system_prompt,
+    status,
+    sampling,
+    revision,
+    created_at,
+    updated_at,
+    composer
+});
 
-#[derive(sqlx::FromRow)]
 struct SuggestionRow {
     id: String,
     idx: i64,
@@ -33,6 +43,18 @@ struct SuggestionRow {
     created_at: String,
     taken_message_id: Option<String>,
 }
+crate::store::from_columns!(SuggestionRow {
+    id,
+    idx,
+    parent_id,
+    role,
+    text,
+    model_version_id,
+    sampling,
+    finish_reason,
+    created_at,
+    taken_message_id
+});
 
 impl SuggestionRow {
     fn into_suggestion(self) -> Result<Suggestion, StoreError> {
@@ -52,7 +74,6 @@ impl SuggestionRow {
     }
 }
 
-#[derive(sqlx::FromRow)]
 struct SummaryRow {
     id: String,
     kind: String,
@@ -62,8 +83,8 @@ struct SummaryRow {
     title: Option<String>,
     messages: i64,
 }
+crate::store::from_columns!(SummaryRow { id, kind, status, revision, updated_at, title, messages });
 
-#[derive(sqlx::FromRow)]
 struct MessageRow {
     id: String,
     parent_id: Option<String>,
@@ -80,6 +101,22 @@ struct MessageRow {
     created_at: String,
     updated_at: String,
 }
+crate::store::from_columns!(MessageRow {
+    id,
+    parent_id,
+    position,
+    role,
+    text,
+    author_user_id,
+    author_model_version_id,
+    sampling,
+    suggestion_text,
+    suggestion_model_version_id,
+    edit_distance,
+    edit_ratio,
+    created_at,
+    updated_at
+});
 
 impl MessageRow {
     fn into_message(self) -> Result<Message, StoreError> {
@@ -231,10 +268,10 @@ impl SqlStore {
     }
 
     async fn message(&self, id: Uuid) -> Result<Option<(Uuid, Message)>, StoreError> {
-        #[derive(sqlx::FromRow)]
         struct Owner {
             conversation_id: String,
         }
+        crate::store::from_columns!(Owner { conversation_id });
         let owner: Option<Owner> = sqlx::query_as("select conversation_id from messages where id = $1")
             .bind(id.to_string())
             .fetch_optional(self.pool())

@@ -8,7 +8,6 @@ use app::ssr::StoreError;
 use app::ssr::clock::now_rfc3339;
 use uuid::Uuid;
 
-#[derive(sqlx::FromRow)]
 struct FeedbackRow {
     target_kind: String,
     target_id: String,
@@ -18,6 +17,15 @@ struct FeedbackRow {
     text: String,
     updated_at: String,
 }
+crate::store::from_columns!(FeedbackRow {
+    target_kind,
+    target_id,
+    user_id,
+    thumbs,
+    categories,
+    text,
+    updated_at
+});
 
 impl FeedbackRow {
     fn into_feedback(self) -> Result<Feedback, StoreError> {
@@ -35,7 +43,6 @@ impl FeedbackRow {
     }
 }
 
-#[derive(sqlx::FromRow)]
 struct ItemRow {
     target_kind: String,
     target_id: String,
@@ -51,6 +58,21 @@ struct ItemRow {
     model_name: Option<String>,
     target_text: Option<String>,
 }
+crate::store::from_columns!(ItemRow {
+    target_kind,
+    target_id,
+    user_id,
+    thumbs,
+    categories,
+    text,
+    updated_at,
+    email,
+    conversation_id,
+    kind,
+    model_version_id,
+    model_name,
+    target_text
+});
 
 /// Most rows a list reads before the category filter.
 const SCAN_LIMIT: i64 = 5000;

@@ -23,14 +23,94 @@ mod users;
 use anyhow::Context;
 use app::ssr::{StoreError, StoredComparison};
 use sqlx::AnyPool;
+use sqlx::SqlSafeStr;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::migrate::Migrator;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use uuid::Uuid;
 
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+/// `sqlx::FromRow` for a struct read from the row's columns of its fields' names, as
+/// `#[derive(sqlx::FromRow)]` writes it. The derive is in sqlx's `macros`, and the macros'
+/// crate builds sqlx, both drivers and SQLite's C source a second time, for the compiler.
+/// A field left out of the list is a compile error (the struct literal misses it).
+macro_rules! from_columns {
+    ($row:ident { $($field:ident),* $(,)? }) => {
+        impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for $row {
+            fn from_row(row: &'r sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+                use sqlx::Row as _;
+                Ok($row { $($field: row.try_get(stringify!($field))?),* })
+            }
+        }
+    };
+}
+pub(crate) use from_columns;
+
+/// Each migration file's name and its SQL for SQLite and for PostgreSQL (the two folders
+/// hold the same names), in the binary as `sqlx::migrate!` would put them, without sqlx's
+/// macros (see `from_columns`). `embedded_migrations_are_the_folders` checks the list.
+macro_rules! embed_migrations {
+    ($($file:literal),* $(,)?) => {
+        const MIGRATION_FILES: &[(&str, &str, &str)] = &[$((
+            $file,
+            include_str!(concat!("../../../migrations/sqlite/", $file)),
+            include_str!(concat!("../../../migrations/postgres/", $file)),
+        )),*];
+    };
+}
+
+embed_migrations!(
+    "0001_accounts.sql",
+    "0002_api_keys.sql",
+    "0003_model_versions.sql",
+    "0004_conversations.sql",
+    "0005_suggestions_drafts_guidelines.sql",
+    "0006_comparisons.sql",
+    "0007_feedback_filter.sql",
+    "0008_datasets.sql",
+    "0009_reviews.sql",
+    "0010_prompt_comparisons.sql",
+    "0011_submission_requests.sql",
+    "0012_rank_queue.sql",
+    "0013_reviewer_edits.sql",
+    "0014_suggestion_stops.sql",
+    "0015_account_states.sql",
+    "0016_rank_drafts.sql",
+    "0017_imported_rankings.sql",
+    "0018_reward_runs.sql",
+    "0019_ranking_verdicts.sql",
+    "0020_uncertainty_draw.sql",
+);
+
+static SQLITE_MIGRATIONS: LazyLock<Migrator> =
+    LazyLock::new(|| migrator(|&(file, sqlite, _)| (file, sqlite)));
+static POSTGRES_MIGRATIONS: LazyLock<Migrator> =
+    LazyLock::new(|| migrator(|&(file, _, postgres)| (file, postgres)));
+
+/// The migrations of one engine, each read from its file's name and SQL as sqlx reads a
+/// folder: `<version>_<description>.sql`, underscores in the description as spaces, the
+/// checksum of the SQL, and no transaction if it starts with `-- no-transaction`.
+fn migrator(
+    engine: fn(&(&'static str, &'static str, &'static str)) -> (&'static str, &'static str),
+) -> Migrator {
+    Migrator::with_migrations(
+        MIGRATION_FILES
+            .iter()
+            .map(|files| {
+                let (file, sql) = engine(files);
+                let (version, rest) = file.split_once('_').expect("a migration's file name has a version");
+                let description = rest.trim_end_matches(".sql").replace('_', " ");
+                Migration::new(
+                    version.parse().expect("a migration's version is a number"),
+                    description.into(),
+                    MigrationType::Simple,
+                    sqlx::AssertSqlSafe(sql).into_sql_str(),
+                    sql.starts_with("-- no-transaction"),
+                )
+            })
+            .collect(),
+    )
+}
 
 /// How long a SQLite statement waits for another connection's write lock before failing.
 const SQLITE_BUSY_TIMEOUT: &str = "pragma busy_timeout = 60000";
@@ -189,7 +269,7 @@ impl SqlStore {
 
     /// Applies pending migrations. A failure stops start-up with the failing version named.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        let migrator = match self.engine {
+        let migrator: &Migrator = match self.engine {
             Engine::Sqlite => &SQLITE_MIGRATIONS,
             Engine::Postgres => &POSTGRES_MIGRATIONS,
         };
@@ -248,7 +328,31 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS, redact};
+    use sqlx::migrate::Migrator;
+
+    /// The embedded migrations are those sqlx reads from the folders at run time, file for
+    /// file: the same versions, descriptions, checksums (so databases migrated by earlier
+    /// builds, which embedded them with `sqlx::migrate!`, stay valid) and transaction modes.
+    #[tokio::test]
+    async fn embedded_migrations_are_the_folders() {
+        for (engine, embedded) in [("sqlite", &*SQLITE_MIGRATIONS), ("postgres", &*POSTGRES_MIGRATIONS)] {
+            let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations").join(engine);
+            let read = Migrator::new(folder.as_path()).await.unwrap();
+            let fields = |m: &Migrator| {
+                m.iter()
+                    .map(|m| {
+                        (m.version, m.description.to_string(), m.migration_type, m.checksum.to_vec(), m.no_tx)
+                    })
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                fields(embedded),
+                fields(&read),
+                "{engine}: a file in migrations/{engine} is missing from embed_migrations! in store/mod.rs, or differs"
+            );
+        }
+    }
 
     #[test]
     fn redact_hides_credentials() {

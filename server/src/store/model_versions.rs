@@ -4,7 +4,6 @@ use app::ssr::StoreError;
 use app::ssr::clock::now_rfc3339;
 use uuid::Uuid;
 
-#[derive(sqlx::FromRow)]
 struct VersionRow {
     id: String,
     name: String,
@@ -12,6 +11,7 @@ struct VersionRow {
     sha256: Option<String>,
     registered_at: String,
 }
+crate::store::from_columns!(VersionRow { id, name, source, sha256, registered_at });
 
 fn parse_id(id: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(id).map_err(|_| StoreError::Backend(format!("model version {id}: bad id")))

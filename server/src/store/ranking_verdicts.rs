@@ -6,7 +6,6 @@ use app::review::{JudgedRanking, RankingVerdict};
 use app::ssr::StoreError;
 use uuid::Uuid;
 
-#[derive(sqlx::FromRow)]
 struct VerdictRow {
     id: String,
     ranking_id: String,
@@ -15,6 +14,7 @@ struct VerdictRow {
     note: String,
     created_at: String,
 }
+crate::store::from_columns!(VerdictRow { id, ranking_id, reviewer_id, verdict, note, created_at });
 
 impl VerdictRow {
     fn into_verdict(self) -> Result<JudgedRanking, StoreError> {

@@ -8,7 +8,6 @@ use app::ssr::clock::now_rfc3339;
 use app::ssr::{NewReview, StoreError};
 use uuid::Uuid;
 
-#[derive(sqlx::FromRow)]
 struct ReviewRow {
     id: String,
     conversation_id: String,
@@ -20,6 +19,17 @@ struct ReviewRow {
     edited_revision: Option<i64>,
     created_at: String,
 }
+crate::store::from_columns!(ReviewRow {
+    id,
+    conversation_id,
+    revision,
+    reviewer_id,
+    reviewer_email,
+    verdict,
+    reason,
+    edited_revision,
+    created_at
+});
 
 impl ReviewRow {
     fn into_review(self) -> Result<Review, StoreError> {
@@ -246,11 +256,15 @@ impl SqlStore {
 
     /// The latest verdict on each of the owner's conversations, newest first.
     pub(super) async fn latest_reviews_of(&self, owner: Uuid) -> Result<Vec<MyReview>, StoreError> {
-        #[derive(sqlx::FromRow)]
         struct Row {
-            #[sqlx(flatten)]
             review: ReviewRow,
             title: Option<String>,
+        }
+        impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for Row {
+            fn from_row(row: &'r sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+                use sqlx::Row as _;
+                Ok(Row { review: ReviewRow::from_row(row)?, title: row.try_get("title")? })
+            }
         }
         let rows: Vec<Row> = sqlx::query_as(
             "select r.id, r.conversation_id, r.revision, r.reviewer_id, u.email as reviewer_email, r.verdict, \

@@ -10,7 +10,6 @@ use uuid::Uuid;
 /// A run whose heartbeat is older than this was left by a server that stopped.
 pub const HEARTBEAT_SECS: i64 = 120;
 
-#[derive(sqlx::FromRow)]
 struct RunRow {
     id: String,
     created_at: String,
@@ -21,6 +20,16 @@ struct RunRow {
     message: String,
     result: Option<String>,
 }
+crate::store::from_columns!(RunRow {
+    id,
+    created_at,
+    finished_at,
+    options,
+    status,
+    progress,
+    message,
+    result
+});
 
 macro_rules! select_runs {
     ($rest:literal) => {

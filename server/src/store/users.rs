@@ -5,7 +5,6 @@ use app::ssr::{NewUser, StoreError, StoredUser};
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
-#[derive(sqlx::FromRow)]
 pub(super) struct UserRow {
     id: String,
     email: String,
@@ -15,6 +14,15 @@ pub(super) struct UserRow {
     deactivated_at: Option<String>,
     must_change_password: i64,
 }
+crate::store::from_columns!(UserRow {
+    id,
+    email,
+    role,
+    created_at,
+    password_hash,
+    deactivated_at,
+    must_change_password
+});
 
 impl UserRow {
     pub(super) fn into_stored(self) -> Result<StoredUser, StoreError> {

@@ -7,7 +7,6 @@ use app::ssr::StoreError;
 use futures::TryStreamExt;
 use serde_json::json;
 
-#[derive(sqlx::FromRow)]
 struct ThumbRow {
     user_id: String,
     thumbs: i64,
@@ -20,6 +19,17 @@ struct ThumbRow {
     model_version_id: Option<String>,
     context: Option<String>,
 }
+crate::store::from_columns!(ThumbRow {
+    user_id,
+    thumbs,
+    target_kind,
+    conversation_id,
+    message_id,
+    parent_id,
+    text,
+    model_version_id,
+    context
+});
 
 // Thumbs on chat replies, on comparison completions, and on assistant-side suggestions shown
 // while writing (a user-side suggestion is no assistant completion, so it is left out).
@@ -75,7 +85,6 @@ impl Exporter<'_> {
     }
 }
 
-#[derive(sqlx::FromRow)]
 struct FilterFeedbackRow {
     message_id: String,
     user_id: String,
@@ -91,6 +100,21 @@ struct FilterFeedbackRow {
     categories: Option<String>,
     policy_version: Option<i64>,
 }
+crate::store::from_columns!(FilterFeedbackRow {
+    message_id,
+    user_id,
+    kind,
+    category,
+    note,
+    created_at,
+    conversation_id,
+    role,
+    text,
+    model_version_id,
+    action,
+    categories,
+    policy_version
+});
 
 const FILTER_FEEDBACK_ROWS: &str = "select ff.message_id, ff.user_id, ff.kind, ff.category, ff.note, ff.created_at, \
      m.conversation_id, m.role, m.text, m.author_model_version_id as model_version_id, d.action, d.categories, d.policy_version \

@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 /// One completion of one ranking, as the preference formats read it.
-#[derive(sqlx::FromRow)]
 struct RankedRow {
     ranking_id: String,
     ranked_by: String,
@@ -27,6 +26,19 @@ struct RankedRow {
     model_version_id: Option<String>,
     sampling: Option<String>,
 }
+crate::store::from_columns!(RankedRow {
+    ranking_id,
+    ranked_by,
+    ranking,
+    conversation_id,
+    message_id,
+    context,
+    comparison_id,
+    completion_id,
+    text,
+    model_version_id,
+    sampling
+});
 
 // By the unique (comparison, trainer, revision) index and the completions' (comparison,
 // position) one, so the database need not sort: each ranking's rows come together.

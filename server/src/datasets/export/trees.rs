@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 /// One stored message, as the tree formats read it.
-#[derive(sqlx::FromRow)]
 struct TreeRow {
     conversation_id: String,
     kind: String,
@@ -38,6 +37,28 @@ struct TreeRow {
     thumbs_up: i64,
     thumbs_down: i64,
 }
+crate::store::from_columns!(TreeRow {
+    conversation_id,
+    kind,
+    owner_id,
+    system_prompt,
+    source,
+    status,
+    id,
+    parent_id,
+    role,
+    text,
+    author_user_id,
+    author_model_version_id,
+    edited_by_reviewer_id,
+    sampling,
+    suggestion_model_version_id,
+    edit_distance,
+    edit_ratio,
+    created_at,
+    thumbs_up,
+    thumbs_down
+});
 
 const TREE_ROWS: &str = "select c.id as conversation_id, c.kind, c.owner_id, c.system_prompt, c.source, c.status, \
      m.id, m.parent_id, m.position, m.role, m.text, m.author_user_id, m.author_model_version_id, m.edited_by_reviewer_id, m.sampling, \
@@ -52,7 +73,6 @@ const TREE_ROWS: &str = "select c.id as conversation_id, c.kind, c.owner_id, c.s
      order by c.id, m.position";
 
 /// A completion of a comparison drawn from a conversation, for the tree formats.
-#[derive(sqlx::FromRow)]
 struct CompletionRow {
     comparison_id: String,
     message_id: String,
@@ -65,6 +85,18 @@ struct CompletionRow {
     thumbs_up: i64,
     thumbs_down: i64,
 }
+crate::store::from_columns!(CompletionRow {
+    comparison_id,
+    message_id,
+    id,
+    text,
+    model_version_id,
+    sampling,
+    original,
+    created_at,
+    thumbs_up,
+    thumbs_down
+});
 
 const TREE_COMPLETIONS: &str = "select c.id as comparison_id, c.message_id, k.id, k.text, k.model_version_id, k.sampling, \
      k.message_id as original, k.created_at, \
