@@ -465,10 +465,13 @@ fn draw(sampler: &mut LogitsProcessor, logits: &[f32]) -> Result<u32, String> {
     sampler.sample(&logits).map_err(fail)
 }
 
+/// A sampler, its logits, and the token it drew (once a thread has drawn it).
+type Slot<'a> = Mutex<(&'a mut LogitsProcessor, &'a [f32], Option<Result<u32, String>>)>;
+
 /// A token from each sampler on its logits, the samplers shared out among `pool`'s threads
 /// (while one thread sampled them all, the others waited for the next forward pass).
 fn draw_all(pool: &Pool, draws: Vec<(&mut LogitsProcessor, &[f32])>) -> Vec<Result<u32, String>> {
-    let slots: Vec<Mutex<(&mut LogitsProcessor, &[f32], Option<Result<u32, String>>)>> =
+    let slots: Vec<Slot> =
         draws.into_iter().map(|(sampler, logits)| Mutex::new((sampler, logits, None))).collect();
     pool.run(slots.len(), &|i| {
         let mut slot = slots[i].lock().unwrap_or_else(PoisonError::into_inner);
