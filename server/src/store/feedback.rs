@@ -43,14 +43,9 @@ impl FeedbackRow {
     }
 }
 
+/// Feedback with what the list shows beside it.
 struct ItemRow {
-    target_kind: String,
-    target_id: String,
-    user_id: String,
-    thumbs: Option<i64>,
-    categories: String,
-    text: String,
-    updated_at: String,
+    feedback: FeedbackRow,
     email: String,
     conversation_id: Option<String>,
     kind: Option<String>,
@@ -59,19 +54,14 @@ struct ItemRow {
     target_text: Option<String>,
 }
 crate::store::from_columns!(ItemRow {
-    target_kind,
-    target_id,
-    user_id,
-    thumbs,
-    categories,
-    text,
-    updated_at,
     email,
     conversation_id,
     kind,
     model_version_id,
     model_name,
     target_text
+} within {
+    feedback
 });
 
 /// Most rows a list reads before the category filter.
@@ -151,16 +141,7 @@ impl SqlStore {
         .map_err(backend)?;
         let mut items = vec![];
         for row in rows {
-            let feedback = FeedbackRow {
-                target_kind: row.target_kind,
-                target_id: row.target_id,
-                user_id: row.user_id,
-                thumbs: row.thumbs,
-                categories: row.categories,
-                text: row.text,
-                updated_at: row.updated_at,
-            }
-            .into_feedback()?;
+            let feedback = row.feedback.into_feedback()?;
             if filter.category.as_ref().is_some_and(|c| !feedback.categories.contains(c)) {
                 continue;
             }

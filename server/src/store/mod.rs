@@ -33,13 +33,18 @@ use uuid::Uuid;
 /// `sqlx::FromRow` for a struct read from the row's columns of its fields' names, as
 /// `#[derive(sqlx::FromRow)]` writes it. The derive is in sqlx's `macros`, and the macros'
 /// crate builds sqlx, both drivers and SQLite's C source a second time, for the compiler.
-/// A field left out of the list is a compile error (the struct literal misses it).
+/// A field left out of the list is a compile error (the struct literal misses it). Fields
+/// after `within` are rows themselves, read from the same columns (the derive's
+/// `#[sqlx(flatten)]`).
 macro_rules! from_columns {
-    ($row:ident { $($field:ident),* $(,)? }) => {
+    ($row:ident { $($field:ident),* $(,)? } $(within { $($nested:ident),* $(,)? })?) => {
         impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for $row {
             fn from_row(row: &'r sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
                 use sqlx::Row as _;
-                Ok($row { $($field: row.try_get(stringify!($field))?),* })
+                Ok($row {
+                    $($field: row.try_get(stringify!($field))?,)*
+                    $($($nested: sqlx::FromRow::from_row(row)?,)*)?
+                })
             }
         }
     };

@@ -260,12 +260,7 @@ impl SqlStore {
             review: ReviewRow,
             title: Option<String>,
         }
-        impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for Row {
-            fn from_row(row: &'r sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
-                use sqlx::Row as _;
-                Ok(Row { review: ReviewRow::from_row(row)?, title: row.try_get("title")? })
-            }
-        }
+        crate::store::from_columns!(Row { title } within { review });
         let rows: Vec<Row> = sqlx::query_as(
             "select r.id, r.conversation_id, r.revision, r.reviewer_id, u.email as reviewer_email, r.verdict, \
              r.reason, r.edited_revision, r.created_at, \
