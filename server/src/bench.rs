@@ -2,6 +2,7 @@
 //! that llama.cpp reached with the same Q4_1 file on the same kind of 2-core machine.
 
 use crate::model::engine::Engine;
+use crate::model::prefixes::DEFAULT_BUDGET_BYTES;
 use crate::model_file::{self, DEFAULT_MODEL_PATH};
 use anyhow::Context;
 use clap::Args;
@@ -49,13 +50,47 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // SAFETY: set before any other thread of this process reads the environment.
     unsafe { std::env::set_var("RAYON_NUM_THREADS", args.threads.to_string()) };
     let checked = model_file::check(&args.model).await?;
-    let (path, sha256, threads) = (args.model.clone(), checked.sha256.clone(), args.threads);
-    let engine = tokio::task::spawn_blocking(move || Engine::load_with_threads(&path, sha256, threads))
-        .await?
-        .with_context(|| format!("cannot load {}", args.model.display()))?;
+    let (model, threads) = (args.model.clone(), args.threads);
+    let load = |prefix_cache: usize| {
+        let (path, sha256) = (model.clone(), checked.sha256.clone());
+        async move {
+            let mut engine =
+                tokio::task::spawn_blocking(move || Engine::load_with_threads(&path, sha256, threads))
+                    .await??;
+            engine.set_prefix_cache(prefix_cache);
+            anyhow::Ok(engine)
+        }
+    };
+    let engine =
+        load(DEFAULT_BUDGET_BYTES).await.with_context(|| format!("cannot load {}", model.display()))?;
     let (engine, args) =
         tokio::task::spawn_blocking(move || measure(&engine, &args).map(|()| (engine, args))).await??;
-    concurrent(engine, &args).await
+    let cached = concurrent(engine, &args).await?;
+    let uncached = concurrent(load(0).await?, &args).await?;
+    let row = |label: String, cached: f64, uncached: f64, ratio: String| {
+        println!("{label:<34} {cached:>10.1}   {uncached:>10.1} without the prompts' cache{ratio}")
+    };
+    let label = format!("1 chat request x {CONCURRENT_TOKENS}, tokens/s");
+    row(label, cached.one, uncached.one, String::new());
+    let ratio = format!(
+        "   ({:.2}x one request; {:.2}x without)",
+        cached.many / cached.one,
+        uncached.many / uncached.one
+    );
+    row(format!("{CONCURRENT} at once, total tokens/s"), cached.many, uncached.many, ratio);
+    row(
+        "next turn of a chat, first token ms".into(),
+        cached.turn_first_token.as_secs_f64() * 1000.0,
+        uncached.turn_first_token.as_secs_f64() * 1000.0,
+        format!("   ({} prompt tokens)", cached.turn_tokens),
+    );
+    println!(
+        "{:<34} {:>10.0}%   (of {} prompt tokens: what the requests share)",
+        "prompt tokens found cached",
+        100.0 * cached.reused as f64 / cached.prompt_tokens.max(1) as f64,
+        cached.prompt_tokens
+    );
+    Ok(())
 }
 
 /// Chat requests of `CONCURRENT_TOKENS` tokens through the real worker: one alone, then
@@ -63,7 +98,39 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 const CONCURRENT: usize = 8;
 const CONCURRENT_TOKENS: usize = 128;
 
-async fn concurrent(engine: Engine, args: &BenchArgs) -> anyhow::Result<()> {
+/// What `concurrent` measured: tokens/s of one request and of `CONCURRENT` at once, the
+/// prompt tokens sent, and those the prompts' cache held.
+struct Concurrent {
+    one: f64,
+    many: f64,
+    prompt_tokens: u64,
+    reused: u64,
+    /// The next turn of a long chat: its prompt's tokens, and the time to its first token.
+    turn_tokens: usize,
+    turn_first_token: Duration,
+}
+
+/// A different request each time (people and places), so that only what chat prompts
+/// share (the template's system prompt, the words they begin with) can come from the
+/// prompts' cache.
+fn story(index: usize) -> String {
+    const WHO: [&str; 9] = [
+        "a lighthouse keeper",
+        "a baker",
+        "a clockmaker",
+        "a ferry pilot",
+        "a beekeeper",
+        "a glassblower",
+        "a mapmaker",
+        "a night nurse",
+        "a violin maker",
+    ];
+    const WHERE: [&str; 6] =
+        ["the sea", "a mountain village", "a desert town", "a river port", "an island", "a snowed-in city"];
+    format!("Write a long story about {} and {}.", WHO[index % 9], WHERE[index / 9 % 6])
+}
+
+async fn concurrent(engine: Engine, args: &BenchArgs) -> anyhow::Result<Concurrent> {
     use crate::model::LocalModel;
     use app::model::{ChatMessage, SamplingParams};
     use app::ssr::model::{GenerationRequest, LanguageModel, collect};
@@ -71,28 +138,30 @@ async fn concurrent(engine: Engine, args: &BenchArgs) -> anyhow::Result<()> {
     while !model.info().ready {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let request = |seed: u64| GenerationRequest {
-        messages: vec![ChatMessage::new("user", "Write a long story about a lighthouse keeper and the sea.")],
+    let request = |index: usize| GenerationRequest {
+        messages: vec![ChatMessage::new("user", &story(index))],
         params: SamplingParams {
             temperature: 0.8,
             top_p: 0.95,
             top_k: 40,
             max_tokens: CONCURRENT_TOKENS,
             stop: vec![],
-            seed,
+            seed: index as u64,
         },
         n: 1,
         trim_oldest: false,
         stops: Default::default(),
     };
     let mut rates = vec![];
+    let mut sent = 0;
     for clients in [1, CONCURRENT] {
         let mut runs = vec![];
-        for run in 0..args.runs.max(1) {
+        for _ in 0..args.runs.max(1) {
             let start = std::time::Instant::now();
             let tasks: Vec<_> = (0..clients)
-                .map(|i| {
-                    let (model, request) = (model.clone(), request((run * clients + i) as u64));
+                .map(|_| {
+                    let (model, request) = (model.clone(), request(sent));
+                    sent += 1;
                     tokio::spawn(async move { collect(model.generate(request).await?, 1).await })
                 })
                 .collect();
@@ -105,14 +174,55 @@ async fn concurrent(engine: Engine, args: &BenchArgs) -> anyhow::Result<()> {
         runs.sort_by(f64::total_cmp);
         rates.push(runs[runs.len() / 2]);
     }
-    println!("{:<34} {:>10.1}   -", format!("1 chat request x {CONCURRENT_TOKENS}, tokens/s"), rates[0]);
-    println!(
-        "{:<34} {:>10.1}   ({:.2}x one request)",
-        format!("{CONCURRENT} at once, total tokens/s"),
-        rates[1],
-        rates[1] / rates[0]
-    );
-    Ok(())
+    let stats = model.prefix_cache();
+    let (turn_tokens, turn_first_token) = next_turn(&model, args.runs.max(1)).await?;
+    Ok(Concurrent {
+        one: rates[0],
+        many: rates[1],
+        prompt_tokens: stats.prompt_tokens,
+        reused: stats.reused,
+        turn_tokens,
+        turn_first_token,
+    })
+}
+
+/// A chat of six exchanges answered, then its next turn: the time from sending the next
+/// turn to its first token (median of `runs` chats, each of its own).
+async fn next_turn(model: &crate::model::LocalModel, runs: usize) -> anyhow::Result<(usize, Duration)> {
+    use app::model::{ChatMessage, SamplingParams};
+    use app::ssr::model::{GenerationEvent, GenerationRequest, LanguageModel, collect};
+    let request = |messages: Vec<ChatMessage>| GenerationRequest {
+        messages,
+        params: SamplingParams { temperature: 0.0, max_tokens: 1, ..Default::default() },
+        n: 1,
+        trim_oldest: false,
+        stops: Default::default(),
+    };
+    let mut times = vec![];
+    let mut tokens = 0;
+    for run in 0..runs {
+        let mut messages = vec![];
+        for turn in 0..6 {
+            messages.push(ChatMessage::new("user", &story(100 + 6 * run + turn)));
+            messages.push(ChatMessage::new("assistant", TEXT));
+        }
+        messages.push(ChatMessage::new("user", "Go on."));
+        collect(model.generate(request(messages.clone())).await?, 1).await?;
+        messages.push(ChatMessage::new("assistant", "The keeper climbed the stairs again."));
+        messages.push(ChatMessage::new("user", "And then?"));
+        let start = std::time::Instant::now();
+        let mut events = model.generate(request(messages)).await?;
+        while let Some(event) = events.recv().await {
+            match event {
+                GenerationEvent::Started { prompt_tokens, .. } => tokens = prompt_tokens,
+                GenerationEvent::Delta { .. } | GenerationEvent::Done { .. } => break,
+                GenerationEvent::Failed { message } => anyhow::bail!("{message}"),
+            }
+        }
+        times.push(start.elapsed());
+        while events.recv().await.is_some() {}
+    }
+    Ok((tokens, median(times)))
 }
 
 fn median(mut values: Vec<Duration>) -> Duration {

@@ -121,6 +121,11 @@ pub struct ServeArgs {
     /// Generations that may wait for the model; more are refused with 429.
     #[arg(long, env = "PARLEY_MODEL_QUEUE", default_value_t = 8)]
     pub model_queue: usize,
+    /// Memory, in MB, for the keys and values of recent prompts, which a later request
+    /// beginning with the same tokens continues instead of running them again (per model
+    /// file; 0 keeps none).
+    #[arg(long, env = "PARLEY_PREFIX_CACHE_MB", default_value_t = (crate::model::prefixes::DEFAULT_BUDGET_BYTES >> 20) as u64, value_parser = clap::value_parser!(u64).range(0..=65_536))]
+    pub prefix_cache_mb: u64,
     /// Largest message (and system prompt) accepted, in KB; larger is refused, not cut.
     #[arg(long, env = "PARLEY_MAX_MESSAGE_KB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=512))]
     pub max_message_kb: u64,

@@ -110,10 +110,11 @@ async fn start_models(args: &ServeArgs, store: &SqlStore) -> anyhow::Result<Mode
     }
     for path in paths {
         let checked = model_file::check(&path).await?;
-        let engine = crate::model::load(&path, checked.sha256.clone())
+        let mut engine = crate::model::load(&path, checked.sha256.clone())
             .await
             .with_context(|| format!("cannot load the model {}", path.display()))?;
         tracing::info!("{checked}: {} loaded; warming up", engine.info.name);
+        engine.set_prefix_cache((args.prefix_cache_mb as usize) << 20);
         models.push(Arc::new(LocalModel::start(engine, args.model_queue)));
     }
     let mut served = vec![];

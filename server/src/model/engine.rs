@@ -5,8 +5,9 @@
 
 use super::LoadError;
 use super::chat_template::{CHATML, ChatTemplate};
-use super::llama::{Item, Model, Sequence};
+use super::llama::{Item, Model, Prefix, Sequence};
 use super::pool::Pool;
+use super::prefixes::{DEFAULT_BUDGET_BYTES, Prefixes, Stats};
 use super::text_stream::{Step, TextStream};
 use super::tokenizer;
 use app::model::{FinishReason, ModelInfo, SamplingParams};
@@ -15,7 +16,7 @@ use candle_core::quantized::gguf_file::Content;
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokenizers::Tokenizer;
 
@@ -28,6 +29,8 @@ pub struct Engine {
     stop_token_ids: Vec<u32>,
     template: ChatTemplate,
     context_length: usize,
+    /// Prompts' caches that later requests beginning with the same tokens continue.
+    prefixes: Arc<Mutex<Prefixes>>,
     pub info: ModelInfo,
 }
 
@@ -91,8 +94,25 @@ impl Engine {
             stop_token_ids: built.stop_token_ids,
             template,
             context_length,
+            prefixes: Arc::new(Mutex::new(Prefixes::new(DEFAULT_BUDGET_BYTES))),
             info: ModelInfo { name, source: path.display().to_string(), sha256, ready: false },
         })
+    }
+
+    /// Keeps prompts' caches of at most `bytes` between them for later requests that begin
+    /// with the same tokens (0: none).
+    pub fn set_prefix_cache(&mut self, bytes: usize) {
+        self.prefixes = Arc::new(Mutex::new(Prefixes::new(bytes)));
+    }
+
+    /// The prompts' cache, to read its figures from another thread.
+    pub fn prefixes(&self) -> Arc<Mutex<Prefixes>> {
+        self.prefixes.clone()
+    }
+
+    /// What the prompts' cache holds and has saved.
+    pub fn prefix_cache(&self) -> Stats {
+        self.prefixes.lock().unwrap_or_else(PoisonError::into_inner).stats()
     }
 
     /// One short generation, so that the first request does not pay for first touches.
@@ -221,6 +241,22 @@ impl Engine {
         Ok((sequence, logits.remove(0)))
     }
 
+    /// `prefill`, continuing the longest cached start of `prompt` (all of it but its last
+    /// token at most: the logits after it are needed); the prompt's cache is then kept for
+    /// later requests. The prefix, and the logits after the prompt.
+    fn prefill_cached(&self, prompt: &[u32]) -> Result<(Prefix, Vec<f32>), String> {
+        let lock = || self.prefixes.lock().unwrap_or_else(PoisonError::into_inner);
+        let cached = lock().find(prompt, prompt.len().saturating_sub(1));
+        let start = cached.len();
+        let mut sequence = self.model.fork(&cached, prompt.len() - start);
+        let mut logits =
+            self.model.forward(&mut [Item { sequence: &mut sequence, tokens: &prompt[start..] }])?;
+        let prefix = sequence.into_prefix();
+        lock().insert(prompt.to_vec(), prefix.clone());
+        tracing::debug!(prompt = prompt.len(), cached = start, "prefill");
+        Ok((prefix, logits.remove(0)))
+    }
+
     /// Runs one request to its end, sending events to `sink`. Errors are returned, not sent.
     pub fn generate(&self, request: &GenerationRequest, sink: &mut Sink<'_>) -> Result<(), String> {
         let Some(mut running) = self.begin(request, Box::new(sink))? else {
@@ -245,11 +281,10 @@ impl Engine {
     ) -> Result<Option<Running<'e, 's>>, String> {
         let (prompt, trimmed) = self.prompt(request)?;
         let params = &request.params;
-        let (base, logits) = self.prefill(&prompt)?;
+        let (prefix, logits) = self.prefill_cached(&prompt)?;
         if !sink(GenerationEvent::Started { prompt_tokens: prompt.len(), trimmed }) {
             return Ok(None);
         }
-        let prefix = base.into_prefix();
         let alternatives = (0..request.n)
             .map(|index| Alternative {
                 index,

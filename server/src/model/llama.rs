@@ -319,16 +319,69 @@ impl Cache {
     }
 }
 
-/// One sequence: the shared prefix it continues, if any, and its own tokens' cache.
+/// The tokens other sequences continue from without copying them: caches that forward
+/// passes filled, one after another, each read up to a length. A prompt's cache is one
+/// part; a prompt that continues a cached one (the next turn of a chat, or one that shares
+/// a system prompt) adds a part after that one's.
+#[derive(Clone, Default)]
+pub struct Prefix {
+    parts: Vec<(Arc<Cache>, usize)>,
+}
+
+impl Prefix {
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(|(_, len)| len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// Its first `len` tokens (the parts are shared, not copied).
+    pub fn truncate(&self, mut len: usize) -> Prefix {
+        let mut parts = vec![];
+        for (cache, used) in &self.parts {
+            if len == 0 {
+                break;
+            }
+            parts.push((cache.clone(), (*used).min(len)));
+            len -= (*used).min(len);
+        }
+        Prefix { parts }
+    }
+
+    /// Each part's cache once, to count the memory these prefixes hold between them.
+    pub fn caches(&self) -> impl Iterator<Item = &Arc<Cache>> {
+        self.parts.iter().map(|(cache, _)| cache)
+    }
+
+    /// The keys and values of `layer` for the prefix's first `len` positions, part by part.
+    fn layers(&self, layer: usize, mut len: usize) -> impl Iterator<Item = (&[f32], &[f32])> {
+        self.parts.iter().map_while(move |(cache, used)| {
+            let take = (*used).min(len);
+            len -= take;
+            (take > 0).then(|| cache.layer(layer, take))
+        })
+    }
+}
+
+impl Cache {
+    /// Bytes its keys and values take.
+    pub fn bytes(&self) -> usize {
+        (self.keys.len() + self.values.len()) * std::mem::size_of::<f32>()
+    }
+}
+
+/// One sequence: the shared prefix it continues, and its own tokens' cache.
 pub struct Sequence {
-    prefix: Option<Arc<Cache>>,
+    prefix: Prefix,
     own: Cache,
 }
 
 impl Sequence {
     /// Tokens the sequence holds (its position for the next one).
     pub fn len(&self) -> usize {
-        self.prefix.as_ref().map_or(0, |p| p.len) + self.own.len
+        self.prefix.len() + self.own.len
     }
 
     pub fn is_empty(&self) -> bool {
@@ -336,9 +389,13 @@ impl Sequence {
     }
 
     /// The sequence as a prefix that forks share (its cache is not copied).
-    pub fn into_prefix(self) -> Arc<Cache> {
-        debug_assert!(self.prefix.is_none(), "a prefix of a prefix");
-        Arc::new(self.own)
+    pub fn into_prefix(self) -> Prefix {
+        let Sequence { mut prefix, own } = self;
+        if own.len > 0 {
+            let len = own.len;
+            prefix.parts.push((Arc::new(own), len));
+        }
+        prefix
     }
 }
 
@@ -470,12 +527,12 @@ impl Model {
 
     /// An empty sequence with room reserved for `capacity` tokens.
     pub fn sequence(&self, capacity: usize) -> Sequence {
-        Sequence { prefix: None, own: Cache::new(&self.config, capacity) }
+        Sequence { prefix: Prefix::default(), own: Cache::new(&self.config, capacity) }
     }
 
     /// A sequence continuing `prefix`, with room reserved for `capacity` tokens of its own.
-    pub fn fork(&self, prefix: &Arc<Cache>, capacity: usize) -> Sequence {
-        Sequence { prefix: Some(prefix.clone()), own: Cache::new(&self.config, capacity) }
+    pub fn fork(&self, prefix: &Prefix, capacity: usize) -> Sequence {
+        Sequence { prefix: prefix.clone(), own: Cache::new(&self.config, capacity) }
     }
 
     /// Runs the items' tokens through the model, each at its sequence's next positions,
@@ -609,7 +666,7 @@ impl Model {
             // The new keys and values go into each sequence's own cache, in place.
             for (r, &(i, position)) in rows.iter().enumerate() {
                 let sequence = &mut *items[i].sequence;
-                let own_position = position - sequence.prefix.as_ref().map_or(0, |p| p.len);
+                let own_position = position - sequence.prefix.len();
                 let at = sequence.own.at(l, own_position);
                 sequence.own.keys[at..at + kv_dim].copy_from_slice(&k[r * kv_dim..(r + 1) * kv_dim]);
                 sequence.own.values[at..at + kv_dim].copy_from_slice(&v[r * kv_dim..(r + 1) * kv_dim]);
@@ -718,17 +775,18 @@ impl Model {
         let at = first / (self.config.heads / self.config.kv_heads) * hd;
         let scale = 1.0 / (hd as f32).sqrt();
         let len = position + 1;
-        // The positions the prefix holds, then the sequence's own.
-        let shared = sequence.prefix.as_ref().map_or(0, |p| p.len).min(len);
-        let parts = [
-            sequence.prefix.as_ref().map(|p| p.layer(layer, shared)),
-            Some(sequence.own.layer(layer, len - shared)),
-        ];
+        // The positions the prefix holds, part by part, then the sequence's own.
+        let shared = sequence.prefix.len().min(len);
+        let parts: Vec<(&[f32], &[f32])> = sequence
+            .prefix
+            .layers(layer, shared)
+            .chain(std::iter::once(sequence.own.layer(layer, len - shared)))
+            .collect();
         // Head h's score for position p at h * len + p.
         scores.clear();
         scores.resize(queries.len() / hd * len, 0.0);
         let mut p = 0;
-        for (keys, _) in parts.iter().flatten() {
+        for (keys, _) in &parts {
             for key in keys.chunks_exact(kv_dim) {
                 let key = &key[at..at + hd];
                 for (h, query) in queries.chunks_exact(hd).enumerate() {
@@ -746,7 +804,7 @@ impl Model {
             }
             scores.iter_mut().for_each(|s| *s /= sum);
         }
-        let values = || parts.iter().flatten().map(|(_, values)| *values);
+        let values = || parts.iter().map(|(_, values)| *values);
         for (weights, out) in scores.chunks_exact(len).zip(out.chunks_exact_mut(hd)) {
             match hd {
                 64 => weighted_sum::<64>(weights, values(), kv_dim, at, out),

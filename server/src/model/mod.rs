@@ -5,6 +5,7 @@ mod chat_template;
 pub mod engine;
 pub mod llama;
 pub mod pool;
+pub mod prefixes;
 pub mod quant;
 pub mod remote;
 mod text_stream;

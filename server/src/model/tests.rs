@@ -389,3 +389,158 @@ fn reply_states_are_each_replys_own_and_the_layers_asked_for() {
         model.hidden(&mut [Item { sequence: &mut sequence, tokens: &tokens }], &[layers + 1]).unwrap_err();
     assert!(err.contains("layers are 1 to"), "{err}");
 }
+
+/// A prompt run on top of a prefix made of several parts, one of them read only partly,
+/// gives the logits a whole prompt gives, to the bit (what the prompts' cache relies on).
+#[test]
+fn a_prefix_in_parts_gives_the_logits_of_the_whole_prompt() {
+    use super::llama::Item;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny-grouped.gguf");
+    super::tiny::write_grouped(&path, 3, candle_core::quantized::GgmlDType::Q8_0, 2).unwrap();
+    for engine in [tiny(), Engine::load_with_threads(&path, None, 2).unwrap()] {
+        let model = engine.model();
+        let tokens = engine.encode("The 12 moons of the tiny model rise over a quiet sea at night").unwrap();
+        assert!(tokens.len() >= 12, "{} tokens", tokens.len());
+        let mut whole = model.sequence(tokens.len());
+        let whole = model.forward(&mut [Item { sequence: &mut whole, tokens: &tokens }]).unwrap();
+        let mut first = model.sequence(5);
+        model.forward(&mut [Item { sequence: &mut first, tokens: &tokens[..5] }]).unwrap();
+        let first = first.into_prefix();
+        let mut second = model.fork(&first, 4);
+        model.forward(&mut [Item { sequence: &mut second, tokens: &tokens[5..9] }]).unwrap();
+        let second = second.into_prefix();
+        assert_eq!(second.len(), 9);
+        // Seven of the nine: the second part read up to its second token.
+        let seven = second.truncate(7);
+        assert_eq!(seven.len(), 7);
+        let mut rest = model.fork(&seven, tokens.len() - 7);
+        let continued = model.forward(&mut [Item { sequence: &mut rest, tokens: &tokens[7..] }]).unwrap();
+        assert_eq!(continued, whole);
+        assert_eq!(rest.len(), tokens.len());
+    }
+}
+
+fn chat(turns: &[(&str, &str)], seed: u64) -> GenerationRequest {
+    GenerationRequest {
+        messages: turns.iter().map(|&(role, text)| ChatMessage::new(role, text)).collect(),
+        params: SamplingParams { temperature: 1.0, max_tokens: 12, seed, ..Default::default() },
+        n: 2,
+        trim_oldest: false,
+        stops: Default::default(),
+    }
+}
+
+/// Requests that begin as earlier ones did (the next turn of a chat, another question after
+/// the same system prompt, the same prompt again) run only the tokens past the cached ones,
+/// and write exactly what an engine without the cache writes.
+#[test]
+fn requests_continuing_cached_prompts_write_what_a_fresh_run_writes() {
+    let cached = tiny();
+    let mut fresh = tiny();
+    fresh.set_prefix_cache(0);
+    let system = ("system", "You answer in one short sentence.");
+    let first = [system, ("user", "Tell me about the 12 moons.")];
+    let second = [
+        system,
+        ("user", "Tell me about the 12 moons."),
+        ("assistant", "They are small."),
+        ("user", "And the sun?"),
+    ];
+    let other = [system, ("user", "Write a poem about rain.")];
+    let requests = [chat(&first, 1), chat(&second, 2), chat(&other, 3), chat(&first, 4), chat(&first, 1)];
+    let mut expected_reused = 0;
+    let mut seen: Vec<Vec<u32>> = vec![];
+    for request in &requests {
+        let (prompt, _) = cached.prompt(request).unwrap();
+        let best = seen
+            .iter()
+            .map(|earlier| earlier.iter().zip(&prompt).take_while(|(a, b)| a == b).count())
+            .max()
+            .unwrap_or(0);
+        expected_reused += best.min(prompt.len() - 1) as u64;
+        seen.push(prompt);
+        assert_eq!(run(&cached, request), run(&fresh, request), "{:?}", request.messages);
+    }
+    let stats = cached.prefix_cache();
+    assert_eq!(stats.prompts, requests.len() as u64);
+    assert_eq!(stats.reused, expected_reused);
+    // The second turn continued the whole first prompt; the rest shared at least the system prompt.
+    assert!(expected_reused as usize > seen[0].len() + 3 * 8, "{expected_reused}");
+    // Three different prompts are kept (the repeated one once).
+    assert_eq!(stats.entries, 3);
+    let none = fresh.prefix_cache();
+    assert_eq!((none.entries, none.bytes, none.reused), (0, 0, 0));
+}
+
+/// The cache keeps what its budget allows, forgetting the least recently used prompt first,
+/// and counts a part that several prompts share once.
+#[test]
+fn the_prompts_cache_stays_within_its_budget() {
+    use super::llama::Item;
+    use super::prefixes::Prefixes;
+    let engine = tiny();
+    let model = engine.model();
+    let prefill = |tokens: &[u32], on: &super::llama::Prefix| {
+        let mut sequence = model.fork(on, tokens.len());
+        model.forward(&mut [Item { sequence: &mut sequence, tokens }]).unwrap();
+        sequence.into_prefix()
+    };
+    let a: Vec<u32> = (10..30).collect();
+    let b: Vec<u32> = (40..60).collect();
+    let c: Vec<u32> = (70..90).collect();
+    let pa = prefill(&a, &Default::default());
+    let one = pa.caches().next().unwrap().bytes();
+    // Room for two prompts of 20 tokens.
+    let mut cache = Prefixes::new(2 * one + one / 2);
+    cache.insert(a.clone(), pa.clone());
+    cache.insert(b.clone(), prefill(&b, &Default::default()));
+    assert_eq!(cache.stats().bytes, 2 * one);
+    // `a` used again, so `b` is the one forgotten for `c`.
+    assert_eq!(cache.find(&[a.clone(), vec![1, 2]].concat(), 100).len(), a.len());
+    cache.insert(c.clone(), prefill(&c, &Default::default()));
+    assert_eq!(cache.stats().entries, 2);
+    assert!(cache.find(&b, 100).is_empty());
+    assert_eq!(cache.find(&c, 100).len(), c.len());
+    // The limit: never the whole prompt when told so.
+    assert_eq!(cache.find(&c, c.len() - 1).len(), c.len() - 1);
+    // A prompt continuing `a` shares a's cache: counted once.
+    let longer = [a.clone(), vec![5, 6, 7, 8]].concat();
+    let continued = prefill(&longer[a.len()..], &pa);
+    let before = cache.stats().bytes;
+    cache.insert(longer.clone(), continued);
+    assert!(cache.stats().bytes <= 2 * one + one / 2);
+    assert!(cache.stats().bytes < before + one, "a's cache counted twice");
+    // A prompt larger than the budget is not kept; a cache of 0 keeps nothing.
+    let big: Vec<u32> = (100..160).collect();
+    cache.insert(big.clone(), prefill(&big, &Default::default()));
+    assert!(cache.find(&big, 100).is_empty());
+    let mut none = Prefixes::new(0);
+    none.insert(a.clone(), pa);
+    assert_eq!(none.stats().entries, 0);
+}
+
+/// Twenty requests sent at once, several sharing a start, each write what they write alone
+/// on an engine without the prompts' cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_requests_at_once_write_what_each_writes_alone() {
+    let model = std::sync::Arc::new(LocalModel::start(tiny(), 20));
+    let mut fresh = tiny();
+    fresh.set_prefix_cache(0);
+    let questions =
+        ["Tell me about the 12 moons.", "Write a poem about rain.", "Why?", "Tell me about the 12"];
+    let make =
+        |i: usize| chat(&[("system", "Be brief."), ("user", questions[i % questions.len()])], i as u64);
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let (model, request) = (model.clone(), make(i));
+            tokio::spawn(async move { collect(model.generate(request).await.unwrap(), 2).await.unwrap() })
+        })
+        .collect();
+    for (i, task) in tasks.into_iter().enumerate() {
+        let got = task.await.unwrap();
+        let request = make(i);
+        let (texts, _, _) = run(&fresh, &request);
+        assert_eq!(got.texts, texts, "{:?}", request.messages);
+    }
+}

@@ -8,12 +8,13 @@
 
 use super::Engine;
 use super::engine::Running;
+use super::prefixes::{Prefixes, Stats};
 use app::model::{MAX_ALTERNATIVES, ModelInfo};
 use app::ssr::model::{GenerationEvent, GenerationRequest, LanguageModel, ModelError};
 use async_trait::async_trait;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::mpsc;
 
 /// Events buffered per request before the worker waits for a slow reader.
@@ -33,6 +34,7 @@ pub struct LocalModel {
     queue: SyncSender<Job>,
     info: ModelInfo,
     ready: Arc<AtomicBool>,
+    prefixes: Arc<Mutex<Prefixes>>,
 }
 
 impl LocalModel {
@@ -42,6 +44,7 @@ impl LocalModel {
         let (queue, jobs) = sync_channel::<Job>(queue_capacity);
         let ready = Arc::new(AtomicBool::new(false));
         let info = engine.info.clone();
+        let prefixes = engine.prefixes();
         let worker_ready = ready.clone();
         let spawned = std::thread::Builder::new().name("parley-model".into()).spawn(move || {
             engine.warm_up();
@@ -52,7 +55,12 @@ impl LocalModel {
         if let Err(err) = spawned {
             tracing::error!(%err, "cannot start the model thread");
         }
-        LocalModel { queue, info, ready }
+        LocalModel { queue, info, ready, prefixes }
+    }
+
+    /// What the engine's prompts' cache holds and has saved.
+    pub fn prefix_cache(&self) -> Stats {
+        self.prefixes.lock().unwrap_or_else(PoisonError::into_inner).stats()
     }
 }
 
