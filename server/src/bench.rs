@@ -139,7 +139,7 @@ async fn concurrent(engine: Engine, args: &BenchArgs) -> anyhow::Result<Concurre
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let request = |index: usize| GenerationRequest {
-        messages: vec![ChatMessage::new("user", &story(index))],
+        messages: vec![ChatMessage::new("user", story(index))],
         params: SamplingParams {
             temperature: 0.8,
             top_p: 0.95,
@@ -203,7 +203,7 @@ async fn next_turn(model: &crate::model::LocalModel, runs: usize) -> anyhow::Res
     for run in 0..runs {
         let mut messages = vec![];
         for turn in 0..6 {
-            messages.push(ChatMessage::new("user", &story(100 + 6 * run + turn)));
+            messages.push(ChatMessage::new("user", story(100 + 6 * run + turn)));
             messages.push(ChatMessage::new("assistant", TEXT));
         }
         messages.push(ChatMessage::new("user", "Go on."));
