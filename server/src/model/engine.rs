@@ -233,11 +233,11 @@ impl Engine {
         Ok((prompt, tokens))
     }
 
-    /// Feeds `prompt` through a new sequence (the prefix its alternatives share): the
-    /// sequence and the logits for the token after the prompt.
-    fn prefill(&self, prompt: &[u32]) -> Result<(Sequence, Vec<f32>), String> {
-        let mut sequence = self.model.sequence(prompt.len());
-        let mut logits = self.model.forward(&mut [Item { sequence: &mut sequence, tokens: prompt }])?;
+    /// Feeds `tokens` through a new sequence continuing `prefix` (empty: none): the
+    /// sequence (the prefix its alternatives share) and the logits after the tokens.
+    fn prefill(&self, prefix: &Prefix, tokens: &[u32]) -> Result<(Sequence, Vec<f32>), String> {
+        let mut sequence = self.model.fork(prefix, tokens.len());
+        let mut logits = self.model.forward(&mut [Item { sequence: &mut sequence, tokens }])?;
         Ok((sequence, logits.remove(0)))
     }
 
@@ -248,13 +248,11 @@ impl Engine {
         let lock = || self.prefixes.lock().unwrap_or_else(PoisonError::into_inner);
         let cached = lock().find(prompt, prompt.len().saturating_sub(1));
         let start = cached.len();
-        let mut sequence = self.model.fork(&cached, prompt.len() - start);
-        let mut logits =
-            self.model.forward(&mut [Item { sequence: &mut sequence, tokens: &prompt[start..] }])?;
+        let (sequence, logits) = self.prefill(&cached, &prompt[start..])?;
         let prefix = sequence.into_prefix();
         lock().insert(prompt.to_vec(), prefix.clone());
         tracing::debug!(prompt = prompt.len(), cached = start, "prefill");
-        Ok((prefix, logits.remove(0)))
+        Ok((prefix, logits))
     }
 
     /// Runs one request to its end, sending events to `sink`. Errors are returned, not sent.
@@ -459,7 +457,7 @@ impl Engine {
     /// early) and times it. Sampling is seeded, so runs do the same work.
     pub fn time_generation(&self, prompt: &[u32], n: usize, new_tokens: usize) -> Result<Timing, String> {
         let start = Instant::now();
-        let (base, logits) = self.prefill(prompt)?;
+        let (base, logits) = self.prefill(&Prefix::default(), prompt)?;
         let prefill = start.elapsed();
         let prefix = base.into_prefix();
         let params = SamplingParams { temperature: 0.8, top_p: 0.95, top_k: 40, ..Default::default() };

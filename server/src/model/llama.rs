@@ -205,7 +205,7 @@ fn weighted_sum<'v, const D: usize>(
 ) {
     let mut sums = [0f32; D];
     let mut weights = weights.iter();
-    // The cache's parts (a shared prefix, the sequence's own), positions `kv_dim` apart.
+    // The cache's parts (the prefix's, then the sequence's own), positions `kv_dim` apart.
     for values in parts {
         for (value, weight) in values.chunks_exact(kv_dim).zip(&mut weights) {
             let value: &[f32; D] = value[at..at + D].try_into().expect("a head's values");
