@@ -8,13 +8,12 @@ use super::chat_template::{CHATML, ChatTemplate};
 use super::llama::{Item, Model, Prefix, Sequence};
 use super::pool::Pool;
 use super::prefixes::{DEFAULT_BUDGET_BYTES, Prefixes, Stats};
+use super::sampler::{Sampler, Sampling};
 use super::text_stream::{Step, TextStream};
 use super::tokenizer;
 use app::model::{FinishReason, ModelInfo, SamplingParams};
 use app::ssr::model::{GenerationEvent, GenerationRequest, Stops};
 use candle_core::quantized::gguf_file::Content;
-use candle_core::{Device, Tensor};
-use candle_transformers::generation::{LogitsProcessor, Sampling};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -287,10 +286,7 @@ impl Engine {
             .map(|index| Alternative {
                 index,
                 sequence: Some(self.model.fork(&prefix, params.max_tokens)),
-                sampler: LogitsProcessor::from_sampling(
-                    params.seed.wrapping_add(index as u64),
-                    sampling(params),
-                ),
+                sampler: Sampler::new(params.seed.wrapping_add(index as u64), sampling(params)),
                 logits: logits.clone(),
                 next: None,
                 drawn: None,
@@ -404,7 +400,7 @@ struct Alternative<'a> {
     index: usize,
     /// None once the alternative has ended (or was stopped).
     sequence: Option<Sequence>,
-    sampler: LogitsProcessor,
+    sampler: Sampler,
     logits: Vec<f32>,
     /// The token sampled and not yet fed to the model.
     next: Option<u32>,
@@ -423,7 +419,7 @@ impl Alternative<'_> {
     ) -> Result<(String, Option<FinishReason>), String> {
         let token = match self.drawn.take() {
             Some(drawn) => drawn?,
-            None => draw(&mut self.sampler, &self.logits)?,
+            None => self.sampler.sample(&self.logits)?,
         };
         if engine.stop_token_ids.contains(&token) {
             return Ok((self.text.finish(), Some(FinishReason::Stop)));
@@ -461,9 +457,9 @@ impl Engine {
         let prefill = start.elapsed();
         let prefix = base.into_prefix();
         let params = SamplingParams { temperature: 0.8, top_p: 0.95, top_k: 40, ..Default::default() };
-        let mut forks: Vec<(Sequence, LogitsProcessor, Vec<f32>)> = (0..n)
+        let mut forks: Vec<(Sequence, Sampler, Vec<f32>)> = (0..n)
             .map(|i| {
-                let sampler = LogitsProcessor::from_sampling(i as u64, sampling(&params));
+                let sampler = Sampler::new(i as u64, sampling(&params));
                 (self.model.fork(&prefix, new_tokens), sampler, logits.clone())
             })
             .collect();
@@ -491,25 +487,18 @@ impl Engine {
     }
 }
 
-/// One token from `sampler` on `logits`.
-fn draw(sampler: &mut LogitsProcessor, logits: &[f32]) -> Result<u32, String> {
-    let fail = |err: candle_core::Error| err.to_string();
-    let logits = Tensor::from_slice(logits, logits.len(), &Device::Cpu).map_err(fail)?;
-    sampler.sample(&logits).map_err(fail)
-}
-
 /// A sampler, its logits, and the token it drew (once a thread has drawn it).
-type Slot<'a> = Mutex<(&'a mut LogitsProcessor, &'a [f32], Option<Result<u32, String>>)>;
+type Slot<'a> = Mutex<(&'a mut Sampler, &'a [f32], Option<Result<u32, String>>)>;
 
 /// A token from each sampler on its logits, the samplers shared out among `pool`'s threads
 /// (while one thread sampled them all, the others waited for the next forward pass).
-fn draw_all(pool: &Pool, draws: Vec<(&mut LogitsProcessor, &[f32])>) -> Vec<Result<u32, String>> {
+fn draw_all(pool: &Pool, draws: Vec<(&mut Sampler, &[f32])>) -> Vec<Result<u32, String>> {
     let slots: Vec<Slot> =
         draws.into_iter().map(|(sampler, logits)| Mutex::new((sampler, logits, None))).collect();
     pool.run(slots.len(), &|i| {
         let mut slot = slots[i].lock().unwrap_or_else(PoisonError::into_inner);
         let (sampler, logits, drawn) = &mut *slot;
-        *drawn = Some(draw(sampler, logits));
+        *drawn = Some(sampler.sample(logits));
     });
     slots
         .into_iter()

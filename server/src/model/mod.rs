@@ -8,6 +8,7 @@ pub mod pool;
 pub mod prefixes;
 pub mod quant;
 pub mod remote;
+mod sampler;
 mod text_stream;
 pub mod tiny;
 mod tokenizer;

@@ -112,3 +112,82 @@ pub fn from_gguf(content: &Content) -> Result<BuiltTokenizer, LoadError> {
     }
     Ok(BuiltTokenizer { tokenizer, stop_token_ids })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value as Json;
+    use sha2::{Digest, Sha256};
+    use std::io::BufRead;
+    use std::path::PathBuf;
+
+    const MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    const REFERENCE: &str = include_str!("../../../tests/tests/data/smollm2-tokens-hf.jsonl");
+
+    /// A file of the shared data: `$PARLEY_SHARED_DATA`, else `../shared/data` beside the
+    /// checkout.
+    fn shared(name: &str) -> PathBuf {
+        let folder = std::env::var_os("PARLEY_SHARED_DATA")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
+        folder.join(name)
+    }
+
+    /// Parley's tokenizers crate matches its regular expressions with `fancy-regex`;
+    /// Hugging Face's Python build, which recorded the reference
+    /// (`scripts/tokens-reference.py`), with Oniguruma. Every text splits into the same ids:
+    /// hand-made texts where the engines could part (Unicode classes, runs of spaces,
+    /// contractions, digits, many scripts, emoji), the 250 Open-Assistant prompts, and the
+    /// 2,312 HH-RLHF conversations (by count and a SHA-256 of their ids).
+    #[test]
+    fn tokens_equal_hugging_face_s() {
+        let mut file = std::fs::File::open(MODEL)
+            .unwrap_or_else(|err| panic!("{MODEL}: {err}: run scripts/fetch-model.sh (make test does)"));
+        let content = Content::read(&mut file).unwrap();
+        let tokenizer = from_gguf(&content).unwrap().tokenizer;
+        if let Some(path) = std::env::var_os("PARLEY_WRITE_TOKENIZER") {
+            std::fs::write(path, tokenizer.to_string(false).unwrap()).unwrap();
+        }
+        let encode = |text: &str| tokenizer.encode(text, false).unwrap().get_ids().to_vec();
+        let oasst: Vec<String> = std::fs::read_to_string(shared("oasst-prompt-lottery-en-250.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let hh: Vec<String> = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(
+            std::fs::File::open(shared("hh-rlhf-harmless-base-test.jsonl.gz")).unwrap(),
+        ))
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Json>(&line.unwrap()).unwrap()["chosen"].as_str().unwrap().to_string()
+        })
+        .collect();
+        let ids = |value: &Json| -> Vec<u32> {
+            value["ids"].as_array().unwrap().iter().map(|id| id.as_u64().unwrap() as u32).collect()
+        };
+        let (mut hand_made, mut prompts, mut conversations) = (0, 0, 0);
+        for line in REFERENCE.lines().skip(1) {
+            let reference: Json = serde_json::from_str(line).unwrap();
+            if let Some(text) = reference["text"].as_str() {
+                assert_eq!(encode(text), ids(&reference), "{text:?}");
+                hand_made += 1;
+            } else if let Some(number) = reference["oasst"].as_u64() {
+                let text = &oasst[number as usize - 1];
+                assert_eq!(encode(text), ids(&reference), "Open-Assistant prompt {number}: {text:?}");
+                prompts += 1;
+            } else {
+                let number = reference["hh"].as_u64().unwrap();
+                let ours = encode(&hh[number as usize - 1]);
+                let bytes: Vec<u8> = ours.iter().flat_map(|id| id.to_le_bytes()).collect();
+                let digest: String = Sha256::digest(&bytes)[..8].iter().map(|b| format!("{b:02x}")).collect();
+                assert_eq!(
+                    (ours.len() as u64, digest.as_str()),
+                    (reference["count"].as_u64().unwrap(), reference["sha256"].as_str().unwrap()),
+                    "HH-RLHF line {number}"
+                );
+                conversations += 1;
+            }
+        }
+        assert_eq!((hand_made >= 20, prompts, conversations), (true, 250, 2312));
+    }
+}
