@@ -32,7 +32,8 @@ build_site() {
     # A target folder of its own (as cargo-leptos has): cargo locks its folder while it
     # builds, and this build runs beside the server's. The relocations let the splitter
     # cut the wasm at the app's lazy routes (`cargo leptos build --split` passes the same).
-    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C link-args=--emit-relocs" \
+    # This variable replaces .cargo/config.toml's rustflags for wasm32, so it repeats them.
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C link-args=--emit-relocs --cfg erase_components" \
         CARGO_TARGET_DIR=$front cargo build --lib --package app --target wasm32-unknown-unknown \
         --profile wasm-release --no-default-features --features hydrate
     local wasm=$front/wasm32-unknown-unknown/wasm-release/app.wasm
