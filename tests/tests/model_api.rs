@@ -118,6 +118,37 @@ async fn streamed_chunks_add_up_to_the_whole_reply() {
     assert_eq!(finish.len(), 3, "each alternative ends once");
 }
 
+/// The same request again runs only the prompt's last token (the prompts' cache), and
+/// says so as OpenAI's API does, in `usage.prompt_tokens_details.cached_tokens`; with the
+/// same seed it writes the same reply.
+#[tokio::test]
+async fn a_prompt_sent_again_reports_its_cached_tokens() {
+    let app = tiny_app(&[]).await;
+    let key = app.api_key().await;
+    let usage = |reply: &Value| {
+        let usage = &reply["usage"];
+        (
+            usage["prompt_tokens"].as_u64().unwrap(),
+            usage["prompt_tokens_details"]["cached_tokens"].as_u64().unwrap(),
+        )
+    };
+    let first: Value = completion(&app, &key, ask(2, false)).await.json().await.unwrap();
+    let again: Value = completion(&app, &key, ask(2, false)).await.json().await.unwrap();
+    let (prompt, cached_first) = usage(&first);
+    assert_eq!(usage(&again), (prompt, prompt - 1), "all but the last token, whose logits begin the reply");
+    assert!(
+        cached_first < prompt - 1,
+        "the first time, at most what it shares with earlier prompts: {cached_first}"
+    );
+    assert_eq!(first["choices"], again["choices"]);
+    // Another question shares the chat template's start with it, not its end.
+    let mut other = ask(1, false);
+    other["messages"][0]["content"] = json!("Name three rivers of Europe.");
+    let other: Value = completion(&app, &key, other).await.json().await.unwrap();
+    let (other_prompt, other_cached) = usage(&other);
+    assert!(other_cached > 0 && other_cached < other_prompt - 1, "{other_cached} of {other_prompt}");
+}
+
 #[tokio::test]
 async fn bad_request_bodies_name_the_problem() {
     let app = tiny_app(&[]).await;

@@ -46,6 +46,9 @@ pub enum GenerationEvent {
     /// Prompt tokens, sent once before any text.
     Started {
         prompt_tokens: usize,
+        /// Of them, how many were not run again: a recent prompt began with them (the
+        /// prompts' cache).
+        cached_tokens: usize,
         /// Oldest turns left out to fit the model's context (`trim_oldest`).
         trimmed: usize,
     },
@@ -91,8 +94,9 @@ pub async fn collect(mut events: mpsc::Receiver<GenerationEvent>, n: usize) -> R
         Collected { texts: vec![String::new(); n], finish: vec![None; n], ..Default::default() };
     while let Some(event) = events.recv().await {
         match event {
-            GenerationEvent::Started { prompt_tokens, trimmed } => {
+            GenerationEvent::Started { prompt_tokens, cached_tokens, trimmed } => {
                 collected.prompt_tokens = prompt_tokens;
+                collected.cached_tokens = cached_tokens;
                 collected.trimmed = trimmed;
             }
             GenerationEvent::Delta { index, text } => collected.texts[index].push_str(&text),
@@ -111,6 +115,8 @@ pub struct Collected {
     pub texts: Vec<String>,
     pub finish: Vec<Option<FinishReason>>,
     pub prompt_tokens: usize,
+    /// Of the prompt's tokens, those the prompts' cache held.
+    pub cached_tokens: usize,
     pub completion_tokens: usize,
     pub trimmed: usize,
 }

@@ -318,7 +318,7 @@ impl Job {
                 }
             };
             let forwarded = match generated {
-                GenerationEvent::Started { prompt_tokens, trimmed } => {
+                GenerationEvent::Started { prompt_tokens, trimmed, .. } => {
                     event("started", json!({ "prompt_tokens": prompt_tokens, "trimmed": trimmed }))
                 }
                 // What the model wrote of a stopped suggestion before it noticed is dropped.

@@ -4,7 +4,7 @@
 
 use crate::openai::{
     ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Choice, ChunkChoice, Delta, ErrorBody,
-    ErrorDetail, ModelCard, ModelList, Usage,
+    ErrorDetail, ModelCard, ModelList, PromptTokensDetails, Usage,
 };
 use app::model::ChatMessage;
 use app::ssr::model::{GenerationEvent, GenerationRequest, LanguageModel, ModelError, collect};
@@ -188,6 +188,7 @@ async fn complete(state: AppState, headers: HeaderMap, body: Bytes) -> Result<Re
         prompt_tokens: collected.prompt_tokens,
         completion_tokens: collected.completion_tokens,
         total_tokens: collected.prompt_tokens + collected.completion_tokens,
+        prompt_tokens_details: Some(PromptTokensDetails { cached_tokens: collected.cached_tokens }),
     };
     let completion = ChatCompletion {
         id,

@@ -243,7 +243,8 @@ impl Engine {
     /// `prefill`, continuing the longest cached start of `prompt` (all of it but its last
     /// token at most: the logits after it are needed); the prompt's cache is then kept for
     /// later requests. The prefix, and the logits after the prompt.
-    fn prefill_cached(&self, prompt: &[u32]) -> Result<(Prefix, Vec<f32>), String> {
+    /// The prompt's prefix and its last logits, and how many of its tokens came from the cache.
+    fn prefill_cached(&self, prompt: &[u32]) -> Result<(Prefix, Vec<f32>, usize), String> {
         let lock = || self.prefixes.lock().unwrap_or_else(PoisonError::into_inner);
         let cached = lock().find(prompt, prompt.len().saturating_sub(1));
         let start = cached.len();
@@ -251,7 +252,7 @@ impl Engine {
         let prefix = sequence.into_prefix();
         lock().insert(prompt.to_vec(), prefix.clone());
         tracing::debug!(prompt = prompt.len(), cached = start, "prefill");
-        Ok((prefix, logits))
+        Ok((prefix, logits, start))
     }
 
     /// Runs one request to its end, sending events to `sink`. Errors are returned, not sent.
@@ -278,8 +279,8 @@ impl Engine {
     ) -> Result<Option<Running<'e, 's>>, String> {
         let (prompt, trimmed) = self.prompt(request)?;
         let params = &request.params;
-        let (prefix, logits) = self.prefill_cached(&prompt)?;
-        if !sink(GenerationEvent::Started { prompt_tokens: prompt.len(), trimmed }) {
+        let (prefix, logits, cached_tokens) = self.prefill_cached(&prompt)?;
+        if !sink(GenerationEvent::Started { prompt_tokens: prompt.len(), cached_tokens, trimmed }) {
             return Ok(None);
         }
         let alternatives = (0..request.n)

@@ -109,7 +109,8 @@ async fn relay(reply: reqwest::Response, events: mpsc::Sender<GenerationEvent>, 
     let mut body = reply.bytes_stream();
     let mut buffer = Vec::new();
     let mut tokens = vec![0usize; n];
-    if events.send(GenerationEvent::Started { prompt_tokens: 0, trimmed: 0 }).await.is_err() {
+    if events.send(GenerationEvent::Started { prompt_tokens: 0, cached_tokens: 0, trimmed: 0 }).await.is_err()
+    {
         return;
     }
     while let Some(piece) = body.next().await {

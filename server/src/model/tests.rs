@@ -166,7 +166,7 @@ fn trimming_leaves_out_the_oldest_turns_and_says_how_many() {
     let mut started = None;
     engine
         .generate(&long, &mut |event| {
-            if let GenerationEvent::Started { prompt_tokens, trimmed } = event {
+            if let GenerationEvent::Started { prompt_tokens, trimmed, .. } = event {
                 started = Some((prompt_tokens, trimmed));
             }
             true
