@@ -16,6 +16,16 @@ log() { echo "build: $*" >&2; }
 
 # Leptos reads the output name when it compiles (the page's script and wasm file names).
 export LEPTOS_OUTPUT_NAME=parley
+# RUSTFLAGS would replace every other source of flags: .cargo/config.toml's for the server
+# (target-cpu=native, erase_components) and the wasm flags set below (the splitter's
+# relocations, erase_components). A server and a bundle built with different
+# erase_components do not hydrate, so this stops rather than build them.
+if [ -n "${RUSTFLAGS:-}" ] || [ -n "${CARGO_ENCODED_RUSTFLAGS:-}" ]; then
+    echo "build: RUSTFLAGS is set; it would replace the flags in .cargo/config.toml and" \
+        "scripts/build.sh (target-cpu=native, erase_components, --emit-relocs). Unset it, or" \
+        "add your flags to .cargo/config.toml." >&2
+    exit 1
+fi
 target=${CARGO_TARGET_DIR:-target}
 front=$target/front
 site=target/site
