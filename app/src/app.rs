@@ -66,6 +66,18 @@ fn style_href() -> String {
 /// A route's `preload` loads its group's modules: the router awaits it before it hydrates a
 /// page the server rendered, so that the view is there at once (else hydration finds the
 /// server's HTML where it expects the placeholder of a view still loading).
+/// Marks the page interactive (`data-hydrated` on the body), which the browser tests and
+/// `make bench-pages` wait for before they click. Called by each page, not by `App`: a page's
+/// group loads after `App` hydrates, and a click before its view hydrates would be lost. Effects
+/// run only in the browser, after the view that made them.
+pub fn mark_hydrated() {
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}
+
 macro_rules! page_groups {
     ($($group:ident $preload:ident { $($route:ident: $page:ident => $component:ident,)* })*) => {
         #[derive(Clone, Copy)]
@@ -76,6 +88,7 @@ macro_rules! page_groups {
         $(
             #[leptos::lazy]
             fn $group(page: Page) -> AnyView {
+                mark_hydrated();
                 match page {
                     $(Page::$page => view! { <$component /> }.into_any(),)*
                     #[allow(unreachable_patterns)]
@@ -171,14 +184,6 @@ pub fn App() -> impl IntoView {
         |_| current_user(),
     );
     provide_context(Session { user, login, logout, setup });
-
-    // Effects run only in the browser: this marks the moment the page became interactive,
-    // which the browser tests wait for before they click.
-    Effect::new(move |_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
 
     view! {
         <Title text="Parley" />

@@ -6,6 +6,7 @@ pub fn NotFound() -> impl IntoView {
     if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
         options.set_status(http::StatusCode::NOT_FOUND);
     }
+    crate::app::mark_hydrated();
     view! {
         <section class="card">
             <h1>"Page not found"</h1>
