@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Records how Hugging Face `tokenizers` (Python, whose regular expressions are
-Oniguruma's) splits texts with Parley's SmolLM2 tokenizer, for the unit test
-`model::tokenizer::tests::tokens_equal_hugging_face_s` (Parley's build uses the crate's
+Oniguruma's) splits texts with Parley's SmolLM2 tokenizer, for the test
+`tokens_equal_hugging_face_s` in tests/tests/smollm2.rs (Parley's build uses the crate's
 `fancy-regex` instead, one C library fewer to compile).
 
-    PARLEY_WRITE_TOKENIZER=/tmp/smollm2.json cargo test --release -p parley --lib tokens_equal
+    PARLEY_WRITE_TOKENIZER=/tmp/smollm2.json cargo test --release -p parley-tests --test smollm2 tokens_equal
     python3 -m venv /tmp/tok && /tmp/tok/bin/pip install tokenizers==0.23.3
     /tmp/tok/bin/python scripts/tokens-reference.py /tmp/smollm2.json ../shared/data \
         > tests/tests/data/smollm2-tokens-hf.jsonl

@@ -61,3 +61,64 @@ async fn smollm2_knows_the_capital_of_france_and_repeats_its_reference() {
         REFERENCE.trim_end_matches('\n')
     );
 }
+
+/// The tokenizer's regular expressions run on `fancy-regex`; Hugging Face's Python
+/// `tokenizers`, which recorded the reference (`scripts/tokens-reference.py`, from the
+/// tokenizer Parley builds, written out by this test when `PARLEY_WRITE_TOKENIZER` names a
+/// file), on Oniguruma. Every text splits into the same ids: hand-made texts where the
+/// engines could part (Unicode classes, runs of spaces, contractions, digits, many scripts,
+/// emoji), the 250 Open-Assistant prompts, and the 2,312 HH-RLHF conversations (by count and
+/// a SHA-256 of their ids).
+#[test]
+fn tokens_equal_hugging_face_s() {
+    use sha2::{Digest, Sha256};
+    use std::io::BufRead;
+    const TOKENS: &str = include_str!("data/smollm2-tokens-hf.jsonl");
+    let engine = parley::model::Engine::load(std::path::Path::new(MODEL), None)
+        .unwrap_or_else(|err| panic!("{MODEL}: {err}: run scripts/fetch-model.sh (make test does)"));
+    if let Some(path) = std::env::var_os("PARLEY_WRITE_TOKENIZER") {
+        std::fs::write(path, engine.tokenizer().to_string(false).unwrap()).unwrap();
+    }
+    let encode = |text: &str| engine.encode(text).unwrap();
+    let oasst: Vec<String> =
+        std::fs::read_to_string(common::shared_data("oasst-prompt-lottery-en-250.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+    let hh: Vec<String> = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(
+        std::fs::File::open(common::shared_data("hh-rlhf-harmless-base-test.jsonl.gz")).unwrap(),
+    ))
+    .lines()
+    .map(|line| {
+        serde_json::from_str::<Value>(&line.unwrap()).unwrap()["chosen"].as_str().unwrap().to_string()
+    })
+    .collect();
+    let ids = |value: &Value| -> Vec<u32> {
+        value["ids"].as_array().unwrap().iter().map(|id| id.as_u64().unwrap() as u32).collect()
+    };
+    let (mut hand_made, mut prompts, mut conversations) = (0, 0, 0);
+    for line in TOKENS.lines().skip(1) {
+        let reference: Value = serde_json::from_str(line).unwrap();
+        if let Some(text) = reference["text"].as_str() {
+            assert_eq!(encode(text), ids(&reference), "{text:?}");
+            hand_made += 1;
+        } else if let Some(number) = reference["oasst"].as_u64() {
+            let text = &oasst[number as usize - 1];
+            assert_eq!(encode(text), ids(&reference), "Open-Assistant prompt {number}: {text:?}");
+            prompts += 1;
+        } else {
+            let number = reference["hh"].as_u64().unwrap();
+            let ours = encode(&hh[number as usize - 1]);
+            let bytes: Vec<u8> = ours.iter().flat_map(|id| id.to_le_bytes()).collect();
+            let digest: String = Sha256::digest(&bytes)[..8].iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(
+                (ours.len() as u64, digest.as_str()),
+                (reference["count"].as_u64().unwrap(), reference["sha256"].as_str().unwrap()),
+                "HH-RLHF line {number}"
+            );
+            conversations += 1;
+        }
+    }
+    assert_eq!((hand_made >= 20, prompts, conversations), (true, 250, 2312));
+}
