@@ -28,8 +28,10 @@ model:
 test-deps:
 	scripts/test-deps.sh
 
+# app-hydrate is only the browser's wasm entry (a cdylib): built for the host, it would
+# link the app and its server dependencies into a shared library that nothing tests.
 test-rust:
-	PARLEY_BIN=$(BIN) cargo test --workspace --release --no-fail-fast
+	PARLEY_BIN=$(BIN) cargo test --workspace --exclude app-hydrate --release --no-fail-fast
 
 ## kill -9 under load, TRIALS times per engine (make test runs 2): every acknowledged
 ## submission is there once after the restart.

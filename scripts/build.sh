@@ -2,7 +2,7 @@
 # Builds what `cargo leptos build --release` builds, without cargo-leptos (installing it
 # costs about 35 CPU-minutes on a fresh machine): the release server, and the browser
 # bundle in target/site/pkg (the app's `hydrate` build for wasm32, split and bound by
-# parley-wasm-bundle, wasm-opt, the style sheet). The bundle's tools (scripts/tools.sh)
+# parley-wasm-bundle, the style sheet). The bundle's tools (scripts/tools.sh)
 # install beside the server's build, not before it. The names and settings are those of
 # [workspace.metadata.leptos] in Cargo.toml, so `cargo leptos build --release` still works
 # for those who have it.
@@ -44,12 +44,11 @@ build_site() {
     # cut the wasm at the app's lazy routes (`cargo leptos build --split` passes the same).
     # This variable replaces .cargo/config.toml's rustflags for wasm32, so it repeats them.
     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C link-args=--emit-relocs --cfg erase_components" \
-        CARGO_TARGET_DIR=$front cargo build --lib --package app --target wasm32-unknown-unknown \
+        CARGO_TARGET_DIR=$front cargo build --lib --package app-hydrate --target wasm32-unknown-unknown \
         --profile wasm-release --no-default-features --features hydrate
-    local wasm=$front/wasm32-unknown-unknown/wasm-release/app.wasm
-    # wasm-opt takes over a minute: skipped when the wasm, the style sheet, the scripts and
-    # the tools (parley-wasm-bundle itself; the binaryen version in tools.sh) are those the
-    # current bundle was made from.
+    local wasm=$front/wasm32-unknown-unknown/wasm-release/app_hydrate.wasm
+    # Skipped (the compression takes a while) when the wasm, the style sheet, the scripts and
+    # parley-wasm-bundle itself are those the current bundle was made from.
     local source
     source=$(cat "$wasm" style/main.css scripts/build.sh scripts/compress.mjs scripts/tools.sh \
         "$(command -v parley-wasm-bundle)" | sha256sum | cut -c1-64)
@@ -63,18 +62,10 @@ build_site() {
     # The main module (what every page needs) and its JS bindings, one module per lazy
     # route and chunks that several routes share, the loader that fetches them, and the
     # manifest of which files each route needs (the server preloads them with the page).
+    # The modules come out without their custom sections (names, producers), which is
+    # nearly all binaryen's wasm-opt used to take off (tools/wasm-bundle/src/main.rs).
     local out=$tmp/bundle
     parley-wasm-bundle "$wasm" "$out" parley
-    log "wasm-opt -O1 ($(ls "$out"/*.wasm | wc -l) modules)"
-    # Two at a time; their warnings about the splitter's name sections shown only if one
-    # fails. -O1, not -Oz: on the split modules (already built at opt-level z) it measured
-    # half the time (62 s against 129 s for the 58) and 7% fewer bytes as brotli (1.29 MB
-    # against 1.39; the common part 188 kB against 192), which is what travels.
-    # shellcheck disable=SC2016
-    ls "$out"/*.wasm | xargs -P 2 -I '{}' sh -c 'wasm-opt -O1 --enable-bulk-memory \
-        --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
-        --enable-reference-types --enable-multivalue "$1" -o "$1.opt" 2> "$1.log" \
-        || { cat "$1.log" >&2; exit 1; }; mv "$1.opt" "$1"; rm "$1.log"' _ '{}'
     # Content-hashed names: the server sends them with `Cache-Control: immutable`, so a
     # browser fetches each once, and a new build is new names. The bundle's files refer to
     # each other by relative names, so the hash names their folder (pkg/<hash>/parley.js);
@@ -121,7 +112,7 @@ case $what in
     site) build_site ;;
     all)
         # Side by side: each has long stretches on one core (the app's link-time
-        # optimization, wasm-opt, the server crate's front end); 2 cores take both.
+        # optimization, the compression, the server crate's front end); 2 cores take both.
         build_site &
         site_pid=$!
         trap 'kill "$site_pid" 2>/dev/null || true' EXIT

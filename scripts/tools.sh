@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the build tools a fresh machine lacks, each only when missing or at the wrong
-# version: the wasm target, wasm-opt (npm package binaryen; Debian's binaryen 108 makes a
-# wasm that never hydrates) and parley-wasm-bundle (tools/wasm-bundle: the wasm splitter
+# version: the wasm target and parley-wasm-bundle (tools/wasm-bundle: the wasm splitter
 # and wasm-bindgen's library, at the version of the wasm-bindgen crate in Cargo.lock).
 # scripts/build.sh drives them itself: neither cargo-leptos nor wasm-bindgen-cli is needed
-# (nor installed).
+# (nor installed), nor binaryen's wasm-opt, which took 3% off the bundle for over a
+# minute of CPU once parley-wasm-bundle strips the modules' names.
 # Prints the PATH additions to stdout; everything else goes to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,13 +16,6 @@ log() { echo "tools: $*" >&2; }
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     log "adding the wasm32-unknown-unknown target"
     rustup target add wasm32-unknown-unknown >&2
-fi
-
-binaryen_version=132.0.0
-if [ "$(cat "$tools/binaryen.version" 2>/dev/null)" != "$binaryen_version" ]; then
-    log "installing wasm-opt (npm binaryen $binaryen_version)"
-    npm install --silent --no-audit --no-fund --prefix "$tools/binaryen" "binaryen@$binaryen_version" >&2
-    echo "$binaryen_version" > "$tools/binaryen.version"
 fi
 
 # The JS bindings must come from the wasm-bindgen version the app was built with.
@@ -48,4 +41,4 @@ if [ "$(cat "$tools/wasm-bundle/.source" 2>/dev/null)" != "$bundle_source" ] || 
     echo "$bundle_source" > "$tools/wasm-bundle/.source"
 fi
 
-echo "$tools/binaryen/node_modules/.bin:$tools/wasm-bundle/bin"
+echo "$tools/wasm-bundle/bin"

@@ -4,9 +4,9 @@ by the crate its name starts in (from the wasm's name section, as twiggy reads i
 
     scripts/wasm-weight.py FILE.wasm [TOP]
 
-Give it a module before wasm-opt, which drops the names: parley-wasm-bundle's output keeps
-them (run it on $CARGO_TARGET_DIR/front/wasm32-unknown-unknown/wasm-release/app.wasm into a
-folder, as scripts/build.sh does).
+Give it a module that still has its names: parley-wasm-bundle strips them from what it
+writes, so use cargo's output, $CARGO_TARGET_DIR/front/wasm32-unknown-unknown/wasm-release/
+app_hydrate.wasm (the whole app, before the split).
 """
 import collections
 import re
