@@ -2,7 +2,8 @@
 # Set-up time as a new machine sees it: clones this checkout's HEAD into an empty home (its
 # own cargo registry, target folder, npm and tool caches; the Rust toolchain is the
 # machine's) and times `make run` until Parley listens. Prints where the server's build
-# went (`cargo build --timings`, the largest groups of crates). About 17 to 25 minutes on 2 cores.
+# went (`cargo build --timings`, the largest groups of crates). About 12 to 25 minutes on 2
+# cores, as the machine goes (README, Set-up time).
 #
 #   scripts/bench-setup.sh        (make bench-setup)
 set -euo pipefail
