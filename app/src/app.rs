@@ -53,6 +53,18 @@ fn style_href() -> String {
     "/pkg/parley.css".to_string()
 }
 
+/// Marks the page interactive (`data-hydrated` on the body), which the browser tests and
+/// `make bench-pages` wait for before they click. Called by each page, not by `App`: a page's
+/// group loads after `App` hydrates, and a click before its view hydrates would be lost. Effects
+/// run only in the browser, after the view that made them.
+pub fn mark_hydrated() {
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}
+
 /// Pages load in groups: in the browser each group's code is a wasm module of its own,
 /// which the bundle fetches when one of its pages first opens (a page the server renders
 /// names the modules it needs, for the browser to preload), so a first visit moves the part
@@ -66,18 +78,6 @@ fn style_href() -> String {
 /// A route's `preload` loads its group's modules: the router awaits it before it hydrates a
 /// page the server rendered, so that the view is there at once (else hydration finds the
 /// server's HTML where it expects the placeholder of a view still loading).
-/// Marks the page interactive (`data-hydrated` on the body), which the browser tests and
-/// `make bench-pages` wait for before they click. Called by each page, not by `App`: a page's
-/// group loads after `App` hydrates, and a click before its view hydrates would be lost. Effects
-/// run only in the browser, after the view that made them.
-pub fn mark_hydrated() {
-    Effect::new(move |_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
-}
-
 macro_rules! page_groups {
     ($($group:ident $preload:ident { $($route:ident: $page:ident => $component:ident,)* })*) => {
         #[derive(Clone, Copy)]

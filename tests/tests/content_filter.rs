@@ -29,14 +29,6 @@ fn red_team_prompts() -> Vec<String> {
         .collect()
 }
 
-fn ordinary_prompts() -> Vec<String> {
-    std::fs::read_to_string(common::shared_data("oasst-prompt-lottery-en-250.jsonl"))
-        .expect("read")
-        .lines()
-        .map(|line| serde_json::from_str::<String>(line).expect("a JSON string a line"))
-        .collect()
-}
-
 /// Prompts flagged, and flags per category.
 fn flagged(policy: &Policy, prompts: &[String]) -> (usize, BTreeMap<String, usize>) {
     let mut count = 0;
@@ -57,7 +49,7 @@ fn flagged(policy: &Policy, prompts: &[String]) -> (usize, BTreeMap<String, usiz
 fn default_policy_flag_rates_on_real_prompts() {
     let policy = Policy::parse(DEFAULT_POLICY).expect("the default policy parses");
     let red = red_team_prompts();
-    let ordinary = ordinary_prompts();
+    let ordinary = common::oasst_prompts();
     assert_eq!((red.len(), ordinary.len()), (2312, 250));
     let (red_flagged, red_categories) = flagged(&policy, &red);
     let (ordinary_flagged, ordinary_categories) = flagged(&policy, &ordinary);

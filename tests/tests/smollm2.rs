@@ -80,12 +80,7 @@ fn tokens_equal_hugging_face_s() {
         std::fs::write(path, engine.tokenizer().to_string(false).unwrap()).unwrap();
     }
     let encode = |text: &str| engine.encode(text).unwrap();
-    let oasst: Vec<String> =
-        std::fs::read_to_string(common::shared_data("oasst-prompt-lottery-en-250.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect();
+    let oasst = common::oasst_prompts();
     let hh: Vec<String> = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(
         std::fs::File::open(common::shared_data("hh-rlhf-harmless-base-test.jsonl.gz")).unwrap(),
     ))

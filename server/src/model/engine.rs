@@ -242,8 +242,8 @@ impl Engine {
 
     /// `prefill`, continuing the longest cached start of `prompt` (all of it but its last
     /// token at most: the logits after it are needed); the prompt's cache is then kept for
-    /// later requests. The prefix, and the logits after the prompt.
-    /// The prompt's prefix and its last logits, and how many of its tokens came from the cache.
+    /// later requests. The prefix, the logits after the prompt, and how many of its tokens
+    /// came from the cache.
     fn prefill_cached(&self, prompt: &[u32]) -> Result<(Prefix, Vec<f32>, usize), String> {
         let lock = || self.prefixes.lock().unwrap_or_else(PoisonError::into_inner);
         let cached = lock().find(prompt, prompt.len().saturating_sub(1));

@@ -354,6 +354,15 @@ pub async fn sampled(app: &TestApp, admin: &reqwest::Client) -> serde_json::Valu
     panic!("the sampler did not finish the batch");
 }
 
+/// The 250 Open-Assistant prompts of the shared data, in the file's order.
+pub fn oasst_prompts() -> Vec<String> {
+    std::fs::read_to_string(shared_data("oasst-prompt-lottery-en-250.jsonl"))
+        .expect("read")
+        .lines()
+        .map(|line| serde_json::from_str::<String>(line).expect("a JSON string a line"))
+        .collect()
+}
+
 /// A file of the shared data: `$PARLEY_SHARED_DATA`, else `../shared/data` beside the
 /// checkout, else the workplace's copy.
 pub fn shared_data(file: &str) -> PathBuf {
