@@ -21,6 +21,9 @@ use tokenizers::Tokenizer;
 
 /// The longest sequence (prompt and completion) Parley runs, whatever the file allows.
 pub const MAX_SEQ_LEN: usize = 4096;
+/// Prompt tokens that requests arriving together put through one forward pass at most (the
+/// pass's activations grow with its tokens).
+const PREFILL_BATCH_TOKENS: usize = 512;
 
 pub struct Engine {
     model: Model,
@@ -240,19 +243,48 @@ impl Engine {
         Ok((sequence, logits.remove(0)))
     }
 
-    /// `prefill`, continuing the longest cached start of `prompt` (all of it but its last
-    /// token at most: the logits after it are needed); the prompt's cache is then kept for
-    /// later requests. The prefix, the logits after the prompt, and how many of its tokens
-    /// came from the cache.
-    fn prefill_cached(&self, prompt: &[u32]) -> Result<(Prefix, Vec<f32>, usize), String> {
+    /// The prompts through the model, each continuing the longest cached start of its
+    /// tokens (all of them but the last at most: the logits after it are needed), in forward
+    /// passes of up to `PREFILL_BATCH_TOKENS` tokens between them (one prompt longer than that
+    /// goes alone). Each prompt's cache is then kept for later requests. For each prompt: its
+    /// prefix, the logits after it, and how many of its tokens came from the cache.
+    fn prefill_all(&self, prompts: &[&[u32]]) -> Result<Vec<(Prefix, Vec<f32>, usize)>, String> {
         let lock = || self.prefixes.lock().unwrap_or_else(PoisonError::into_inner);
-        let cached = lock().find(prompt, prompt.len().saturating_sub(1));
-        let start = cached.len();
-        let (sequence, logits) = self.prefill(&cached, &prompt[start..])?;
-        let prefix = sequence.into_prefix();
-        lock().insert(prompt.to_vec(), prefix.clone());
-        tracing::debug!(prompt = prompt.len(), cached = start, "prefill");
-        Ok((prefix, logits, start))
+        let cached: Vec<Prefix> =
+            prompts.iter().map(|prompt| lock().find(prompt, prompt.len().saturating_sub(1))).collect();
+        let mut done = Vec::with_capacity(prompts.len());
+        let mut start = 0;
+        while start < prompts.len() {
+            // The next prompts whose uncached tokens fit in one pass (at least one prompt).
+            let mut end = start + 1;
+            let mut tokens = prompts[start].len() - cached[start].len();
+            while end < prompts.len() {
+                tokens += prompts[end].len() - cached[end].len();
+                if tokens > PREFILL_BATCH_TOKENS {
+                    break;
+                }
+                end += 1;
+            }
+            let group = start..end;
+            let mut sequences: Vec<Sequence> = group
+                .clone()
+                .map(|i| self.model.fork(&cached[i], prompts[i].len() - cached[i].len()))
+                .collect();
+            let mut items: Vec<Item> = sequences
+                .iter_mut()
+                .zip(group.clone())
+                .map(|(sequence, i)| Item { sequence, tokens: &prompts[i][cached[i].len()..] })
+                .collect();
+            let logits = self.model.forward(&mut items)?;
+            for ((sequence, logits), i) in sequences.into_iter().zip(logits).zip(group) {
+                let prefix = sequence.into_prefix();
+                lock().insert(prompts[i].to_vec(), prefix.clone());
+                tracing::debug!(prompt = prompts[i].len(), cached = cached[i].len(), "prefill");
+                done.push((prefix, logits, cached[i].len()));
+            }
+            start = end;
+        }
+        Ok(done)
     }
 
     /// Runs one request to its end, sending events to `sink`. Errors are returned, not sent.
@@ -275,26 +307,55 @@ impl Engine {
     pub fn begin<'e, 's>(
         &'e self,
         request: &GenerationRequest,
-        mut sink: Box<Sink<'s>>,
+        sink: Box<Sink<'s>>,
     ) -> Result<Option<Running<'e, 's>>, String> {
-        let (prompt, trimmed) = self.prompt(request)?;
-        let params = &request.params;
-        let (prefix, logits, cached_tokens) = self.prefill_cached(&prompt)?;
-        if !sink(GenerationEvent::Started { prompt_tokens: prompt.len(), cached_tokens, trimmed }) {
-            return Ok(None);
-        }
-        let alternatives = (0..request.n)
-            .map(|index| Alternative {
-                index,
-                sequence: Some(self.model.fork(&prefix, params.max_tokens)),
-                sampler: Sampler::new(params.seed.wrapping_add(index as u64), sampling(params)),
-                logits: logits.clone(),
-                next: None,
-                drawn: None,
-                text: TextStream::new(&self.tokenizer, &params.stop),
+        self.begin_all(vec![(request, sink)]).pop().unwrap_or(Ok(None))
+    }
+
+    /// `begin` for requests that arrived together: their prompts go through the model in one
+    /// forward pass (`prefill_all`). Each request's own result, in order: a request whose
+    /// prompt is refused fails alone; a failed pass fails all of them.
+    pub fn begin_all<'e, 's>(
+        &'e self,
+        requests: Vec<(&GenerationRequest, Box<Sink<'s>>)>,
+    ) -> Vec<Result<Option<Running<'e, 's>>, String>> {
+        let prompts: Vec<Result<(Vec<u32>, usize), String>> =
+            requests.iter().map(|(request, _)| self.prompt(request)).collect();
+        let tokens: Vec<&[u32]> =
+            prompts.iter().filter_map(|p| p.as_ref().ok()).map(|(t, _)| &t[..]).collect();
+        let mut prefilled = match self.prefill_all(&tokens) {
+            Ok(prefilled) => prefilled.into_iter(),
+            Err(message) => return requests.iter().map(|_| Err(message.clone())).collect(),
+        };
+        requests
+            .into_iter()
+            .zip(prompts)
+            .map(|((request, mut sink), prompt)| {
+                let (prompt, trimmed) = prompt?;
+                let (prefix, logits, cached_tokens) = prefilled.next().ok_or("a prompt was not prefilled")?;
+                if !sink(GenerationEvent::Started { prompt_tokens: prompt.len(), cached_tokens, trimmed }) {
+                    return Ok(None);
+                }
+                let params = &request.params;
+                let alternatives = (0..request.n)
+                    .map(|index| Alternative {
+                        index,
+                        sequence: Some(self.model.fork(&prefix, params.max_tokens)),
+                        sampler: Sampler::new(params.seed.wrapping_add(index as u64), sampling(params)),
+                        logits: logits.clone(),
+                        next: None,
+                        drawn: None,
+                        text: TextStream::new(&self.tokenizer, &params.stop),
+                    })
+                    .collect();
+                Ok(Some(Running {
+                    alternatives,
+                    max_tokens: params.max_tokens,
+                    stops: request.stops.clone(),
+                    sink,
+                }))
             })
-            .collect();
-        Ok(Some(Running { alternatives, max_tokens: params.max_tokens, stops: request.stops.clone(), sink }))
+            .collect()
     }
 
     /// Draws the next token of every alternative of `requests` that goes on, the draws

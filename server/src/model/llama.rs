@@ -7,18 +7,22 @@
 //! vector kernel, and alternatives are decoded one after another. Here:
 //!
 //! - each sequence's KV cache is allocated once for the tokens it will hold and written in
-//!   place; K alternatives share the prompt's cache (an `Arc`) and each holds only its own
-//!   tokens;
+//!   place, in half precision as llama.cpp's is (attention reads every key and value of
+//!   every sequence at every step: half the bytes, half the time it waits on memory); K
+//!   alternatives share the prompt's cache (an `Arc`) and each holds only its own tokens;
 //! - a head reads its key-value head's rows where they are;
 //! - the RoPE tables are computed once, at load;
 //! - one `forward` takes a batch of sequences, each with its own tokens and position, so
 //!   the weights are read once for all of them (prefill is such a batch of one sequence).
 
+use super::floats::{self, Loops};
 use super::pool::{Disjoint, Pool, part};
 use super::quant::{self, BLOCK, Format, Packed, Q8Activations};
 use candle_core::Device;
 use candle_core::quantized::GgmlDType;
 use candle_core::quantized::gguf_file::Content;
+use half::f16;
+use half::slice::HalfFloatSliceExt;
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
@@ -195,10 +199,10 @@ fn max(values: &[f32]) -> f32 {
 
 /// `out` = the sum over positions p, in order, of `weights[p]` x value p's `at..at + D`:
 /// a head's attention output, its `D` sums held in registers across the positions.
-#[inline]
-fn weighted_sum<'v, const D: usize>(
+#[inline(always)]
+fn weighted_sum<'v, L: Loops, const D: usize>(
     weights: &[f32],
-    parts: impl Iterator<Item = &'v [f32]>,
+    parts: impl Iterator<Item = &'v [f16]>,
     kv_dim: usize,
     at: usize,
     out: &mut [f32],
@@ -208,10 +212,8 @@ fn weighted_sum<'v, const D: usize>(
     // The cache's parts (the prefix's, then the sequence's own), positions `kv_dim` apart.
     for values in parts {
         for (value, weight) in values.chunks_exact(kv_dim).zip(&mut weights) {
-            let value: &[f32; D] = value[at..at + D].try_into().expect("a head's values");
-            for (sum, v) in sums.iter_mut().zip(value) {
-                *sum += weight * v;
-            }
+            let value = &value[at..at + D];
+            L::add_scaled(&mut sums, *weight, value);
         }
     }
     out.copy_from_slice(&sums);
@@ -263,7 +265,7 @@ pub struct Model {
     pool: Pool,
 }
 
-/// Keys and values of the tokens one sequence holds, layer by layer, each layer's
+/// Keys and values (f16) of the tokens one sequence holds, layer by layer, each layer's
 /// positions one after another (`[layer][position][kv_dim]`), so that a head reads its
 /// keys and values in one sweep. Room for the tokens a request may write is allocated when
 /// it starts, and a token's entries are written in place; past that room the cache is laid
@@ -273,8 +275,8 @@ pub struct Cache {
     capacity: usize,
     layers: usize,
     kv_dim: usize,
-    keys: Vec<f32>,
-    values: Vec<f32>,
+    keys: Vec<f16>,
+    values: Vec<f16>,
 }
 
 impl Cache {
@@ -285,8 +287,8 @@ impl Cache {
             capacity,
             layers: config.layers,
             kv_dim: config.kv_dim(),
-            keys: vec![0.0; size],
-            values: vec![0.0; size],
+            keys: vec![f16::ZERO; size],
+            values: vec![f16::ZERO; size],
         }
     }
 
@@ -298,7 +300,7 @@ impl Cache {
         let capacity = (self.len + more).max(2 * self.capacity);
         let (old, kv) = (self.capacity, self.kv_dim);
         for buffer in [&mut self.keys, &mut self.values] {
-            let mut grown = vec![0f32; self.layers * capacity * kv];
+            let mut grown = vec![f16::ZERO; self.layers * capacity * kv];
             for layer in 0..self.layers {
                 grown[layer * capacity * kv..][..self.len * kv]
                     .copy_from_slice(&buffer[layer * old * kv..][..self.len * kv]);
@@ -313,7 +315,7 @@ impl Cache {
     }
 
     /// The keys and values of `layer` for positions `0..len`, `kv_dim` values each.
-    fn layer(&self, layer: usize, len: usize) -> (&[f32], &[f32]) {
+    fn layer(&self, layer: usize, len: usize) -> (&[f16], &[f16]) {
         let at = self.at(layer, 0);
         (&self.keys[at..at + len * self.kv_dim], &self.values[at..at + len * self.kv_dim])
     }
@@ -356,7 +358,7 @@ impl Prefix {
     }
 
     /// The keys and values of `layer` for the prefix's first `len` positions, part by part.
-    fn layers(&self, layer: usize, mut len: usize) -> impl Iterator<Item = (&[f32], &[f32])> {
+    fn layers(&self, layer: usize, mut len: usize) -> impl Iterator<Item = (&[f16], &[f16])> {
         self.parts.iter().map_while(move |(cache, used)| {
             let take = (*used).min(len);
             len -= take;
@@ -368,7 +370,7 @@ impl Prefix {
 impl Cache {
     /// Bytes its keys and values take.
     pub fn bytes(&self) -> usize {
-        (self.keys.len() + self.values.len()) * std::mem::size_of::<f32>()
+        (self.keys.len() + self.values.len()) * std::mem::size_of::<f16>()
     }
 }
 
@@ -668,8 +670,8 @@ impl Model {
                 let sequence = &mut *items[i].sequence;
                 let own_position = position - sequence.prefix.len();
                 let at = sequence.own.at(l, own_position);
-                sequence.own.keys[at..at + kv_dim].copy_from_slice(&k[r * kv_dim..(r + 1) * kv_dim]);
-                sequence.own.values[at..at + kv_dim].copy_from_slice(&v[r * kv_dim..(r + 1) * kv_dim]);
+                sequence.own.keys[at..at + kv_dim].convert_from_f32_slice(&k[r * kv_dim..(r + 1) * kv_dim]);
+                sequence.own.values[at..at + kv_dim].convert_from_f32_slice(&v[r * kv_dim..(r + 1) * kv_dim]);
             }
             {
                 let sequences: Vec<&Sequence> = items.iter().map(|item| &*item.sequence).collect();
@@ -721,9 +723,7 @@ impl Model {
                                 uo.slice(t * hidden + start, t * hidden + end),
                             )
                         };
-                        for (g, u) in g.iter_mut().zip(u.iter()) {
-                            *g = *g / (1.0 + (-*g).exp()) * u;
-                        }
+                        floats::silu_times_best(g, u);
                     }
                 });
             }
@@ -759,9 +759,47 @@ impl Model {
 
     /// Heads `first..` of one row (as many as `queries` holds, `head_dim` values each, all of
     /// one key-value head): softmax(q . k / sqrt(d)) over positions 0..=`position`, times v.
-    /// The heads read each key and value once between them.
+    /// The heads read each key and value once between them. The loops are `floats`', fused
+    /// where the CPU has FMA.
     #[allow(clippy::too_many_arguments)]
     fn attend(
+        &self,
+        sequence: &Sequence,
+        layer: usize,
+        first: usize,
+        position: usize,
+        queries: &[f32],
+        scores: &mut Vec<f32>,
+        out: &mut [f32],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if floats::fused() {
+            // Safety: AVX2 and FMA were detected.
+            return unsafe { self.attend_fused(sequence, layer, first, position, queries, scores, out) };
+        }
+        self.attend_with::<floats::Portable>(sequence, layer, first, position, queries, scores, out)
+    }
+
+    /// `attend_with` compiled for AVX2 and FMA. Safety: the CPU has both.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn attend_fused(
+        &self,
+        sequence: &Sequence,
+        layer: usize,
+        first: usize,
+        position: usize,
+        queries: &[f32],
+        scores: &mut Vec<f32>,
+        out: &mut [f32],
+    ) {
+        self.attend_with::<floats::Fused>(sequence, layer, first, position, queries, scores, out)
+    }
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn attend_with<L: Loops>(
         &self,
         sequence: &Sequence,
         layer: usize,
@@ -777,50 +815,43 @@ impl Model {
         let len = position + 1;
         // The positions the prefix holds, part by part, then the sequence's own.
         let shared = sequence.prefix.len().min(len);
-        let parts: Vec<(&[f32], &[f32])> = sequence
-            .prefix
-            .layers(layer, shared)
-            .chain(std::iter::once(sequence.own.layer(layer, len - shared)))
-            .collect();
+        let parts = || {
+            sequence
+                .prefix
+                .layers(layer, shared)
+                .chain(std::iter::once(sequence.own.layer(layer, len - shared)))
+        };
         // Head h's score for position p at h * len + p.
         scores.clear();
         scores.resize(queries.len() / hd * len, 0.0);
         let mut p = 0;
-        for (keys, _) in &parts {
+        for (keys, _) in parts() {
             for key in keys.chunks_exact(kv_dim) {
                 let key = &key[at..at + hd];
                 for (h, query) in queries.chunks_exact(hd).enumerate() {
-                    scores[h * len + p] = dot(query, key) * scale;
+                    scores[h * len + p] = L::dot(query, key) * scale;
                 }
                 p += 1;
             }
         }
-        for scores in scores.chunks_exact_mut(len) {
-            let max = max(scores);
-            let mut sum = 0f32;
-            for s in scores.iter_mut() {
-                *s = (*s - max).exp();
-                sum += *s;
-            }
-            scores.iter_mut().for_each(|s| *s /= sum);
-        }
-        let values = || parts.iter().map(|(_, values)| *values);
-        for (weights, out) in scores.chunks_exact(len).zip(out.chunks_exact_mut(hd)) {
+        for (weights, out) in scores.chunks_exact_mut(len).zip(out.chunks_exact_mut(hd)) {
+            let sum = L::exp_shifted(weights, max(weights));
+            let values = parts().map(|(_, values)| values);
             match hd {
-                64 => weighted_sum::<64>(weights, values(), kv_dim, at, out),
-                128 => weighted_sum::<128>(weights, values(), kv_dim, at, out),
+                64 => weighted_sum::<L, 64>(weights, values, kv_dim, at, out),
+                128 => weighted_sum::<L, 128>(weights, values, kv_dim, at, out),
                 _ => {
                     out.fill(0.0);
                     let mut weights = weights.iter();
-                    for values in values() {
+                    for values in values {
                         for (value, weight) in values.chunks_exact(kv_dim).zip(&mut weights) {
-                            for (o, v) in out.iter_mut().zip(&value[at..at + hd]) {
-                                *o += weight * v;
-                            }
+                            L::add_scaled(out, *weight, &value[at..at + hd]);
                         }
                     }
                 }
             }
+            let inverse = 1.0 / sum;
+            out.iter_mut().for_each(|o| *o *= inverse);
         }
     }
 }

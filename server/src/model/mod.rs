@@ -3,6 +3,7 @@
 
 mod chat_template;
 pub mod engine;
+mod floats;
 pub mod llama;
 pub mod pool;
 pub mod prefixes;

@@ -92,12 +92,16 @@ impl Sampler {
         self.multinomial(probabilities)
     }
 
-    /// The `k` most likely tokens, in the order a partial sort leaves them.
+    /// The `k` most likely tokens, in the order a partial sort of the token indices by
+    /// probability leaves them (candle-transformers' order). The sort runs on each token's
+    /// probability key and index packed in one number, comparing the keys alone: the same
+    /// comparisons give the same moves, and the keys are read in place, not looked up by index
+    /// at every comparison (a third of the time a token's draw took).
     fn top(probabilities: &[f32], k: usize) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..probabilities.len()).collect();
-        order.select_nth_unstable_by(k, |&i, &j| probabilities[j].total_cmp(&probabilities[i]));
-        order.truncate(k);
-        order
+        let mut keyed: Vec<u64> =
+            probabilities.iter().enumerate().map(|(i, &p)| (order_key(p) as u64) << 32 | i as u64).collect();
+        keyed.select_nth_unstable_by(k, |a, b| (b >> 32).cmp(&(a >> 32)));
+        keyed[..k].iter().map(|&keyed| (keyed & 0xFFFF_FFFF) as usize).collect()
     }
 
     fn top_k(&mut self, probabilities: &[f32], k: usize) -> Result<u32, String> {
@@ -122,6 +126,13 @@ impl Sampler {
     }
 }
 
+/// A number whose order is `f32::total_cmp`'s order of the values: total_cmp's signed
+/// integer, its sign bit flipped so that unsigned order is the same.
+fn order_key(value: f32) -> u32 {
+    let bits = value.to_bits() as i32;
+    ((bits ^ ((((bits >> 31) as u32) >> 1) as i32)) as u32) ^ 0x8000_0000
+}
+
 /// The index of the largest logit; the first of equal ones.
 fn argmax(logits: &[f32]) -> usize {
     let mut best = 0;
@@ -137,9 +148,9 @@ fn argmax(logits: &[f32]) -> usize {
 /// `1 / temperature` (in f32), less the largest, exponentiated, then divided by their sum.
 fn probabilities(logits: &[f32], temperature: f64) -> Vec<f32> {
     let scale = (1.0 / temperature) as f32;
-    let scaled: Vec<f32> = logits.iter().map(|&logit| logit * scale + 0.0).collect();
-    let max = scaled[1..].iter().fold(scaled[0], |max, &value| max.max(value));
-    let mut probabilities: Vec<f32> = scaled.iter().map(|&value| (value - max).exp()).collect();
+    let scaled = |logit: f32| logit * scale + 0.0;
+    let max = logits[1..].iter().fold(scaled(logits[0]), |max, &logit| max.max(scaled(logit)));
+    let mut probabilities: Vec<f32> = logits.iter().map(|&logit| (scaled(logit) - max).exp()).collect();
     let sum = lane_sum(&probabilities);
     for probability in &mut probabilities {
         *probability /= sum;
@@ -241,6 +252,19 @@ mod tests {
                 ours.iter().map(|p| p.to_bits()).collect::<Vec<_>>(),
                 theirs.iter().map(|p| p.to_bits()).collect::<Vec<_>>()
             );
+        }
+    }
+
+    #[test]
+    fn order_keys_sort_as_total_cmp_does() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut values = vec![0.0, -0.0, 1.0, -1.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, -f32::NAN];
+        values.extend([f32::MIN_POSITIVE, f32::MAX, f32::MIN, 1e-45, -1e-45]);
+        values.extend((0..200).map(|_| f32::from_bits(rng.random())));
+        for a in &values {
+            for b in &values {
+                assert_eq!(order_key(*a).cmp(&order_key(*b)), a.total_cmp(b), "{a} {b}");
+            }
         }
     }
 

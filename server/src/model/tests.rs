@@ -187,8 +187,9 @@ async fn full_queue_is_refused_and_a_dropped_client_frees_the_worker() {
     while !model.info().ready {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    // A reader that never reads: the worker fills its buffer and waits on this request.
-    let stalled = model.generate(request(0.0, 400, 0, 1)).await.unwrap();
+    // A reader that never reads: the worker fills its buffer and waits on this request (four
+    // alternatives sampled, so that the buffer fills before any of them ends).
+    let stalled = model.generate(request(1.0, 400, 0, 4)).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let busy = model.generate(request(0.0, 5, 0, 1)).await;
     assert!(matches!(busy, Err(ModelError::Busy { retry_after_secs }) if retry_after_secs > 0));
@@ -265,9 +266,11 @@ fn own_forward_pass_agrees_with_candles_llama() {
             let got = ours.forward(&mut [Item { sequence: &mut sequence, tokens: &fed }]).unwrap().remove(0);
             let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
             let error = expected.iter().zip(&got).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+            // Parley's KV cache holds keys and values in half precision (as llama.cpp's
+            // does), candle's in f32: a difference that quantizing the activations to 8 bits
+            // can round one step up or down, layer after layer.
             let tolerance = match dtype {
-                GgmlDType::F32 => 1e-5,
-                GgmlDType::Q8_0 => 1e-3,
+                GgmlDType::F32 => 1e-3,
                 _ => 4e-2,
             };
             assert!(error <= tolerance * scale, "{dtype:?}, step {step}: error {error} of {scale}");
@@ -542,5 +545,63 @@ async fn twenty_requests_at_once_write_what_each_writes_alone() {
         let request = make(i);
         let (texts, _, _) = run(&fresh, &request);
         assert_eq!(got.texts, texts, "{:?}", request.messages);
+    }
+}
+
+/// Requests that arrive together are prefilled in one forward pass (`Engine::begin_all`):
+/// each still writes what it writes alone, and one whose prompt is refused fails alone.
+#[test]
+fn requests_started_together_write_what_each_writes_alone() {
+    let engine = tiny();
+    let mut fresh = tiny();
+    fresh.set_prefix_cache(0);
+    let mut too_long = request(0.0, 5, 0, 1);
+    too_long.messages = vec![ChatMessage::new("user", "word ".repeat(5000))];
+    let requests = [
+        chat(&[("system", "Be brief."), ("user", "Tell me about the 12 moons.")], 3),
+        too_long,
+        request(0.0, 20, 0, 1),
+        chat(&[("system", "Be brief."), ("user", "Why?")], 4),
+        request(0.9, 16, 7, 3),
+    ];
+    let texts: Vec<std::cell::RefCell<Vec<String>>> =
+        requests.iter().map(|r| std::cell::RefCell::new(vec![String::new(); r.n])).collect();
+    let started = engine.begin_all(
+        requests
+            .iter()
+            .zip(&texts)
+            .map(|(request, texts)| {
+                let sink: Box<super::engine::Sink<'_>> = Box::new(move |event| {
+                    if let GenerationEvent::Delta { index, text } = event {
+                        texts.borrow_mut()[index].push_str(&text);
+                    }
+                    true
+                });
+                (request, sink)
+            })
+            .collect(),
+    );
+    let mut running = vec![];
+    for (i, started) in started.into_iter().enumerate() {
+        match started {
+            Err(message) => {
+                assert_eq!(i, 1, "{message}");
+                assert!(message.contains("exceeds the model's context"), "{message}");
+            }
+            Ok(started) => running.push(started.expect("a listener")),
+        }
+    }
+    assert_eq!(running.len(), 4);
+    // As the worker steps them: every sequence of every request in one forward pass.
+    while !running.is_empty() {
+        engine.draw(&mut running);
+        running.retain_mut(|r| engine.sample(r).unwrap());
+        let mut batch: Vec<_> = running.iter_mut().collect();
+        engine.step(&mut batch).unwrap();
+    }
+    for (i, request) in requests.iter().enumerate().filter(|(i, _)| *i != 1) {
+        let (alone, _, _) = run(&fresh, request);
+        assert_eq!(texts[i].borrow().clone(), alone, "request {i}");
+        assert!(alone.iter().all(|text| !text.is_empty()), "request {i}");
     }
 }

@@ -1,13 +1,14 @@
 //! The model worker: one OS thread owns the engine and takes requests from a bounded queue.
 //! Requests run batched, as TGI's router and vLLM run them: one that arrives while others
-//! decode joins them after its prefill, every step is one forward pass for all their
-//! sequences, and a finished or abandoned request leaves at once. Up to `MAX_SEQUENCES`
+//! decode joins them after its prefill (requests that arrive together are prefilled in one
+//! forward pass), every step is one forward pass for all their sequences, and a finished or
+//! abandoned request leaves at once. Up to `MAX_SEQUENCES`
 //! sequences run together; further requests wait in the queue, and a full queue is refused
 //! at once (the HTTP layer answers 429 with Retry-After). A request whose receiver is gone
 //! is skipped, or stopped at its next token.
 
 use super::Engine;
-use super::engine::Running;
+use super::engine::{Running, Sink};
 use super::prefixes::{Prefixes, Stats};
 use app::model::{MAX_ALTERNATIVES, ModelInfo};
 use app::ssr::model::{GenerationEvent, GenerationRequest, LanguageModel, ModelError};
@@ -64,32 +65,39 @@ impl LocalModel {
     }
 }
 
-/// Takes jobs from the queue while there is room in the batch, and steps the batch.
+/// Takes the jobs waiting in the queue while there is room in the batch, starts them
+/// together, and steps the batch.
 fn serve(engine: &Engine, jobs: &Receiver<Job>) {
     let mut running: Vec<Running> = vec![];
     let mut waiting: Option<Job> = None;
     loop {
-        let room = MAX_SEQUENCES.saturating_sub(running.iter().map(Running::sequences).sum());
-        let job = match waiting.take() {
-            Some(job) => Some(job),
-            None if running.is_empty() => match jobs.recv() {
-                Ok(job) => Some(job),
-                Err(_) => return,
-            },
-            None => jobs.try_recv().ok(),
-        };
-        if let Some(job) = job {
-            if !running.is_empty() && job.request.n > room {
+        let mut room = MAX_SEQUENCES.saturating_sub(running.iter().map(Running::sequences).sum());
+        let mut arrived: Vec<Job> = vec![];
+        loop {
+            let idle = running.is_empty() && arrived.is_empty();
+            let job = match waiting.take() {
+                Some(job) => job,
+                None if idle => match jobs.recv() {
+                    Ok(job) => job,
+                    Err(_) => return,
+                },
+                None => match jobs.try_recv() {
+                    Ok(job) => job,
+                    Err(_) => break,
+                },
+            };
+            // One request too big for the room left waits for the batch to shrink, unless
+            // nothing else runs.
+            if !idle && job.request.n > room {
                 waiting = Some(job);
-            } else {
-                if let Some(started) = begin(engine, job) {
-                    running.push(started);
-                }
-                // More may be waiting; take them before the next step.
-                if running.iter().map(Running::sequences).sum::<usize>() < MAX_SEQUENCES {
-                    continue;
-                }
+                break;
             }
+            room = room.saturating_sub(job.request.n);
+            arrived.push(job);
+        }
+        running.extend(begin(engine, arrived));
+        if running.is_empty() {
+            continue;
         }
         engine.draw(&mut running);
         running = running
@@ -115,21 +123,29 @@ fn serve(engine: &Engine, jobs: &Receiver<Job>) {
     }
 }
 
-/// Prefills a job's prompt; None when it failed (the client is told) or nobody listens.
-fn begin<'e>(engine: &'e Engine, job: Job) -> Option<Running<'e, 'static>> {
-    if job.events.is_closed() {
-        return None;
-    }
-    let events = job.events;
-    let sink_events = events.clone();
-    let sink = Box::new(move |event| sink_events.blocking_send(event).is_ok());
-    match engine.begin(&job.request, sink) {
-        Ok(running) => running,
-        Err(message) => {
-            let _ = events.blocking_send(GenerationEvent::Failed { message });
-            None
-        }
-    }
+/// Prefills the jobs' prompts together; the requests that started. A job whose client has
+/// gone is skipped; one that failed is told so.
+fn begin<'e>(engine: &'e Engine, jobs: Vec<Job>) -> Vec<Running<'e, 'static>> {
+    let jobs: Vec<Job> = jobs.into_iter().filter(|job| !job.events.is_closed()).collect();
+    let requests = jobs
+        .iter()
+        .map(|job| {
+            let events = job.events.clone();
+            let sink: Box<Sink<'static>> = Box::new(move |event| events.blocking_send(event).is_ok());
+            (&job.request, sink)
+        })
+        .collect();
+    let started = engine.begin_all(requests);
+    jobs.iter()
+        .zip(started)
+        .filter_map(|(job, started)| match started {
+            Ok(running) => running,
+            Err(message) => {
+                let _ = job.events.blocking_send(GenerationEvent::Failed { message });
+                None
+            }
+        })
+        .collect()
 }
 
 /// Checks a request before it takes a place in the queue.

@@ -239,9 +239,12 @@ impl SqlStore {
         for message in &mut messages {
             message.filter = verdicts.get(&message.id).cloned();
         }
+        // Each request's alternatives in index order (each is stored when it finishes), the
+        // requests in the order they began.
         let suggestions: Vec<SuggestionRow> = sqlx::query_as(
             "select id, idx, parent_id, role, text, model_version_id, sampling, finish_reason, created_at, \
-             taken_message_id from suggestions where conversation_id = $1 order by created_at, id, idx",
+             taken_message_id from suggestions where conversation_id = $1 \
+             order by min(created_at) over (partition by id), id, idx",
         )
         .bind(id.to_string())
         .fetch_all(&mut *conn)
