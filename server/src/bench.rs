@@ -72,11 +72,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     };
     let label = format!("1 chat request x {CONCURRENT_TOKENS}, tokens/s");
     row(label, cached.one, uncached.one, String::new());
-    let ratio = format!(
-        "   ({:.2}x one request; {:.2}x without)",
-        cached.many / cached.one,
-        uncached.many / uncached.one
-    );
+    let ratio = format!("   ({:.2}x one request; {:.2}x without)", cached.ratio, uncached.ratio);
     row(format!("{CONCURRENT} at once, total tokens/s"), cached.many, uncached.many, ratio);
     row(
         "next turn of a chat, first token ms".into(),
@@ -103,6 +99,8 @@ const CONCURRENT_TOKENS: usize = 128;
 struct Concurrent {
     one: f64,
     many: f64,
+    /// The median of each run's `many / one`.
+    ratio: f64,
     prompt_tokens: u64,
     reused: u64,
     /// The next turn of a long chat: its prompt's tokens, and the time to its first token.
@@ -152,11 +150,13 @@ async fn concurrent(engine: Engine, args: &BenchArgs) -> anyhow::Result<Concurre
         trim_oldest: false,
         stops: Default::default(),
     };
-    let mut rates = vec![];
+    // One request, then `CONCURRENT` at once, `runs` times over: each pair runs at the
+    // machine's speed of the moment (a shared machine's drifts by 15% between runs), and the
+    // ratio is the median of the pairs' ratios.
+    let (mut ones, mut manys) = (vec![], vec![]);
     let mut sent = 0;
-    for clients in [1, CONCURRENT] {
-        let mut runs = vec![];
-        for _ in 0..args.runs.max(1) {
+    for _ in 0..args.runs.max(1) {
+        for clients in [1, CONCURRENT] {
             let start = std::time::Instant::now();
             let tasks: Vec<_> = (0..clients)
                 .map(|_| {
@@ -169,16 +169,17 @@ async fn concurrent(engine: Engine, args: &BenchArgs) -> anyhow::Result<Concurre
             for task in tasks {
                 tokens += task.await?.map_err(|err| anyhow::anyhow!("{err}"))?.completion_tokens;
             }
-            runs.push(tokens as f64 / start.elapsed().as_secs_f64());
+            let rate = tokens as f64 / start.elapsed().as_secs_f64();
+            if clients == 1 { ones.push(rate) } else { manys.push(rate) }
         }
-        runs.sort_by(f64::total_cmp);
-        rates.push(runs[runs.len() / 2]);
     }
+    let ratios: Vec<f64> = ones.iter().zip(&manys).map(|(one, many)| many / one).collect();
     let stats = model.prefix_cache();
     let (turn_tokens, turn_first_token) = next_turn(&model, args.runs.max(1)).await?;
     Ok(Concurrent {
-        one: rates[0],
-        many: rates[1],
+        one: median(ones),
+        many: median(manys),
+        ratio: median(ratios),
         prompt_tokens: stats.prompt_tokens,
         reused: stats.reused,
         turn_tokens,
@@ -225,8 +226,9 @@ async fn next_turn(model: &crate::model::LocalModel, runs: usize) -> anyhow::Res
     Ok((tokens, median(times)))
 }
 
-fn median(mut values: Vec<Duration>) -> Duration {
-    values.sort();
+/// The middle value (the upper one of an even count).
+fn median<T: PartialOrd + Copy>(mut values: Vec<T>) -> T {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     values[values.len() / 2]
 }
 
