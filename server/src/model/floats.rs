@@ -92,6 +92,83 @@ pub mod x86 {
         sum
     }
 
+    /// `dot(queries[h], key)` for the `G` heads of `queries`, to the bit: the same
+    /// operations per head, each chunk of the key converted once for all of them.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub unsafe fn dots<const G: usize>(queries: &[f32], key: &[f16], out: &mut [f32]) {
+        let hd = key.len();
+        assert!(queries.len() >= G * hd && out.len() >= G);
+        let (pq, pk) = (queries.as_ptr(), key.as_ptr());
+        let (mut s0, mut s1) = ([_mm256_setzero_ps(); G], [_mm256_setzero_ps(); G]);
+        let mut i = 0;
+        // Safety: i + 16 <= hd, and each head's hd values are in `queries`.
+        unsafe {
+            while i + 16 <= hd {
+                let (k0, k1) = (halves(pk.add(i)), halves(pk.add(i + 8)));
+                for h in 0..G {
+                    let q = pq.add(h * hd + i);
+                    s0[h] = _mm256_fmadd_ps(_mm256_loadu_ps(q), k0, s0[h]);
+                    s1[h] = _mm256_fmadd_ps(_mm256_loadu_ps(q.add(8)), k1, s1[h]);
+                }
+                i += 16;
+            }
+        }
+        for h in 0..G {
+            let mut sum = lane_sum(_mm256_add_ps(s0[h], s1[h]));
+            for j in i..hd {
+                sum = queries[h * hd + j].mul_add(key[j].to_f32(), sum);
+            }
+            out[h] = sum;
+        }
+    }
+
+    /// `Loops::weighted_sums_64` for `G` heads: each half of the 64 values (4 registers a
+    /// head) summed over all positions, each chunk of a value row converted once for all
+    /// the heads; per head, `add_scaled`'s fused multiply-adds in its order.
+    /// Safety: `weights` holds `G * len` values, `parts` `len` rows of at least `at + 64`
+    /// values `kv_dim` apart, `out` `64 * G`.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub unsafe fn weighted_sums_64<'v, const G: usize>(
+        weights: &[f32],
+        len: usize,
+        parts: impl Iterator<Item = &'v [f16]> + Clone,
+        kv_dim: usize,
+        at: usize,
+        out: &mut [f32],
+    ) {
+        assert!(weights.len() >= G * len && out.len() >= 64 * G && at + 64 <= kv_dim);
+        for half in 0..2 {
+            let mut acc = [[_mm256_setzero_ps(); 4]; G];
+            let mut p = 0;
+            for values in parts.clone() {
+                for value in values.chunks_exact(kv_dim) {
+                    if p >= len {
+                        break;
+                    }
+                    // Safety: the row holds at + 64 values.
+                    let row = unsafe { value.as_ptr().add(at + 32 * half) };
+                    let v: [__m256; 4] = std::array::from_fn(|j| unsafe { halves(row.add(8 * j)) });
+                    for h in 0..G {
+                        let w = _mm256_set1_ps(weights[h * len + p]);
+                        for j in 0..4 {
+                            acc[h][j] = _mm256_fmadd_ps(w, v[j], acc[h][j]);
+                        }
+                    }
+                    p += 1;
+                }
+            }
+            for h in 0..G {
+                for j in 0..4 {
+                    let at = 64 * h + 32 * half + 8 * j;
+                    // Safety: out holds 64 * G values.
+                    unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(at), acc[h][j]) };
+                }
+            }
+        }
+    }
+
     /// 8 half-precision values at `at` as f32. Safety: 8 values there; the CPU has F16C.
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
@@ -205,6 +282,27 @@ pub trait Loops {
     fn exp_shifted(values: &mut [f32], shift: f32) -> f32;
     /// `out += weight * values`, the values in half precision (a value row).
     fn add_scaled(out: &mut [f32], weight: f32, values: &[f16]);
+    /// `out[h] = queries[h] . key` for each head `h` of `queries` (`key.len()` values each):
+    /// `dot` for each, to the bit.
+    fn dots(queries: &[f32], key: &[f16], out: &mut [f32]) {
+        for (query, out) in queries.chunks_exact(key.len()).zip(out) {
+            *out = Self::dot(query, key);
+        }
+    }
+    /// For 64-value heads: `out[h]` = the sum over positions, in order, of `weights[h][p]`
+    /// times value row p's `at..at + 64`, the rows `kv_dim` apart in `parts`; each head's
+    /// sums take `add_scaled`'s operations in its order, from 0. False where these loops do
+    /// not do it (the caller does it head by head).
+    fn weighted_sums_64<'v>(
+        _weights: &[f32],
+        _len: usize,
+        _parts: impl Iterator<Item = &'v [f16]> + Clone,
+        _kv_dim: usize,
+        _at: usize,
+        _out: &mut [f32],
+    ) -> bool {
+        false
+    }
 }
 
 pub struct Portable;
@@ -246,6 +344,47 @@ impl Loops for Fused {
     fn add_scaled(out: &mut [f32], weight: f32, values: &[f16]) {
         // Safety: as above.
         unsafe { x86::add_scaled(out, weight, values) }
+    }
+    #[inline(always)]
+    fn dots(queries: &[f32], key: &[f16], out: &mut [f32]) {
+        // Safety: as above; `queries` holds `out.len()` heads of `key.len()` values.
+        unsafe {
+            match out.len() {
+                1 => x86::dots::<1>(queries, key, out),
+                2 => x86::dots::<2>(queries, key, out),
+                3 => x86::dots::<3>(queries, key, out),
+                4 => x86::dots::<4>(queries, key, out),
+                _ => {
+                    for (query, out) in queries.chunks_exact(key.len()).zip(out) {
+                        *out = x86::dot(query, key);
+                    }
+                }
+            }
+        }
+    }
+    #[inline(always)]
+    fn weighted_sums_64<'v>(
+        weights: &[f32],
+        len: usize,
+        parts: impl Iterator<Item = &'v [f16]> + Clone,
+        kv_dim: usize,
+        at: usize,
+        out: &mut [f32],
+    ) -> bool {
+        if at + 64 > kv_dim || out.len() != 64 * (weights.len() / len.max(1)) {
+            return false;
+        }
+        // Safety: as above; each row holds `at + 64` values, `out` 64 per head.
+        unsafe {
+            match out.len() / 64 {
+                1 => x86::weighted_sums_64::<1>(weights, len, parts, kv_dim, at, out),
+                2 => x86::weighted_sums_64::<2>(weights, len, parts, kv_dim, at, out),
+                3 => x86::weighted_sums_64::<3>(weights, len, parts, kv_dim, at, out),
+                4 => x86::weighted_sums_64::<4>(weights, len, parts, kv_dim, at, out),
+                _ => return false,
+            }
+        }
+        true
     }
 }
 
@@ -325,6 +464,50 @@ mod tests {
         L::add_scaled(&mut out, 0.5, &halves);
         for ((got, x), y) in out.iter().zip(&rounded).zip(&b) {
             assert!((*got as f64 - (*y as f64 + 0.5 * *x as f64)).abs() < 1e-6);
+        }
+    }
+
+    /// Heads taken together (each key and value row converted once for them) give what each
+    /// head gives alone, to the bit: a sequence's numbers do not depend on how its heads
+    /// were grouped into tasks.
+    fn grouped_heads_equal_each_alone<L: Loops>() {
+        let (a, b) = rows();
+        let kv_dim = 192;
+        let values: Vec<f16> = (0..5 * kv_dim).map(|i| f16::from_f32(b[i % 77] * a[i % 13])).collect();
+        for heads in 1..=4 {
+            let queries: Vec<f32> = (0..heads * 64).map(|i| a[i % 77] - b[(i * 7) % 77]).collect();
+            let key = &values[64..128];
+            let mut together = vec![0f32; heads];
+            L::dots(&queries, key, &mut together);
+            for (h, got) in together.iter().enumerate() {
+                assert_eq!(got.to_bits(), L::dot(&queries[h * 64..(h + 1) * 64], key).to_bits());
+            }
+            let weights: Vec<f32> = (0..heads * 5).map(|i| (i as f32 * 0.37).sin().abs()).collect();
+            let mut out = vec![0f32; heads * 64];
+            let parts = [&values[..2 * kv_dim], &values[2 * kv_dim..]];
+            if L::weighted_sums_64(&weights, 5, parts.iter().copied(), kv_dim, 64, &mut out) {
+                for h in 0..heads {
+                    let mut alone = vec![0f32; 64];
+                    for p in 0..5 {
+                        L::add_scaled(
+                            &mut alone,
+                            weights[h * 5 + p],
+                            &values[p * kv_dim + 64..p * kv_dim + 128],
+                        );
+                    }
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&out[h * 64..(h + 1) * 64]), bits(&alone), "{heads} heads, head {h}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn heads_together_equal_heads_alone_on_every_path() {
+        grouped_heads_equal_each_alone::<Portable>();
+        #[cfg(target_arch = "x86_64")]
+        if fused() {
+            grouped_heads_equal_each_alone::<Fused>();
         }
     }
 

@@ -358,7 +358,7 @@ impl Prefix {
     }
 
     /// The keys and values of `layer` for the prefix's first `len` positions, part by part.
-    fn layers(&self, layer: usize, mut len: usize) -> impl Iterator<Item = (&[f16], &[f16])> {
+    fn layers(&self, layer: usize, mut len: usize) -> impl Iterator<Item = (&[f16], &[f16])> + Clone {
         self.parts.iter().map_while(move |(cache, used)| {
             let take = (*used).min(len);
             len -= take;
@@ -824,34 +824,50 @@ impl Model {
         // Head h's score for position p at h * len + p.
         scores.clear();
         scores.resize(queries.len() / hd * len, 0.0);
-        let mut p = 0;
-        for (keys, _) in parts() {
-            for key in keys.chunks_exact(kv_dim) {
-                let key = &key[at..at + hd];
-                for (h, query) in queries.chunks_exact(hd).enumerate() {
-                    scores[h * len + p] = L::dot(query, key) * scale;
+        // Up to 4 heads at a time: each key's and value's row converted once for them.
+        let heads = queries.len() / hd;
+        for first in (0..heads).step_by(4) {
+            let group = (heads - first).min(4);
+            let queries = &queries[first * hd..(first + group) * hd];
+            let scores = &mut scores[first * len..(first + group) * len];
+            let out = &mut out[first * hd..(first + group) * hd];
+            let mut p = 0;
+            let mut dots = [0f32; 4];
+            for (keys, _) in parts() {
+                for key in keys.chunks_exact(kv_dim) {
+                    L::dots(queries, &key[at..at + hd], &mut dots[..group]);
+                    for (h, dot) in dots[..group].iter().enumerate() {
+                        scores[h * len + p] = dot * scale;
+                    }
+                    p += 1;
                 }
-                p += 1;
             }
-        }
-        for (weights, out) in scores.chunks_exact_mut(len).zip(out.chunks_exact_mut(hd)) {
-            let sum = L::exp_shifted(weights, max(weights));
-            let values = parts().map(|(_, values)| values);
-            match hd {
-                64 => weighted_sum::<L, 64>(weights, values, kv_dim, at, out),
-                128 => weighted_sum::<L, 128>(weights, values, kv_dim, at, out),
-                _ => {
-                    out.fill(0.0);
-                    let mut weights = weights.iter();
-                    for values in values {
-                        for (value, weight) in values.chunks_exact(kv_dim).zip(&mut weights) {
-                            L::add_scaled(out, *weight, &value[at..at + hd]);
+            let mut sums = [0f32; 4];
+            for (weights, sum) in scores.chunks_exact_mut(len).zip(&mut sums) {
+                *sum = L::exp_shifted(weights, max(weights));
+            }
+            let values = || parts().map(|(_, values)| values);
+            if hd != 64 || !L::weighted_sums_64(scores, len, values(), kv_dim, at, out) {
+                for (weights, out) in scores.chunks_exact(len).zip(out.chunks_exact_mut(hd)) {
+                    match hd {
+                        64 => weighted_sum::<L, 64>(weights, values(), kv_dim, at, out),
+                        128 => weighted_sum::<L, 128>(weights, values(), kv_dim, at, out),
+                        _ => {
+                            out.fill(0.0);
+                            let mut weights = weights.iter();
+                            for values in values() {
+                                for (value, weight) in values.chunks_exact(kv_dim).zip(&mut weights) {
+                                    L::add_scaled(out, *weight, &value[at..at + hd]);
+                                }
+                            }
                         }
                     }
                 }
             }
-            let inverse = 1.0 / sum;
-            out.iter_mut().for_each(|o| *o *= inverse);
+            for (out, sum) in out.chunks_exact_mut(hd).zip(sums) {
+                let inverse = 1.0 / sum;
+                out.iter_mut().for_each(|o| *o *= inverse);
+            }
         }
     }
 }
