@@ -100,7 +100,7 @@ batched=$("$bin/llama-batched-bench" -m "$model" -t "$threads" -c 2048 -b 512 -u
 log "llama-batched-bench: 8 sequences, $prompt_tokens-token prompts, 128 tokens each"
 eight=$("$bin/llama-batched-bench" -m "$model" -t "$threads" -c 4096 -b 512 -ub 512 -npp "$prompt_tokens" -ntg 128 -npl 8 2>/dev/null)
 log "parley bench"
-ours=$("$parley" bench --model "$model" --threads "$threads" --prompt-tokens "$prompt_tokens" --new-tokens "$new_tokens" -k 4)
+ours=$("$parley" bench --model "$model" --threads "$threads" --prompt-tokens "$prompt_tokens" --new-tokens "$new_tokens" -k 4 --runs 5)
 echo "$ours"
 echo
 python3 - "$llama_bench" "$batched" "$ours" "$eight" <<'PY'
