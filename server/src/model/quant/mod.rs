@@ -43,6 +43,9 @@ pub struct Q8Activations {
     pub d: Vec<f32>,
     pub s: Vec<f32>,
     pub qs: Vec<i8>,
+    /// -128 times the sum of each 4 values (`qs[4i..4i + 4]`): what a product of these
+    /// values with weight bytes offset by 128 (unsigned) adds, taken back.
+    pub offsets: Vec<i32>,
 }
 
 impl Q8Activations {
@@ -55,12 +58,18 @@ impl Q8Activations {
             d: Vec::with_capacity(blocks),
             s: Vec::with_capacity(blocks),
             qs: vec![0; x.len()],
+            offsets: Vec::with_capacity(x.len() / 4),
         };
         for (values, qs) in x.chunks_exact(BLOCK).zip(out.qs.chunks_exact_mut(BLOCK)) {
             let (d, sum) = quantize_block_vector(values, qs);
             out.d.push(f16::from_f32(d).to_f32());
             out.s.push(f16::from_f32(d * sum as f32).to_f32());
         }
+        out.offsets = out
+            .qs
+            .chunks_exact(4)
+            .map(|four| -128 * four.iter().map(|&q| i32::from(q)).sum::<i32>())
+            .collect();
         out
     }
 

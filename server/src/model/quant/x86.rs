@@ -60,6 +60,7 @@ fn prefetch(at: *const u8, len: usize, ahead: usize) {
 
 /// Where the activations of a tile's `N` inputs are.
 struct Inputs<const N: usize> {
+    offsets: [*const i32; N],
     qs: [*const i8; N],
     ds: [*const f32; N],
     ss: [*const f32; N],
@@ -68,6 +69,7 @@ struct Inputs<const N: usize> {
 impl<const N: usize> Inputs<N> {
     fn new(xs: &[Q8Activations]) -> Inputs<N> {
         Inputs {
+            offsets: std::array::from_fn(|t| xs[t].offsets.as_ptr()),
             qs: std::array::from_fn(|t| xs[t].qs.as_ptr()),
             ds: std::array::from_fn(|t| xs[t].d.as_ptr()),
             ss: std::array::from_fn(|t| xs[t].s.as_ptr()),
@@ -79,6 +81,13 @@ impl<const N: usize> Inputs<N> {
     #[inline(always)]
     unsafe fn four(&self, t: usize, b: usize, k: usize) -> i32 {
         unsafe { std::ptr::read_unaligned(self.qs[t].add(b * BLOCK + 4 * k) as *const i32) }
+    }
+
+    /// Input `t`'s `offsets` for bytes `4k..4k + 4` of block `b`.
+    /// Safety: the input holds block `b`; `k` < 8.
+    #[inline(always)]
+    unsafe fn offset(&self, t: usize, b: usize, k: usize) -> i32 {
+        unsafe { *self.offsets[t].add(b * BLOCK / 4 + k) }
     }
 
     /// Input `t`'s block `b`: its scale and its sum term.
@@ -342,21 +351,22 @@ pub mod avx512_wide {
                     }),
                 )
             };
-            // |w| (-128 stays 0x80, read as 128), and where w < 0 the activations negated:
-            // the products of `vpsignb` in the 256-bit loops (where w = 0, |w| = 0).
-            let magnitudes = values.map(|v| _mm512_abs_epi8(v));
-            let negative = values.map(|v| _mm512_movepi8_mask(v));
+            // The weights offset by 128, as unsigned bytes (w + 128 = w ^ 0x80): the products
+            // with y then add 128 times the sum of y's 4 bytes, which the sum starts from
+            // minus (`offsets`). Integers, so each 4-product sum is the exact one the 256-bit
+            // loops' `vpsignb` products give.
+            let offset = _mm512_set1_epi8(-128);
+            let unsigned = values.map(|v| _mm512_xor_si512(v, offset));
             for (t, acc) in acc.iter_mut().enumerate() {
                 let (dy, _) = unsafe { inputs.scales(t, b) };
                 let scale = _mm512_mul_ps(d, _mm512_set1_ps(dy));
                 for k in 0..8 {
                     // Safety: input t holds block b.
-                    let y = _mm512_set1_epi32(unsafe { inputs.four(t, b, k) });
-                    let signed = _mm512_mask_sub_epi8(y, negative[k], _mm512_setzero_si512(), y);
+                    let (y, start) = unsafe { (inputs.four(t, b, k), inputs.offset(t, b, k)) };
                     let sums = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(
-                        _mm512_setzero_si512(),
-                        magnitudes[k],
-                        signed,
+                        _mm512_set1_epi32(start),
+                        unsigned[k],
+                        _mm512_set1_epi32(y),
                     ));
                     acc[k] = _mm512_fmadd_ps(scale, sums, acc[k]);
                 }
