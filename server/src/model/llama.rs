@@ -135,7 +135,7 @@ impl Matrix {
         let n = input.rows;
         match &self.data {
             Data::Packed(packed) => {
-                packed.times(quant::Kernel::detect(), (start, end), &input.quantized, out, self.rows)
+                packed.times(quant::Kernel::for_inputs(n), (start, end), &input.quantized, out, self.rows)
             }
             Data::F32(values) => {
                 for r in start..end {

@@ -393,6 +393,18 @@ fn this_machine_runs_the_best_loops_it_has() {
             assert!(matches!(Kernel::detect(), Kernel::AvxVnni | Kernel::Avx512Wide));
         }
     }
+    // One input alone runs 256-bit loops, the best the machine has; a batch, the best.
+    assert_ne!(Kernel::for_inputs(1), Kernel::Avx512Wide);
+    assert!(available.contains(&Kernel::for_inputs(1)));
+    if Kernel::detect() == Kernel::Avx512Wide {
+        let best_narrow = available.iter().rev().find(|k| **k != Kernel::Avx512Wide).copied();
+        assert_eq!(Some(Kernel::for_inputs(1)), best_narrow);
+    } else {
+        assert_eq!(Kernel::for_inputs(1), Kernel::detect());
+    }
+    for inputs in [2, 3, 8, 100] {
+        assert_eq!(Kernel::for_inputs(inputs), Kernel::detect());
+    }
 }
 
 #[test]
