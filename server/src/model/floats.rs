@@ -68,32 +68,19 @@ pub mod x86 {
         _mm_cvtss_f32(_mm_add_ss(two, _mm_movehdup_ps(two)))
     }
 
-    /// `a . b`, `b` in half precision: 16 values a step in two registers, then any tail one
-    /// by one.
+    /// `a . b`, `b` in half precision (`a` at least as long): `dots` for one head.
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
     pub unsafe fn dot(a: &[f32], b: &[f16]) -> f32 {
-        let len = a.len().min(b.len());
-        let (pa, pb) = (a.as_ptr(), b.as_ptr());
-        let (mut s0, mut s1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        let mut i = 0;
-        // Safety: i + 16 <= len for both slices.
-        unsafe {
-            while i + 16 <= len {
-                s0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), halves(pb.add(i)), s0);
-                s1 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 8)), halves(pb.add(i + 8)), s1);
-                i += 16;
-            }
-        }
-        let mut sum = lane_sum(_mm256_add_ps(s0, s1));
-        for j in i..len {
-            sum = a[j].mul_add(b[j].to_f32(), sum);
-        }
-        sum
+        let mut out = [0f32];
+        // Safety: as `dots`'.
+        unsafe { dots::<1>(a, b, &mut out) };
+        out[0]
     }
 
-    /// `dot(queries[h], key)` for the `G` heads of `queries`, to the bit: the same
-    /// operations per head, each chunk of the key converted once for all of them.
+    /// `queries[h] . key` for the `G` heads of `queries` (`key.len()` values each): 16
+    /// values a step in two registers, then any tail one by one; each chunk of the key
+    /// converted once for all the heads, and each head's operations the same whatever `G`.
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
     pub unsafe fn dots<const G: usize>(queries: &[f32], key: &[f16], out: &mut [f32]) {
@@ -285,9 +272,7 @@ pub trait Loops {
     /// `out[h] = queries[h] . key` for each head `h` of `queries` (`key.len()` values each):
     /// `dot` for each, to the bit.
     fn dots(queries: &[f32], key: &[f16], out: &mut [f32]) {
-        for (query, out) in queries.chunks_exact(key.len()).zip(out) {
-            *out = Self::dot(query, key);
-        }
+        head_by_head::<Self>(queries, key, out)
     }
     /// For 64-value heads: `out[h]` = the sum over positions, in order, of `weights[h][p]`
     /// times value row p's `at..at + 64`, the rows `kv_dim` apart in `parts`; each head's
@@ -302,6 +287,13 @@ pub trait Loops {
         _out: &mut [f32],
     ) -> bool {
         false
+    }
+}
+
+/// `Loops::dots` one head at a time.
+fn head_by_head<L: Loops + ?Sized>(queries: &[f32], key: &[f16], out: &mut [f32]) {
+    for (query, out) in queries.chunks_exact(key.len()).zip(out) {
+        *out = L::dot(query, key);
     }
 }
 
@@ -354,11 +346,7 @@ impl Loops for Fused {
                 2 => x86::dots::<2>(queries, key, out),
                 3 => x86::dots::<3>(queries, key, out),
                 4 => x86::dots::<4>(queries, key, out),
-                _ => {
-                    for (query, out) in queries.chunks_exact(key.len()).zip(out) {
-                        *out = x86::dot(query, key);
-                    }
-                }
+                _ => head_by_head::<Self>(queries, key, out),
             }
         }
     }

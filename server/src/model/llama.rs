@@ -774,15 +774,16 @@ impl Model {
     ) {
         #[cfg(target_arch = "x86_64")]
         if floats::fused() {
-            // Safety: AVX2 and FMA were detected.
+            // Safety: AVX2, FMA and F16C were detected.
             return unsafe { self.attend_fused(sequence, layer, first, position, queries, scores, out) };
         }
         self.attend_with::<floats::Portable>(sequence, layer, first, position, queries, scores, out)
     }
 
-    /// `attend_with` compiled for AVX2 and FMA. Safety: the CPU has both.
+    /// `attend_with` compiled for AVX2, FMA and F16C, so that `floats::x86`'s loops are
+    /// inlined into it. Safety: the CPU has all three.
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
+    #[target_feature(enable = "avx2,fma,f16c")]
     #[allow(clippy::too_many_arguments)]
     unsafe fn attend_fused(
         &self,
