@@ -366,12 +366,14 @@ impl Packed {
             while group < last {
                 // Two groups at once in 512-bit registers, where the kernel has them.
                 let wide = kernel == Kernel::Avx512Wide && last - group >= 2;
+                let groups = if wide { 2 } else { 1 };
                 let mut t = 0;
                 while t < xs.len() {
                     // Two inputs at a time: each holds ggml's 8 lanes for its rows (16 of the
                     // 32 vector registers with AVX-512's wide loops); four measured slower,
                     // their sums spilled to memory.
                     let n = (xs.len() - t).min(2);
+                    let prefetch = Prefetch::for_pass(t, groups * blocks * self.format.group_bytes());
                     macro_rules! run {
                         ($module:ident, $groups:literal, $n:literal) => {{
                             let mut sums = [[0f32; $groups * GROUP]; $n];
@@ -385,12 +387,14 @@ impl Packed {
                                         blocks,
                                         &xs[t..t + $n],
                                         &mut sums,
+                                        prefetch,
                                     ),
                                     Format::Q8_0 => $module::q8_0::<$n>(
                                         [at(0), at($groups - 1)],
                                         blocks,
                                         &xs[t..t + $n],
                                         &mut sums,
+                                        prefetch,
                                     ),
                                 }
                             }
@@ -415,7 +419,7 @@ impl Packed {
                     }
                     t += n;
                 }
-                group += if wide { 2 } else { 1 };
+                group += groups;
             }
         }
     }
@@ -477,7 +481,7 @@ pub mod portable {
 #[cfg(target_arch = "x86_64")]
 mod x86;
 #[cfg(target_arch = "x86_64")]
-use x86::{avx_vnni, avx2, avx512_vnni, avx512_wide};
+use x86::{Prefetch, avx_vnni, avx2, avx512_vnni, avx512_wide};
 
 #[cfg(test)]
 mod tests;

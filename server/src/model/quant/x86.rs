@@ -38,21 +38,55 @@ pub unsafe fn quantize_block(values: &[f32], qs: &mut [i8]) -> (f32, i32) {
     (d, sum)
 }
 
-/// Bytes the loops ask for ahead of the block they read (`PARLEY_PREFETCH`; 0 turns it
-/// off, to measure it).
-fn ahead() -> usize {
-    static AHEAD: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *AHEAD.get_or_init(|| std::env::var("PARLEY_PREFETCH").ok().and_then(|v| v.parse().ok()).unwrap_or(1024))
+/// What a loop asks the caches for while it reads a group's blocks (`Prefetch::for_pass`):
+/// the lines `near` bytes past each block into L1, and those `far` bytes past it into L2.
+/// 0 asks for none.
+#[derive(Clone, Copy, Debug)]
+pub struct Prefetch {
+    pub near: usize,
+    pub far: usize,
 }
 
-/// Asks for the cache lines of `len` bytes at `at + ahead` (none when `ahead` is 0).
-#[inline(always)]
-fn prefetch(at: *const u8, len: usize, ahead: usize) {
-    if ahead > 0 {
+impl Prefetch {
+    /// Bytes a pass that reads from memory asks for ahead of the block it reads
+    /// (`PARLEY_PREFETCH`; 0 turns off every prefetch of the loops, to measure them).
+    pub fn near() -> usize {
+        static AHEAD: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        *AHEAD.get_or_init(|| {
+            std::env::var("PARLEY_PREFETCH").ok().and_then(|v| v.parse().ok()).unwrap_or(1024)
+        })
+    }
+
+    /// What the pass over a group's blocks for inputs `t..t + 2` of a product asks for. The
+    /// first pass reads the group from memory and asks for the lines `near` ahead of it. With
+    /// more than two inputs, the later passes read the group again from L1 and ask meanwhile
+    /// for the next one's lines (`span` bytes on) into L2, so that its first pass does not
+    /// wait on memory. On an AVX-512 AMD EPYC (2 threads), 8 alternatives x 64 tokens
+    /// decoded 17% faster than with the first pass's prefetch alone and 4 alternatives 26%
+    /// (the two alternated 8 times in one process, the median of the pairs' ratios); one
+    /// input runs as before.
+    pub fn for_pass(t: usize, span: usize) -> Prefetch {
+        match (Prefetch::near(), t) {
+            (0, _) => Prefetch { near: 0, far: 0 },
+            (near, 0) => Prefetch { near, far: 0 },
+            _ => Prefetch { near: 0, far: span },
+        }
+    }
+
+    /// Asks for the lines of the `len` bytes at `at`, `near` and `far` further on.
+    #[inline(always)]
+    fn lines(self, at: *const u8, len: usize) {
         let mut offset = 0;
         while offset < len {
             // Safety: a prefetch reads nothing; the address need not be valid.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(ahead + offset) as *const i8) };
+            unsafe {
+                if self.near > 0 {
+                    _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(self.near + offset) as *const i8);
+                }
+                if self.far > 0 {
+                    _mm_prefetch::<_MM_HINT_T1>(at.wrapping_add(self.far + offset) as *const i8);
+                }
+            }
             offset += 64;
         }
     }
@@ -132,15 +166,15 @@ macro_rules! group_loops {
                 blocks: usize,
                 xs: &[Q8Activations],
                 out: &mut [[f32; GROUP]; N],
+                prefetch: Prefetch,
             ) {
-                let ahead = ahead();
                 let inputs = Inputs::<N>::new(xs);
                 let mut acc = [[_mm256_setzero_ps(); 8]; N];
                 let mut mins = [_mm256_setzero_ps(); N];
                 let nibble = _mm256_set1_epi8(0x0F);
                 for b in 0..blocks {
                     let at = unsafe { groups[0].add(b * Format::Q4_1.group_bytes()) };
-                    prefetch(at, Format::Q4_1.group_bytes(), ahead);
+                    prefetch.lines(at, Format::Q4_1.group_bytes());
                     let (d, m, raw) = unsafe {
                         (
                             _mm256_cvtph_ps(_mm_loadu_si128(at as *const __m128i)),
@@ -181,13 +215,13 @@ macro_rules! group_loops {
                 blocks: usize,
                 xs: &[Q8Activations],
                 out: &mut [[f32; GROUP]; N],
+                prefetch: Prefetch,
             ) {
-                let ahead = ahead();
                 let inputs = Inputs::<N>::new(xs);
                 let mut acc = [[_mm256_setzero_ps(); 8]; N];
                 for b in 0..blocks {
                     let at = unsafe { groups[0].add(b * Format::Q8_0.group_bytes()) };
-                    prefetch(at, Format::Q8_0.group_bytes(), ahead);
+                    prefetch.lines(at, Format::Q8_0.group_bytes());
                     let (d, values) = unsafe {
                         (
                             _mm256_cvtph_ps(_mm_loadu_si128(at as *const __m128i)),
@@ -282,8 +316,8 @@ pub mod avx512_wide {
         blocks: usize,
         xs: &[Q8Activations],
         out: &mut [[f32; 2 * GROUP]; N],
+        prefetch: Prefetch,
     ) {
-        let ahead = ahead();
         let inputs = Inputs::<N>::new(xs);
         let mut acc = [[_mm512_setzero_ps(); 8]; N];
         let mut mins = [_mm512_setzero_ps(); N];
@@ -291,8 +325,8 @@ pub mod avx512_wide {
         for b in 0..blocks {
             let offset = b * Format::Q4_1.group_bytes();
             let (a, z) = unsafe { (groups[0].add(offset), groups[1].add(offset)) };
-            prefetch(a, Format::Q4_1.group_bytes(), ahead);
-            prefetch(z, Format::Q4_1.group_bytes(), ahead);
+            prefetch.lines(a, Format::Q4_1.group_bytes());
+            prefetch.lines(z, Format::Q4_1.group_bytes());
             let (d, m, raw) = unsafe {
                 (
                     halves(a, z),
@@ -333,15 +367,15 @@ pub mod avx512_wide {
         blocks: usize,
         xs: &[Q8Activations],
         out: &mut [[f32; 2 * GROUP]; N],
+        prefetch: Prefetch,
     ) {
-        let ahead = ahead();
         let inputs = Inputs::<N>::new(xs);
         let mut acc = [[_mm512_setzero_ps(); 8]; N];
         for b in 0..blocks {
             let offset = b * Format::Q8_0.group_bytes();
             let (a, z) = unsafe { (groups[0].add(offset), groups[1].add(offset)) };
-            prefetch(a, Format::Q8_0.group_bytes(), ahead);
-            prefetch(z, Format::Q8_0.group_bytes(), ahead);
+            prefetch.lines(a, Format::Q8_0.group_bytes());
+            prefetch.lines(z, Format::Q8_0.group_bytes());
             let (d, values) = unsafe {
                 (
                     halves(a, z),
