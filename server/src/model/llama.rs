@@ -61,7 +61,12 @@ enum Data {
 }
 
 impl Matrix {
-    fn load(content: &Content, file: &mut std::fs::File, name: &str) -> Result<Matrix, String> {
+    fn load(
+        content: &Content,
+        file: &mut std::fs::File,
+        name: &str,
+        arena: &mut quant::Arena,
+    ) -> Result<Matrix, String> {
         let tensor = content.tensor(file, name, &Device::Cpu).map_err(|err| format!("{name}: {err}"))?;
         let (rows, cols) = match tensor.shape().dims() {
             [rows, cols] => (*rows, *cols),
@@ -79,7 +84,7 @@ impl Matrix {
                 if bytes.len() != rows * cols / BLOCK * format.block_bytes() {
                     return Err(format!("{name}: {} bytes for {rows} x {cols} {format:?}", bytes.len()));
                 }
-                Data::Packed(Packed::new(format, rows, cols, &bytes))
+                Data::Packed(Packed::new_in(arena, format, rows, cols, &bytes))
             }
             _ => Data::F32(
                 tensor
@@ -97,8 +102,9 @@ impl Matrix {
         file: &mut std::fs::File,
         name: &str,
         len: usize,
+        arena: &mut quant::Arena,
     ) -> Result<Vec<f32>, String> {
-        let matrix = Matrix::load(content, file, name)?;
+        let matrix = Matrix::load(content, file, name, arena)?;
         if matrix.rows * matrix.cols != len {
             return Err(format!("{name}: {} values, expected {len}", matrix.rows * matrix.cols));
         }
@@ -443,7 +449,10 @@ impl Model {
         {
             return Err(format!("RoPE over {rope} of {head_dim} dimensions is not supported"));
         }
-        let embedding = Matrix::load(content, file, "token_embd.weight")?;
+        // The packed matrices one after another in large chunks (huge pages where Linux gives
+        // them).
+        let mut arena = quant::Arena::new();
+        let embedding = Matrix::load(content, file, "token_embd.weight", &mut arena)?;
         let vocab = embedding.rows;
         let embedding = embedding.expect("token_embd.weight", vocab, dim)?;
         let hidden = meta("llama.feed_forward_length")?;
@@ -461,16 +470,20 @@ impl Model {
         };
         let kv_dim = config.kv_dim();
         let output = if content.tensor_infos.contains_key("output.weight") {
-            Some(Matrix::load(content, file, "output.weight")?.expect("output.weight", vocab, dim)?)
+            Some(Matrix::load(content, file, "output.weight", &mut arena)?.expect(
+                "output.weight",
+                vocab,
+                dim,
+            )?)
         } else {
             None
         };
-        let output_norm = Matrix::vector(content, file, "output_norm.weight", dim)?;
+        let output_norm = Matrix::vector(content, file, "output_norm.weight", dim, &mut arena)?;
         let mut blocks = Vec::with_capacity(layers);
         for l in 0..layers {
             let mut matrix = |name: &str, rows, cols| {
                 let name = format!("blk.{l}.{name}.weight");
-                Matrix::load(content, file, &name)?.expect(&name, rows, cols)
+                Matrix::load(content, file, &name, &mut arena)?.expect(&name, rows, cols)
             };
             let (q, k, v, o) = (
                 matrix("attn_q", dim, dim)?,
@@ -484,12 +497,24 @@ impl Model {
                 matrix("ffn_down", dim, hidden)?,
             );
             blocks.push(Layer {
-                attn_norm: Matrix::vector(content, file, &format!("blk.{l}.attn_norm.weight"), dim)?,
+                attn_norm: Matrix::vector(
+                    content,
+                    file,
+                    &format!("blk.{l}.attn_norm.weight"),
+                    dim,
+                    &mut arena,
+                )?,
                 q,
                 k,
                 v,
                 o,
-                ffn_norm: Matrix::vector(content, file, &format!("blk.{l}.ffn_norm.weight"), dim)?,
+                ffn_norm: Matrix::vector(
+                    content,
+                    file,
+                    &format!("blk.{l}.ffn_norm.weight"),
+                    dim,
+                    &mut arena,
+                )?,
                 gate,
                 up,
                 down,

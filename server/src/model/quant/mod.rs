@@ -246,20 +246,60 @@ pub struct Packed {
     format: Format,
     rows: usize,
     cols: usize,
-    bytes: Vec<u8>,
+    bytes: Storage,
+}
+
+/// A packed matrix's bytes: its own, or in a model's `Arena`.
+enum Storage {
+    Own(Vec<u8>),
+    Arena(arena::Bytes),
+}
+
+impl std::ops::Deref for Storage {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Storage::Own(bytes) => bytes,
+            Storage::Arena(bytes) => bytes,
+        }
+    }
 }
 
 impl Packed {
     /// Repacks `data`: `rows` rows of `cols` values (a multiple of 32) in `format`'s
     /// blocks, one row after another, as a GGUF tensor stores them.
     pub fn new(format: Format, rows: usize, cols: usize, data: &[u8]) -> Packed {
+        let mut bytes = vec![0u8; Packed::size(format, rows, cols, data)];
+        Packed::pack(format, cols, data, &mut bytes);
+        Packed { format, rows, cols, bytes: Storage::Own(bytes) }
+    }
+
+    /// As `new`, the bytes in `arena`.
+    pub fn new_in(arena: &mut Arena, format: Format, rows: usize, cols: usize, data: &[u8]) -> Packed {
+        let bytes = arena
+            .alloc(Packed::size(format, rows, cols, data), |bytes| Packed::pack(format, cols, data, bytes));
+        Packed { format, rows, cols, bytes: Storage::Arena(bytes) }
+    }
+
+    /// The packed bytes of `rows` rows of `cols` values, once `data` is checked to hold them.
+    fn size(format: Format, rows: usize, cols: usize, data: &[u8]) -> usize {
         assert!(cols.is_multiple_of(BLOCK), "{cols} values are not whole blocks of {BLOCK}");
         let blocks = cols / BLOCK;
+        assert_eq!(
+            data.len(),
+            rows * blocks * format.block_bytes(),
+            "not {rows} rows of {cols} {format:?} values"
+        );
+        rows.div_ceil(GROUP) * blocks * format.group_bytes()
+    }
+
+    /// Writes `data`'s rows into `bytes` (zeros, `size`'s length) in groups. Padding rows
+    /// stay zeros, scales of 0.
+    fn pack(format: Format, cols: usize, data: &[u8], bytes: &mut [u8]) {
+        let blocks = cols / BLOCK;
         let block_bytes = format.block_bytes();
-        assert_eq!(data.len(), rows * blocks * block_bytes, "not {rows} rows of {cols} {format:?} values");
         let group_bytes = format.group_bytes();
-        // Padding rows: zeros, scales of 0.
-        let mut bytes = vec![0u8; rows.div_ceil(GROUP) * blocks * group_bytes];
         for (r, row) in data.chunks_exact(blocks * block_bytes).enumerate() {
             let (group, lane) = (r / GROUP, r % GROUP);
             for (b, block) in row.chunks_exact(block_bytes).enumerate() {
@@ -280,7 +320,6 @@ impl Packed {
                 }
             }
         }
-        Packed { format, rows, cols, bytes }
     }
 
     fn blocks(&self) -> usize {
@@ -477,6 +516,9 @@ pub mod portable {
         out
     }
 }
+
+mod arena;
+pub use arena::Arena;
 
 #[cfg(target_arch = "x86_64")]
 mod x86;
