@@ -141,7 +141,7 @@ impl Matrix {
         let n = input.rows;
         match &self.data {
             Data::Packed(packed) => {
-                packed.times(quant::Kernel::for_inputs(n), (start, end), &input.quantized, out, self.rows)
+                packed.times(quant::Kernel::for_inputs(n), (start, end), input.quantized, out, self.rows)
             }
             Data::F32(values) => {
                 for r in start..end {
@@ -157,21 +157,26 @@ impl Matrix {
 }
 
 /// The rows of activations a product takes: as f32, and quantized per block of 32 for
-/// matrices stored in blocks (once for all the matrices that read the same input).
+/// matrices stored in blocks (once for all the matrices that read the same input, into
+/// buffers a forward pass reuses).
 struct Input<'a> {
     rows: usize,
     values: &'a [f32],
-    quantized: Vec<Q8Activations>,
+    quantized: &'a [Q8Activations],
 }
 
 impl<'a> Input<'a> {
-    fn new(values: &'a [f32], cols: usize) -> Input<'a> {
-        let quantized = if cols.is_multiple_of(BLOCK) {
-            values.chunks_exact(cols).map(Q8Activations::quantize).collect()
+    fn new(values: &'a [f32], cols: usize, buffers: &'a mut Vec<Q8Activations>) -> Input<'a> {
+        let rows = values.len() / cols;
+        if cols.is_multiple_of(BLOCK) {
+            buffers.resize_with(rows, Default::default);
+            for (row, buffer) in values.chunks_exact(cols).zip(buffers.iter_mut()) {
+                buffer.quantize_into(row);
+            }
         } else {
-            vec![]
-        };
-        Input { rows: values.len() / cols, values, quantized }
+            buffers.clear();
+        }
+        Input { rows, values, quantized: &buffers[..] }
     }
 }
 
@@ -237,11 +242,24 @@ fn last_rows(items: &[Item<'_>]) -> Vec<usize> {
 }
 
 fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
-    for ((row, out), _) in x.chunks_exact(weight.len()).zip(out.chunks_exact_mut(weight.len())).zip(0..) {
-        let mean = row.iter().map(|v| v * v).sum::<f32>() / weight.len() as f32;
-        let scale = (mean + eps).sqrt();
-        for ((o, v), w) in out.iter_mut().zip(row).zip(weight) {
-            *o = v / scale * w;
+    let dim = weight.len();
+    // Each row's sum of squares value after value, as one row alone sums it, for up to 8
+    // rows side by side: their adds are independent, so the CPU overlaps them, where one
+    // row's waits on the add before.
+    for (rows, outs) in x.chunks(8 * dim).zip(out.chunks_mut(8 * dim)) {
+        let n = rows.len() / dim;
+        let mut sums = [0f32; 8];
+        for i in 0..dim {
+            for (r, sum) in sums[..n].iter_mut().enumerate() {
+                let v = rows[r * dim + i];
+                *sum += v * v;
+            }
+        }
+        for ((row, out), sum) in rows.chunks_exact(dim).zip(outs.chunks_exact_mut(dim)).zip(sums) {
+            let scale = (sum / dim as f32 + eps).sqrt();
+            for ((o, v), w) in out.iter_mut().zip(row).zip(weight) {
+                *o = v / scale * w;
+            }
         }
     }
 }
@@ -578,7 +596,8 @@ impl Model {
         rms_norm(&last, &self.output_norm, c.eps, &mut normed);
         let mut logits = vec![0f32; items.len() * c.vocab];
         {
-            let input = Input::new(&normed, dim);
+            let mut buffers = vec![];
+            let input = Input::new(&normed, dim, &mut buffers);
             let out = Disjoint::new(&mut logits);
             let output = self.output.as_ref().unwrap_or(&self.embedding);
             let chunks = 16 * self.pool.threads();
@@ -675,10 +694,12 @@ impl Model {
         // Chunks per product, claimed by the threads one at a time (see `pool`): enough that
         // a thread held up elsewhere leaves little for the other to wait on.
         let chunks = 4 * self.pool.threads();
+        // The quantized inputs' buffers, reused by every product of the pass.
+        let mut buffers = vec![];
         for (l, layer) in self.layers.iter().enumerate().take(upto) {
             rms_norm(&x, &layer.attn_norm, c.eps, &mut h);
             {
-                let input = Input::new(&h, dim);
+                let input = Input::new(&h, dim, &mut buffers);
                 let (qo, ko, vo) = (Disjoint::new(&mut q), Disjoint::new(&mut k), Disjoint::new(&mut v));
                 self.pool.run(chunks, &|chunk| {
                     layer.q.times_part(&input, qo, chunk, chunks);
@@ -724,14 +745,14 @@ impl Model {
                 });
             }
             {
-                let input = Input::new(&attended, dim);
+                let input = Input::new(&attended, dim, &mut buffers);
                 let out = Disjoint::new(&mut projected);
                 self.pool.run(chunks, &|chunk| layer.o.times_part(&input, out, chunk, chunks));
             }
             x.iter_mut().zip(&projected).for_each(|(x, p)| *x += p);
             rms_norm(&x, &layer.ffn_norm, c.eps, &mut h);
             {
-                let input = Input::new(&h, dim);
+                let input = Input::new(&h, dim, &mut buffers);
                 let (go, uo) = (Disjoint::new(&mut gate), Disjoint::new(&mut up));
                 let hidden = c.hidden;
                 self.pool.run(chunks, &|chunk| {
@@ -753,7 +774,7 @@ impl Model {
                 });
             }
             {
-                let input = Input::new(&gate, c.hidden);
+                let input = Input::new(&gate, c.hidden, &mut buffers);
                 let out = Disjoint::new(&mut projected);
                 self.pool.run(chunks, &|chunk| layer.down.times_part(&input, out, chunk, chunks));
             }
