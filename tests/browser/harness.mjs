@@ -48,9 +48,20 @@ export async function startBrowser() {
   });
   // Every page keeps its uncaught errors: `hydrated` fails on any (a hydration mismatch
   // panics the app, and the page stays dead though it looks right).
+  // A Rust panic logs its message (console_error_panic_hook) before the wasm traps with
+  // `unreachable`, the only text a page error carries: a page error is printed with the
+  // console errors before it, so that a failure says which panic it was.
   const watch = (page) => {
     page.parleyErrors = [];
-    page.on('pageerror', (err) => page.parleyErrors.push(err.message));
+    const consoleErrors = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text());
+    });
+    page.on('pageerror', (err) => {
+      page.parleyErrors.push(err.message);
+      const before = consoleErrors.slice(-3).map((text) => `  console error: ${text}\n`).join('');
+      process.stderr.write(`page error on ${page.url()}: ${err.message}\n${before}`);
+    });
   };
   context.pages().forEach(watch);
   context.on('page', watch);
