@@ -235,6 +235,16 @@ impl Engine {
         Ok((prompt, tokens))
     }
 
+    /// A sequence that decodes after `prefix` with room for `capacity` tokens: a sampled
+    /// one sums its products by blocks, a greedy one as ggml does (`Sequence::sample_sums`).
+    fn decoder(&self, prefix: &Prefix, capacity: usize, sampling: &Sampling) -> Sequence {
+        let mut sequence = self.model.fork(prefix, capacity);
+        if *sampling != Sampling::ArgMax {
+            sequence.sample_sums();
+        }
+        sequence
+    }
+
     /// Feeds `tokens` through a new sequence continuing `prefix` (empty: none): the
     /// sequence (the prefix its alternatives share) and the logits after the tokens.
     fn prefill(&self, prefix: &Prefix, tokens: &[u32]) -> Result<(Sequence, Vec<f32>), String> {
@@ -340,7 +350,7 @@ impl Engine {
                 let alternatives = (0..request.n)
                     .map(|index| Alternative {
                         index,
-                        sequence: Some(self.model.fork(&prefix, params.max_tokens)),
+                        sequence: Some(self.decoder(&prefix, params.max_tokens, &sampling(params))),
                         sampler: Sampler::new(params.seed.wrapping_add(index as u64), sampling(params)),
                         logits: logits.clone(),
                         next: None,
@@ -522,7 +532,7 @@ impl Engine {
         let mut forks: Vec<(Sequence, Sampler, Vec<f32>)> = (0..n)
             .map(|i| {
                 let sampler = Sampler::new(i as u64, sampling(&params));
-                (self.model.fork(&prefix, new_tokens), sampler, logits.clone())
+                (self.decoder(&prefix, new_tokens, &sampling(&params)), sampler, logits.clone())
             })
             .collect();
         let mut first_token = None;

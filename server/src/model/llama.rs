@@ -17,7 +17,7 @@
 
 use super::floats::{self, Loops};
 use super::pool::{Disjoint, Pool, part};
-use super::quant::{self, BLOCK, Format, Packed, Q8Activations};
+use super::quant::{self, BLOCK, Format, Packed, Q8Activations, Sums};
 use candle_core::Device;
 use candle_core::quantized::GgmlDType;
 use candle_core::quantized::gguf_file::Content;
@@ -141,7 +141,16 @@ impl Matrix {
         let n = input.rows;
         match &self.data {
             Data::Packed(packed) => {
-                packed.times(quant::Kernel::for_inputs(n), (start, end), input.quantized, out, self.rows)
+                // Each run of inputs that sum alike, with its loops.
+                let mut t = 0;
+                while t < n {
+                    let sums = input.sums[t];
+                    let run = input.sums[t..].iter().take_while(|&&s| s == sums).count();
+                    let kernel = quant::Kernel::for_inputs(run);
+                    let quantized = &input.quantized[t..t + run];
+                    packed.times(kernel, sums, (start, end), quantized, out.from(t * self.rows), self.rows);
+                    t += run;
+                }
             }
             Data::F32(values) => {
                 for r in start..end {
@@ -163,11 +172,19 @@ struct Input<'a> {
     rows: usize,
     values: &'a [f32],
     quantized: &'a [Q8Activations],
+    /// How each row's products are summed (its sequence's way).
+    sums: &'a [Sums],
 }
 
 impl<'a> Input<'a> {
-    fn new(values: &'a [f32], cols: usize, buffers: &'a mut Vec<Q8Activations>) -> Input<'a> {
+    fn new(
+        values: &'a [f32],
+        cols: usize,
+        buffers: &'a mut Vec<Q8Activations>,
+        sums: &'a [Sums],
+    ) -> Input<'a> {
         let rows = values.len() / cols;
+        assert_eq!(sums.len(), rows, "a way of summing for each row");
         if cols.is_multiple_of(BLOCK) {
             buffers.resize_with(rows, Default::default);
             for (row, buffer) in values.chunks_exact(cols).zip(buffers.iter_mut()) {
@@ -176,7 +193,7 @@ impl<'a> Input<'a> {
         } else {
             buffers.clear();
         }
-        Input { rows, values, quantized: &buffers[..] }
+        Input { rows, values, quantized: &buffers[..], sums }
     }
 }
 
@@ -402,6 +419,7 @@ impl Cache {
 pub struct Sequence {
     prefix: Prefix,
     own: Cache,
+    sums: Sums,
 }
 
 impl Sequence {
@@ -414,9 +432,19 @@ impl Sequence {
         self.len() == 0
     }
 
+    /// From now on, this sequence's products sum each block in integers
+    /// (`quant::Sums::Blocks`): for a sampled sequence, whose tokens no reference fixes.
+    /// Greedy sequences and prompts keep ggml's sums, so that greedy text is llama.cpp's
+    /// and a prompt's cache is the same whoever reads it; a sequence that sums by blocks
+    /// is not made a prefix for others.
+    pub fn sample_sums(&mut self) {
+        self.sums = Sums::Blocks;
+    }
+
     /// The sequence as a prefix that forks share (its cache is not copied).
     pub fn into_prefix(self) -> Prefix {
-        let Sequence { mut prefix, own } = self;
+        let Sequence { mut prefix, own, sums } = self;
+        debug_assert_eq!(sums, Sums::Ggml, "a sequence summed by blocks made a prefix");
         if own.len > 0 {
             let len = own.len;
             prefix.parts.push((Arc::new(own), len));
@@ -572,12 +600,12 @@ impl Model {
 
     /// An empty sequence with room reserved for `capacity` tokens.
     pub fn sequence(&self, capacity: usize) -> Sequence {
-        Sequence { prefix: Prefix::default(), own: Cache::new(&self.config, capacity) }
+        Sequence { prefix: Prefix::default(), own: Cache::new(&self.config, capacity), sums: Sums::Ggml }
     }
 
     /// A sequence continuing `prefix`, with room reserved for `capacity` tokens of its own.
     pub fn fork(&self, prefix: &Prefix, capacity: usize) -> Sequence {
-        Sequence { prefix: prefix.clone(), own: Cache::new(&self.config, capacity) }
+        Sequence { prefix: prefix.clone(), own: Cache::new(&self.config, capacity), sums: Sums::Ggml }
     }
 
     /// Runs the items' tokens through the model, each at its sequence's next positions,
@@ -594,10 +622,11 @@ impl Model {
         }
         let mut normed = vec![0f32; last.len()];
         rms_norm(&last, &self.output_norm, c.eps, &mut normed);
+        let sums: Vec<Sums> = items.iter().map(|item| item.sequence.sums).collect();
         let mut logits = vec![0f32; items.len() * c.vocab];
         {
             let mut buffers = vec![];
-            let input = Input::new(&normed, dim, &mut buffers);
+            let input = Input::new(&normed, dim, &mut buffers, &sums);
             let out = Disjoint::new(&mut logits);
             let output = self.output.as_ref().unwrap_or(&self.embedding);
             let chunks = 16 * self.pool.threads();
@@ -678,6 +707,7 @@ impl Model {
             item.sequence.own.extend(item.tokens.len());
         }
         let n = rows.len();
+        let sums: Vec<Sums> = rows.iter().map(|&(i, _)| items[i].sequence.sums).collect();
         let (dim, kv_dim, hd) = (c.dim, c.kv_dim(), c.head_dim);
         let mut x = vec![0f32; n * dim];
         for (row, token) in x.chunks_exact_mut(dim).zip(items.iter().flat_map(|item| item.tokens)) {
@@ -699,7 +729,7 @@ impl Model {
         for (l, layer) in self.layers.iter().enumerate().take(upto) {
             rms_norm(&x, &layer.attn_norm, c.eps, &mut h);
             {
-                let input = Input::new(&h, dim, &mut buffers);
+                let input = Input::new(&h, dim, &mut buffers, &sums);
                 let (qo, ko, vo) = (Disjoint::new(&mut q), Disjoint::new(&mut k), Disjoint::new(&mut v));
                 self.pool.run(chunks, &|chunk| {
                     layer.q.times_part(&input, qo, chunk, chunks);
@@ -745,14 +775,14 @@ impl Model {
                 });
             }
             {
-                let input = Input::new(&attended, dim, &mut buffers);
+                let input = Input::new(&attended, dim, &mut buffers, &sums);
                 let out = Disjoint::new(&mut projected);
                 self.pool.run(chunks, &|chunk| layer.o.times_part(&input, out, chunk, chunks));
             }
             x.iter_mut().zip(&projected).for_each(|(x, p)| *x += p);
             rms_norm(&x, &layer.ffn_norm, c.eps, &mut h);
             {
-                let input = Input::new(&h, dim, &mut buffers);
+                let input = Input::new(&h, dim, &mut buffers, &sums);
                 let (go, uo) = (Disjoint::new(&mut gate), Disjoint::new(&mut up));
                 let hidden = c.hidden;
                 self.pool.run(chunks, &|chunk| {
@@ -774,7 +804,7 @@ impl Model {
                 });
             }
             {
-                let input = Input::new(&gate, c.hidden, &mut buffers);
+                let input = Input::new(&gate, c.hidden, &mut buffers, &sums);
                 let out = Disjoint::new(&mut projected);
                 self.pool.run(chunks, &|chunk| layer.down.times_part(&input, out, chunk, chunks));
             }

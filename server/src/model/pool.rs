@@ -240,6 +240,12 @@ impl Disjoint {
         unsafe { *self.at.add(i) = value };
     }
 
+    /// The part from `start` on, its indices counted from there.
+    pub fn from(&self, start: usize) -> Disjoint {
+        assert!(start <= self.len);
+        Disjoint { at: self.at.wrapping_add(start), len: self.len - start }
+    }
+
     /// The slice `[start, end)`. Safety: as `set`, for every index in it.
     #[inline]
     #[allow(clippy::mut_from_ref)]

@@ -350,6 +350,73 @@ fn batched_sequences_equal_each_alone() {
     }
 }
 
+/// The tiny model with its matrices in `dtype`'s blocks, loaded.
+fn tiny_in(dir: &std::path::Path, dtype: candle_core::quantized::GgmlDType) -> Engine {
+    let path = dir.join(format!("tiny-{dtype:?}.gguf"));
+    super::tiny::write_as(&path, 5, dtype).unwrap();
+    Engine::load(&path, None).unwrap()
+}
+
+/// In a batch that mixes sequences summed by blocks (sampled ones) with sequences summed
+/// as ggml sums (greedy ones), each gets the logits it gets alone, to the bit, on weights
+/// in Q4_1 and in Q8_0; the two ways differ in the last bits only.
+#[test]
+fn a_batch_mixing_block_sums_and_ggml_s_gives_each_its_own() {
+    use super::llama::Item;
+    use candle_core::quantized::GgmlDType;
+    let dir = tempfile::tempdir().unwrap();
+    for dtype in [GgmlDType::Q4_1, GgmlDType::Q8_0] {
+        let engine = tiny_in(dir.path(), dtype);
+        let model = engine.model();
+        let tokens: Vec<Vec<u32>> = ["Hello there", "A longer prompt about the 12 moons", "x", "Why?"]
+            .iter()
+            .map(|p| engine.encode(p).unwrap())
+            .collect();
+        let blocks = |i: usize| i % 2 == 0;
+        let sequence = |i: usize| {
+            let mut sequence = model.sequence(tokens[i].len());
+            if blocks(i) {
+                sequence.sample_sums();
+            }
+            sequence
+        };
+        let alone: Vec<Vec<f32>> = (0..tokens.len())
+            .map(|i| {
+                model
+                    .forward(&mut [Item { sequence: &mut sequence(i), tokens: &tokens[i] }])
+                    .unwrap()
+                    .remove(0)
+            })
+            .collect();
+        let mut sequences: Vec<_> = (0..tokens.len()).map(sequence).collect();
+        let mut items: Vec<Item> =
+            sequences.iter_mut().zip(&tokens).map(|(sequence, tokens)| Item { sequence, tokens }).collect();
+        assert_eq!(model.forward(&mut items).unwrap(), alone, "{dtype:?}");
+        // The same prompt summed the other way: close, and not the same bits.
+        let mut ggml = model.sequence(tokens[0].len());
+        let ggml = model.forward(&mut [Item { sequence: &mut ggml, tokens: &tokens[0] }]).unwrap().remove(0);
+        let largest = ggml.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let apart = ggml.iter().zip(&alone[0]).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(apart > 0.0 && apart < 1e-3 * largest.max(1.0), "{dtype:?}: {apart} of {largest}");
+    }
+}
+
+/// Alternative i of a sampled request (summed by blocks) is what a request of its own with
+/// seed + i writes, on weights in blocks; a greedy request beside it writes what it
+/// writes alone.
+#[test]
+fn sampled_alternatives_on_block_weights_equal_each_alone() {
+    use candle_core::quantized::GgmlDType;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = tiny_in(dir.path(), GgmlDType::Q4_1);
+    let (texts, _, _) = run(&engine, &request(0.9, 16, 7, 3));
+    for (i, text) in texts.iter().enumerate() {
+        let (alone, _, _) = run(&engine, &request(0.9, 16, 7 + i as u64, 1));
+        assert_eq!(text, &alone[0], "alternative {i}");
+    }
+    assert!(texts.iter().all(|text| !text.is_empty()));
+}
+
 #[test]
 fn a_token_outside_the_vocabulary_is_refused() {
     use super::llama::Item;

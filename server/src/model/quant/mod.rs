@@ -46,6 +46,9 @@ pub struct Q8Activations {
     /// -128 times the sum of each 4 values (`qs[4i..4i + 4]`): what a product of these
     /// values with weight bytes offset by 128 (unsigned) adds, taken back.
     pub offsets: Vec<i32>,
+    /// Each block's sum of its quantized values, as an integer (`Sums::Blocks` takes back
+    /// the offset of its Q8_0 products with it, a block at a time).
+    pub sums: Vec<i32>,
 }
 
 impl Q8Activations {
@@ -61,13 +64,14 @@ impl Q8Activations {
     /// reusing the buffers spares 4 allocations each).
     pub fn quantize_into(&mut self, x: &[f32]) {
         assert!(x.len().is_multiple_of(BLOCK), "{} values are not whole blocks of {BLOCK}", x.len());
-        let Q8Activations { d, s, qs, offsets } = self;
-        (d.clear(), s.clear(), offsets.clear());
+        let Q8Activations { d, s, qs, offsets, sums } = self;
+        (d.clear(), s.clear(), offsets.clear(), sums.clear());
         qs.resize(x.len(), 0);
         for (values, qs) in x.chunks_exact(BLOCK).zip(qs.chunks_exact_mut(BLOCK)) {
             let (scale, sum) = quantize_block_vector(values, qs);
             d.push(f16::from_f32(scale).to_f32());
             s.push(f16::from_f32(scale * sum as f32).to_f32());
+            sums.push(sum);
         }
         offsets.extend(qs.chunks_exact(4).map(|four| -128 * four.iter().map(|&q| i32::from(q)).sum::<i32>()));
     }
@@ -190,6 +194,24 @@ impl Kernel {
             Kernel::Avx512Wide => "AVX-512 VNNI, 16 rows a register",
         }
     }
+}
+
+/// How a product adds up its 8-bit products. Both are exact in integers where they sum
+/// integers; they differ in the f32 roundings after that, so in the last bits of a result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sums {
+    /// ggml's order (its AVX2 `vec_dot` loops): 4 products summed per lane, each of the 8
+    /// lanes converted, scaled and accumulated in f32 across blocks, the lanes added at the
+    /// end. What llama.cpp computes on this model on x86, to the bit, so that greedy text is
+    /// llama.cpp's.
+    #[default]
+    Ggml,
+    /// Each block's 32 products summed in integers (exact), then converted, scaled and
+    /// accumulated once: `acc = fma(d_w * d_x, sum, acc)`, and for Q4_1 `mins = fma(m_w,
+    /// s_x, mins)`, the result `acc + mins`. One conversion and one multiply-add per block,
+    /// row and input against ggml's eight, with fewer roundings; what a sampled sequence
+    /// decodes with (see `Sequence::sample_sums`).
+    Blocks,
 }
 
 /// A weight matrix's block format.
@@ -358,6 +380,7 @@ impl Packed {
     pub fn times(
         &self,
         kernel: Kernel,
+        sums: Sums,
         (start, end): (usize, usize),
         xs: &[Q8Activations],
         out: Disjoint,
@@ -392,8 +415,11 @@ impl Packed {
         if kernel == Kernel::Portable {
             for group in first..last {
                 for (t, x) in xs.iter().enumerate() {
-                    let sums = portable::group(self.format, self.group(group), x);
-                    store(group, t, &sums);
+                    let results = match sums {
+                        Sums::Ggml => portable::group(self.format, self.group(group), x),
+                        Sums::Blocks => portable::group_blocks(self.format, self.group(group), x),
+                    };
+                    store(group, t, &results);
                 }
             }
             return;
@@ -407,45 +433,52 @@ impl Packed {
                 let groups = if wide { 2 } else { 1 };
                 let mut t = 0;
                 while t < xs.len() {
-                    // Two inputs at a time: each holds ggml's 8 lanes for its rows (16 of the
-                    // 32 vector registers with AVX-512's wide loops); four measured slower,
-                    // their sums spilled to memory.
-                    let n = (xs.len() - t).min(2);
+                    // ggml's sums: two inputs at a time, each holding ggml's 8 lanes for its
+                    // rows (16 of the 32 vector registers with AVX-512's wide loops); four
+                    // measured slower, their sums spilled to memory. Block sums hold one
+                    // register an input (two for Q4_1), so four inputs share a pass.
+                    let n = match sums {
+                        Sums::Ggml => (xs.len() - t).min(2),
+                        Sums::Blocks => [0, 1, 2, 2, 4][(xs.len() - t).min(4)],
+                    };
                     let prefetch = Prefetch::for_pass(t, groups * blocks * self.format.group_bytes());
                     macro_rules! run {
-                        ($module:ident, $groups:literal, $n:literal) => {{
-                            let mut sums = [[0f32; $groups * GROUP]; $n];
+                        ($module:ident, $groups:literal, $n:literal, $q4_1:ident, $q8_0:ident) => {{
+                            let mut results = [[0f32; $groups * GROUP]; $n];
                             let at = |g: usize| self.group(group + g).as_ptr();
                             // Safety: the kernel's features were detected (checked above);
                             // the groups hold `blocks` blocks, as does every input.
                             unsafe {
                                 match self.format {
-                                    Format::Q4_1 => $module::q4_1::<$n>(
+                                    Format::Q4_1 => $module::$q4_1::<$n>(
                                         [at(0), at($groups - 1)],
                                         blocks,
                                         &xs[t..t + $n],
-                                        &mut sums,
+                                        &mut results,
                                         prefetch,
                                     ),
-                                    Format::Q8_0 => $module::q8_0::<$n>(
+                                    Format::Q8_0 => $module::$q8_0::<$n>(
                                         [at(0), at($groups - 1)],
                                         blocks,
                                         &xs[t..t + $n],
-                                        &mut sums,
+                                        &mut results,
                                         prefetch,
                                     ),
                                 }
                             }
-                            for (j, sums) in sums.iter().enumerate() {
+                            for (j, results) in results.iter().enumerate() {
                                 for g in 0..$groups {
-                                    store(group + g, t + j, &sums[g * GROUP..(g + 1) * GROUP]);
+                                    store(group + g, t + j, &results[g * GROUP..(g + 1) * GROUP]);
                                 }
                             }
                         }};
                         ($module:ident, $groups:literal) => {
-                            match n {
-                                1 => run!($module, $groups, 1),
-                                _ => run!($module, $groups, 2),
+                            match (sums, n) {
+                                (Sums::Ggml, 1) => run!($module, $groups, 1, q4_1, q8_0),
+                                (Sums::Ggml, _) => run!($module, $groups, 2, q4_1, q8_0),
+                                (Sums::Blocks, 1) => run!($module, $groups, 1, q4_1_blocks, q8_0_blocks),
+                                (Sums::Blocks, 2) => run!($module, $groups, 2, q4_1_blocks, q8_0_blocks),
+                                (Sums::Blocks, _) => run!($module, $groups, 4, q4_1_blocks, q8_0_blocks),
                             }
                         };
                     }
@@ -464,6 +497,11 @@ impl Packed {
 
     /// `out[r]` = row `r` times `x`, the rows split over the threads of `pool`.
     pub fn matvec(&self, x: &Q8Activations, out: &mut [f32], pool: &Pool) {
+        self.matvec_with(Sums::Ggml, x, out, pool)
+    }
+
+    /// `matvec` with the given way of summing.
+    pub fn matvec_with(&self, sums: Sums, x: &Q8Activations, out: &mut [f32], pool: &Pool) {
         assert_eq!(out.len(), self.rows, "one output per row");
         let rows = self.rows;
         let shared = Disjoint::new(out);
@@ -471,7 +509,7 @@ impl Packed {
         let chunks = 4 * pool.threads();
         pool.run(chunks, &|chunk| {
             let part = part(rows, chunk, chunks, 2 * GROUP);
-            self.times(kernel, part, std::slice::from_ref(x), shared, rows);
+            self.times(kernel, sums, part, std::slice::from_ref(x), shared, rows);
         });
     }
 }
@@ -479,6 +517,29 @@ impl Packed {
 /// The portable loop: what every vector loop computes, one row and one input at a time.
 pub mod portable {
     use super::*;
+
+    /// A group's rows times `x` with `Sums::Blocks`: for each block the exact integer sum of
+    /// its 32 products, then `acc = fma(d * x.d, sum, acc)` and for Q4_1 `mins = fma(m, x.s,
+    /// mins)`; the result is `acc + mins`.
+    pub fn group_blocks(format: Format, group: &[u8], x: &Q8Activations) -> [f32; GROUP] {
+        let mut out = [0f32; GROUP];
+        for (row, out) in out.iter_mut().enumerate() {
+            let (mut acc, mut mins) = (0f32, 0f32);
+            for (b, block) in group.chunks_exact(format.group_bytes()).enumerate() {
+                let y = &x.qs[b * BLOCK..(b + 1) * BLOCK];
+                let sum: i32 = (0..BLOCK).map(|j| value(format, block, row, j) * i32::from(y[j])).sum();
+                acc = (half_at(block, 2 * row) * x.d[b]).mul_add(sum as f32, acc);
+                if format == Format::Q4_1 {
+                    mins = half_at(block, layout::MINS + 2 * row).mul_add(x.s[b], mins);
+                }
+            }
+            *out = match format {
+                Format::Q4_1 => acc + mins,
+                Format::Q8_0 => acc,
+            };
+        }
+        out
+    }
 
     /// ggml's `hsum_float_8`: its 8 lanes added in its order.
     pub fn ggml_sum(lanes: [f32; 8]) -> f32 {

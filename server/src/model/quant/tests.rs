@@ -28,14 +28,52 @@ fn decode(format: Format, row: &[u8], out: &mut [f32]) {
 }
 
 /// Each of `rows` (rows of the file's blocks, one after another) times `x`, with the
-/// loops of `kernel` (one that this machine runs: see `Kernel::available`).
+/// loops of `kernel` (one that this machine runs: see `Kernel::available`), ggml's sums.
 fn products(kernel: Kernel, format: Format, rows: &[u8], x: &[Q8Activations]) -> Vec<Vec<f32>> {
+    products_with(kernel, Sums::Ggml, format, rows, x)
+}
+
+/// `products`, summed the given way.
+fn products_with(
+    kernel: Kernel,
+    sums: Sums,
+    format: Format,
+    rows: &[u8],
+    x: &[Q8Activations],
+) -> Vec<Vec<f32>> {
     let cols = x.first().map_or(0, |x| x.blocks() * BLOCK);
     let count = rows.len() / (cols / BLOCK * format.block_bytes()).max(1);
     let packed = Packed::new(format, count, cols, rows);
     let mut out = vec![f32::NAN; x.len() * count];
-    packed.times(kernel, (0, count), x, Disjoint::new(&mut out), count);
+    packed.times(kernel, sums, (0, count), x, Disjoint::new(&mut out), count);
     out.chunks(count.max(1)).map(<[f32]>::to_vec).collect()
+}
+
+/// The values of a block of the file's row as integers (Q4_1's nibbles in the order of
+/// the values: value `j` low in byte `j`, `j + 16` high).
+fn block_values(format: Format, block: &[u8]) -> Vec<i32> {
+    match format {
+        Format::Q4_1 => (0..BLOCK)
+            .map(|j| i32::from(if j < 16 { block[4 + j] & 0x0F } else { block[4 + j - 16] >> 4 }))
+            .collect(),
+        Format::Q8_0 => block[2..].iter().map(|&q| i32::from(q as i8)).collect(),
+    }
+}
+
+/// `Sums::Blocks` written out plainly on the file's row: each block's 32 products summed
+/// as integers, `acc = fma(d * x.d, sum, acc)`, Q4_1's `mins = fma(m, x.s, mins)`, then
+/// `acc + mins`.
+fn block_sums(format: Format, row: &[u8], x: &Q8Activations) -> f32 {
+    let (mut acc, mut mins) = (0f32, 0f32);
+    for (b, block) in row.chunks_exact(format.block_bytes()).enumerate() {
+        let y = &x.qs[b * BLOCK..(b + 1) * BLOCK];
+        let sum: i32 = block_values(format, block).iter().zip(y).map(|(&w, &y)| w * i32::from(y)).sum();
+        acc = (half_at(block, 0) * x.d[b]).mul_add(sum as f32, acc);
+        if format == Format::Q4_1 {
+            mins = half_at(block, 2).mul_add(x.s[b], mins);
+        }
+    }
+    acc + mins
 }
 
 fn decoded(format: Format, row: &[u8]) -> Vec<f32> {
@@ -133,12 +171,7 @@ fn one(kernel: Kernel, format: Format, row: &[u8], x: &Q8Activations) -> f32 {
 fn ggml(format: Format, row: &[u8], x: &Q8Activations) -> f32 {
     let (mut lanes, mut mins) = ([0f32; 8], 0f32);
     for (b, block) in row.chunks_exact(format.block_bytes()).enumerate() {
-        let values: Vec<i32> = match format {
-            Format::Q4_1 => (0..BLOCK)
-                .map(|j| i32::from(if j < 16 { block[4 + j] & 0x0F } else { block[4 + j - 16] >> 4 }))
-                .collect(),
-            Format::Q8_0 => block[2..].iter().map(|&q| i32::from(q as i8)).collect(),
-        };
+        let values = block_values(format, block);
         let y = &x.qs[b * BLOCK..(b + 1) * BLOCK];
         let scale = half_at(block, 0) * x.d[b];
         for (k, lane) in lanes.iter_mut().enumerate() {
@@ -178,6 +211,70 @@ fn every_kernel_gives_ggml_s_sums_to_the_bit() {
                             "{kernel:?}, {format:?}, {blocks} blocks, row {r}, input {t}"
                         );
                     }
+                }
+            }
+        }
+    }
+}
+
+/// Block sums on every kernel are the plain formula's to the bit (`block_sums`), for one
+/// to nine inputs at once (passes of one, two and four inputs), values of -128 and 127 in
+/// Q8_0 rows beside activations of -127 and 127 included.
+#[test]
+fn every_kernel_gives_the_block_sums_to_the_bit() {
+    let mut rng = Bytes(0x1F83_D9AB_FB41_BD6B);
+    for format in [Format::Q4_1, Format::Q8_0] {
+        for blocks in [1, 5, 18, 48] {
+            let mut rows = rows_of(format, &mut rng, 21, blocks);
+            if format == Format::Q8_0 {
+                (rows[2], rows[3]) = (0x80, 0x7F);
+            }
+            let row_bytes = blocks * format.block_bytes();
+            for n in [1, 2, 3, 4, 5, 9] {
+                let mut xs = inputs(&mut rng, n, blocks, 2.5);
+                let mut extreme = vec![0.5f32; blocks * BLOCK];
+                (extreme[0], extreme[1]) = (-1.0, 1.0);
+                xs[0] = Q8Activations::quantize(&extreme);
+                for &kernel in Kernel::available() {
+                    let got = products_with(kernel, Sums::Blocks, format, &rows, &xs);
+                    for (t, x) in xs.iter().enumerate() {
+                        for (r, row) in rows.chunks_exact(row_bytes).enumerate() {
+                            assert_eq!(
+                                got[t][r].to_bits(),
+                                block_sums(format, row, x).to_bits(),
+                                "{kernel:?}, {format:?}, {blocks} blocks, row {r}, input {t} of {n}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Block sums stay within the f64 reference's bound, and part from ggml's sums only in
+/// the last bits.
+#[test]
+fn block_sums_equal_the_f64_reference_and_ggml_s_sums_nearly() {
+    let mut rng = Bytes(0x5BE0_CD19_137E_2179);
+    for format in [Format::Q4_1, Format::Q8_0] {
+        for blocks in [1, 7, 18, 48] {
+            let rows = rows_of(format, &mut rng, 9, blocks);
+            let row_bytes = blocks * format.block_bytes();
+            let xs = inputs(&mut rng, 2, blocks, 3.0);
+            let blocks_summed = products_with(Kernel::detect(), Sums::Blocks, format, &rows, &xs);
+            let ggml_summed = products_with(Kernel::detect(), Sums::Ggml, format, &rows, &xs);
+            for (t, x) in xs.iter().enumerate() {
+                for (r, row) in rows.chunks_exact(row_bytes).enumerate() {
+                    let weights = decoded(format, row);
+                    let mut want = reference(&weights, x);
+                    if format == Format::Q4_1 {
+                        want += rounded_sums(row, x);
+                    }
+                    let scale = weights.iter().map(|w| f64::from(w.abs())).sum::<f64>();
+                    let what = format!("{format:?}, {blocks} blocks, row {r}, input {t}");
+                    close(blocks_summed[t][r], want, scale, &what);
+                    close(blocks_summed[t][r], f64::from(ggml_summed[t][r]), scale, &what);
                 }
             }
         }
@@ -328,25 +425,27 @@ fn a_matrix_times_a_batch_is_each_row_times_each_input() {
             let data = rows_of(format, &mut rng, rows, blocks);
             let packed = Packed::new(format, rows, blocks * BLOCK, &data);
             let row_bytes = blocks * format.block_bytes();
-            for n in [1, 2, 3, 4, 5, 9] {
+            for (n, sums) in [1, 2, 3, 4, 5, 9].into_iter().flat_map(|n| [(n, Sums::Ggml), (n, Sums::Blocks)])
+            {
                 let xs = inputs(&mut rng, n, blocks, 1.0);
                 for &kernel in Kernel::available() {
                     let mut want = vec![0f32; n * rows];
                     for r in 0..rows {
                         for (t, x) in xs.iter().enumerate() {
+                            let row = &data[r * row_bytes..(r + 1) * row_bytes];
                             want[t * rows + r] =
-                                one(kernel, format, &data[r * row_bytes..(r + 1) * row_bytes], x);
+                                products_with(kernel, sums, format, row, std::slice::from_ref(x))[0][0];
                         }
                     }
                     for split in [0, 8, 16, 24] {
                         let split = split.min(rows / GROUP * GROUP);
                         let mut got = vec![f32::NAN; n * rows];
                         let out = Disjoint::new(&mut got);
-                        packed.times(kernel, (0, split), &xs, out, rows);
-                        packed.times(kernel, (split, rows), &xs, out, rows);
+                        packed.times(kernel, sums, (0, split), &xs, out, rows);
+                        packed.times(kernel, sums, (split, rows), &xs, out, rows);
                         assert_eq!(
                             got, want,
-                            "{kernel:?}, {format:?}, {rows} rows split at {split}, {n} inputs"
+                            "{kernel:?}, {sums:?}, {format:?}, {rows} rows split at {split}, {n} inputs"
                         );
                     }
                 }
@@ -413,7 +512,7 @@ fn a_row_of_another_length_is_refused() {
     let packed = Packed::new(Format::Q4_1, 1, BLOCK, &[0; Q4_1_BYTES]);
     let q = Q8Activations::quantize(&[0.5; 64]);
     let mut out = [0f32];
-    packed.times(Kernel::detect(), (0, 1), &[q], Disjoint::new(&mut out), 1);
+    packed.times(Kernel::detect(), Sums::Ggml, (0, 1), &[q], Disjoint::new(&mut out), 1);
 }
 
 #[test]
@@ -422,5 +521,5 @@ fn rows_from_inside_a_group_are_refused() {
     let packed = Packed::new(Format::Q8_0, 16, BLOCK, &[0; 16 * Q8_0_BYTES]);
     let q = Q8Activations::quantize(&[0.5; 32]);
     let mut out = [0f32; 16];
-    packed.times(Kernel::detect(), (4, 16), &[q], Disjoint::new(&mut out), 16);
+    packed.times(Kernel::detect(), Sums::Ggml, (4, 16), &[q], Disjoint::new(&mut out), 16);
 }

@@ -98,6 +98,7 @@ struct Inputs<const N: usize> {
     qs: [*const i8; N],
     ds: [*const f32; N],
     ss: [*const f32; N],
+    sums: [*const i32; N],
 }
 
 impl<const N: usize> Inputs<N> {
@@ -107,7 +108,15 @@ impl<const N: usize> Inputs<N> {
             qs: std::array::from_fn(|t| xs[t].qs.as_ptr()),
             ds: std::array::from_fn(|t| xs[t].d.as_ptr()),
             ss: std::array::from_fn(|t| xs[t].s.as_ptr()),
+            sums: std::array::from_fn(|t| xs[t].sums.as_ptr()),
         }
+    }
+
+    /// Input `t`'s integer sum of block `b`'s values.
+    /// Safety: the input holds block `b`.
+    #[inline(always)]
+    unsafe fn sum(&self, t: usize, b: usize) -> i32 {
+        unsafe { *self.sums[t].add(b) }
     }
 
     /// The 4 bytes `4k..4k + 4` of input `t`'s block `b` as one 32-bit value (to broadcast).
@@ -133,17 +142,136 @@ impl<const N: usize> Inputs<N> {
 }
 
 /// The 256-bit loops over one group of 8 rows, once for each way of summing 8-bit
-/// products (`$features` enabled; `$dot` gives, per 32-bit lane, the sum of the four
-/// products of unsigned `$x` and signed `$y` bytes).
+/// products (`$features` enabled; `$dot` gives, per 32-bit lane, `$a` plus the sum of the
+/// four products of unsigned `$x` and signed `$y` bytes).
 macro_rules! group_loops {
-    ($module:ident, $features:literal, |$x:ident, $y:ident| $dot:expr) => {
+    ($module:ident, $features:literal, |$a:ident, $x:ident, $y:ident| $dot:expr) => {
         pub mod $module {
             use super::*;
 
             #[target_feature(enable = $features)]
             #[inline]
-            fn dot($x: __m256i, $y: __m256i) -> __m256i {
+            fn dot_add($a: __m256i, $x: __m256i, $y: __m256i) -> __m256i {
                 $dot
+            }
+
+            #[target_feature(enable = $features)]
+            #[inline]
+            fn dot(x: __m256i, y: __m256i) -> __m256i {
+                dot_add(_mm256_setzero_si256(), x, y)
+            }
+
+            /// The 8 Q4_1 values (per row, 4 bytes a lane) of a group's block at `at`, in
+            /// ggml's lane order (lanes 0 to 3 the low nibbles, 4 to 7 the high ones), and
+            /// the block's scales and minimums.
+            /// Safety: needs `$features`; a Q4_1 group block at `at`.
+            #[target_feature(enable = $features)]
+            #[inline]
+            unsafe fn q4_1_block(at: *const u8) -> (__m256, __m256, [__m256i; 8]) {
+                let nibble = _mm256_set1_epi8(0x0F);
+                let (d, m, raw) = unsafe {
+                    (
+                        _mm256_cvtph_ps(_mm_loadu_si128(at as *const __m128i)),
+                        _mm256_cvtph_ps(_mm_loadu_si128(at.add(layout::MINS) as *const __m128i)),
+                        std::array::from_fn::<_, 4, _>(|c| {
+                            _mm256_loadu_si256(at.add(layout::Q4_1_VALUES + 32 * c) as *const __m256i)
+                        }),
+                    )
+                };
+                let values = std::array::from_fn(|k| match k {
+                    0..4 => _mm256_and_si256(raw[k], nibble),
+                    _ => _mm256_and_si256(_mm256_srli_epi16(raw[k - 4], 4), nibble),
+                });
+                (d, m, values)
+            }
+
+            /// `q4_1` with `Sums::Blocks`: each block's 32 products summed in integers, then
+            /// one conversion and one multiply-add per row and input (`portable::group_blocks`).
+            /// Safety: as `q4_1`.
+            #[target_feature(enable = $features)]
+            pub unsafe fn q4_1_blocks<const N: usize>(
+                groups: [*const u8; 2],
+                blocks: usize,
+                xs: &[Q8Activations],
+                out: &mut [[f32; GROUP]; N],
+                prefetch: Prefetch,
+            ) {
+                let inputs = Inputs::<N>::new(xs);
+                let mut acc = [_mm256_setzero_ps(); N];
+                let mut mins = [_mm256_setzero_ps(); N];
+                for b in 0..blocks {
+                    let at = unsafe { groups[0].add(b * Format::Q4_1.group_bytes()) };
+                    prefetch.lines(at, Format::Q4_1.group_bytes());
+                    let (d, m, values) = unsafe { q4_1_block(at) };
+                    for t in 0..N {
+                        // Safety: input t holds block b.
+                        let (dy, sy) = unsafe { inputs.scales(t, b) };
+                        let y = |k| _mm256_set1_epi32(unsafe { inputs.four(t, b, k) });
+                        let even = dot_add(dot_add(dot(values[0], y(0)), values[2], y(2)), values[4], y(4));
+                        let odd = dot_add(dot_add(dot(values[1], y(1)), values[3], y(3)), values[5], y(5));
+                        let sum =
+                            _mm256_add_epi32(dot_add(even, values[6], y(6)), dot_add(odd, values[7], y(7)));
+                        let scale = _mm256_mul_ps(d, _mm256_set1_ps(dy));
+                        acc[t] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sum), acc[t]);
+                        mins[t] = _mm256_fmadd_ps(m, _mm256_set1_ps(sy), mins[t]);
+                    }
+                }
+                for t in 0..N {
+                    unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), _mm256_add_ps(acc[t], mins[t])) };
+                }
+            }
+
+            /// `q8_0` with `Sums::Blocks`. Safety: as `q4_1`.
+            #[target_feature(enable = $features)]
+            pub unsafe fn q8_0_blocks<const N: usize>(
+                groups: [*const u8; 2],
+                blocks: usize,
+                xs: &[Q8Activations],
+                out: &mut [[f32; GROUP]; N],
+                prefetch: Prefetch,
+            ) {
+                let inputs = Inputs::<N>::new(xs);
+                let mut acc = [_mm256_setzero_ps(); N];
+                for b in 0..blocks {
+                    let at = unsafe { groups[0].add(b * Format::Q8_0.group_bytes()) };
+                    prefetch.lines(at, Format::Q8_0.group_bytes());
+                    let (d, values) = unsafe {
+                        (
+                            _mm256_cvtph_ps(_mm_loadu_si128(at as *const __m128i)),
+                            std::array::from_fn::<_, 8, _>(|k| {
+                                _mm256_loadu_si256(at.add(layout::Q8_0_VALUES + 32 * k) as *const __m256i)
+                            }),
+                        )
+                    };
+                    let magnitudes = values.map(|v| _mm256_sign_epi8(v, v));
+                    for t in 0..N {
+                        // Safety: input t holds block b.
+                        let (dy, _) = unsafe { inputs.scales(t, b) };
+                        // |w| times y with w's sign, as in `q8_0`.
+                        let y = |k: usize| {
+                            _mm256_sign_epi8(_mm256_set1_epi32(unsafe { inputs.four(t, b, k) }), values[k])
+                        };
+                        let even = dot_add(
+                            dot_add(dot(magnitudes[0], y(0)), magnitudes[2], y(2)),
+                            magnitudes[4],
+                            y(4),
+                        );
+                        let odd = dot_add(
+                            dot_add(dot(magnitudes[1], y(1)), magnitudes[3], y(3)),
+                            magnitudes[5],
+                            y(5),
+                        );
+                        let sum = _mm256_add_epi32(
+                            dot_add(even, magnitudes[6], y(6)),
+                            dot_add(odd, magnitudes[7], y(7)),
+                        );
+                        let scale = _mm256_mul_ps(d, _mm256_set1_ps(dy));
+                        acc[t] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sum), acc[t]);
+                    }
+                }
+                for t in 0..N {
+                    unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]) };
+                }
             }
 
             /// ggml's `hsum_float_8` of each row: `acc[k]` holds ggml's lane `k`, a row a lane.
@@ -171,24 +299,10 @@ macro_rules! group_loops {
                 let inputs = Inputs::<N>::new(xs);
                 let mut acc = [[_mm256_setzero_ps(); 8]; N];
                 let mut mins = [_mm256_setzero_ps(); N];
-                let nibble = _mm256_set1_epi8(0x0F);
                 for b in 0..blocks {
                     let at = unsafe { groups[0].add(b * Format::Q4_1.group_bytes()) };
                     prefetch.lines(at, Format::Q4_1.group_bytes());
-                    let (d, m, raw) = unsafe {
-                        (
-                            _mm256_cvtph_ps(_mm_loadu_si128(at as *const __m128i)),
-                            _mm256_cvtph_ps(_mm_loadu_si128(at.add(layout::MINS) as *const __m128i)),
-                            std::array::from_fn::<_, 4, _>(|c| {
-                                _mm256_loadu_si256(at.add(layout::Q4_1_VALUES + 32 * c) as *const __m256i)
-                            }),
-                        )
-                    };
-                    // ggml's lanes 0 to 3 are the low nibbles, 4 to 7 the high ones.
-                    let values: [__m256i; 8] = std::array::from_fn(|k| match k {
-                        0..4 => _mm256_and_si256(raw[k], nibble),
-                        _ => _mm256_and_si256(_mm256_srli_epi16(raw[k - 4], 4), nibble),
-                    });
+                    let (d, m, values) = unsafe { q4_1_block(at) };
                     for t in 0..N {
                         let (dy, sy) = unsafe { inputs.scales(t, b) };
                         let scale = _mm256_mul_ps(d, _mm256_set1_ps(dy));
@@ -251,15 +365,13 @@ macro_rules! group_loops {
     };
 }
 
-group_loops!(avx2, "avx2,fma,f16c", |x, y| _mm256_madd_epi16(
-    _mm256_maddubs_epi16(x, y),
-    _mm256_set1_epi16(1)
+group_loops!(avx2, "avx2,fma,f16c", |a, x, y| _mm256_add_epi32(
+    a,
+    _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1))
 ));
-group_loops!(avx_vnni, "avx2,fma,f16c,avxvnni", |x, y| _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), x, y));
-group_loops!(avx512_vnni, "avx2,fma,f16c,avx512f,avx512vl,avx512vnni", |x, y| _mm256_dpbusd_epi32(
-    _mm256_setzero_si256(),
-    x,
-    y
+group_loops!(avx_vnni, "avx2,fma,f16c,avxvnni", |a, x, y| _mm256_dpbusd_avx_epi32(a, x, y));
+group_loops!(avx512_vnni, "avx2,fma,f16c,avx512f,avx512vl,avx512vnni", |a, x, y| _mm256_dpbusd_epi32(
+    a, x, y
 ));
 
 /// Two groups (16 rows) in each 512-bit register, for CPUs with AVX-512 VNNI: each half
@@ -321,26 +433,12 @@ pub mod avx512_wide {
         let inputs = Inputs::<N>::new(xs);
         let mut acc = [[_mm512_setzero_ps(); 8]; N];
         let mut mins = [_mm512_setzero_ps(); N];
-        let nibble = _mm512_set1_epi8(0x0F);
         for b in 0..blocks {
             let offset = b * Format::Q4_1.group_bytes();
             let (a, z) = unsafe { (groups[0].add(offset), groups[1].add(offset)) };
             prefetch.lines(a, Format::Q4_1.group_bytes());
             prefetch.lines(z, Format::Q4_1.group_bytes());
-            let (d, m, raw) = unsafe {
-                (
-                    halves(a, z),
-                    halves(a.add(layout::MINS), z.add(layout::MINS)),
-                    std::array::from_fn::<_, 4, _>(|c| {
-                        let at = layout::Q4_1_VALUES + 32 * c;
-                        chunk(a.add(at), z.add(at))
-                    }),
-                )
-            };
-            let values: [__m512i; 8] = std::array::from_fn(|k| match k {
-                0..4 => _mm512_and_si512(raw[k], nibble),
-                _ => _mm512_and_si512(_mm512_srli_epi16(raw[k - 4], 4), nibble),
-            });
+            let (d, m, values) = unsafe { q4_1_blocks_of(a, z) };
             for t in 0..N {
                 let (dy, sy) = unsafe { inputs.scales(t, b) };
                 let scale = _mm512_mul_ps(d, _mm512_set1_ps(dy));
@@ -408,6 +506,118 @@ pub mod avx512_wide {
         }
         for (out, acc) in out.iter_mut().zip(&acc) {
             unsafe { _mm512_storeu_ps(out.as_mut_ptr(), ggml_sum(acc)) };
+        }
+    }
+
+    /// The Q4_1 values of two groups' blocks at `a` and `z` in ggml's lane order, with
+    /// their scales and minimums (16 rows a register).
+    /// Safety: needs the features; a Q4_1 group block at each.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    unsafe fn q4_1_blocks_of(a: *const u8, z: *const u8) -> (__m512, __m512, [__m512i; 8]) {
+        let nibble = _mm512_set1_epi8(0x0F);
+        let (d, m, raw) = unsafe {
+            (
+                halves(a, z),
+                halves(a.add(layout::MINS), z.add(layout::MINS)),
+                std::array::from_fn::<_, 4, _>(|c| {
+                    let at = layout::Q4_1_VALUES + 32 * c;
+                    chunk(a.add(at), z.add(at))
+                }),
+            )
+        };
+        let values = std::array::from_fn(|k| match k {
+            0..4 => _mm512_and_si512(raw[k], nibble),
+            _ => _mm512_and_si512(_mm512_srli_epi16(raw[k - 4], 4), nibble),
+        });
+        (d, m, values)
+    }
+
+    /// `q4_1` with `Sums::Blocks`: each block's 32 products summed in integers by eight
+    /// `vpdpbusd` in two chains, then one conversion and one multiply-add per 16 rows and
+    /// input (the 256-bit `q4_1_blocks`, lane for lane).
+    /// Safety: as `q4_1`.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    pub unsafe fn q4_1_blocks<const N: usize>(
+        groups: [*const u8; 2],
+        blocks: usize,
+        xs: &[Q8Activations],
+        out: &mut [[f32; 2 * GROUP]; N],
+        prefetch: Prefetch,
+    ) {
+        let inputs = Inputs::<N>::new(xs);
+        let mut acc = [_mm512_setzero_ps(); N];
+        let mut mins = [_mm512_setzero_ps(); N];
+        for b in 0..blocks {
+            let offset = b * Format::Q4_1.group_bytes();
+            let (a, z) = unsafe { (groups[0].add(offset), groups[1].add(offset)) };
+            prefetch.lines(a, Format::Q4_1.group_bytes());
+            prefetch.lines(z, Format::Q4_1.group_bytes());
+            let (d, m, values) = unsafe { q4_1_blocks_of(a, z) };
+            for t in 0..N {
+                // Safety: input t holds block b.
+                let (dy, sy) = unsafe { inputs.scales(t, b) };
+                let y = |k| _mm512_set1_epi32(unsafe { inputs.four(t, b, k) });
+                let chain = |first: usize, start: __m512i| {
+                    (first..8).step_by(2).fold(start, |sum, k| _mm512_dpbusd_epi32(sum, values[k], y(k)))
+                };
+                let zero = _mm512_setzero_si512();
+                let sum = _mm512_add_epi32(chain(0, zero), chain(1, zero));
+                let scale = _mm512_mul_ps(d, _mm512_set1_ps(dy));
+                acc[t] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum), acc[t]);
+                mins[t] = _mm512_fmadd_ps(m, _mm512_set1_ps(sy), mins[t]);
+            }
+        }
+        for t in 0..N {
+            unsafe { _mm512_storeu_ps(out[t].as_mut_ptr(), _mm512_add_ps(acc[t], mins[t])) };
+        }
+    }
+
+    /// `q8_0` with `Sums::Blocks`: the weights offset by 128 as in `q8_0`, the offset's
+    /// products (128 times the block's sum of inputs) taken back where the sum starts.
+    /// Safety: as `q4_1`.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    pub unsafe fn q8_0_blocks<const N: usize>(
+        groups: [*const u8; 2],
+        blocks: usize,
+        xs: &[Q8Activations],
+        out: &mut [[f32; 2 * GROUP]; N],
+        prefetch: Prefetch,
+    ) {
+        let inputs = Inputs::<N>::new(xs);
+        let mut acc = [_mm512_setzero_ps(); N];
+        let offset = _mm512_set1_epi8(-128);
+        for b in 0..blocks {
+            let at = b * Format::Q8_0.group_bytes();
+            let (a, z) = unsafe { (groups[0].add(at), groups[1].add(at)) };
+            prefetch.lines(a, Format::Q8_0.group_bytes());
+            prefetch.lines(z, Format::Q8_0.group_bytes());
+            let (d, values) = unsafe {
+                (
+                    halves(a, z),
+                    std::array::from_fn::<_, 8, _>(|k| {
+                        let at = layout::Q8_0_VALUES + 32 * k;
+                        _mm512_xor_si512(chunk(a.add(at), z.add(at)), offset)
+                    }),
+                )
+            };
+            for t in 0..N {
+                // Safety: input t holds block b.
+                let ((dy, _), total) = unsafe { (inputs.scales(t, b), inputs.sum(t, b)) };
+                let y = |k| _mm512_set1_epi32(unsafe { inputs.four(t, b, k) });
+                let chain = |first: usize, start: __m512i| {
+                    (first..8).step_by(2).fold(start, |sum, k| _mm512_dpbusd_epi32(sum, values[k], y(k)))
+                };
+                let sum = _mm512_add_epi32(
+                    chain(0, _mm512_set1_epi32(-128 * total)),
+                    chain(1, _mm512_setzero_si512()),
+                );
+                let scale = _mm512_mul_ps(d, _mm512_set1_ps(dy));
+                acc[t] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum), acc[t]);
+            }
+        }
+        for t in 0..N {
+            unsafe { _mm512_storeu_ps(out[t].as_mut_ptr(), acc[t]) };
         }
     }
 }
