@@ -423,14 +423,16 @@ impl Engine {
             return Ok(());
         }
         let tokens: Vec<[u32; 1]> = going.iter().map(|alt| [alt.next.unwrap_or_default()]).collect();
-        let mut items: Vec<Item> = going
-            .iter_mut()
-            .zip(&tokens)
-            .filter_map(|(alt, token)| alt.sequence.as_mut().map(|sequence| Item { sequence, tokens: token }))
-            .collect();
-        let logits = self.model.forward(&mut items)?;
-        for (alt, logits) in going.into_iter().zip(logits) {
-            alt.logits = logits;
+        let (mut items, mut logits) = (vec![], vec![]);
+        for (alt, token) in going.iter_mut().zip(&tokens) {
+            let Alternative { sequence, logits: buffer, .. } = &mut **alt;
+            if let Some(sequence) = sequence.as_mut() {
+                items.push(Item { sequence, tokens: token });
+                logits.push(buffer);
+            }
+        }
+        self.model.forward_into(&mut items, &mut logits)?;
+        for alt in going {
             alt.next = None;
         }
         Ok(())
@@ -544,15 +546,12 @@ impl Engine {
             let tokens = draws.into_iter().map(|token| token.map(|t| [t])).collect::<Result<Vec<_>, _>>()?;
             first_token.get_or_insert_with(|| start.elapsed());
             if step + 1 < new_tokens {
-                let mut items: Vec<Item> = forks
+                let (mut items, mut logits): (Vec<Item>, Vec<&mut Vec<f32>>) = forks
                     .iter_mut()
                     .zip(&tokens)
-                    .map(|((sequence, _, _), token)| Item { sequence, tokens: token })
-                    .collect();
-                let all = self.model.forward(&mut items)?;
-                for ((_, _, logits), new) in forks.iter_mut().zip(all) {
-                    *logits = new;
-                }
+                    .map(|((sequence, _, logits), token)| (Item { sequence, tokens: token }, logits))
+                    .unzip();
+                self.model.forward_into(&mut items, &mut logits)?;
             }
         }
         Ok(Timing { prefill, first_token: first_token.unwrap_or(prefill), total: start.elapsed() })

@@ -7,6 +7,20 @@
 
 use half::f16;
 
+/// How many positions ahead attention asks for the keys' and values' cache lines: with 8
+/// sequences of about 85 positions, attention took 18% less time than with none (1.57 ms a
+/// step against 1.92), 8 ahead 13%, 4 ahead 12% (alternated in one process).
+pub const AHEAD: usize = 16;
+
+/// Asks for the cache line at `at` (a prefetch reads nothing; the address need not be valid).
+#[inline(always)]
+pub fn prefetch<T>(at: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(at as *const i8)
+    };
+}
+
 /// Whether this machine runs the AVX2/FMA loops.
 pub fn fused() -> bool {
     // The quantized kernels' loops need AVX2, FMA and F16C, as these do.
@@ -45,6 +59,32 @@ pub fn exp_shifted(values: &mut [f32], shift: f32) -> f32 {
     sum
 }
 
+/// Each of up to 8 rows' sum of squares (`rows` holds whole rows of `dim`): each row's
+/// values squared and added one after another, as one row alone adds them; lane `r` of
+/// the result is row `r`'s (0 past the rows).
+pub fn squares(rows: &[f32], dim: usize) -> [f32; 8] {
+    let mut sums = [0f32; 8];
+    let n = rows.len() / dim;
+    assert!(n <= 8 && rows.len() == n * dim, "up to 8 rows of {dim}");
+    for i in 0..dim {
+        for (r, sum) in sums[..n].iter_mut().enumerate() {
+            let v = rows[r * dim + i];
+            *sum += v * v;
+        }
+    }
+    sums
+}
+
+/// `squares`, with the best loops this machine has.
+pub fn squares_best(rows: &[f32], dim: usize) -> [f32; 8] {
+    #[cfg(target_arch = "x86_64")]
+    if fused() && dim.is_multiple_of(8) {
+        // Safety: AVX2 was detected; the rows are checked there.
+        return unsafe { x86::squares(rows, dim) };
+    }
+    squares(rows, dim)
+}
+
 /// `gate` becomes SiLU(gate) x `up`, value by value.
 pub fn silu_times(gate: &mut [f32], up: &[f32]) {
     for (g, u) in gate.iter_mut().zip(up) {
@@ -66,6 +106,48 @@ pub mod x86 {
         let four = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
         let two = _mm_add_ps(four, _mm_movehl_ps(four, four));
         _mm_cvtss_f32(_mm_add_ss(two, _mm_movehdup_ps(two)))
+    }
+
+    /// `super::squares` with a row a lane: each 8 values of up to 8 rows transposed, so that
+    /// register `j` holds value `j` of every row, then squared and added to the row's lane
+    /// in the rows' order (a multiply, then an add, as the plain loop's). The rows' adds run
+    /// side by side instead of one chain per row. `dim` a multiple of 8.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn squares(rows: &[f32], dim: usize) -> [f32; 8] {
+        let n = rows.len() / dim;
+        assert!(n <= 8 && rows.len() == n * dim && dim.is_multiple_of(8), "up to 8 rows of {dim}");
+        let mut acc = _mm256_setzero_ps();
+        for c in (0..dim).step_by(8) {
+            // Safety: row r holds values c..c + 8.
+            let r: [__m256; 8] = std::array::from_fn(|i| match i < n {
+                true => unsafe { _mm256_loadu_ps(rows.as_ptr().add(i * dim + c)) },
+                false => _mm256_setzero_ps(),
+            });
+            let t: [__m256; 8] = std::array::from_fn(|i| match i % 2 {
+                0 => _mm256_unpacklo_ps(r[i], r[i + 1]),
+                _ => _mm256_unpackhi_ps(r[i - 1], r[i]),
+            });
+            let u = [
+                _mm256_shuffle_ps::<0x44>(t[0], t[2]),
+                _mm256_shuffle_ps::<0xEE>(t[0], t[2]),
+                _mm256_shuffle_ps::<0x44>(t[1], t[3]),
+                _mm256_shuffle_ps::<0xEE>(t[1], t[3]),
+                _mm256_shuffle_ps::<0x44>(t[4], t[6]),
+                _mm256_shuffle_ps::<0xEE>(t[4], t[6]),
+                _mm256_shuffle_ps::<0x44>(t[5], t[7]),
+                _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
+            ];
+            let columns: [__m256; 8] = std::array::from_fn(|j| match j < 4 {
+                true => _mm256_permute2f128_ps::<0x20>(u[j], u[j + 4]),
+                false => _mm256_permute2f128_ps::<0x31>(u[j - 4], u[j]),
+            });
+            for column in columns {
+                acc = _mm256_add_ps(acc, _mm256_mul_ps(column, column));
+            }
+        }
+        let mut sums = [0f32; 8];
+        unsafe { _mm256_storeu_ps(sums.as_mut_ptr(), acc) };
+        sums
     }
 
     /// `a . b`, `b` in half precision (`a` at least as long): `dots` for one head.
@@ -136,6 +218,7 @@ pub mod x86 {
                     }
                     // Safety: the row holds at + 64 values.
                     let row = unsafe { value.as_ptr().add(at + 32 * half) };
+                    super::prefetch(row.wrapping_add(super::AHEAD * kv_dim));
                     let v: [__m256; 4] = std::array::from_fn(|j| unsafe { halves(row.add(8 * j)) });
                     for h in 0..G {
                         let w = _mm256_set1_ps(weights[h * len + p]);
@@ -389,6 +472,22 @@ pub fn silu_times_best(gate: &mut [f32], up: &[f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rows' sums of squares with the vector loops equal the plain loop's to the bit,
+    /// for 1 to 8 rows.
+    #[test]
+    fn sums_of_squares_are_the_plain_loop_s_to_the_bit() {
+        let dim = 576;
+        let values: Vec<f32> = (0..8 * dim).map(|i| ((i * 7919 % 1013) as f32 - 506.0) / 37.0).collect();
+        for n in 1..=8 {
+            let rows = &values[..n * dim];
+            let plain = squares(rows, dim);
+            assert_eq!(squares_best(rows, dim).map(f32::to_bits), plain.map(f32::to_bits), "{n} rows");
+            let first: f32 = rows[..dim].iter().fold(0.0, |sum, v| sum + v * v);
+            assert_eq!(plain[0].to_bits(), first.to_bits());
+            assert!(plain[n..].iter().all(|&sum| sum == 0.0));
+        }
+    }
 
     /// Units in the last place between `got` and `want`.
     fn ulps(got: f32, want: f64) -> f64 {

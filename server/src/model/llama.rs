@@ -264,14 +264,7 @@ fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
     // rows side by side: their adds are independent, so the CPU overlaps them, where one
     // row's waits on the add before.
     for (rows, outs) in x.chunks(8 * dim).zip(out.chunks_mut(8 * dim)) {
-        let n = rows.len() / dim;
-        let mut sums = [0f32; 8];
-        for i in 0..dim {
-            for (r, sum) in sums[..n].iter_mut().enumerate() {
-                let v = rows[r * dim + i];
-                *sum += v * v;
-            }
-        }
+        let sums = floats::squares_best(rows, dim);
         for ((row, out), sum) in rows.chunks_exact(dim).zip(outs.chunks_exact_mut(dim)).zip(sums) {
             let scale = (sum / dim as f32 + eps).sqrt();
             for ((o, v), w) in out.iter_mut().zip(row).zip(weight) {
@@ -304,6 +297,8 @@ pub struct Model {
     cos: Vec<f32>,
     sin: Vec<f32>,
     pool: Pool,
+    /// The last forward pass's logits, all its items' in one buffer that every pass reuses.
+    logits: std::sync::Mutex<Vec<f32>>,
 }
 
 /// Keys and values (f16) of the tokens one sequence holds, layer by layer, each layer's
@@ -590,6 +585,7 @@ impl Model {
             cos,
             sin,
             pool: Pool::new(threads),
+            logits: Default::default(),
         })
     }
 
@@ -612,6 +608,17 @@ impl Model {
     /// stores their keys and values in the sequences, and returns the logits after each
     /// item's last token.
     pub fn forward(&self, items: &mut [Item<'_>]) -> Result<Vec<Vec<f32>>, String> {
+        let mut logits = vec![vec![]; items.len()];
+        self.forward_into(items, &mut logits.iter_mut().collect::<Vec<_>>())?;
+        Ok(logits)
+    }
+
+    /// `forward`, each item's logits written into its buffer in `logits` (resized to the
+    /// vocabulary): a decoding step reuses its sequences' buffers and the pass's, where it
+    /// allocated one more than its sequences of the vocabulary's size (196 kB each) at every
+    /// step.
+    pub fn forward_into(&self, items: &mut [Item<'_>], logits: &mut [&mut Vec<f32>]) -> Result<(), String> {
+        assert_eq!(items.len(), logits.len(), "a buffer for each item's logits");
         let c = &self.config;
         let x = self.pass(items, c.layers, &mut |_, _| {})?;
         let dim = c.dim;
@@ -623,16 +630,21 @@ impl Model {
         let mut normed = vec![0f32; last.len()];
         rms_norm(&last, &self.output_norm, c.eps, &mut normed);
         let sums: Vec<Sums> = items.iter().map(|item| item.sequence.sums).collect();
-        let mut logits = vec![0f32; items.len() * c.vocab];
+        let mut all = self.logits.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        all.resize(items.len() * c.vocab, 0.0);
         {
             let mut buffers = vec![];
             let input = Input::new(&normed, dim, &mut buffers, &sums);
-            let out = Disjoint::new(&mut logits);
+            let out = Disjoint::new(&mut all);
             let output = self.output.as_ref().unwrap_or(&self.embedding);
             let chunks = 16 * self.pool.threads();
             self.pool.run(chunks, &|chunk| output.times_part(&input, out, chunk, chunks));
         }
-        Ok(logits.chunks_exact(c.vocab).map(<[f32]>::to_vec).collect())
+        for (out, row) in logits.iter_mut().zip(all.chunks_exact(c.vocab)) {
+            out.clear();
+            out.extend_from_slice(row);
+        }
+        Ok(())
     }
 
     /// Two readings of the hidden state of each item at the end of each layer in `layers`
@@ -912,6 +924,11 @@ impl Model {
             let mut dots = [0f32; 4];
             for (keys, _) in parts() {
                 for key in keys.chunks_exact(kv_dim) {
+                    // The key 16 positions on, asked for now (its two lines): the cache's rows
+                    // are a position apart, and a row's head is a third of it.
+                    let ahead = key[at..].as_ptr().wrapping_add(floats::AHEAD * kv_dim);
+                    floats::prefetch(ahead);
+                    floats::prefetch(ahead.wrapping_add(32));
                     L::dots(queries, &key[at..at + hd], &mut dots[..group]);
                     for (h, dot) in dots[..group].iter().enumerate() {
                         scores[h * len + p] = dot * scale;

@@ -372,7 +372,7 @@ fn a_batch_mixing_block_sums_and_ggml_s_gives_each_its_own() {
             .iter()
             .map(|p| engine.encode(p).unwrap())
             .collect();
-        let blocks = |i: usize| i % 2 == 0;
+        let blocks = |i: usize| i.is_multiple_of(2);
         let sequence = |i: usize| {
             let mut sequence = model.sequence(tokens[i].len());
             if blocks(i) {

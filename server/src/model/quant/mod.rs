@@ -65,15 +65,18 @@ impl Q8Activations {
     pub fn quantize_into(&mut self, x: &[f32]) {
         assert!(x.len().is_multiple_of(BLOCK), "{} values are not whole blocks of {BLOCK}", x.len());
         let Q8Activations { d, s, qs, offsets, sums } = self;
-        (d.clear(), s.clear(), offsets.clear(), sums.clear());
+        d.clear();
+        s.clear();
+        sums.clear();
         qs.resize(x.len(), 0);
-        for (values, qs) in x.chunks_exact(BLOCK).zip(qs.chunks_exact_mut(BLOCK)) {
-            let (scale, sum) = quantize_block_vector(values, qs);
+        offsets.resize(x.len() / 4, 0);
+        let blocks = x.chunks_exact(BLOCK).zip(qs.chunks_exact_mut(BLOCK));
+        for ((values, qs), offsets) in blocks.zip(offsets.chunks_exact_mut(BLOCK / 4)) {
+            let (scale, sum) = quantize_block_vector(values, qs, offsets);
             d.push(f16::from_f32(scale).to_f32());
             s.push(f16::from_f32(scale * sum as f32).to_f32());
             sums.push(sum);
         }
-        offsets.extend(qs.chunks_exact(4).map(|four| -128 * four.iter().map(|&q| i32::from(q)).sum::<i32>()));
     }
 
     pub fn blocks(&self) -> usize {
@@ -81,9 +84,10 @@ impl Q8Activations {
     }
 }
 
-/// One block of 32 activations: its values into `qs`, its scale `d` (not yet rounded
-/// through f16) and the sum of its quantized values.
-fn quantize_block(values: &[f32], qs: &mut [i8]) -> (f32, i32) {
+/// One block of 32 activations: its values into `qs`, each 4 values' `offsets` (see
+/// `Q8Activations::offsets`), its scale `d` (not yet rounded through f16) and the sum of its
+/// quantized values.
+fn quantize_block(values: &[f32], qs: &mut [i8], offsets: &mut [i32]) -> (f32, i32) {
     let amax = values.iter().fold(0f32, |m, v| m.max(v.abs()));
     let d = amax / 127.0;
     // As ggml's AVX2 path computes them: the inverse as 127 / amax, halves rounded to even.
@@ -94,17 +98,20 @@ fn quantize_block(values: &[f32], qs: &mut [i8]) -> (f32, i32) {
         *q = rounded as i8;
         sum += rounded;
     }
+    for (offset, four) in offsets.iter_mut().zip(qs.chunks_exact(4)) {
+        *offset = -128 * four.iter().map(|&q| i32::from(q)).sum::<i32>();
+    }
     (d, sum)
 }
 
 /// `quantize_block` eight lanes at a time, where the CPU has AVX2 (the same result).
-fn quantize_block_vector(values: &[f32], qs: &mut [i8]) -> (f32, i32) {
+fn quantize_block_vector(values: &[f32], qs: &mut [i8], offsets: &mut [i32]) -> (f32, i32) {
     #[cfg(target_arch = "x86_64")]
     if Kernel::detect() != Kernel::Portable {
         // Safety: AVX2 and FMA were detected.
-        return unsafe { x86::quantize_block(values, qs) };
+        return unsafe { x86::quantize_block(values, qs, offsets) };
     }
-    quantize_block(values, qs)
+    quantize_block(values, qs, offsets)
 }
 
 /// The loops this machine runs: the portable ones, or AVX2/FMA, where the 8-bit products

@@ -297,12 +297,17 @@ fn vector_and_plain_quantizing_agree() {
             values = vec![0.0; BLOCK];
         }
         let (mut plain, mut vector) = ([0i8; BLOCK], [0i8; BLOCK]);
+        let (mut plain_offsets, mut vector_offsets) = ([0i32; BLOCK / 4], [1i32; BLOCK / 4]);
         assert_eq!(
-            quantize_block(&values, &mut plain),
-            quantize_block_vector(&values, &mut vector),
+            quantize_block(&values, &mut plain, &mut plain_offsets),
+            quantize_block_vector(&values, &mut vector, &mut vector_offsets),
             "{values:?}"
         );
         assert_eq!(plain, vector, "{values:?}");
+        assert_eq!(plain_offsets, vector_offsets, "{values:?}");
+        let fours: Vec<i32> =
+            plain.chunks(4).map(|four| -128 * four.iter().map(|&q| i32::from(q)).sum::<i32>()).collect();
+        assert_eq!(plain_offsets.to_vec(), fours);
     }
 }
 

@@ -6,12 +6,12 @@ use super::*;
 use std::arch::x86_64::*;
 
 /// One block of 32 activations quantized as `Q8Activations::quantize` does it (the same
-/// operations, eight lanes at a time): its values into `qs`, its scale `d` (not yet rounded
-/// through f16) and the sum of its quantized values.
-/// Safety: needs AVX2; `values` and `qs` hold 32 each.
+/// operations, eight lanes at a time): its values into `qs`, each 4 values' `offsets`, its
+/// scale `d` (not yet rounded through f16) and the sum of its quantized values.
+/// Safety: needs AVX2; `values` and `qs` hold 32 each, `offsets` 8.
 #[target_feature(enable = "avx2,fma")]
-pub unsafe fn quantize_block(values: &[f32], qs: &mut [i8]) -> (f32, i32) {
-    assert!(values.len() == BLOCK && qs.len() == BLOCK);
+pub unsafe fn quantize_block(values: &[f32], qs: &mut [i8], offsets: &mut [i32]) -> (f32, i32) {
+    assert!(values.len() == BLOCK && qs.len() == BLOCK && offsets.len() == BLOCK / 4);
     let sign = _mm256_set1_ps(-0.0);
     let v: [__m256; 4] = std::array::from_fn(|i| unsafe { _mm256_loadu_ps(values.as_ptr().add(8 * i)) });
     let abs = |x| _mm256_andnot_ps(sign, x);
@@ -35,6 +35,10 @@ pub unsafe fn quantize_block(values: &[f32], qs: &mut [i8]) -> (f32, i32) {
         _mm256_packs_epi16(_mm256_packs_epi32(ints[0], ints[1]), _mm256_packs_epi32(ints[2], ints[3]));
     let ordered = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
     unsafe { _mm256_storeu_si256(qs.as_mut_ptr() as *mut __m256i, ordered) };
+    // Each 4 values' sum (pairs by `vpmaddubsw` with ones, then pairs of pairs), times -128.
+    let fours = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), ordered), _mm256_set1_epi16(1));
+    let offsets_of = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32::<7>(fours));
+    unsafe { _mm256_storeu_si256(offsets.as_mut_ptr() as *mut __m256i, offsets_of) };
     (d, sum)
 }
 
@@ -601,7 +605,7 @@ pub mod avx512_wide {
                     }),
                 )
             };
-            for t in 0..N {
+            for (t, acc) in acc.iter_mut().enumerate() {
                 // Safety: input t holds block b.
                 let ((dy, _), total) = unsafe { (inputs.scales(t, b), inputs.sum(t, b)) };
                 let y = |k| _mm512_set1_epi32(unsafe { inputs.four(t, b, k) });
@@ -613,11 +617,11 @@ pub mod avx512_wide {
                     chain(1, _mm512_setzero_si512()),
                 );
                 let scale = _mm512_mul_ps(d, _mm512_set1_ps(dy));
-                acc[t] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum), acc[t]);
+                *acc = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum), *acc);
             }
         }
-        for t in 0..N {
-            unsafe { _mm512_storeu_ps(out[t].as_mut_ptr(), acc[t]) };
+        for (out, acc) in out.iter_mut().zip(&acc) {
+            unsafe { _mm512_storeu_ps(out.as_mut_ptr(), *acc) };
         }
     }
 }
