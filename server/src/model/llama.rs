@@ -128,6 +128,11 @@ impl Matrix {
         }
     }
 
+    /// Whether the matrix is stored in blocks (its inputs quantized).
+    fn in_blocks(&self) -> bool {
+        matches!(self.data, Data::Packed(_))
+    }
+
     /// The rows that part `index` of `parts` of a product covers: whole pairs of the
     /// packed groups (what `Packed::times` starts at, and what its widest loops take).
     fn part(&self, index: usize, parts: usize) -> (usize, usize) {
@@ -137,7 +142,11 @@ impl Matrix {
     /// `out[t * rows + r]` = row `r` times input `t`, for the rows of part `index` of
     /// `parts` (a chunk of a `Pool::run`).
     fn times_part(&self, input: &Input, out: Disjoint, index: usize, parts: usize) {
-        let (start, end) = self.part(index, parts);
+        self.times_rows(input, out, self.part(index, parts))
+    }
+
+    /// `times_part` for the rows `start..end` (whole pairs of packed groups, or the end).
+    fn times_rows(&self, input: &Input, out: Disjoint, (start, end): (usize, usize)) {
         let n = input.rows;
         match &self.data {
             Data::Packed(packed) => {
@@ -177,6 +186,12 @@ struct Input<'a> {
 }
 
 impl<'a> Input<'a> {
+    /// Rows already quantized (`quantized`, one for each row of `values`).
+    fn quantized(values: &'a [f32], quantized: &'a [Q8Activations], sums: &'a [Sums]) -> Input<'a> {
+        assert_eq!(sums.len(), quantized.len(), "a way of summing for each row");
+        Input { rows: quantized.len(), values, quantized, sums }
+    }
+
     fn new(
         values: &'a [f32],
         cols: usize,
@@ -737,7 +752,7 @@ impl Model {
         // a thread held up elsewhere leaves little for the other to wait on.
         let chunks = 4 * self.pool.threads();
         // The quantized inputs' buffers, reused by every product of the pass.
-        let mut buffers = vec![];
+        let (mut buffers, mut down_buffers): (Vec<Q8Activations>, Vec<Q8Activations>) = (vec![], vec![]);
         for (l, layer) in self.layers.iter().enumerate().take(upto) {
             rms_norm(&x, &layer.attn_norm, c.eps, &mut h);
             {
@@ -797,12 +812,21 @@ impl Model {
                 let input = Input::new(&h, dim, &mut buffers, &sums);
                 let (go, uo) = (Disjoint::new(&mut gate), Disjoint::new(&mut up));
                 let hidden = c.hidden;
+                // The down product's inputs, quantized where they are made when the hidden
+                // width is whole blocks.
+                let blocked = hidden.is_multiple_of(BLOCK) && layer.down.in_blocks();
+                down_buffers.resize_with(if blocked { n } else { 0 }, Default::default);
+                let writers: Vec<quant::Blocks> =
+                    down_buffers.iter_mut().map(|buffer| buffer.blocks_of(hidden)).collect();
                 self.pool.run(chunks, &|chunk| {
-                    layer.gate.times_part(&input, go, chunk, chunks);
-                    layer.up.times_part(&input, uo, chunk, chunks);
-                    // SiLU(gate) x up on the rows this chunk just made (the products cut
-                    // the rows the same way), while they are in cache and on both threads.
-                    let (start, end) = layer.gate.part(chunk, chunks);
+                    // Rows in whole blocks of 32, so that each chunk's part of the down
+                    // product's inputs is whole blocks.
+                    let rows = part(hidden, chunk, chunks, BLOCK);
+                    layer.gate.times_rows(&input, go, rows);
+                    layer.up.times_rows(&input, uo, rows);
+                    // SiLU(gate) x up on the rows this chunk just made, while they are in
+                    // cache and on both threads; then quantized for the down product.
+                    let (start, end) = rows;
                     for t in 0..n {
                         // Safety: rows start..end of each input are this chunk's alone.
                         let (g, u) = unsafe {
@@ -812,11 +836,18 @@ impl Model {
                             )
                         };
                         floats::silu_times_best(g, u);
+                        if let Some(writer) = writers.get(t) {
+                            // Safety: blocks start / 32.. of input t are this chunk's alone.
+                            unsafe { writer.quantize(start / BLOCK, g) };
+                        }
                     }
                 });
             }
             {
-                let input = Input::new(&gate, c.hidden, &mut buffers, &sums);
+                let input = match down_buffers.is_empty() {
+                    true => Input::new(&gate, c.hidden, &mut buffers, &sums),
+                    false => Input::quantized(&gate, &down_buffers, &sums),
+                };
                 let out = Disjoint::new(&mut projected);
                 self.pool.run(chunks, &|chunk| layer.down.times_part(&input, out, chunk, chunks));
             }

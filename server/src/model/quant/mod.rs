@@ -82,6 +82,71 @@ impl Q8Activations {
     pub fn blocks(&self) -> usize {
         self.d.len()
     }
+
+    /// Room for `cols` values (whole blocks), to be quantized a range of blocks at a time by
+    /// several threads (`Blocks::quantize`), each block as `quantize_into` would.
+    pub fn blocks_of(&mut self, cols: usize) -> Blocks<'_> {
+        assert!(cols.is_multiple_of(BLOCK), "{cols} values are not whole blocks of {BLOCK}");
+        let blocks = cols / BLOCK;
+        let Q8Activations { d, s, qs, offsets, sums } = self;
+        d.resize(blocks, 0.0);
+        s.resize(blocks, 0.0);
+        sums.resize(blocks, 0);
+        qs.resize(cols, 0);
+        offsets.resize(cols / 4, 0);
+        Blocks {
+            d: d.as_mut_ptr(),
+            s: s.as_mut_ptr(),
+            qs: qs.as_mut_ptr(),
+            offsets: offsets.as_mut_ptr(),
+            sums: sums.as_mut_ptr(),
+            blocks,
+            _activations: std::marker::PhantomData,
+        }
+    }
+}
+
+/// Quantized activations written a range of blocks at a time, from several threads
+/// (`Q8Activations::blocks_of`).
+pub struct Blocks<'a> {
+    d: *mut f32,
+    s: *mut f32,
+    qs: *mut i8,
+    offsets: *mut i32,
+    sums: *mut i32,
+    blocks: usize,
+    _activations: std::marker::PhantomData<&'a mut Q8Activations>,
+}
+
+// Safety: each caller of `quantize` writes blocks no other thread writes or reads meanwhile.
+unsafe impl Sync for Blocks<'_> {}
+
+impl Blocks<'_> {
+    /// Quantizes `x` (whole blocks) into blocks `first..`, as `Q8Activations::quantize_into`
+    /// quantizes them.
+    /// Safety: no other thread writes or reads these blocks until the writers are done.
+    pub unsafe fn quantize(&self, first: usize, x: &[f32]) {
+        assert!(
+            x.len().is_multiple_of(BLOCK) && first + x.len() / BLOCK <= self.blocks,
+            "blocks out of range"
+        );
+        for (i, values) in x.chunks_exact(BLOCK).enumerate() {
+            let b = first + i;
+            // Safety: block b is in range, and this caller's alone.
+            let (qs, offsets) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(self.qs.add(b * BLOCK), BLOCK),
+                    std::slice::from_raw_parts_mut(self.offsets.add(b * BLOCK / 4), BLOCK / 4),
+                )
+            };
+            let (scale, sum) = quantize_block_vector(values, qs, offsets);
+            unsafe {
+                *self.d.add(b) = f16::from_f32(scale).to_f32();
+                *self.s.add(b) = f16::from_f32(scale * sum as f32).to_f32();
+                *self.sums.add(b) = sum;
+            }
+        }
+    }
 }
 
 /// One block of 32 activations: its values into `qs`, each 4 values' `offsets` (see

@@ -311,6 +311,25 @@ fn vector_and_plain_quantizing_agree() {
     }
 }
 
+/// Activations quantized a range of blocks at a time (as the gate/up product's chunks do
+/// for the down product) equal them quantized at once, in buffers that held other values.
+#[test]
+fn activations_quantized_by_ranges_of_blocks_equal_them_quantized_at_once() {
+    let mut rng = Bytes(0x243F_6A88_85A3_08D3);
+    let x: Vec<f32> = (0..48 * BLOCK).map(|_| rng.float() * 5.0).collect();
+    let mut reused = Q8Activations::quantize(&x[..7 * BLOCK]);
+    let writer = reused.blocks_of(x.len());
+    for (first, last) in [(30, 48), (0, 18), (18, 30)] {
+        // Safety: one thread, each range once.
+        unsafe { writer.quantize(first, &x[first * BLOCK..last * BLOCK]) };
+    }
+    let whole = Q8Activations::quantize(&x);
+    assert_eq!(
+        (&reused.d, &reused.s, &reused.qs, &reused.offsets, &reused.sums),
+        (&whole.d, &whole.s, &whole.qs, &whole.offsets, &whole.sums)
+    );
+}
+
 #[test]
 fn quantized_activations_round_as_ggml_does() {
     let x: Vec<f32> = (0..64).map(|i| (i as f32 - 20.0) / 7.0).collect();
