@@ -751,8 +751,10 @@ impl Model {
         // Chunks per product, claimed by the threads one at a time (see `pool`): enough that
         // a thread held up elsewhere leaves little for the other to wait on.
         let chunks = 4 * self.pool.threads();
-        // The quantized inputs' buffers, reused by every product of the pass.
-        let (mut buffers, mut down_buffers): (Vec<Q8Activations>, Vec<Q8Activations>) = (vec![], vec![]);
+        // The quantized inputs' buffers, reused by every product of the pass: those quantized
+        // between products, and those quantized by the chunks that make them (the o and down
+        // products' inputs, each chunk's own blocks).
+        let (mut buffers, mut made): (Vec<Q8Activations>, Vec<Q8Activations>) = (vec![], vec![]);
         for (l, layer) in self.layers.iter().enumerate().take(upto) {
             rms_norm(&x, &layer.attn_norm, c.eps, &mut h);
             {
@@ -788,6 +790,11 @@ impl Model {
                 let tasks = n * row_tasks;
                 let (q, rows) = (&q, &rows);
                 let parts = chunks.min(tasks);
+                // The o product's inputs, quantized by the tasks when heads are whole blocks.
+                let blocked = hd.is_multiple_of(BLOCK) && layer.o.in_blocks();
+                made.resize_with(if blocked { n } else { 0 }, Default::default);
+                let writers: Vec<quant::Blocks> =
+                    made.iter_mut().map(|buffer| buffer.blocks_of(dim)).collect();
                 self.pool.run(parts, &|chunk| {
                     let (start, end) = part(tasks, chunk, parts, 1);
                     let mut scores = Vec::new();
@@ -798,11 +805,18 @@ impl Model {
                         // Safety: each (row, heads) is one task's alone.
                         let out = unsafe { out.slice(from, to) };
                         self.attend(sequences[i], l, first, position, &q[from..to], &mut scores, out);
+                        if let Some(writer) = writers.get(r) {
+                            // Safety: these heads' blocks of row r are this task's alone.
+                            unsafe { writer.quantize(first * hd / BLOCK, out) };
+                        }
                     }
                 });
             }
             {
-                let input = Input::new(&attended, dim, &mut buffers, &sums);
+                let input = match made.is_empty() {
+                    true => Input::new(&attended, dim, &mut buffers, &sums),
+                    false => Input::quantized(&attended, &made, &sums),
+                };
                 let out = Disjoint::new(&mut projected);
                 self.pool.run(chunks, &|chunk| layer.o.times_part(&input, out, chunk, chunks));
             }
@@ -815,9 +829,9 @@ impl Model {
                 // The down product's inputs, quantized where they are made when the hidden
                 // width is whole blocks.
                 let blocked = hidden.is_multiple_of(BLOCK) && layer.down.in_blocks();
-                down_buffers.resize_with(if blocked { n } else { 0 }, Default::default);
+                made.resize_with(if blocked { n } else { 0 }, Default::default);
                 let writers: Vec<quant::Blocks> =
-                    down_buffers.iter_mut().map(|buffer| buffer.blocks_of(hidden)).collect();
+                    made.iter_mut().map(|buffer| buffer.blocks_of(hidden)).collect();
                 self.pool.run(chunks, &|chunk| {
                     // Rows in whole blocks of 32, so that each chunk's part of the down
                     // product's inputs is whole blocks.
@@ -844,9 +858,9 @@ impl Model {
                 });
             }
             {
-                let input = match down_buffers.is_empty() {
+                let input = match made.is_empty() {
                     true => Input::new(&gate, c.hidden, &mut buffers, &sums),
-                    false => Input::quantized(&gate, &down_buffers, &sums),
+                    false => Input::quantized(&gate, &made, &sums),
                 };
                 let out = Disjoint::new(&mut projected);
                 self.pool.run(chunks, &|chunk| layer.down.times_part(&input, out, chunk, chunks));
