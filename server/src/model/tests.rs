@@ -619,9 +619,24 @@ async fn twenty_requests_at_once_write_what_each_writes_alone() {
 /// each still writes what it writes alone, and one whose prompt is refused fails alone.
 #[test]
 fn requests_started_together_write_what_each_writes_alone() {
-    let engine = tiny();
     let mut fresh = tiny();
     fresh.set_prefix_cache(0);
+    started_together_write_what_each_writes_alone(&tiny(), &fresh);
+}
+
+/// The same on weights in Q4_1 blocks, where the greedy requests sum as ggml does and the
+/// sampled ones by blocks, in the same forward passes.
+#[test]
+fn greedy_and_sampled_requests_on_block_weights_write_what_each_writes_alone() {
+    use candle_core::quantized::GgmlDType;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = tiny_in(dir.path(), GgmlDType::Q4_1);
+    let mut fresh = tiny_in(dir.path(), GgmlDType::Q4_1);
+    fresh.set_prefix_cache(0);
+    started_together_write_what_each_writes_alone(&engine, &fresh);
+}
+
+fn started_together_write_what_each_writes_alone(engine: &Engine, fresh: &Engine) {
     let mut too_long = request(0.0, 5, 0, 1);
     too_long.messages = vec![ChatMessage::new("user", "word ".repeat(5000))];
     let requests = [
@@ -667,7 +682,7 @@ fn requests_started_together_write_what_each_writes_alone() {
         engine.step(&mut batch).unwrap();
     }
     for (i, request) in requests.iter().enumerate().filter(|(i, _)| *i != 1) {
-        let (alone, _, _) = run(&fresh, request);
+        let (alone, _, _) = run(fresh, request);
         assert_eq!(texts[i].borrow().clone(), alone, "request {i}");
         assert!(alone.iter().all(|text| !text.is_empty()), "request {i}");
     }
