@@ -347,11 +347,12 @@ impl Engine {
                     return Ok(None);
                 }
                 let params = &request.params;
+                let how = sampling(params);
                 let alternatives = (0..request.n)
                     .map(|index| Alternative {
                         index,
-                        sequence: Some(self.decoder(&prefix, params.max_tokens, &sampling(params))),
-                        sampler: Sampler::new(params.seed.wrapping_add(index as u64), sampling(params)),
+                        sequence: Some(self.decoder(&prefix, params.max_tokens, &how)),
+                        sampler: Sampler::new(params.seed.wrapping_add(index as u64), how.clone()),
                         logits: logits.clone(),
                         next: None,
                         drawn: None,
@@ -533,8 +534,8 @@ impl Engine {
         let params = SamplingParams { temperature: 0.8, top_p: 0.95, top_k: 40, ..Default::default() };
         let mut forks: Vec<(Sequence, Sampler, Vec<f32>)> = (0..n)
             .map(|i| {
-                let sampler = Sampler::new(i as u64, sampling(&params));
-                (self.decoder(&prefix, new_tokens, &sampling(&params)), sampler, logits.clone())
+                let how = sampling(&params);
+                (self.decoder(&prefix, new_tokens, &how), Sampler::new(i as u64, how), logits.clone())
             })
             .collect();
         let mut first_token = None;

@@ -63,20 +63,8 @@ impl Q8Activations {
     /// As `quantize`, into these buffers (each token's products quantize about 120 inputs;
     /// reusing the buffers spares 4 allocations each).
     pub fn quantize_into(&mut self, x: &[f32]) {
-        assert!(x.len().is_multiple_of(BLOCK), "{} values are not whole blocks of {BLOCK}", x.len());
-        let Q8Activations { d, s, qs, offsets, sums } = self;
-        d.clear();
-        s.clear();
-        sums.clear();
-        qs.resize(x.len(), 0);
-        offsets.resize(x.len() / 4, 0);
-        let blocks = x.chunks_exact(BLOCK).zip(qs.chunks_exact_mut(BLOCK));
-        for ((values, qs), offsets) in blocks.zip(offsets.chunks_exact_mut(BLOCK / 4)) {
-            let (scale, sum) = quantize_block_vector(values, qs, offsets);
-            d.push(f16::from_f32(scale).to_f32());
-            s.push(f16::from_f32(scale * sum as f32).to_f32());
-            sums.push(sum);
-        }
+        // Safety: one writer, all the blocks at once.
+        unsafe { self.blocks_of(x.len()).quantize(0, x) }
     }
 
     pub fn blocks(&self) -> usize {
@@ -122,8 +110,8 @@ pub struct Blocks<'a> {
 unsafe impl Sync for Blocks<'_> {}
 
 impl Blocks<'_> {
-    /// Quantizes `x` (whole blocks) into blocks `first..`, as `Q8Activations::quantize_into`
-    /// quantizes them.
+    /// Quantizes `x` (whole blocks) into blocks `first..`, as ggml's `quantize_row_q8_1`
+    /// quantizes them (`Q8Activations::quantize_into` is all of them at once).
     /// Safety: no other thread writes or reads these blocks until the writers are done.
     pub unsafe fn quantize(&self, first: usize, x: &[f32]) {
         assert!(
@@ -569,11 +557,6 @@ impl Packed {
 
     /// `out[r]` = row `r` times `x`, the rows split over the threads of `pool`.
     pub fn matvec(&self, x: &Q8Activations, out: &mut [f32], pool: &Pool) {
-        self.matvec_with(Sums::Ggml, x, out, pool)
-    }
-
-    /// `matvec` with the given way of summing.
-    pub fn matvec_with(&self, sums: Sums, x: &Q8Activations, out: &mut [f32], pool: &Pool) {
         assert_eq!(out.len(), self.rows, "one output per row");
         let rows = self.rows;
         let shared = Disjoint::new(out);
@@ -581,7 +564,7 @@ impl Packed {
         let chunks = 4 * pool.threads();
         pool.run(chunks, &|chunk| {
             let part = part(rows, chunk, chunks, 2 * GROUP);
-            self.times(kernel, sums, part, std::slice::from_ref(x), shared, rows);
+            self.times(kernel, Sums::Ggml, part, std::slice::from_ref(x), shared, rows);
         });
     }
 }

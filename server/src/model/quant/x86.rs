@@ -189,6 +189,35 @@ macro_rules! group_loops {
                 (d, m, values)
             }
 
+            /// The 8 chunks of signed Q8_0 values (per row, 4 bytes a lane) of a group's block
+            /// at `at`, their magnitudes (what `vpmaddubsw`/`vpdpbusd` take unsigned), and
+            /// the block's scales.
+            /// Safety: needs `$features`; a Q8_0 group block at `at`.
+            #[target_feature(enable = $features)]
+            #[inline]
+            unsafe fn q8_0_block(at: *const u8) -> (__m256, [__m256i; 8], [__m256i; 8]) {
+                let (d, values) = unsafe {
+                    (
+                        _mm256_cvtph_ps(_mm_loadu_si128(at as *const __m128i)),
+                        std::array::from_fn::<_, 8, _>(|k| {
+                            _mm256_loadu_si256(at.add(layout::Q8_0_VALUES + 32 * k) as *const __m256i)
+                        }),
+                    )
+                };
+                (d, values, values.map(|v| _mm256_sign_epi8(v, v)))
+            }
+
+            /// The integer sum of a block's 8 lanes of products, `x[k]` times `y(k)`, in two
+            /// chains of 4 (even and odd lanes), so that each waits on half as many.
+            #[target_feature(enable = $features)]
+            #[inline]
+            fn block_sum(x: &[__m256i; 8], y: impl Fn(usize) -> __m256i) -> __m256i {
+                let chain = |first: usize| {
+                    (first..8).step_by(2).fold(_mm256_setzero_si256(), |sum, k| dot_add(sum, x[k], y(k)))
+                };
+                _mm256_add_epi32(chain(0), chain(1))
+            }
+
             /// `q4_1` with `Sums::Blocks`: each block's 32 products summed in integers, then
             /// one conversion and one multiply-add per row and input (`portable::group_blocks`).
             /// Safety: as `q4_1`.
@@ -210,11 +239,7 @@ macro_rules! group_loops {
                     for t in 0..N {
                         // Safety: input t holds block b.
                         let (dy, sy) = unsafe { inputs.scales(t, b) };
-                        let y = |k| _mm256_set1_epi32(unsafe { inputs.four(t, b, k) });
-                        let even = dot_add(dot_add(dot(values[0], y(0)), values[2], y(2)), values[4], y(4));
-                        let odd = dot_add(dot_add(dot(values[1], y(1)), values[3], y(3)), values[5], y(5));
-                        let sum =
-                            _mm256_add_epi32(dot_add(even, values[6], y(6)), dot_add(odd, values[7], y(7)));
+                        let sum = block_sum(&values, |k| _mm256_set1_epi32(unsafe { inputs.four(t, b, k) }));
                         let scale = _mm256_mul_ps(d, _mm256_set1_ps(dy));
                         acc[t] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sum), acc[t]);
                         mins[t] = _mm256_fmadd_ps(m, _mm256_set1_ps(sy), mins[t]);
@@ -239,15 +264,7 @@ macro_rules! group_loops {
                 for b in 0..blocks {
                     let at = unsafe { groups[0].add(b * Format::Q8_0.group_bytes()) };
                     prefetch.lines(at, Format::Q8_0.group_bytes());
-                    let (d, values) = unsafe {
-                        (
-                            _mm256_cvtph_ps(_mm_loadu_si128(at as *const __m128i)),
-                            std::array::from_fn::<_, 8, _>(|k| {
-                                _mm256_loadu_si256(at.add(layout::Q8_0_VALUES + 32 * k) as *const __m256i)
-                            }),
-                        )
-                    };
-                    let magnitudes = values.map(|v| _mm256_sign_epi8(v, v));
+                    let (d, values, magnitudes) = unsafe { q8_0_block(at) };
                     for t in 0..N {
                         // Safety: input t holds block b.
                         let (dy, _) = unsafe { inputs.scales(t, b) };
@@ -255,20 +272,7 @@ macro_rules! group_loops {
                         let y = |k: usize| {
                             _mm256_sign_epi8(_mm256_set1_epi32(unsafe { inputs.four(t, b, k) }), values[k])
                         };
-                        let even = dot_add(
-                            dot_add(dot(magnitudes[0], y(0)), magnitudes[2], y(2)),
-                            magnitudes[4],
-                            y(4),
-                        );
-                        let odd = dot_add(
-                            dot_add(dot(magnitudes[1], y(1)), magnitudes[3], y(3)),
-                            magnitudes[5],
-                            y(5),
-                        );
-                        let sum = _mm256_add_epi32(
-                            dot_add(even, magnitudes[6], y(6)),
-                            dot_add(odd, magnitudes[7], y(7)),
-                        );
+                        let sum = block_sum(&magnitudes, y);
                         let scale = _mm256_mul_ps(d, _mm256_set1_ps(dy));
                         acc[t] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sum), acc[t]);
                     }
@@ -340,15 +344,7 @@ macro_rules! group_loops {
                 for b in 0..blocks {
                     let at = unsafe { groups[0].add(b * Format::Q8_0.group_bytes()) };
                     prefetch.lines(at, Format::Q8_0.group_bytes());
-                    let (d, values) = unsafe {
-                        (
-                            _mm256_cvtph_ps(_mm_loadu_si128(at as *const __m128i)),
-                            std::array::from_fn::<_, 8, _>(|k| {
-                                _mm256_loadu_si256(at.add(layout::Q8_0_VALUES + 32 * k) as *const __m256i)
-                            }),
-                        )
-                    };
-                    let magnitudes = values.map(|v| _mm256_sign_epi8(v, v));
+                    let (d, values, magnitudes) = unsafe { q8_0_block(at) };
                     for t in 0..N {
                         let (dy, _) = unsafe { inputs.scales(t, b) };
                         let scale = _mm256_mul_ps(d, _mm256_set1_ps(dy));
@@ -478,21 +474,7 @@ pub mod avx512_wide {
             let (a, z) = unsafe { (groups[0].add(offset), groups[1].add(offset)) };
             prefetch.lines(a, Format::Q8_0.group_bytes());
             prefetch.lines(z, Format::Q8_0.group_bytes());
-            let (d, values) = unsafe {
-                (
-                    halves(a, z),
-                    std::array::from_fn::<_, 8, _>(|k| {
-                        let at = layout::Q8_0_VALUES + 32 * k;
-                        chunk(a.add(at), z.add(at))
-                    }),
-                )
-            };
-            // The weights offset by 128, as unsigned bytes (w + 128 = w ^ 0x80): the products
-            // with y then add 128 times the sum of y's 4 bytes, which the sum starts from
-            // minus (`offsets`). Integers, so each 4-product sum is the exact one the 256-bit
-            // loops' `vpsignb` products give.
-            let offset = _mm512_set1_epi8(-128);
-            let unsigned = values.map(|v| _mm512_xor_si512(v, offset));
+            let (d, unsigned) = unsafe { q8_0_blocks_of(a, z) };
             for (t, acc) in acc.iter_mut().enumerate() {
                 let (dy, _) = unsafe { inputs.scales(t, b) };
                 let scale = _mm512_mul_ps(d, _mm512_set1_ps(dy));
@@ -537,6 +519,34 @@ pub mod avx512_wide {
         (d, m, values)
     }
 
+    /// The Q8_0 values of two groups' blocks at `a` and `z` offset by 128, as unsigned bytes
+    /// (w + 128 = w ^ 0x80), with their scales: their products with y then add 128 times
+    /// the sum of y's bytes, which the sums start from minus (`offsets`, or a block's
+    /// `sums`). Integers, so each sum is the exact one the 256-bit loops' `vpsignb` products
+    /// give.
+    /// Safety: needs the features; a Q8_0 group block at each.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    unsafe fn q8_0_blocks_of(a: *const u8, z: *const u8) -> (__m512, [__m512i; 8]) {
+        let offset = _mm512_set1_epi8(-128);
+        let values = std::array::from_fn(|k| {
+            let at = layout::Q8_0_VALUES + 32 * k;
+            _mm512_xor_si512(unsafe { chunk(a.add(at), z.add(at)) }, offset)
+        });
+        (unsafe { halves(a, z) }, values)
+    }
+
+    /// `start` plus the integer sum of a block's 8 lanes of products, `x[k]` times `y(k)`,
+    /// by eight `vpdpbusd` in two chains of 4 (even and odd lanes).
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    fn block_sum(x: &[__m512i; 8], y: impl Fn(usize) -> __m512i, start: __m512i) -> __m512i {
+        let chain = |first: usize, start: __m512i| {
+            (first..8).step_by(2).fold(start, |sum, k| _mm512_dpbusd_epi32(sum, x[k], y(k)))
+        };
+        _mm512_add_epi32(chain(0, start), chain(1, _mm512_setzero_si512()))
+    }
+
     /// `q4_1` with `Sums::Blocks`: each block's 32 products summed in integers by eight
     /// `vpdpbusd` in two chains, then one conversion and one multiply-add per 16 rows and
     /// input (the 256-bit `q4_1_blocks`, lane for lane).
@@ -562,11 +572,7 @@ pub mod avx512_wide {
                 // Safety: input t holds block b.
                 let (dy, sy) = unsafe { inputs.scales(t, b) };
                 let y = |k| _mm512_set1_epi32(unsafe { inputs.four(t, b, k) });
-                let chain = |first: usize, start: __m512i| {
-                    (first..8).step_by(2).fold(start, |sum, k| _mm512_dpbusd_epi32(sum, values[k], y(k)))
-                };
-                let zero = _mm512_setzero_si512();
-                let sum = _mm512_add_epi32(chain(0, zero), chain(1, zero));
+                let sum = block_sum(&values, y, _mm512_setzero_si512());
                 let scale = _mm512_mul_ps(d, _mm512_set1_ps(dy));
                 acc[t] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum), acc[t]);
                 mins[t] = _mm512_fmadd_ps(m, _mm512_set1_ps(sy), mins[t]);
@@ -590,32 +596,17 @@ pub mod avx512_wide {
     ) {
         let inputs = Inputs::<N>::new(xs);
         let mut acc = [_mm512_setzero_ps(); N];
-        let offset = _mm512_set1_epi8(-128);
         for b in 0..blocks {
             let at = b * Format::Q8_0.group_bytes();
             let (a, z) = unsafe { (groups[0].add(at), groups[1].add(at)) };
             prefetch.lines(a, Format::Q8_0.group_bytes());
             prefetch.lines(z, Format::Q8_0.group_bytes());
-            let (d, values) = unsafe {
-                (
-                    halves(a, z),
-                    std::array::from_fn::<_, 8, _>(|k| {
-                        let at = layout::Q8_0_VALUES + 32 * k;
-                        _mm512_xor_si512(chunk(a.add(at), z.add(at)), offset)
-                    }),
-                )
-            };
+            let (d, values) = unsafe { q8_0_blocks_of(a, z) };
             for (t, acc) in acc.iter_mut().enumerate() {
                 // Safety: input t holds block b.
                 let ((dy, _), total) = unsafe { (inputs.scales(t, b), inputs.sum(t, b)) };
                 let y = |k| _mm512_set1_epi32(unsafe { inputs.four(t, b, k) });
-                let chain = |first: usize, start: __m512i| {
-                    (first..8).step_by(2).fold(start, |sum, k| _mm512_dpbusd_epi32(sum, values[k], y(k)))
-                };
-                let sum = _mm512_add_epi32(
-                    chain(0, _mm512_set1_epi32(-128 * total)),
-                    chain(1, _mm512_setzero_si512()),
-                );
+                let sum = block_sum(&values, y, _mm512_set1_epi32(-128 * total));
                 let scale = _mm512_mul_ps(d, _mm512_set1_ps(dy));
                 *acc = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum), *acc);
             }
